@@ -1,0 +1,312 @@
+//! Framing tests: exact limits, the three read outcomes, and property tests that every message
+//! round-trips and that arbitrary bytes never panic or allocate beyond the frame.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::error::{ErrorCode, WireError};
+use crate::ids::*;
+use crate::msg::*;
+
+fn frame_of(payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(payload);
+    out
+}
+
+#[test]
+fn header_limit_is_exact() {
+    assert_eq!(check_header((MAX_FRAME_LEN as u32).to_be_bytes(), MAX_FRAME_LEN).unwrap(), MAX_FRAME_LEN);
+    assert!(matches!(
+        check_header((MAX_FRAME_LEN as u32 + 1).to_be_bytes(), MAX_FRAME_LEN),
+        Err(FrameError::TooLarge { .. })
+    ));
+    assert!(matches!(check_header([0xff; 4], MAX_FRAME_LEN), Err(FrameError::TooLarge { .. })));
+    assert!(matches!(check_header([0; 4], MAX_FRAME_LEN), Err(FrameError::Empty)));
+}
+
+#[tokio::test]
+async fn read_outcomes() {
+    let t = Duration::from_secs(1);
+    // clean EOF between frames
+    let mut empty: &[u8] = &[];
+    assert!(read_frame(&mut empty, 64, t).await.unwrap().is_none());
+    // a whole frame, then EOF
+    let bytes = frame_of(b"abc");
+    let mut r: &[u8] = &bytes;
+    assert_eq!(read_frame(&mut r, 64, t).await.unwrap().unwrap(), b"abc");
+    assert!(read_frame(&mut r, 64, t).await.unwrap().is_none());
+    // EOF inside the header and inside the payload
+    let mut r: &[u8] = &[0, 0];
+    assert!(matches!(read_frame(&mut r, 64, t).await, Err(FrameError::Truncated)));
+    let mut r: &[u8] = &[0, 0, 0, 5, 1, 2];
+    assert!(matches!(read_frame(&mut r, 64, t).await, Err(FrameError::Truncated)));
+    // over the limit: refused from the header alone
+    let mut r: &[u8] = &[0, 0, 0, 65];
+    assert!(matches!(read_frame(&mut r, 64, t).await, Err(FrameError::TooLarge { len: 65, max: 64 })));
+}
+
+#[tokio::test]
+async fn stalled_frame_times_out() {
+    let (mut client, mut server) = tokio::io::duplex(64);
+    tokio::io::AsyncWriteExt::write_all(&mut client, &[0, 0, 0, 10, 1]).await.unwrap();
+    let result = read_frame(&mut server, 64, Duration::from_millis(50)).await;
+    assert!(matches!(result, Err(FrameError::Timeout(_))));
+    drop(client);
+}
+
+#[test]
+fn trailing_bytes_are_refused() {
+    let mut payload = postcard::to_allocvec(&Hello::current()).unwrap();
+    assert_eq!(decode::<Hello>(&payload).unwrap(), Hello::current());
+    payload.push(0);
+    assert!(matches!(decode::<Hello>(&payload), Err(FrameError::TrailingBytes(1))));
+}
+
+#[test]
+fn encode_writes_big_endian_length() {
+    let bytes = encode(&Hello::current()).unwrap();
+    let len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+    assert_eq!(len, bytes.len() - 4);
+    assert_eq!(decode::<Hello>(&bytes[4..]).unwrap(), Hello::current());
+}
+
+/// Golden bytes: changing the encoding of the handshake breaks every deployed host/enclave pair,
+/// so it must be a deliberate protocol version change.
+#[test]
+fn hello_golden_bytes() {
+    assert_eq!(hex::encode(encode(&Hello::current()).unwrap()), "000000094b4559484f4c440101");
+}
+
+// ---- strategies for every message ----------------------------------------------------------
+
+fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..max)
+}
+
+fn uuid() -> impl Strategy<Value = Uuid> {
+    any::<[u8; 16]>().prop_map(Uuid::from_bytes)
+}
+
+fn text() -> impl Strategy<Value = String> {
+    ".{0,24}"
+}
+
+fn sealed_org() -> impl Strategy<Value = SealedOrgState> {
+    (uuid(), any::<u64>(), any::<[u8; 24]>(), bytes(64))
+        .prop_map(|(id, version, nonce, ciphertext)| SealedOrgState { org_id: OrgId(id), version, nonce, ciphertext })
+}
+
+fn sealed_seed() -> impl Strategy<Value = SealedSeed> {
+    (any::<[u8; 24]>(), bytes(64)).prop_map(|(nonce, ciphertext)| SealedSeed { nonce, ciphertext })
+}
+
+fn stamp() -> impl Strategy<Value = Stamp> {
+    prop_oneof![Just(Stamp::Missing), text().prop_map(Stamp::ApiKey), text().prop_map(Stamp::Webauthn)]
+}
+
+fn signed_request() -> impl Strategy<Value = SignedRequest> {
+    (bytes(128), stamp()).prop_map(|(body, stamp)| SignedRequest { body, stamp })
+}
+
+fn manifest() -> impl Strategy<Value = QuorumManifest> {
+    (
+        proptest::collection::vec(
+            (bytes(40), bytes(40)).prop_map(|(e, s)| OperatorKey { encryption_key: e, signing_key: s }),
+            0..4,
+        ),
+        any::<u8>(),
+        any::<u64>(),
+    )
+        .prop_map(|(operators, threshold, nonce)| QuorumManifest { operators, threshold, nonce })
+}
+
+fn shares() -> impl Strategy<Value = Vec<EncryptedShare>> {
+    proptest::collection::vec(
+        (any::<u8>(), bytes(40), bytes(40))
+            .prop_map(|(operator, encapped_key, ciphertext)| EncryptedShare { operator, encapped_key, ciphertext }),
+        0..4,
+    )
+}
+
+fn principal() -> impl Strategy<Value = Principal> {
+    (uuid(), text(), uuid(), text()).prop_map(|(o, on, u, un)| Principal {
+        organization_id: OrgId(o),
+        organization_name: on,
+        user_id: UserId(u),
+        user_name: un,
+    })
+}
+
+fn status() -> impl Strategy<Value = EnclaveStatus> {
+    (proptest::option::of(bytes(40)), any::<u8>())
+        .prop_map(|(quorum_public_key, shares_received)| EnclaveStatus { quorum_public_key, shares_received })
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        Just(Request::Status),
+        Just(Request::BootKey),
+        manifest().prop_map(|manifest| Request::Genesis(GenesisRequest { manifest })),
+        (manifest(), bytes(72), bytes(33), shares()).prop_map(|(manifest, sig, qpk, shares)| {
+            Request::Provision(ProvisionRequest {
+                manifest,
+                manifest_signature: sig,
+                quorum_public_key: qpk,
+                shares,
+            })
+        }),
+        (text(), text(), text(), bytes(33), any::<[u8; 16]>(), any::<u8>(), bytes(72)).prop_map(
+            |(org, user, key, pk, nonce, operator, signature)| Request::BootstrapOrg(BootstrapOrgRequest {
+                spec: OrgBootstrapSpec {
+                    organization_name: org,
+                    root_user_name: user,
+                    api_key_name: key,
+                    api_public_key: pk,
+                    nonce,
+                },
+                approvals: vec![OperatorApproval { operator, signature }],
+            })
+        ),
+        (signed_request(), sealed_org())
+            .prop_map(|(request, org)| Request::Authenticate(AuthenticateRequest { request, org })),
+        (signed_request(), sealed_org(), proptest::option::of((uuid(), text(), sealed_seed()))).prop_map(
+            |(request, org, ctx)| Request::Activity(ActivityRequest {
+                request,
+                org,
+                context: match ctx {
+                    None => ActivityContext::None,
+                    Some((w, path, sealed_seed)) => {
+                        ActivityContext::WalletAccount { wallet_id: WalletId(w), path, sealed_seed }
+                    }
+                },
+            })
+        ),
+    ]
+}
+
+fn curve() -> impl Strategy<Value = Curve> {
+    prop_oneof![Just(Curve::Secp256k1), Just(Curve::Ed25519), Just(Curve::P256)]
+}
+
+fn address_format() -> impl Strategy<Value = AddressFormat> {
+    prop_oneof![Just(AddressFormat::Ethereum), Just(AddressFormat::Compressed), Just(AddressFormat::Uncompressed)]
+}
+
+fn activity_result() -> impl Strategy<Value = ActivityResult> {
+    prop_oneof![
+        (
+            uuid(),
+            text(),
+            proptest::collection::vec(
+                (curve(), text(), address_format(), text(), bytes(33)).prop_map(|(curve, path, address_format, address, public_key)| {
+                    DerivedAccount { curve, path, address_format, address, public_key }
+                }),
+                0..3
+            ),
+            sealed_seed()
+        )
+            .prop_map(|(w, wallet_name, accounts, sealed_seed)| ActivityResult::CreateWallet {
+                wallet_id: WalletId(w),
+                wallet_name,
+                accounts,
+                sealed_seed
+            }),
+        (any::<[u8; 32]>(), any::<[u8; 32]>(), any::<u8>())
+            .prop_map(|(r, s, v)| ActivityResult::SignRawPayload(RecoverableSignature { r, s, v })),
+    ]
+}
+
+fn error_code() -> impl Strategy<Value = ErrorCode> {
+    prop::sample::select(vec![
+        ErrorCode::InvalidRequest,
+        ErrorCode::SignatureMissing,
+        ErrorCode::SignatureInvalid,
+        ErrorCode::PublicKeyNotFound,
+        ErrorCode::ApiKeyExpired,
+        ErrorCode::InvalidTime,
+        ErrorCode::PermissionDenied,
+        ErrorCode::NotFound,
+        ErrorCode::NotProvisioned,
+        ErrorCode::ProvisioningRefused,
+        ErrorCode::SealedDataInvalid,
+        ErrorCode::StaleState,
+        ErrorCode::Unsupported,
+        ErrorCode::Busy,
+        ErrorCode::Internal,
+    ])
+}
+
+fn response() -> impl Strategy<Value = Result<Response, WireError>> {
+    prop_oneof![
+        status().prop_map(|s| Ok(Response::Status(s))),
+        status().prop_map(|s| Ok(Response::Provision(s))),
+        (bytes(33), bytes(72), shares()).prop_map(|(q, m, shares)| Ok(Response::Genesis(GenesisOutput {
+            quorum_public_key: q,
+            manifest_signature: m,
+            shares
+        }))),
+        bytes(32).prop_map(|public_key| Ok(Response::BootKey(BootKey { public_key }))),
+        (uuid(), uuid(), uuid(), sealed_org()).prop_map(|(o, u, k, sealed_state)| Ok(Response::BootstrapOrg(
+            BootstrapOrgOutput {
+                organization_id: OrgId(o),
+                user_id: UserId(u),
+                api_key_id: ApiKeyId(k),
+                sealed_state
+            }
+        ))),
+        principal().prop_map(|p| Ok(Response::Authenticate(p))),
+        (uuid(), text(), text(), principal(), any::<u64>(), activity_result(), proptest::option::of(sealed_org()))
+            .prop_map(|(a, activity_type, fingerprint, principal, executed_at_ms, result, new_org_state)| {
+                Ok(Response::Activity(Box::new(ActivityOutput {
+                    activity_id: ActivityId(a),
+                    activity_type,
+                    fingerprint,
+                    principal,
+                    executed_at_ms,
+                    result,
+                    new_org_state,
+                })))
+            }),
+        (error_code(), text()).prop_map(|(code, message)| Err(WireError { code, message })),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn every_request_round_trips(id in any::<u64>(), request in request()) {
+        let frame = RequestFrame { id: RequestId(id), request };
+        let bytes = encode(&frame).unwrap();
+        prop_assert_eq!(decode::<RequestFrame>(&bytes[4..]).unwrap(), frame);
+    }
+
+    #[test]
+    fn every_response_round_trips(id in any::<u64>(), result in response()) {
+        let frame = ResponseFrame { id: RequestId(id), result };
+        let bytes = encode(&frame).unwrap();
+        prop_assert_eq!(decode::<ResponseFrame>(&bytes[4..]).unwrap(), frame);
+    }
+
+    /// Arbitrary bytes give an error or a message, never a panic; and since postcard decodes from
+    /// a slice, every length it reads is bounded by the bytes actually present.
+    #[test]
+    fn arbitrary_bytes_never_panic(payload in bytes(2048)) {
+        let _ = decode::<RequestFrame>(&payload);
+        let _ = decode::<ResponseFrame>(&payload);
+        let _ = decode::<Hello>(&payload);
+        let _ = decode::<HelloReply>(&payload);
+    }
+
+    /// Valid frames with bytes flipped: still no panic.
+    #[test]
+    fn mutated_frames_never_panic(request in request(), flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+        let mut bytes = encode(&RequestFrame { id: RequestId(1), request }).unwrap().split_off(4);
+        for (at, value) in flips {
+            let len = bytes.len();
+            if len > 0 { bytes[at % len] ^= value; }
+        }
+        let _ = decode::<RequestFrame>(&bytes);
+    }
+}

@@ -1,0 +1,317 @@
+//! Messages between host and enclave.
+//!
+//! A connection starts with the host sending [`Hello`] and the enclave answering [`HelloReply`];
+//! after that the host sends [`RequestFrame`]s and the enclave answers [`ResponseFrame`]s carrying
+//! the same [`RequestId`], in any order. Requests and responses are separate types, so the enclave
+//! cannot even decode a response (see the qos contrast in STYLE.md).
+//!
+//! Nothing in a request is trusted by the enclave unless it can check it: client requests come as
+//! the raw body plus the stamp header, organization state and seeds come sealed, and everything
+//! the host adds (which wallet, which path) is checked against what the client signed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::WireError;
+use crate::ids::{ActivityId, ApiKeyId, OrgId, RequestId, UserId, WalletId};
+
+/// Protocol version; both sides must speak the same one.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// First bytes of [`Hello`], so a stray client (an HTTP probe, say) is recognised at once.
+pub const HELLO_MAGIC: [u8; 8] = *b"KEYHOLD\x01";
+/// Largest client request body the enclave accepts (the host's HTTP limit matches it).
+pub const MAX_BODY_LEN: usize = 1024 * 1024;
+/// Largest stamp header value.
+pub const MAX_STAMP_LEN: usize = 16 * 1024;
+/// Largest sealed organization state.
+pub const MAX_SEALED_LEN: usize = 2 * 1024 * 1024;
+
+/// Host → enclave, first frame of every connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub magic: [u8; 8],
+    pub version: u32,
+}
+
+impl Hello {
+    pub fn current() -> Self {
+        Hello { magic: HELLO_MAGIC, version: PROTOCOL_VERSION }
+    }
+}
+
+/// Enclave → host, answer to [`Hello`]. After `Incompatible` the enclave closes the connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HelloReply {
+    Accepted { version: u32, status: EnclaveStatus },
+    Incompatible { supported: u32 },
+}
+
+/// Host → enclave.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestFrame {
+    pub id: RequestId,
+    pub request: Request,
+}
+
+/// Enclave → host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseFrame {
+    pub id: RequestId,
+    pub result: Result<Response, WireError>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Is the enclave provisioned, and with which quorum public key?
+    Status,
+    /// Create a quorum key, split it and encrypt the shares to the manifest's operators.
+    Genesis(GenesisRequest),
+    /// The ephemeral key the enclave generated at boot, to which operators encrypt their shares.
+    BootKey,
+    /// Operators' shares (re-encrypted to the boot key) and the manifest they belong to.
+    Provision(ProvisionRequest),
+    /// Create an organization, authorized by operator signatures (dev bootstrap).
+    BootstrapOrg(BootstrapOrgRequest),
+    /// Authenticate a client request (queries): verify the stamp against the sealed org state.
+    Authenticate(AuthenticateRequest),
+    /// Authenticate, authorize and execute an activity.
+    Activity(ActivityRequest),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    Status(EnclaveStatus),
+    Genesis(GenesisOutput),
+    BootKey(BootKey),
+    Provision(EnclaveStatus),
+    BootstrapOrg(BootstrapOrgOutput),
+    Authenticate(Principal),
+    Activity(Box<ActivityOutput>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnclaveStatus {
+    /// The quorum public key (SEC1 compressed P-256) once provisioned.
+    pub quorum_public_key: Option<Vec<u8>>,
+    /// Shares received so far towards the threshold (0 once provisioned).
+    pub shares_received: u8,
+}
+
+// ---- provisioning -------------------------------------------------------------------------
+
+/// One operator: an HPKE key its share is encrypted to and a P-256 key it signs approvals with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorKey {
+    /// X25519 public key (32 bytes) for HPKE (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305).
+    pub encryption_key: Vec<u8>,
+    /// P-256 public key, SEC1 compressed (33 bytes).
+    pub signing_key: Vec<u8>,
+}
+
+/// What a deployment's quorum is. Signed by the quorum key at genesis, so a later boot can check
+/// that the operator set it is given is the one the key was split for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumManifest {
+    pub operators: Vec<OperatorKey>,
+    pub threshold: u8,
+    /// Grows with every new manifest of a deployment; lets an enclave refuse an older one.
+    pub nonce: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisRequest {
+    pub manifest: QuorumManifest,
+}
+
+/// A share encrypted with HPKE to one recipient (an operator at genesis, the boot key at boot).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptedShare {
+    /// Index of the operator in the manifest.
+    pub operator: u8,
+    /// HPKE encapsulated key.
+    pub encapped_key: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisOutput {
+    pub quorum_public_key: Vec<u8>,
+    /// DER ECDSA P-256 signature by the quorum key over the manifest (see `manifest_digest`).
+    pub manifest_signature: Vec<u8>,
+    pub shares: Vec<EncryptedShare>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootKey {
+    /// X25519 HPKE public key, fresh at every enclave start; the private half never leaves it.
+    pub public_key: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionRequest {
+    pub manifest: QuorumManifest,
+    pub manifest_signature: Vec<u8>,
+    pub quorum_public_key: Vec<u8>,
+    /// Shares re-encrypted by their operators to the enclave's [`BootKey`].
+    pub shares: Vec<EncryptedShare>,
+}
+
+// ---- organizations --------------------------------------------------------------------------
+
+/// An organization's state, sealed by the enclave. `org_id` and `version` are in the clear so the
+/// host can store and index it; both are bound into the AEAD, so changing either breaks it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedOrgState {
+    pub org_id: OrgId,
+    pub version: u64,
+    pub nonce: [u8; 24],
+    pub ciphertext: Vec<u8>,
+}
+
+/// A wallet seed sealed by the enclave, bound to (organization, wallet).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedSeed {
+    pub nonce: [u8; 24],
+    pub ciphertext: Vec<u8>,
+}
+
+/// What a dev bootstrap creates: an organization with one root user holding one P-256 API key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgBootstrapSpec {
+    pub organization_name: String,
+    pub root_user_name: String,
+    pub api_key_name: String,
+    /// SEC1 compressed P-256 public key (33 bytes).
+    pub api_public_key: Vec<u8>,
+    /// Makes every approval unique.
+    pub nonce: [u8; 16],
+}
+
+/// An operator's P-256 signature (DER) over a domain-separated digest of what it approves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorApproval {
+    pub operator: u8,
+    pub signature: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapOrgRequest {
+    pub spec: OrgBootstrapSpec,
+    pub approvals: Vec<OperatorApproval>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapOrgOutput {
+    pub organization_id: OrgId,
+    pub user_id: UserId,
+    pub api_key_id: ApiKeyId,
+    pub sealed_state: SealedOrgState,
+}
+
+// ---- client requests ------------------------------------------------------------------------
+
+/// A client's request exactly as received: the raw body bytes and the stamp header value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedRequest {
+    pub body: Vec<u8>,
+    pub stamp: Stamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stamp {
+    /// No stamp header was sent (the enclave answers `SignatureMissing`).
+    Missing,
+    /// The `X-Stamp` header value (base64url JSON).
+    ApiKey(String),
+    /// The `X-Stamp-Webauthn` header value (JSON).
+    Webauthn(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticateRequest {
+    pub request: SignedRequest,
+    pub org: SealedOrgState,
+}
+
+/// Who made an authenticated request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub organization_id: OrgId,
+    pub organization_name: String,
+    pub user_id: UserId,
+    pub user_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityRequest {
+    pub request: SignedRequest,
+    pub org: SealedOrgState,
+    /// Material the host looked up for this activity; every piece is checked by the enclave.
+    pub context: ActivityContext,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActivityContext {
+    None,
+    /// The wallet account the host resolved `signWith` to. The enclave derives the key at `path`
+    /// from the unsealed seed and refuses unless its address equals the signed `signWith`.
+    WalletAccount { wallet_id: WalletId, path: String, sealed_seed: SealedSeed },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Curve {
+    Secp256k1,
+    Ed25519,
+    P256,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AddressFormat {
+    Ethereum,
+    Compressed,
+    Uncompressed,
+}
+
+/// A derived account: public data only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DerivedAccount {
+    pub curve: Curve,
+    pub path: String,
+    pub address_format: AddressFormat,
+    pub address: String,
+    /// SEC1 compressed public key.
+    pub public_key: Vec<u8>,
+}
+
+/// An ECDSA signature with its recovery id (0 or 1), `s` normalised low.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoverableSignature {
+    pub r: [u8; 32],
+    pub s: [u8; 32],
+    pub v: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActivityResult {
+    CreateWallet {
+        wallet_id: WalletId,
+        wallet_name: String,
+        accounts: Vec<DerivedAccount>,
+        sealed_seed: SealedSeed,
+    },
+    SignRawPayload(RecoverableSignature),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityOutput {
+    pub activity_id: ActivityId,
+    /// The activity type the client signed (e.g. `ACTIVITY_TYPE_CREATE_WALLET`).
+    pub activity_type: String,
+    /// `"sha256:" + hex(sha256(body))`, as Turnkey computes it.
+    pub fingerprint: String,
+    pub principal: Principal,
+    /// Enclave clock when the activity executed, ms since the Unix epoch.
+    pub executed_at_ms: u64,
+    pub result: ActivityResult,
+    /// A new sealed state when the activity changed the organization.
+    pub new_org_state: Option<SealedOrgState>,
+}
