@@ -50,10 +50,7 @@ pub(crate) fn kind(value: &Value) -> &'static str {
 pub(crate) fn bytes(value: Value, field: &str, max: usize) -> Result<Vec<u8>, String> {
     match value {
         Value::Bytes(b) if b.len() <= max => Ok(b),
-        Value::Bytes(b) => Err(format!(
-            "`{field}` is {} bytes (max {max})",
-            b.len()
-        )),
+        Value::Bytes(b) => Err(format!("`{field}` is {} bytes (max {max})", b.len())),
         other => Err(format!(
             "`{field}` must be a byte string, got {}",
             kind(&other)

@@ -40,8 +40,9 @@ pub struct Cert {
 }
 
 impl Cert {
-    /// Decodes one DER certificate (at most [`MAX_CERT_LEN`] bytes).
-    pub fn from_der(der: Vec<u8>) -> Result<Self, String> {
+    /// Decodes one DER certificate (at most [`MAX_CERT_LEN`] bytes). The error is a reason
+    /// for the caller to wrap in the right [`Error`] variant.
+    pub(crate) fn from_der(der: Vec<u8>) -> Result<Self, String> {
         if der.len() > MAX_CERT_LEN {
             return Err(format!("{} bytes (max {MAX_CERT_LEN})", der.len()));
         }
@@ -91,7 +92,9 @@ impl Cert {
     }
 
     fn tbs_der(&self) -> &[u8] {
-        self.der.get(self.tbs_start..self.tbs_end).unwrap_or_default()
+        self.der
+            .get(self.tbs_start..self.tbs_end)
+            .unwrap_or_default()
     }
 
     fn valid_at(&self, at: UnixTime) -> bool {
@@ -119,7 +122,8 @@ impl Cert {
             .subject_public_key
             .as_bytes()
             .ok_or("public key bit string has unused bits")?;
-        VerifyingKey::from_sec1_bytes(point).map_err(|_| "public key is not a valid p-384 point".to_owned())
+        VerifyingKey::from_sec1_bytes(point)
+            .map_err(|_| "public key is not a valid p-384 point".to_owned())
     }
 }
 
@@ -189,21 +193,34 @@ fn constraints(cert: &Cert, label: &str) -> Result<Constraints, Error> {
         key_usage: None,
     };
     let mut seen_bc = false;
-    for ext in cert.parsed.tbs_certificate().extensions().unwrap_or_default() {
+    for ext in cert
+        .parsed
+        .tbs_certificate()
+        .extensions()
+        .map_or(&[][..], Vec::as_slice)
+    {
         let value = ext.extn_value.as_bytes();
         if ext.extn_id == BasicConstraints::OID {
-            let bc = BasicConstraints::from_der(value)
-                .map_err(|e| Error::Chain(format!("{label} has a malformed basic constraints extension: {e}")))?;
+            let bc = BasicConstraints::from_der(value).map_err(|e| {
+                Error::Chain(format!(
+                    "{label} has a malformed basic constraints extension: {e}"
+                ))
+            })?;
             if std::mem::replace(&mut seen_bc, true) {
-                return Err(Error::Chain(format!("{label} has two basic constraints extensions")));
+                return Err(Error::Chain(format!(
+                    "{label} has two basic constraints extensions"
+                )));
             }
             out.ca = bc.ca;
             out.path_len = bc.path_len_constraint;
         } else if ext.extn_id == KeyUsage::OID {
-            let ku = KeyUsage::from_der(value)
-                .map_err(|e| Error::Chain(format!("{label} has a malformed key usage extension: {e}")))?;
+            let ku = KeyUsage::from_der(value).map_err(|e| {
+                Error::Chain(format!("{label} has a malformed key usage extension: {e}"))
+            })?;
             if out.key_usage.replace(ku).is_some() {
-                return Err(Error::Chain(format!("{label} has two key usage extensions")));
+                return Err(Error::Chain(format!(
+                    "{label} has two key usage extensions"
+                )));
             }
         } else if ext.critical {
             // RFC 5280 §4.2: a critical extension we do not understand must fail validation.
@@ -234,7 +251,8 @@ pub(crate) fn verify_chain(
     );
     path.push(("leaf".to_owned(), leaf));
 
-    for (label, cert) in &path {
+    // Leaf first: it is the shortest-lived certificate, so its window is the one worth reporting.
+    for (label, cert) in path.iter().rev() {
         if !cert.valid_at(at) {
             return Err(Error::Chain(format!(
                 "{label} not valid at {at} (valid {}..{})",
@@ -297,9 +315,13 @@ pub(crate) fn verify_chain(
             .signature()
             .as_bytes()
             .and_then(|sig| Signature::from_der(sig).ok())
-            .ok_or_else(|| Error::Chain(format!("{label} signature is not a der ecdsa signature")))?;
+            .ok_or_else(|| {
+                Error::Chain(format!("{label} signature is not a der ecdsa signature"))
+            })?;
         issuer_key.verify(cert.tbs_der(), &signature).map_err(|_| {
-            Error::Chain(format!("{label} signature does not verify with the {issuer_label} key"))
+            Error::Chain(format!(
+                "{label} signature does not verify with the {issuer_label} key"
+            ))
         })?;
     }
 
@@ -341,7 +363,10 @@ mod tests {
     #[test]
     fn rejects_non_certificate_roots() {
         assert!(TrustAnchor::from_der(vec![0x30, 0x00]).is_err());
-        assert!(TrustAnchor::from_pem(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").is_err());
+        assert!(
+            TrustAnchor::from_pem(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+                .is_err()
+        );
         assert!(TrustAnchor::from_pem(b"garbage").is_err());
     }
 }

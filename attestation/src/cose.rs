@@ -4,7 +4,7 @@
 //! bytes exactly as received, so the Sig_structure we verify is built from what was signed, never
 //! from a re-encoding (the newer NSM's indefinite-length maps would not survive one).
 
-use coset::{CborSerializable as _, CoseSign1, RegisteredLabelWithPrivate, iana};
+use coset::{AsCborValue as _, CoseSign1, RegisteredLabelWithPrivate, iana};
 use p384::ecdsa::{Signature, VerifyingKey, signature::Verifier as _};
 
 use crate::error::Error;
@@ -98,12 +98,8 @@ mod tests {
         let tagged = [0xd1, 0x84, 0x40, 0xa0, 0x40, 0x40];
         assert!(matches!(Envelope::parse(&tagged), Err(Error::Cose(m)) if m.contains("tag 17")));
         // Protected header {1: -7} (ES256).
-        let es256 = [
-            0x84, 0x43, 0xa1, 0x01, 0x26, 0xa0, 0x41, 0x00, 0x58, 0x60, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        ];
+        let mut es256 = vec![0x84, 0x43, 0xa1, 0x01, 0x26, 0xa0, 0x41, 0x00, 0x58, 0x60];
+        es256.extend_from_slice(&[0; 96]);
         let err = Envelope::parse(&es256).unwrap_err().to_string();
         assert!(err.contains("expected es384"), "{err}");
         // No protected alg at all.

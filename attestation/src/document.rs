@@ -48,7 +48,7 @@ impl PcrDigest {
     }
 
     /// Length of each PCR in bytes.
-    pub fn len(self) -> usize {
+    pub fn pcr_len(self) -> usize {
         match self {
             Self::Sha256 => 32,
             Self::Sha384 => 48,
@@ -130,8 +130,8 @@ impl Document {
                 "module_id" => cbor::text(value, name, MAX_MODULE_ID_LEN)
                     .and_then(|v| set_once(&mut f.module_id, v, name)),
                 "digest" => cbor::text(value, name, 16).and_then(|v| {
-                    let d = PcrDigest::from_name(&v)
-                        .ok_or_else(|| format!("unknown digest `{v}`"))?;
+                    let d =
+                        PcrDigest::from_name(&v).ok_or_else(|| format!("unknown digest `{v}`"))?;
                     digest_name = v;
                     set_once(&mut f.digest, d, name)
                 }),
@@ -164,11 +164,11 @@ impl Document {
         let pcr_list = f.pcrs.ok_or_else(|| missing("pcrs"))?;
         let mut pcrs = BTreeMap::new();
         for (index, value) in pcr_list {
-            if value.len() != digest.len() {
+            if value.len() != digest.pcr_len() {
                 return Err(Error::Payload(format!(
                     "pcr{index} is {} bytes, but digest {digest_name} needs {}",
                     value.len(),
-                    digest.len()
+                    digest.pcr_len()
                 )));
             }
             if pcrs.insert(index, value).is_some() {
@@ -305,3 +305,6 @@ fn parse_cabundle(value: Value) -> Result<Vec<Cert>, String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -42,7 +42,9 @@ pub enum Error {
 
     /// PCR0, PCR1 and PCR2 are all zero: the enclave runs in debug mode, where the host can read
     /// its memory, so its measurements prove nothing.
-    #[error("debug mode: pcr0, pcr1 and pcr2 are all zero (debug enclaves are refused unless allowed)")]
+    #[error(
+        "debug mode: pcr0, pcr1 and pcr2 are all zero (debug enclaves are refused unless allowed)"
+    )]
     DebugMode,
 
     /// An expected PCR is not in the document.
@@ -77,7 +79,9 @@ pub enum Error {
     },
 
     /// The document is older than the allowed maximum age.
-    #[error("timestamp: document from {timestamp} is {age_secs} s old at {at} (max age {max_secs} s)")]
+    #[error(
+        "timestamp: document from {timestamp} is {age_secs} s old at {at} (max age {max_secs} s)"
+    )]
     TooOld {
         /// Document time, RFC 3339.
         timestamp: String,
@@ -90,7 +94,9 @@ pub enum Error {
     },
 
     /// The document claims to come from the future (beyond the allowed clock skew).
-    #[error("timestamp: document from {timestamp} is {ahead_secs} s after the verification time {at} (max skew {max_secs} s)")]
+    #[error(
+        "timestamp: document from {timestamp} is {ahead_secs} s after the verification time {at} (max skew {max_secs} s)"
+    )]
     InFuture {
         /// Document time, RFC 3339.
         timestamp: String,
@@ -102,6 +108,15 @@ pub enum Error {
         max_secs: u64,
     },
 
+    /// A time given to the verifier (e.g. `--at`) is not Unix seconds or RFC 3339.
+    #[error("invalid time `{input}`: {reason}")]
+    Time {
+        /// What was given.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
     /// The test-document builder could not produce a document.
     #[error("document builder: {0}")]
     Build(String),
@@ -111,7 +126,10 @@ pub enum Error {
 /// one readable line even for 1 KiB fields.
 pub(crate) fn short_hex(bytes: &[u8]) -> String {
     const KEEP: usize = 16;
-    match (bytes.get(..KEEP), bytes.len().checked_sub(KEEP).and_then(|s| bytes.get(s..))) {
+    match (
+        bytes.get(..KEEP),
+        bytes.len().checked_sub(KEEP).and_then(|s| bytes.get(s..)),
+    ) {
         (Some(head), Some(tail)) if bytes.len() > 2 * KEEP + 8 => format!(
             "{}…{} ({} bytes)",
             hex::encode(head),

@@ -8,6 +8,8 @@ use core::fmt;
 use core::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::error::Error;
+
 /// Seconds since the Unix epoch (UTC). Times before 1970 are not representable; no certificate or
 /// attestation document we verify predates 2019.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -17,14 +19,6 @@ pub struct UnixTime(u64);
 const MAX_SECS: u64 = 253_402_300_799;
 
 const SECS_PER_DAY: u64 = 86_400;
-
-/// Why a time string was not accepted.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid time `{input}`: {reason}")]
-pub struct TimeParseError {
-    input: String,
-    reason: &'static str,
-}
 
 impl UnixTime {
     /// The Unix epoch, 1970-01-01T00:00:00Z.
@@ -62,10 +56,17 @@ impl UnixTime {
         Self(self.0.saturating_sub(secs))
     }
 
+    /// Calendar fields in UTC: (year, month, day, hour, minute, second).
+    pub(crate) fn to_civil(self) -> (u64, u64, u64, u64, u64, u64) {
+        let (year, month, day) = civil_from_days(self.0 / SECS_PER_DAY);
+        let rem = self.0 % SECS_PER_DAY;
+        (year, month, day, rem / 3600, (rem % 3600) / 60, rem % 60)
+    }
+
     /// Parses either a plain count of Unix seconds (`1657117102`) or an RFC 3339 date-time
     /// (`2022-07-06T14:18:22Z`, `2022-07-06T16:18:22.5+02:00`). Fractional seconds are truncated.
-    pub fn parse(input: &str) -> Result<Self, TimeParseError> {
-        let err = |reason| TimeParseError {
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        let err = |reason| Error::Time {
             input: input.to_owned(),
             reason,
         };
@@ -82,7 +83,7 @@ impl UnixTime {
 }
 
 impl FromStr for UnixTime {
-    type Err = TimeParseError;
+    type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
@@ -92,15 +93,10 @@ impl FromStr for UnixTime {
 /// Formats as RFC 3339 in UTC, e.g. `2022-07-06T14:18:22Z`.
 impl fmt::Display for UnixTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.0 / SECS_PER_DAY;
-        let rem = self.0 % SECS_PER_DAY;
-        let (year, month, day) = civil_from_days(days);
+        let (year, month, day, hour, minute, second) = self.to_civil();
         write!(
             f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60
+            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"
         )
     }
 }
@@ -117,7 +113,7 @@ pub fn format_millis(millis: u64) -> String {
 }
 
 fn is_leap(year: u64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 fn days_in_month(year: u64, month: u64) -> u64 {

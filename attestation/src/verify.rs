@@ -14,7 +14,7 @@ use crate::time::{UnixTime, format_millis};
 enum Root {
     /// The built-in AWS Nitro Enclaves Root-G1 (decoded on use, so [`Policy::new`] cannot fail).
     AwsNitroG1,
-    Pinned(TrustAnchor),
+    Pinned(Box<TrustAnchor>),
 }
 
 /// Everything a document must satisfy, besides being well formed and correctly signed.
@@ -51,7 +51,7 @@ impl Policy {
     /// Pin a different root (a dev CA, or a future AWS root).
     #[must_use]
     pub fn with_root(mut self, root: TrustAnchor) -> Self {
-        self.root = Root::Pinned(root);
+        self.root = Root::Pinned(Box::new(root));
         self
     }
 
@@ -179,7 +179,7 @@ impl Document {
     pub fn verify(&self, policy: &Policy) -> Result<VerifiedDocument, Error> {
         let root = match &policy.root {
             Root::AwsNitroG1 => TrustAnchor::aws_nitro_root_g1()?,
-            Root::Pinned(anchor) => anchor.clone(),
+            Root::Pinned(anchor) => TrustAnchor::clone(anchor),
         };
         let leaf_key = verify_chain(&root, &self.cabundle, &self.certificate, policy.at)?;
         self.envelope.verify_signature(&leaf_key)?;
@@ -206,7 +206,11 @@ impl Document {
                 Some(_) => {}
             }
         }
-        check_field("public_key", policy.public_key.as_deref(), self.public_key())?;
+        check_field(
+            "public_key",
+            policy.public_key.as_deref(),
+            self.public_key(),
+        )?;
         check_field("user_data", policy.user_data.as_deref(), self.user_data())?;
         check_field("nonce", policy.nonce.as_deref(), self.nonce())?;
 
@@ -225,7 +229,7 @@ fn check_time(timestamp_ms: u64, policy: &Policy) -> Result<(), Error> {
         return Err(Error::InFuture {
             timestamp: format_millis(timestamp_ms),
             at: policy.at,
-            ahead_secs: (timestamp_ms - at_ms) / 1000,
+            ahead_secs: timestamp_ms.saturating_sub(at_ms) / 1000,
             max_secs: policy.max_future_skew_secs,
         });
     }

@@ -1,1 +1,77 @@
-fn main() {}
+//! `keyhold-enclave`: the trusted signer process.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use keyhold_enclave::Enclave;
+use keyhold_enclave::server::{self, Limits};
+use keyhold_shared::Address;
+
+/// The keyhold enclave: holds the quorum key, verifies stamps, derives keys and signs.
+/// The untrusted host connects to it over a Unix socket (dev) or vsock (Nitro).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on: `unix:/path/to.sock` or `vsock:CID:PORT`.
+    #[arg(long, default_value = "vsock:4294967295:5005")]
+    listen: Address,
+    /// Requests computed at once (default: twice the number of cores).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Log as JSON lines.
+    #[arg(long)]
+    log_json: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEYHOLD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if args.log_json {
+        subscriber.json().init();
+    } else {
+        subscriber.init();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keyhold-enclave: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async move {
+        let enclave = match Enclave::new() {
+            Ok(enclave) => Arc::new(enclave),
+            Err(e) => {
+                eprintln!("keyhold-enclave: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let listener = match keyhold_shared::transport::bind(&args.listen) {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("keyhold-enclave: cannot listen on {}: {e}", args.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut limits = Limits::default();
+        if let Some(workers) = args.workers {
+            limits.workers = workers.max(1);
+        }
+        tracing::info!(address = %args.listen, "enclave listening");
+        server::serve(listener, enclave, limits, shutdown_signal()).await;
+        tracing::info!("enclave stopped");
+        ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else { return std::future::pending().await };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -315,3 +315,34 @@ pub struct ActivityOutput {
     /// A new sealed state when the activity changed the organization.
     pub new_org_state: Option<SealedOrgState>,
 }
+
+// ---- domain separation shared by enclave and operators -------------------------------------
+
+/// HPKE `info` for a share encrypted to an operator at genesis.
+pub const HPKE_INFO_OPERATOR_SHARE: &[u8] = b"keyhold/v1/operator-share";
+/// HPKE `info` for a share re-encrypted by an operator to an enclave's boot key.
+pub const HPKE_INFO_BOOT_SHARE: &[u8] = b"keyhold/v1/boot-share";
+
+/// SHA-256 over a domain tag and the postcard encoding of `value`: what operators and the quorum
+/// key sign, so a signature for one purpose can never be replayed for another.
+pub fn domain_digest<T: Serialize>(domain: &[u8], value: &T) -> Result<[u8; 32], postcard::Error> {
+    use sha2::Digest;
+    let encoded = postcard::to_allocvec(value)?;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update((domain.len() as u64).to_be_bytes());
+    hasher.update(domain);
+    hasher.update(&encoded);
+    Ok(hasher.finalize().into())
+}
+
+/// Domain of the quorum key's signature over a [`QuorumManifest`].
+pub const DOMAIN_MANIFEST: &[u8] = b"keyhold/v1/quorum-manifest";
+/// Domain of an operator's approval of an [`OrgBootstrapSpec`].
+pub const DOMAIN_BOOTSTRAP_ORG: &[u8] = b"keyhold/v1/bootstrap-org";
+
+/// The HPKE associated data that binds a share to its manifest and operator index.
+pub fn share_aad(manifest_digest: &[u8; 32], operator: u8) -> Vec<u8> {
+    let mut aad = manifest_digest.to_vec();
+    aad.push(operator);
+    aad
+}

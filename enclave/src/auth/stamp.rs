@@ -1,0 +1,123 @@
+//! Turnkey's `X-Stamp` header: base64url (padding optional) of the JSON
+//! `{"publicKey": hex, "scheme": "SIGNATURE_SCHEME_TK_API_P256", "signature": hex DER}`,
+//! the signature being ECDSA P-256 over SHA-256 of the raw body. Format and test vector from
+//! Turnkey's `@turnkey/api-key-stamper` 0.6.17 (see ../shared/reference/turnkey-api.md §2.1).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Longest stamp header accepted; a real one is about 300 bytes.
+const MAX_HEADER_LEN: usize = 4096;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StampJson {
+    #[serde(rename = "publicKey")]
+    public_key: String,
+    scheme: String,
+    signature: String,
+}
+
+/// A parsed (not yet verified) API-key stamp.
+#[derive(Debug)]
+pub struct ApiKeyStamp {
+    public_key: Vec<u8>,
+    key: VerifyingKey,
+    signature: Signature,
+}
+
+impl ApiKeyStamp {
+    pub fn parse(header: &str) -> Result<Self> {
+        if header.len() > MAX_HEADER_LEN {
+            return Err(Error::MalformedStamp("stamp header too long"));
+        }
+        let json = URL_SAFE_NO_PAD_INDIFFERENT
+            .decode(header.trim())
+            .map_err(|_| Error::MalformedStamp("not base64url"))?;
+        let stamp: StampJson =
+            serde_json::from_slice(&json).map_err(|_| Error::MalformedStamp("not a stamp JSON object"))?;
+        if stamp.scheme != "SIGNATURE_SCHEME_TK_API_P256" {
+            return Err(Error::Unsupported(format!("stamp scheme `{}`", truncate(&stamp.scheme))));
+        }
+        let public_key = hex::decode(&stamp.public_key).map_err(|_| Error::MalformedStamp("publicKey is not hex"))?;
+        if public_key.len() != 33 {
+            return Err(Error::MalformedStamp("publicKey must be a compressed P-256 point"));
+        }
+        let key = VerifyingKey::from_sec1_bytes(&public_key)
+            .map_err(|_| Error::MalformedStamp("publicKey is not a P-256 point"))?;
+        let der = hex::decode(&stamp.signature).map_err(|_| Error::MalformedStamp("signature is not hex"))?;
+        // High-S signatures are valid: Node's api-key-stamper does not normalise S.
+        let signature = Signature::from_der(&der).map_err(|_| Error::SignatureInvalid)?;
+        Ok(ApiKeyStamp { public_key, key, signature })
+    }
+
+    pub fn public_key(&self) -> &[u8] {
+        &self.public_key
+    }
+
+    /// Verifies the signature over `body` (ECDSA P-256 with SHA-256).
+    pub fn verify(&self, body: &[u8]) -> Result<()> {
+        self.key.verify(body, &self.signature).map_err(|_| Error::SignatureInvalid)
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Test vector from ../shared/reference/turnkey-api.md §2.1, produced by
+    /// `@turnkey/api-key-stamper` 0.6.17 (purejs runtime, RFC 6979).
+    const BODY: &str = r#"{"type":"ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2","timestampMs":"1700000000000","organizationId":"00000000-0000-0000-0000-000000000000","parameters":{"signWith":"0x0000000000000000000000000000000000000000","payload":"0xdeadbeef","encoding":"PAYLOAD_ENCODING_HEXADECIMAL","hashFunction":"HASH_FUNCTION_NO_OP"}}"#;
+    const STAMP: &str = "eyJwdWJsaWNLZXkiOiIwM2I0Y2M1ZTk0MDliMzQzMjljY2JmNjM2ODEzYmUxZDhmZGJlYTlmMjQwNmU5NjA0OTBmNmI4NDhhMGRlM2QzOGYiLCJzY2hlbWUiOiJTSUdOQVRVUkVfU0NIRU1FX1RLX0FQSV9QMjU2Iiwic2lnbmF0dXJlIjoiMzA0NTAyMjEwMGNiNTJiZGVlNDYwOTY2OGUxNGUzYmNmNTAyYWI4YjkxZGViZjY0ODlhNGQ0ZTVlZjE0YmMyZmM4NTAxMmE0NDgwMjIwMTkwODM0NzVkZDI2NTk3OWUwOTQzNzM0MzBhMTBjOWY3OTJjZDFiZTNkNzJhYWZiNjZmZTQxYTI4YTczODFmNyJ9";
+
+    #[test]
+    fn turnkey_test_vector_verifies() {
+        let stamp = ApiKeyStamp::parse(STAMP).unwrap();
+        assert_eq!(hex::encode(stamp.public_key()), "03b4cc5e9409b34329ccbf636813be1d8fdbea9f2406e960490f6b848a0de3d38f");
+        stamp.verify(BODY.as_bytes()).unwrap();
+        // one byte changed in the body
+        let altered = BODY.replace("deadbeef", "deadbeee");
+        assert!(matches!(stamp.verify(altered.as_bytes()), Err(Error::SignatureInvalid)));
+        // padding is tolerated
+        let padded = format!("{STAMP}==");
+        ApiKeyStamp::parse(&padded).unwrap().verify(BODY.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn high_s_signatures_are_accepted() {
+        use p256::ecdsa::SigningKey;
+        use p256::ecdsa::signature::Signer;
+        let key = SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let body = b"{\"organizationId\":\"x\"}";
+        let sig: Signature = key.sign(body);
+        // flip to the high-S twin (n - s): still a valid ECDSA signature
+        let high = Signature::from_scalars(sig.r(), -*sig.s()).unwrap();
+        let low_is_high = high.normalize_s() == high;
+        let json = serde_json::json!({
+            "publicKey": hex::encode(key.verifying_key().to_sec1_bytes()),
+            "scheme": "SIGNATURE_SCHEME_TK_API_P256",
+            "signature": hex::encode(if low_is_high { sig.to_der() } else { high.to_der() }.as_bytes()),
+        });
+        let header = URL_SAFE_NO_PAD_INDIFFERENT.encode(json.to_string());
+        ApiKeyStamp::parse(&header).unwrap().verify(body).unwrap();
+    }
+
+    #[test]
+    fn malformed_stamps_are_refused() {
+        for bad in ["", "!!!!", "bm90IGpzb24", &"A".repeat(5000)] {
+            assert!(ApiKeyStamp::parse(bad).is_err(), "{bad}");
+        }
+        let other_scheme = URL_SAFE_NO_PAD_INDIFFERENT
+            .encode(r#"{"publicKey":"03","scheme":"SIGNATURE_SCHEME_TK_API_RSA","signature":"30"}"#);
+        assert!(matches!(ApiKeyStamp::parse(&other_scheme), Err(Error::Unsupported(_))));
+    }
+}

@@ -1,0 +1,3 @@
+//! Address formats and chain-specific signing.
+
+pub mod ethereum;

@@ -1,0 +1,76 @@
+//! The enclave's one error type, and its mapping to what the host may see.
+//!
+//! Variants carry only caller-facing context (field names, limits), never key material or
+//! plaintext. Everything that fails to open or verify maps to one opaque message.
+
+use keyhold_shared::{ErrorCode, WireError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("cannot authenticate public API activity request without a stamp (X-Stamp/X-Stamp-Webauthn header)")]
+    SignatureMissing,
+    #[error("malformed activity stamp: {0}")]
+    MalformedStamp(&'static str),
+    #[error("could not verify api key signature")]
+    SignatureInvalid,
+    #[error("could not find public key in organization")]
+    PublicKeyNotFound,
+    #[error("expired api key")]
+    ApiKeyExpired,
+    #[error("{0}")]
+    InvalidTime(String),
+    #[error("organization mismatch: {0}")]
+    OrganizationMismatch(String),
+    #[error("request not authorized: {0}")]
+    PermissionDenied(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("enclave is not provisioned")]
+    NotProvisioned,
+    #[error("provisioning refused: {0}")]
+    Provisioning(&'static str),
+    /// Deliberately without detail: which check failed is of use only to an attacker.
+    #[error("sealed data could not be opened")]
+    Unseal,
+    #[error("organization state version {got} is older than version {seen} already seen")]
+    StaleState { got: u64, seen: u64 },
+    #[error("{0} is not supported by keyhold")]
+    Unsupported(String),
+    #[error("internal enclave error: {0}")]
+    Internal(&'static str),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::InvalidRequest(msg.into())
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Error::SignatureMissing => ErrorCode::SignatureMissing,
+            Error::MalformedStamp(_) | Error::SignatureInvalid => ErrorCode::SignatureInvalid,
+            Error::PublicKeyNotFound => ErrorCode::PublicKeyNotFound,
+            Error::ApiKeyExpired => ErrorCode::ApiKeyExpired,
+            Error::InvalidTime(_) => ErrorCode::InvalidTime,
+            Error::OrganizationMismatch(_) | Error::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::NotProvisioned => ErrorCode::NotProvisioned,
+            Error::Provisioning(_) => ErrorCode::ProvisioningRefused,
+            Error::Unseal => ErrorCode::SealedDataInvalid,
+            Error::StaleState { .. } => ErrorCode::StaleState,
+            Error::Unsupported(_) => ErrorCode::Unsupported,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<Error> for WireError {
+    fn from(e: Error) -> Self {
+        WireError::new(e.code(), e.to_string())
+    }
+}

@@ -1,0 +1,28 @@
+//! The keyhold enclave: the only process that ever holds the quorum key, a decrypted seed or a
+//! private key.
+//!
+//! It trusts nothing the host says that it cannot check. Client requests arrive as the raw body
+//! plus the stamp, and the stamp is verified here ([`auth`]); organization state and seeds arrive
+//! sealed under keys derived from the quorum key ([`seal`], [`org`]); what the host adds (which
+//! wallet, which path) is checked against what the client signed ([`activities`]).
+
+pub mod activities;
+pub mod auth;
+pub mod chains;
+pub mod enclave;
+pub mod error;
+pub mod hpke_suite;
+pub mod keys;
+pub mod org;
+pub mod provisioning;
+pub mod seal;
+pub mod secrets;
+pub mod server;
+
+#[cfg(test)]
+pub(crate) mod test_hooks;
+#[cfg(test)]
+mod tests;
+
+pub use enclave::Enclave;
+pub use error::Error;

@@ -1,0 +1,60 @@
+//! Turnkey's public HTTP API (`POST /public/v1/query/*` and `/public/v1/submit/*`).
+
+mod error;
+mod format;
+mod query;
+mod submit;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::routing::post;
+use keyhold_shared::msg::{Request, Response};
+use keyhold_shared::{ErrorCode, WireError};
+
+pub use error::ApiError;
+
+use crate::boot;
+use crate::enclave_client::EnclaveClient;
+use crate::error::HostError;
+use crate::operator::DevOperator;
+use crate::store::Store;
+
+/// Largest request body accepted; the enclave refuses anything larger anyway.
+pub const MAX_BODY_LEN: usize = keyhold_shared::msg::MAX_BODY_LEN;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub enclave: Arc<EnclaveClient>,
+    /// The dev operator, if this host may re-provision a restarted enclave by itself.
+    pub operator: Option<Arc<DevOperator>>,
+}
+
+impl AppState {
+    /// Calls the enclave; if it restarted and lost its key, provisions it again (when an
+    /// operator is at hand) and retries once.
+    pub async fn call(&self, request: Request) -> Result<Response, HostError> {
+        match self.enclave.call(request.clone()).await {
+            Err(HostError::Enclave(WireError { code: ErrorCode::NotProvisioned, .. })) if self.operator.is_some() => {
+                tracing::warn!("enclave lost its quorum key (restarted?); provisioning it again");
+                boot::ensure_provisioned(&self.enclave, self.store.as_ref(), self.operator.as_deref()).await?;
+                self.enclave.call(request).await
+            }
+            other => other,
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/public/v1/submit/{name}", post(submit::submit))
+        .route("/public/v1/query/{name}", post(query::query))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .with_state(state)
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

@@ -1,0 +1,164 @@
+//! Turnkey's JSON shapes for what the host stores.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
+use serde_json::{Value, json};
+
+use crate::store::{AccountRecord, ActivityRecord, WalletRecord};
+
+/// `{"seconds": "...", "nanos": "..."}` (proto3 JSON: int64 as strings).
+pub fn timestamp(ms: u64) -> Value {
+    json!({"seconds": (ms / 1000).to_string(), "nanos": ((ms % 1000) * 1_000_000).to_string()})
+}
+
+/// The intent key for an activity type, e.g. `ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2` →
+/// `signRawPayloadIntentV2`.
+pub fn intent_key(activity_type: &str) -> String {
+    let mut out = String::new();
+    let name = activity_type.strip_prefix("ACTIVITY_TYPE_").unwrap_or(activity_type);
+    let mut version = None;
+    let mut words: Vec<&str> = name.split('_').collect();
+    if let Some(last) = words.last() {
+        if last.len() > 1 && last.starts_with('V') && last[1..].chars().all(|c| c.is_ascii_digit()) {
+            version = Some(last.to_string());
+            words.pop();
+        }
+    }
+    for (i, word) in words.iter().enumerate() {
+        let lower = word.to_lowercase();
+        if i == 0 {
+            out.push_str(&lower);
+        } else {
+            let mut chars = lower.chars();
+            if let Some(first) = chars.next() {
+                out.push(first.to_ascii_uppercase());
+                out.extend(chars);
+            }
+        }
+    }
+    out.push_str("Intent");
+    if let Some(v) = version {
+        out.push_str(&v);
+    }
+    out
+}
+
+pub fn activity(record: &ActivityRecord) -> Value {
+    let parameters = serde_json::from_str::<Value>(&record.body)
+        .ok()
+        .and_then(|b| b.get("parameters").cloned())
+        .unwrap_or_else(|| json!({}));
+    let mut intent = serde_json::Map::new();
+    intent.insert(intent_key(&record.activity_type), parameters);
+    json!({
+        "id": record.id.to_string(),
+        "organizationId": record.org.to_string(),
+        "status": record.status,
+        "type": record.activity_type,
+        "intent": intent,
+        "result": serde_json::from_str::<Value>(&record.result).unwrap_or_else(|_| json!({})),
+        "votes": serde_json::from_str::<Value>(&record.votes).unwrap_or_else(|_| json!([])),
+        "fingerprint": record.fingerprint,
+        "canApprove": false,
+        "canReject": false,
+        "createdAt": timestamp(record.created_at_ms),
+        "updatedAt": timestamp(record.updated_at_ms),
+    })
+}
+
+/// The submitter's vote, as Turnkey lists it: the stamp counts as the first approval.
+pub fn vote(
+    activity_id: &str,
+    user_id: &str,
+    user_name: &str,
+    body: &str,
+    stamp_header: Option<&str>,
+    created_at_ms: u64,
+) -> Value {
+    let stamp: Value = stamp_header
+        .and_then(|h| URL_SAFE_NO_PAD_INDIFFERENT.decode(h.trim()).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_else(|| json!({}));
+    json!({
+        "id": uuid_from(activity_id, user_id),
+        "userId": user_id,
+        "user": {
+            "userId": user_id,
+            "userName": user_name,
+            "authenticators": [],
+            "apiKeys": [],
+            "userTags": [],
+            "oauthProviders": [],
+            "createdAt": timestamp(created_at_ms),
+            "updatedAt": timestamp(created_at_ms),
+            "mfaPolicies": [],
+        },
+        "activityId": activity_id,
+        "selection": "VOTE_SELECTION_APPROVED",
+        "message": body,
+        "publicKey": stamp.get("publicKey").cloned().unwrap_or(Value::Null),
+        "signature": stamp.get("signature").cloned().unwrap_or(Value::Null),
+        "scheme": stamp.get("scheme").cloned().unwrap_or(Value::Null),
+        "createdAt": timestamp(created_at_ms),
+    })
+}
+
+/// A stable id for a vote, derived from the activity and the voter.
+fn uuid_from(activity_id: &str, user_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(format!("{activity_id}/{user_id}"));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hash[..16]);
+    keyhold_shared::Uuid::new_v4(bytes).to_string()
+}
+
+pub fn wallet(w: &WalletRecord) -> Value {
+    json!({
+        "walletId": w.id.to_string(),
+        "walletName": w.name,
+        "createdAt": timestamp(w.created_at_ms),
+        "updatedAt": timestamp(w.created_at_ms),
+        "exported": false,
+        "imported": false,
+    })
+}
+
+pub fn account(a: &AccountRecord, wallet_details: Option<&WalletRecord>) -> Value {
+    let mut v = json!({
+        "walletAccountId": a.id,
+        "organizationId": a.org.to_string(),
+        "walletId": a.wallet.to_string(),
+        "curve": a.curve,
+        "pathFormat": a.path_format,
+        "path": a.path,
+        "addressFormat": a.address_format,
+        "address": a.address,
+        "createdAt": timestamp(a.created_at_ms),
+        "updatedAt": timestamp(a.created_at_ms),
+        "publicKey": a.public_key,
+    });
+    if a.address_format == "ADDRESS_FORMAT_ETHEREUM" {
+        v["caip2Prefix"] = json!("eip155");
+    }
+    if let Some(w) = wallet_details {
+        v["walletDetails"] = wallet(w);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intent_keys_match_turnkey() {
+        assert_eq!(intent_key("ACTIVITY_TYPE_CREATE_WALLET"), "createWalletIntent");
+        assert_eq!(intent_key("ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2"), "signRawPayloadIntentV2");
+        assert_eq!(intent_key("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8"), "createSubOrganizationIntentV8");
+    }
+
+    #[test]
+    fn timestamps_are_strings() {
+        assert_eq!(timestamp(1_732_617_600_123), json!({"seconds": "1732617600", "nanos": "123000000"}));
+    }
+}

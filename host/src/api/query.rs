@@ -1,0 +1,139 @@
+//! `POST /public/v1/query/{name}`: reads. The enclave authenticates the stamp against the sealed
+//! organization state; the host then answers from its own (public) records.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use keyhold_shared::msg::{AuthenticateRequest, Principal, Request, Response, SignedRequest, Stamp};
+use keyhold_shared::{ActivityId, OrgId, WalletId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::{AppState, MAX_BODY_LEN, format};
+use crate::store::{OrgRecord, Page};
+
+pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY_LEN).await.map_err(|_| ApiError::too_large(MAX_BODY_LEN))
+}
+
+/// The stamp header, passed to the enclave untouched.
+pub fn stamp_from(headers: &HeaderMap) -> Result<Stamp, ApiError> {
+    let text = |name: &str| headers.get(name).map(|v| v.to_str().map(str::to_owned));
+    match (text("x-stamp"), text("x-stamp-webauthn")) {
+        (Some(Ok(s)), None) => Ok(Stamp::ApiKey(s)),
+        (None, Some(Ok(s))) => Ok(Stamp::Webauthn(s)),
+        (None, None) => Err(ApiError::missing_stamp()),
+        (Some(_), Some(_)) => Err(ApiError::invalid("send exactly one of X-Stamp and X-Stamp-Webauthn")),
+        _ => Err(ApiError::invalid("stamp header is not valid text")),
+    }
+}
+
+pub async fn load_org(state: &AppState, id: &str) -> Result<OrgRecord, ApiError> {
+    let org: OrgId = id
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("organizationId `{}` must be a valid UUID", id.chars().take(64).collect::<String>())))?;
+    state.store.get_org(org).await?.ok_or_else(|| ApiError::org_not_found(id))
+}
+
+pub async fn authenticate(state: &AppState, org: &OrgRecord, request: SignedRequest) -> Result<Principal, ApiError> {
+    match state.call(Request::Authenticate(AuthenticateRequest { request, org: org.sealed.clone() })).await? {
+        Response::Authenticate(principal) => Ok(principal),
+        _ => Err(ApiError::internal("unexpected enclave answer")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryBody {
+    organization_id: String,
+    wallet_id: Option<String>,
+    activity_id: Option<String>,
+    include_wallet_details: Option<bool>,
+    pagination_options: Option<Pagination>,
+}
+
+#[derive(Deserialize)]
+struct Pagination {
+    limit: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+fn required<T: std::str::FromStr>(value: &Option<String>, field: &str) -> Result<T, ApiError> {
+    let text = value.as_deref().ok_or_else(|| ApiError::invalid(format!("missing required field `{field}`")))?;
+    text.parse().map_err(|_| ApiError::invalid(format!("`{field}` must be a valid UUID")))
+}
+
+pub async fn query(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    if !matches!(name.as_str(), "whoami" | "list_wallets" | "get_wallet" | "list_wallet_accounts" | "get_activity") {
+        return Err(ApiError::unsupported(format!("the query endpoint `query/{name}`")));
+    }
+    let stamp = stamp_from(&headers)?;
+    let body = read_body(body).await?;
+    let q: QueryBody = serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
+    let org = load_org(&state, &q.organization_id).await?;
+    let principal = authenticate(&state, &org, SignedRequest { body: body.to_vec(), stamp }).await?;
+
+    let answer = match name.as_str() {
+        "whoami" => json!({
+            "organizationId": principal.organization_id.to_string(),
+            "organizationName": principal.organization_name,
+            "userId": principal.user_id.to_string(),
+            "username": principal.user_name,
+        }),
+        "list_wallets" => {
+            let wallets = state.store.list_wallets(org.id).await?;
+            json!({"wallets": wallets.iter().map(format::wallet).collect::<Vec<_>>()})
+        }
+        "get_wallet" => {
+            let id: WalletId = required(&q.wallet_id, "walletId")?;
+            let wallet = state.store.get_wallet(org.id, id).await?.ok_or_else(|| ApiError::not_found(format!("wallet {id} not found")))?;
+            json!({"wallet": format::wallet(&wallet)})
+        }
+        "list_wallet_accounts" => {
+            let wallet = match &q.wallet_id {
+                Some(_) => Some(required::<WalletId>(&q.wallet_id, "walletId")?),
+                None => None,
+            };
+            let page = match &q.pagination_options {
+                None => Page::default(),
+                Some(p) => Page {
+                    limit: match &p.limit {
+                        None => None,
+                        Some(l) => Some(l.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
+                            ApiError::invalid("paginationOptions.limit must be a number from 1 to 100")
+                        })?),
+                    },
+                    before: p.before.clone(),
+                    after: p.after.clone(),
+                },
+            };
+            let accounts = state.store.list_accounts(org.id, wallet, page).await?;
+            let details = if q.include_wallet_details.unwrap_or(false) {
+                Some(state.store.list_wallets(org.id).await?)
+            } else {
+                None
+            };
+            let accounts: Vec<Value> = accounts
+                .iter()
+                .map(|a| format::account(a, details.as_ref().and_then(|ws| ws.iter().find(|w| w.id == a.wallet))))
+                .collect();
+            json!({"accounts": accounts})
+        }
+        "get_activity" => {
+            let id: ActivityId = required(&q.activity_id, "activityId")?;
+            let activity =
+                state.store.get_activity(org.id, id).await?.ok_or_else(|| ApiError::not_found(format!("activity {id} not found")))?;
+            json!({"activity": format::activity(&activity)})
+        }
+        _ => return Err(ApiError::unsupported(format!("the query endpoint `query/{name}`"))),
+    };
+    Ok(Json(answer))
+}

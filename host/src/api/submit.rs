@@ -1,0 +1,151 @@
+//! `POST /public/v1/submit/{name}`: activities. The host routes and stores; the enclave
+//! authenticates, authorizes and executes.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use keyhold_shared::msg::{ActivityContext, ActivityRequest, ActivityResult, Request, Response, SignedRequest};
+use keyhold_shared::{OrgId, Uuid};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::query::{authenticate, load_org, read_body, stamp_from};
+use super::{AppState, format};
+use crate::store::{AccountRecord, ActivityCommit, ActivityRecord, WalletRecord};
+
+/// The activity types each path accepts (older versions that shipped SDKs still send go here).
+fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
+    Some(match path {
+        "create_wallet" => &["ACTIVITY_TYPE_CREATE_WALLET"],
+        "sign_raw_payload" => &["ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2"],
+        _ => return None,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope {
+    #[serde(rename = "type")]
+    activity_type: String,
+    organization_id: String,
+    #[expect(dead_code, reason = "checked by the enclave; required here so a missing field is a 400")]
+    timestamp_ms: String,
+    parameters: Value,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let Some(accepted) = accepted_types(&name) else {
+        return Err(ApiError::unsupported(format!("the activity endpoint `submit/{name}`")));
+    };
+    let stamp = stamp_from(&headers)?;
+    let body = read_body(body).await?;
+    let envelope: Envelope =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
+    if !accepted.contains(&envelope.activity_type.as_str()) {
+        return Err(ApiError::invalid(format!(
+            "activity type `{}` cannot be submitted to submit/{name} (expected {})",
+            envelope.activity_type,
+            accepted.join(" or ")
+        )));
+    }
+    let org = load_org(&state, &envelope.organization_id).await?;
+    let fingerprint = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
+    let request = SignedRequest { body: body.to_vec(), stamp };
+
+    // The same body twice is the same activity — but only for a caller whose stamp verifies.
+    if let Some(existing) = state.store.find_activity(org.id, &fingerprint).await? {
+        authenticate(&state, &org, request).await?;
+        return Ok(Json(json!({ "activity": format::activity(&existing) })));
+    }
+
+    let context = resolve_context(&state, org.id, &envelope).await?;
+    let Response::Activity(output) =
+        state.call(Request::Activity(ActivityRequest { request: request.clone(), org: org.sealed.clone(), context })).await?
+    else {
+        return Err(ApiError::internal("unexpected enclave answer"));
+    };
+    let now = output.executed_at_ms;
+    let activity_id = output.activity_id.to_string();
+    let mut wallets = Vec::new();
+    let mut accounts = Vec::new();
+    let result = match output.result {
+        ActivityResult::CreateWallet { wallet_id, wallet_name, accounts: derived, sealed_seed } => {
+            let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
+            let params: Vec<Value> = envelope.parameters.get("accounts").and_then(Value::as_array).cloned().unwrap_or_default();
+            for (i, account) in derived.into_iter().enumerate() {
+                let p = params.get(i);
+                let field = |k: &str| p.and_then(|p| p.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned();
+                accounts.push(AccountRecord {
+                    id: Uuid::new_v4(*crate::operator::random_bytes::<16>()?).to_string(),
+                    org: org.id,
+                    wallet: wallet_id,
+                    curve: field("curve"),
+                    path_format: field("pathFormat"),
+                    path: account.path,
+                    address_format: field("addressFormat"),
+                    address: account.address,
+                    public_key: hex::encode(&account.public_key),
+                    created_at_ms: now,
+                });
+            }
+            wallets.push(WalletRecord { id: wallet_id, org: org.id, name: wallet_name, sealed_seed, created_at_ms: now });
+            json!({"createWalletResult": {"walletId": wallet_id.to_string(), "addresses": addresses}})
+        }
+        ActivityResult::SignRawPayload(sig) => json!({"signRawPayloadResult": {
+            "r": hex::encode(sig.r),
+            "s": hex::encode(sig.s),
+            "v": format!("{:02x}", sig.v),
+        }}),
+    };
+    let body_text = String::from_utf8_lossy(&request.body).into_owned();
+    let votes = json!([format::vote(
+        &activity_id,
+        &output.principal.user_id.to_string(),
+        &output.principal.user_name,
+        &body_text,
+        headers.get("x-stamp").and_then(|v| v.to_str().ok()),
+        now,
+    )]);
+    let record = ActivityRecord {
+        id: output.activity_id,
+        org: org.id,
+        fingerprint: output.fingerprint,
+        activity_type: output.activity_type,
+        status: "ACTIVITY_STATUS_COMPLETED".into(),
+        body: body_text,
+        result: result.to_string(),
+        votes: votes.to_string(),
+        created_at_ms: now,
+        updated_at_ms: now,
+    };
+    state
+        .store
+        .commit_activity(ActivityCommit { activity: record.clone(), wallets, accounts, org_state: output.new_org_state })
+        .await?;
+    Ok(Json(json!({ "activity": format::activity(&record) })))
+}
+
+/// Looks up what the enclave needs for this activity. Nothing here is trusted by the enclave:
+/// it re-derives and compares.
+async fn resolve_context(state: &AppState, org: OrgId, envelope: &Envelope) -> Result<ActivityContext, ApiError> {
+    if envelope.activity_type != "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" {
+        return Ok(ActivityContext::None);
+    }
+    let Some(sign_with) = envelope.parameters.get("signWith").and_then(Value::as_str) else {
+        return Ok(ActivityContext::None);
+    };
+    Ok(match state.store.find_account(org, sign_with).await? {
+        Some((account, wallet)) => {
+            ActivityContext::WalletAccount { wallet_id: wallet.id, path: account.path, sealed_seed: wallet.sealed_seed }
+        }
+        None => ActivityContext::None,
+    })
+}

@@ -1,0 +1,58 @@
+//! The `keyhold` command line: `dev` (whole stack, one command) and `serve` (host only).
+
+pub mod dev;
+pub mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use keyhold_shared::Address;
+
+/// keyhold: self-hostable wallet infrastructure. Keys live only in the enclave; this host
+/// serves Turnkey's API and stores sealed blobs.
+#[derive(Debug, Parser)]
+#[command(name = "keyhold", version)]
+pub struct Cli {
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the whole stack for development: the enclave as a child process over a Unix
+    /// socket, SQLite, a dev organization with a root API key (written to
+    /// <data-dir>/dev-credentials.json). Ctrl-C stops both.
+    Dev(DevArgs),
+    /// Run the host against an already running enclave.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// Data directory (database, dev operator key, credentials, enclave socket).
+    #[arg(long, default_value = "./keyhold-data")]
+    pub data_dir: PathBuf,
+    /// HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Path of the `keyhold-enclave` binary (default: next to this one).
+    #[arg(long)]
+    pub enclave_bin: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Enclave address: `unix:/path` or `vsock:CID:PORT`.
+    #[arg(long)]
+    pub enclave: Address,
+    /// Data directory (database; a dev operator key here, if any, provisions the enclave).
+    #[arg(long, default_value = "./keyhold-data")]
+    pub data_dir: PathBuf,
+    /// HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}

@@ -1,0 +1,94 @@
+//! What the host keeps: sealed blobs it cannot open and public metadata for listing. The
+//! `Store` trait is what the HTTP layer needs; SQLite is the embedded default and PostgreSQL
+//! (for several hosts sharing one database) implements the same trait.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use keyhold_shared::msg::{SealedOrgState, SealedSeed};
+use keyhold_shared::{ActivityId, OrgId, WalletId};
+
+use crate::error::HostError;
+
+pub type StoreResult<T> = Result<T, HostError>;
+
+#[derive(Clone, Debug)]
+pub struct OrgRecord {
+    pub id: OrgId,
+    pub name: String,
+    pub sealed: SealedOrgState,
+    pub created_at_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct WalletRecord {
+    pub id: WalletId,
+    pub org: OrgId,
+    pub name: String,
+    pub sealed_seed: SealedSeed,
+    pub created_at_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct AccountRecord {
+    pub id: String,
+    pub org: OrgId,
+    pub wallet: WalletId,
+    pub curve: String,
+    pub path_format: String,
+    pub path: String,
+    pub address_format: String,
+    pub address: String,
+    pub public_key: String,
+    pub created_at_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct ActivityRecord {
+    pub id: ActivityId,
+    pub org: OrgId,
+    pub fingerprint: String,
+    pub activity_type: String,
+    pub status: String,
+    /// The raw request body, exactly as stamped.
+    pub body: String,
+    /// The activity's `result` object (JSON).
+    pub result: String,
+    /// The activity's `votes` array (JSON).
+    pub votes: String,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+}
+
+/// Everything one activity writes, committed atomically: a crash leaves all of it or none.
+#[derive(Clone, Debug)]
+pub struct ActivityCommit {
+    pub activity: ActivityRecord,
+    pub wallets: Vec<WalletRecord>,
+    pub accounts: Vec<AccountRecord>,
+    pub org_state: Option<SealedOrgState>,
+}
+
+/// Cursor pagination as in Turnkey's `paginationOptions`.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    pub limit: Option<u32>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
+    async fn put_meta(&self, key: &str, value: Vec<u8>) -> StoreResult<()>;
+    async fn insert_org(&self, org: OrgRecord) -> StoreResult<()>;
+    async fn get_org(&self, id: OrgId) -> StoreResult<Option<OrgRecord>>;
+    async fn commit_activity(&self, commit: ActivityCommit) -> StoreResult<()>;
+    async fn get_activity(&self, org: OrgId, id: ActivityId) -> StoreResult<Option<ActivityRecord>>;
+    async fn find_activity(&self, org: OrgId, fingerprint: &str) -> StoreResult<Option<ActivityRecord>>;
+    async fn list_wallets(&self, org: OrgId) -> StoreResult<Vec<WalletRecord>>;
+    async fn get_wallet(&self, org: OrgId, id: WalletId) -> StoreResult<Option<WalletRecord>>;
+    async fn list_accounts(&self, org: OrgId, wallet: Option<WalletId>, page: Page) -> StoreResult<Vec<AccountRecord>>;
+    /// The account with `address` (case-insensitive) and its wallet.
+    async fn find_account(&self, org: OrgId, address: &str) -> StoreResult<Option<(AccountRecord, WalletRecord)>>;
+}

@@ -1,0 +1,396 @@
+//! The embedded SQLite store: one file in the data directory, WAL mode, versioned migrations.
+//! rusqlite is synchronous, so every call runs on the blocking pool.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use keyhold_shared::msg::{SealedOrgState, SealedSeed};
+use keyhold_shared::{ActivityId, OrgId, WalletId};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{AccountRecord, ActivityCommit, ActivityRecord, OrgRecord, Page, Store, StoreResult, WalletRecord};
+use crate::error::HostError;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE orgs (
+    org_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE wallets (
+    wallet_id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(org_id),
+    name TEXT NOT NULL,
+    sealed_seed BLOB NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE INDEX wallets_by_org ON wallets(org_id, created_at_ms);
+CREATE TABLE wallet_accounts (
+    account_id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    wallet_id TEXT NOT NULL REFERENCES wallets(wallet_id),
+    curve TEXT NOT NULL,
+    path_format TEXT NOT NULL,
+    path TEXT NOT NULL,
+    address_format TEXT NOT NULL,
+    address TEXT NOT NULL,
+    address_lower TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX accounts_by_address ON wallet_accounts(org_id, address_lower);
+CREATE INDEX accounts_by_wallet ON wallet_accounts(org_id, wallet_id, seq);
+CREATE TABLE activities (
+    activity_id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    body TEXT NOT NULL,
+    result TEXT NOT NULL,
+    votes TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    UNIQUE (org_id, fingerprint)
+);
+"#];
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: an acknowledged activity survives power loss, not just a process crash.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().map_err(|_| HostError::Store("connection lock poisoned".into()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| HostError::Store(e.to_string()))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> StoreResult<Vec<u8>> {
+    postcard::to_allocvec(value).map_err(|e| HostError::Store(e.to_string()))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> rusqlite::Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))
+}
+
+fn parse_id<T: std::str::FromStr>(text: String) -> rusqlite::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    text.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn org_from_row(row: &Row<'_>) -> rusqlite::Result<OrgRecord> {
+    Ok(OrgRecord {
+        id: parse_id(row.get(0)?)?,
+        name: row.get(1)?,
+        sealed: decode::<SealedOrgState>(&row.get::<_, Vec<u8>>(2)?)?,
+        created_at_ms: row.get::<_, i64>(3)? as u64,
+    })
+}
+
+const WALLET_COLUMNS: &str = "wallet_id, org_id, name, sealed_seed, created_at_ms";
+
+fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<WalletRecord> {
+    Ok(WalletRecord {
+        id: parse_id(row.get(0)?)?,
+        org: parse_id(row.get(1)?)?,
+        name: row.get(2)?,
+        sealed_seed: decode::<SealedSeed>(&row.get::<_, Vec<u8>>(3)?)?,
+        created_at_ms: row.get::<_, i64>(4)? as u64,
+    })
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "account_id, org_id, wallet_id, curve, path_format, path, address_format, address, public_key, created_at_ms";
+
+fn account_from_row(row: &Row<'_>) -> rusqlite::Result<AccountRecord> {
+    Ok(AccountRecord {
+        id: row.get(0)?,
+        org: parse_id(row.get(1)?)?,
+        wallet: parse_id(row.get(2)?)?,
+        curve: row.get(3)?,
+        path_format: row.get(4)?,
+        path: row.get(5)?,
+        address_format: row.get(6)?,
+        address: row.get(7)?,
+        public_key: row.get(8)?,
+        created_at_ms: row.get::<_, i64>(9)? as u64,
+    })
+}
+
+const ACTIVITY_COLUMNS: &str =
+    "activity_id, org_id, fingerprint, type, status, body, result, votes, created_at_ms, updated_at_ms";
+
+fn activity_from_row(row: &Row<'_>) -> rusqlite::Result<ActivityRecord> {
+    Ok(ActivityRecord {
+        id: parse_id(row.get(0)?)?,
+        org: parse_id(row.get(1)?)?,
+        fingerprint: row.get(2)?,
+        activity_type: row.get(3)?,
+        status: row.get(4)?,
+        body: row.get(5)?,
+        result: row.get(6)?,
+        votes: row.get(7)?,
+        created_at_ms: row.get::<_, i64>(8)? as u64,
+        updated_at_ms: row.get::<_, i64>(9)? as u64,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let key = key.to_owned();
+        self.run(move |c| Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?))
+            .await
+    }
+
+    async fn put_meta(&self, key: &str, value: Vec<u8>) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.run(move |c| {
+            c.execute("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2", params![key, value])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_org(&self, org: OrgRecord) -> StoreResult<()> {
+        let sealed = encode(&org.sealed)?;
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO orgs (org_id, name, version, sealed, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![org.id.to_string(), org.name, org.sealed.version as i64, sealed, org.created_at_ms as i64],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_org(&self, id: OrgId) -> StoreResult<Option<OrgRecord>> {
+        self.run(move |c| {
+            Ok(c.query_row(
+                "SELECT org_id, name, sealed, created_at_ms FROM orgs WHERE org_id = ?1",
+                [id.to_string()],
+                org_from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn commit_activity(&self, commit: ActivityCommit) -> StoreResult<()> {
+        let wallets = commit
+            .wallets
+            .iter()
+            .map(|w| encode(&w.sealed_seed).map(|seed| (w.clone(), seed)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let org_state = commit.org_state.as_ref().map(|s| encode(s).map(|b| (s.clone(), b))).transpose()?;
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let a = &commit.activity;
+            tx.execute(
+                &format!("INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    a.id.to_string(),
+                    a.org.to_string(),
+                    a.fingerprint,
+                    a.activity_type,
+                    a.status,
+                    a.body,
+                    a.result,
+                    a.votes,
+                    a.created_at_ms as i64,
+                    a.updated_at_ms as i64
+                ],
+            )?;
+            for (w, seed) in &wallets {
+                tx.execute(
+                    &format!("INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+                    params![w.id.to_string(), w.org.to_string(), w.name, seed, w.created_at_ms as i64],
+                )?;
+            }
+            for (seq, acc) in commit.accounts.iter().enumerate() {
+                tx.execute(
+                    &format!("INSERT INTO wallet_accounts ({ACCOUNT_COLUMNS}, address_lower, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                    params![
+                        acc.id,
+                        acc.org.to_string(),
+                        acc.wallet.to_string(),
+                        acc.curve,
+                        acc.path_format,
+                        acc.path,
+                        acc.address_format,
+                        acc.address,
+                        acc.public_key,
+                        acc.created_at_ms as i64,
+                        acc.address.to_lowercase(),
+                        seq as i64
+                    ],
+                )?;
+            }
+            if let Some((state, bytes)) = org_state {
+                // Compare-and-swap on the version: a concurrent writer's update is never lost.
+                let changed = tx.execute(
+                    "UPDATE orgs SET version = ?1, sealed = ?2 WHERE org_id = ?3 AND version = ?4",
+                    params![state.version as i64, bytes, state.org_id.to_string(), state.version.saturating_sub(1) as i64],
+                )?;
+                if changed != 1 {
+                    return Err(HostError::Store("organization state changed concurrently".into()));
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_activity(&self, org: OrgId, id: ActivityId) -> StoreResult<Option<ActivityRecord>> {
+        self.run(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND activity_id = ?2"),
+                [org.to_string(), id.to_string()],
+                activity_from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn find_activity(&self, org: OrgId, fingerprint: &str) -> StoreResult<Option<ActivityRecord>> {
+        let fingerprint = fingerprint.to_owned();
+        self.run(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND fingerprint = ?2"),
+                [org.to_string(), fingerprint],
+                activity_from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn list_wallets(&self, org: OrgId) -> StoreResult<Vec<WalletRecord>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {WALLET_COLUMNS} FROM wallets WHERE org_id = ?1 ORDER BY created_at_ms, wallet_id"
+            ))?;
+            let rows = stmt.query_map([org.to_string()], wallet_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn get_wallet(&self, org: OrgId, id: WalletId) -> StoreResult<Option<WalletRecord>> {
+        self.run(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {WALLET_COLUMNS} FROM wallets WHERE org_id = ?1 AND wallet_id = ?2"),
+                [org.to_string(), id.to_string()],
+                wallet_from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn list_accounts(&self, org: OrgId, wallet: Option<WalletId>, page: Page) -> StoreResult<Vec<AccountRecord>> {
+        self.run(move |c| {
+            // Accounts are ordered by (creation time, position in their wallet); a cursor is an
+            // account id, resolved to its position.
+            let limit = i64::from(page.limit.unwrap_or(100).clamp(1, 100));
+            let wallet = wallet.map(|w| w.to_string());
+            let cursor = |id: &Option<String>| -> rusqlite::Result<Option<(i64, i64)>> {
+                match id {
+                    None => Ok(None),
+                    Some(id) => c
+                        .query_row(
+                            "SELECT created_at_ms, seq FROM wallet_accounts WHERE org_id = ?1 AND account_id = ?2",
+                            [org.to_string(), id.clone()],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .optional(),
+                }
+            };
+            let after = cursor(&page.after)?.unwrap_or((-1, -1));
+            let before = cursor(&page.before)?.unwrap_or((i64::MAX, i64::MAX));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM wallet_accounts
+                 WHERE org_id = ?1 AND (?2 IS NULL OR wallet_id = ?2)
+                   AND (created_at_ms, seq) > (?3, ?4) AND (created_at_ms, seq) < (?5, ?6)
+                 ORDER BY created_at_ms, seq LIMIT ?7"
+            ))?;
+            let rows = stmt.query_map(
+                params![org.to_string(), wallet, after.0, after.1, before.0, before.1, limit],
+                account_from_row,
+            )?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn find_account(&self, org: OrgId, address: &str) -> StoreResult<Option<(AccountRecord, WalletRecord)>> {
+        let address = address.trim().to_lowercase();
+        self.run(move |c| {
+            let account = c
+                .query_row(
+                    &format!("SELECT {ACCOUNT_COLUMNS} FROM wallet_accounts WHERE org_id = ?1 AND address_lower = ?2"),
+                    [org.to_string(), address],
+                    account_from_row,
+                )
+                .optional()?;
+            let Some(account) = account else { return Ok(None) };
+            let wallet = c
+                .query_row(
+                    &format!("SELECT {WALLET_COLUMNS} FROM wallets WHERE org_id = ?1 AND wallet_id = ?2"),
+                    [org.to_string(), account.wallet.to_string()],
+                    wallet_from_row,
+                )
+                .optional()?;
+            Ok(wallet.map(|w| (account, w)))
+        })
+        .await
+    }
+}
