@@ -24,7 +24,11 @@ pub const MAX_AGE_MS: u64 = 60 * 60 * 1000;
 pub const MAX_SKEW_MS: u64 = 5 * 60 * 1000;
 
 /// Authenticates a query (a read served by the host) and returns who asked.
-pub fn authenticate_query(org: &OrgState, request: &SignedRequest, now_ms: u64) -> Result<Principal> {
+pub fn authenticate_query(
+    org: &OrgState,
+    request: &SignedRequest,
+    now_ms: u64,
+) -> Result<Principal> {
     let body = QueryBody::parse(&request.body)?;
     // Authenticate first: an unauthenticated caller learns nothing about organization ids.
     let auth = authenticate(org, request, now_ms)?;
@@ -48,8 +52,15 @@ pub fn execute(
 
     let result = match envelope.activity_type.as_str() {
         "ACTIVITY_TYPE_CREATE_WALLET" => create_wallet::run(keys, org, &envelope, allowed)?,
-        "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" => sign_raw_payload::run(keys, org, &envelope, context, allowed)?,
-        other => return Err(Error::Unsupported(format!("activity type `{}`", other.chars().take(80).collect::<String>()))),
+        "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" => {
+            sign_raw_payload::run(keys, org, &envelope, context, allowed)?
+        }
+        other => {
+            return Err(Error::Unsupported(format!(
+                "activity type `{}`",
+                other.chars().take(80).collect::<String>()
+            )));
+        }
     };
     Ok(ActivityOutput {
         activity_id: ActivityId(Uuid::new_v4(random()?)),
@@ -70,10 +81,14 @@ pub struct Allowed(());
 
 fn authorize(org: &OrgState, auth: &Authenticated<'_>) -> Result<Allowed> {
     if !org.is_root(&auth.user.id) {
-        return Err(Error::PermissionDenied("no policy allows this user to run this activity"));
+        return Err(Error::PermissionDenied(
+            "no policy allows this user to run this activity",
+        ));
     }
     if org.root_quorum.threshold > 1 {
-        return Err(Error::Unsupported("root quorum consensus with threshold above 1".into()));
+        return Err(Error::Unsupported(
+            "root quorum consensus with threshold above 1".into(),
+        ));
     }
     Ok(Allowed(()))
 }

@@ -9,7 +9,9 @@ use keyhold_shared::{ErrorCode, WireError};
 pub enum Error {
     #[error("{0}")]
     InvalidRequest(String),
-    #[error("cannot authenticate public API activity request without a stamp (X-Stamp/X-Stamp-Webauthn header)")]
+    #[error(
+        "cannot authenticate public API activity request without a stamp (X-Stamp/X-Stamp-Webauthn header)"
+    )]
     SignatureMissing,
     #[error("malformed activity stamp: {0}")]
     MalformedStamp(&'static str),
@@ -57,7 +59,9 @@ impl Error {
             Error::PublicKeyNotFound => ErrorCode::PublicKeyNotFound,
             Error::ApiKeyExpired => ErrorCode::ApiKeyExpired,
             Error::InvalidTime(_) => ErrorCode::InvalidTime,
-            Error::OrganizationMismatch(_) | Error::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            Error::OrganizationMismatch(_) | Error::PermissionDenied(_) => {
+                ErrorCode::PermissionDenied
+            }
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::NotProvisioned => ErrorCode::NotProvisioned,
             Error::Provisioning(_) => ErrorCode::ProvisioningRefused,

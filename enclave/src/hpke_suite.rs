@@ -32,7 +32,13 @@ impl HpkeKeyPair {
         self.public.to_bytes().to_vec()
     }
 
-    pub fn open(&self, encapped_key: &[u8], info: &[u8], aad: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn open(
+        &self,
+        encapped_key: &[u8],
+        info: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
         let encapped = EncappedKey::from_bytes(encapped_key).map_err(|_| Error::Unseal)?;
         hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
             &OpModeR::Base,
@@ -54,15 +60,19 @@ impl fmt::Debug for HpkeKeyPair {
 }
 
 /// Encrypts to a recipient's public key; returns (encapsulated key, ciphertext).
-pub fn seal_to(public_key: &[u8], info: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
-    let public = PublicKey::from_bytes(public_key).map_err(|_| Error::invalid("operator encryption key is not an X25519 public key"))?;
-    let (encapped, ciphertext) = hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
-        &OpModeS::Base,
-        &public,
-        info,
-        plaintext,
-        aad,
-    )
+pub fn seal_to(
+    public_key: &[u8],
+    info: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let public = PublicKey::from_bytes(public_key)
+        .map_err(|_| Error::invalid("operator encryption key is not an X25519 public key"))?;
+    let (encapped, ciphertext) = hpke::single_shot_seal::<
+        ChaCha20Poly1305,
+        HkdfSha256,
+        X25519HkdfSha256,
+    >(&OpModeS::Base, &public, info, plaintext, aad)
     .map_err(|_| Error::Internal("hpke seal"))?;
     Ok((encapped.to_bytes().to_vec(), ciphertext))
 }

@@ -26,17 +26,27 @@ impl SeedMaterial {
     /// A fresh random wallet with a mnemonic of `words` words (12, 15, 18, 21 or 24).
     pub fn generate(words: usize) -> Result<Self> {
         if !matches!(words, 12 | 15 | 18 | 21 | 24) {
-            return Err(Error::invalid(format!("mnemonicLength must be 12, 15, 18, 21 or 24, got {words}")));
+            return Err(Error::invalid(format!(
+                "mnemonicLength must be 12, 15, 18, 21 or 24, got {words}"
+            )));
         }
         let entropy = random_secret::<32>()?;
         let len = words / 3 * 4;
-        Self::from_entropy(entropy.get(..len).ok_or(Error::Internal("entropy length"))?)
+        Self::from_entropy(
+            entropy
+                .get(..len)
+                .ok_or(Error::Internal("entropy length"))?,
+        )
     }
 
     pub fn from_entropy(entropy: &[u8]) -> Result<Self> {
-        let mnemonic = bip39::Mnemonic::from_entropy(entropy).map_err(|_| Error::invalid("invalid mnemonic entropy"))?;
+        let mnemonic = bip39::Mnemonic::from_entropy(entropy)
+            .map_err(|_| Error::invalid("invalid mnemonic entropy"))?;
         let seed = mnemonic.to_seed("");
-        Ok(SeedMaterial { entropy: entropy.to_vec(), seed })
+        Ok(SeedMaterial {
+            entropy: entropy.to_vec(),
+            seed,
+        })
     }
 
     /// Serialised form for sealing: entropy length, entropy, seed.
@@ -50,17 +60,23 @@ impl SeedMaterial {
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let (&len, rest) = bytes.split_first().ok_or(Error::Unseal)?;
-        let (entropy, seed) = rest.split_at_checked(usize::from(len)).ok_or(Error::Unseal)?;
+        let (entropy, seed) = rest
+            .split_at_checked(usize::from(len))
+            .ok_or(Error::Unseal)?;
         let seed: [u8; 64] = seed.try_into().map_err(|_| Error::Unseal)?;
         if !matches!(entropy.len(), 16 | 20 | 24 | 28 | 32) {
             return Err(Error::Unseal);
         }
-        Ok(SeedMaterial { entropy: entropy.to_vec(), seed })
+        Ok(SeedMaterial {
+            entropy: entropy.to_vec(),
+            seed,
+        })
     }
 
     /// Derives the secp256k1 key at `path` (BIP-32).
     pub fn derive_secp256k1(&self, path: &Bip32Path) -> Result<k256::ecdsa::SigningKey> {
-        let xprv = XPrv::derive_from_path(&self.seed, &path.0).map_err(|_| Error::invalid("key derivation failed"))?;
+        let xprv = XPrv::derive_from_path(&self.seed, &path.0)
+            .map_err(|_| Error::invalid("key derivation failed"))?;
         Ok(xprv.private_key().clone())
     }
 
@@ -87,7 +103,12 @@ pub struct Bip32Path(DerivationPath);
 
 impl Bip32Path {
     pub fn parse(text: &str) -> Result<Self> {
-        let bad = || Error::invalid(format!("invalid BIP-32 path `{}`", text.chars().take(MAX_PATH_LEN).collect::<String>()));
+        let bad = || {
+            Error::invalid(format!(
+                "invalid BIP-32 path `{}`",
+                text.chars().take(MAX_PATH_LEN).collect::<String>()
+            ))
+        };
         if text.len() > MAX_PATH_LEN {
             return Err(bad());
         }
@@ -109,8 +130,13 @@ mod tests {
     #[test]
     fn abandon_about_gives_known_ethereum_address() {
         let seed = SeedMaterial::from_entropy(&[0u8; 16]).unwrap();
-        let key = seed.derive_secp256k1(&Bip32Path::parse("m/44'/60'/0'/0/0").unwrap()).unwrap();
-        assert_eq!(ethereum::address(key.verifying_key()), "0x9858EfFD232B4033E47d90003D41EC34EcaEda94");
+        let key = seed
+            .derive_secp256k1(&Bip32Path::parse("m/44'/60'/0'/0/0").unwrap())
+            .unwrap();
+        assert_eq!(
+            ethereum::address(key.verifying_key()),
+            "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+        );
     }
 
     #[test]
@@ -128,7 +154,13 @@ mod tests {
     #[test]
     fn paths_are_validated() {
         assert!(Bip32Path::parse("m/44'/60'/0'/0/0").is_ok());
-        for bad in ["", "44'/60'", "m/x", "m/1/2/3/4/5/6/7/8/9/10/11/12/13", &"m/1".repeat(100)] {
+        for bad in [
+            "",
+            "44'/60'",
+            "m/x",
+            "m/1/2/3/4/5/6/7/8/9/10/11/12/13",
+            &"m/1".repeat(100),
+        ] {
             assert!(Bip32Path::parse(bad).is_err(), "{bad}");
         }
     }

@@ -57,9 +57,12 @@ pub struct RootQuorum {
 impl OrgState {
     /// Finds the user holding the API key `public_key`.
     pub fn find_api_key(&self, public_key: &[u8]) -> Option<(&User, &ApiKey)> {
-        self.users
-            .iter()
-            .find_map(|u| u.api_keys.iter().find(|k| k.public_key == public_key).map(|k| (u, k)))
+        self.users.iter().find_map(|u| {
+            u.api_keys
+                .iter()
+                .find(|k| k.public_key == public_key)
+                .map(|k| (u, k))
+        })
     }
 
     pub fn user(&self, id: &UserId) -> Option<&User> {
@@ -82,19 +85,35 @@ pub struct OrgSealer {
 
 impl OrgSealer {
     pub fn new(key: SealKey) -> Self {
-        OrgSealer { key, newest: Mutex::new(HashMap::new()) }
+        OrgSealer {
+            key,
+            newest: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn seal(&self, state: &OrgState) -> Result<SealedOrgState> {
-        let plaintext = postcard::to_allocvec(state).map_err(|_| Error::Internal("encode org state"))?;
-        let (nonce, ciphertext) = self.key.seal(&plaintext, &org_state_aad(&state.org_id, state.version))?;
+        let plaintext =
+            postcard::to_allocvec(state).map_err(|_| Error::Internal("encode org state"))?;
+        let (nonce, ciphertext) = self
+            .key
+            .seal(&plaintext, &org_state_aad(&state.org_id, state.version))?;
         self.observe(state.org_id, state.version)?;
-        Ok(SealedOrgState { org_id: state.org_id, version: state.version, nonce, ciphertext })
+        Ok(SealedOrgState {
+            org_id: state.org_id,
+            version: state.version,
+            nonce,
+            ciphertext,
+        })
     }
 
     pub fn open(&self, sealed: &SealedOrgState) -> Result<OrgState> {
-        let plaintext = self.key.open(&sealed.nonce, &sealed.ciphertext, &org_state_aad(&sealed.org_id, sealed.version))?;
-        let state: OrgState = keyhold_shared::frame::decode(&plaintext).map_err(|_| Error::Unseal)?;
+        let plaintext = self.key.open(
+            &sealed.nonce,
+            &sealed.ciphertext,
+            &org_state_aad(&sealed.org_id, sealed.version),
+        )?;
+        let state: OrgState =
+            keyhold_shared::frame::decode(&plaintext).map_err(|_| Error::Unseal)?;
         // The AEAD binds org id and version already; this only guards against our own bugs.
         if state.org_id != sealed.org_id || state.version != sealed.version {
             return Err(Error::Unseal);
@@ -105,10 +124,16 @@ impl OrgSealer {
 
     /// Records `version` as seen, refusing one older than the newest seen.
     fn observe(&self, org: OrgId, version: u64) -> Result<()> {
-        let mut newest = self.newest.lock().map_err(|_| Error::Internal("version map poisoned"))?;
+        let mut newest = self
+            .newest
+            .lock()
+            .map_err(|_| Error::Internal("version map poisoned"))?;
         let seen = newest.entry(org).or_insert(version);
         if version < *seen {
-            return Err(Error::StaleState { got: version, seen: *seen });
+            return Err(Error::StaleState {
+                got: version,
+                seen: *seen,
+            });
         }
         *seen = version;
         Ok(())
@@ -127,7 +152,10 @@ mod tests {
             name: "acme".into(),
             version,
             users: vec![],
-            root_quorum: RootQuorum { threshold: 1, user_ids: vec![] },
+            root_quorum: RootQuorum {
+                threshold: 1,
+                user_ids: vec![],
+            },
             created_at_ms: 0,
         }
     }
@@ -155,7 +183,10 @@ mod tests {
         // once v2 was seen, v1 is refused
         let v2 = sealer.seal(&state(1, 2)).unwrap();
         sealer.open(&v2).unwrap();
-        assert!(matches!(sealer.open(&v1), Err(Error::StaleState { got: 1, seen: 2 })));
+        assert!(matches!(
+            sealer.open(&v1),
+            Err(Error::StaleState { got: 1, seen: 2 })
+        ));
         // another enclave (other quorum key) cannot open it at all
         assert!(matches!(self::sealer().open(&v2), Err(Error::Unseal)));
     }

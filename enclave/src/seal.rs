@@ -35,7 +35,12 @@ impl SealKey {
     }
 
     /// Decrypts into zeroizing memory. Any failure is the same opaque [`Error::Unseal`].
-    pub fn open(&self, nonce: &[u8; 24], ciphertext: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn open(
+        &self,
+        nonce: &[u8; 24],
+        ciphertext: &[u8],
+        aad: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
         let mut buffer = Zeroizing::new(ciphertext.to_vec());
         self.cipher()?
             .decrypt_in_place(&XNonce::from(*nonce), aad, &mut *buffer)
@@ -81,16 +86,36 @@ mod tests {
         let org = OrgId(Uuid::from_bytes([1; 16]));
         let other = OrgId(Uuid::from_bytes([2; 16]));
         let (nonce, ct) = key.seal(b"secret", &org_state_aad(&org, 3)).unwrap();
-        assert_eq!(key.open(&nonce, &ct, &org_state_aad(&org, 3)).unwrap().as_slice(), b"secret");
+        assert_eq!(
+            key.open(&nonce, &ct, &org_state_aad(&org, 3))
+                .unwrap()
+                .as_slice(),
+            b"secret"
+        );
         // another org, another version, another kind, a flipped bit: all the same opaque error
-        assert!(matches!(key.open(&nonce, &ct, &org_state_aad(&other, 3)), Err(Error::Unseal)));
-        assert!(matches!(key.open(&nonce, &ct, &org_state_aad(&org, 4)), Err(Error::Unseal)));
+        assert!(matches!(
+            key.open(&nonce, &ct, &org_state_aad(&other, 3)),
+            Err(Error::Unseal)
+        ));
+        assert!(matches!(
+            key.open(&nonce, &ct, &org_state_aad(&org, 4)),
+            Err(Error::Unseal)
+        ));
         let wallet = WalletId(Uuid::from_bytes([1; 16]));
-        assert!(matches!(key.open(&nonce, &ct, &seed_aad(&org, &wallet)), Err(Error::Unseal)));
+        assert!(matches!(
+            key.open(&nonce, &ct, &seed_aad(&org, &wallet)),
+            Err(Error::Unseal)
+        ));
         let mut flipped = ct.clone();
         flipped[0] ^= 1;
-        assert!(matches!(key.open(&nonce, &flipped, &org_state_aad(&org, 3)), Err(Error::Unseal)));
+        assert!(matches!(
+            key.open(&nonce, &flipped, &org_state_aad(&org, 3)),
+            Err(Error::Unseal)
+        ));
         // a different quorum key cannot open it
-        assert!(matches!(self::key().open(&nonce, &ct, &org_state_aad(&org, 3)), Err(Error::Unseal)));
+        assert!(matches!(
+            self::key().open(&nonce, &ct, &org_state_aad(&org, 3)),
+            Err(Error::Unseal)
+        ));
     }
 }

@@ -43,7 +43,8 @@ impl QuorumKey {
     pub fn derive(&self, label: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
         let hk = Hkdf::<Sha256>::new(Some(b"keyhold/v1/quorum"), self.0.as_ref());
         let mut out = Zeroizing::new([0u8; 32]);
-        hk.expand(label, out.as_mut()).map_err(|_| Error::Internal("hkdf expand"))?;
+        hk.expand(label, out.as_mut())
+            .map_err(|_| Error::Internal("hkdf expand"))?;
         Ok(out)
     }
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keyhold_shared::frame::{self, FrameError};
-use keyhold_shared::msg::{HELLO_MAGIC, Hello, HelloReply, PROTOCOL_VERSION, RequestFrame, ResponseFrame};
+use keyhold_shared::msg::{
+    HELLO_MAGIC, Hello, HelloReply, PROTOCOL_VERSION, RequestFrame, ResponseFrame,
+};
 use keyhold_shared::transport::{Listener, Stream};
 use keyhold_shared::{ErrorCode, WireError};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
@@ -35,13 +37,24 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Limits { per_connection: 256, workers: cores * 2, connections: 256 }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Limits {
+            per_connection: 256,
+            workers: cores * 2,
+            connections: 256,
+        }
     }
 }
 
 /// Serves connections until `shutdown` completes.
-pub async fn serve(mut listener: Listener, enclave: Arc<Enclave>, limits: Limits, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    mut listener: Listener,
+    enclave: Arc<Enclave>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
     let workers = Arc::new(Semaphore::new(limits.workers));
     let connections = Arc::new(Semaphore::new(limits.connections));
     tokio::pin!(shutdown);
@@ -82,19 +95,28 @@ async fn connection(
     limits: Limits,
 ) -> Result<(), FrameError> {
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let hello: Hello = match tokio::time::timeout(HELLO_TIMEOUT, frame::read_message(&mut reader)).await {
-        Ok(Ok(Some(hello))) => hello,
-        Ok(Ok(None)) => return Ok(()),
-        Ok(Err(e)) => return Err(e),
-        Err(_) => return Err(FrameError::Timeout(HELLO_TIMEOUT)),
-    };
+    let hello: Hello =
+        match tokio::time::timeout(HELLO_TIMEOUT, frame::read_message(&mut reader)).await {
+            Ok(Ok(Some(hello))) => hello,
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(FrameError::Timeout(HELLO_TIMEOUT)),
+        };
     if hello.magic != HELLO_MAGIC || hello.version != PROTOCOL_VERSION {
-        let reply = HelloReply::Incompatible { supported: PROTOCOL_VERSION };
+        let reply = HelloReply::Incompatible {
+            supported: PROTOCOL_VERSION,
+        };
         frame::write_message(&mut writer, &reply).await?;
         return Err(FrameError::Malformed);
     }
-    frame::write_message(&mut writer, &HelloReply::Accepted { version: PROTOCOL_VERSION, status: enclave.status() })
-        .await?;
+    frame::write_message(
+        &mut writer,
+        &HelloReply::Accepted {
+            version: PROTOCOL_VERSION,
+            status: enclave.status(),
+        },
+    )
+    .await?;
 
     let (tx, rx) = mpsc::channel::<ResponseFrame>(limits.per_connection);
     let writer_task = tokio::spawn(write_responses(writer, rx));
@@ -113,8 +135,12 @@ async fn read_requests(
 ) -> Result<(), FrameError> {
     let in_flight = Arc::new(Semaphore::new(limits.per_connection));
     loop {
-        let Ok(slot) = in_flight.clone().acquire_owned().await else { return Ok(()) };
-        let Some(RequestFrame { id, request }) = frame::read_message::<RequestFrame, _>(&mut reader).await? else {
+        let Ok(slot) = in_flight.clone().acquire_owned().await else {
+            return Ok(());
+        };
+        let Some(RequestFrame { id, request }) =
+            frame::read_message::<RequestFrame, _>(&mut reader).await?
+        else {
             return Ok(());
         };
         let enclave = enclave.clone();
@@ -128,7 +154,12 @@ async fn read_requests(
                         enclave.handle(request)
                     })
                     .await;
-                    answer.unwrap_or_else(|_| Err(WireError::new(ErrorCode::Internal, "request handler failed")))
+                    answer.unwrap_or_else(|_| {
+                        Err(WireError::new(
+                            ErrorCode::Internal,
+                            "request handler failed",
+                        ))
+                    })
                 }
                 Err(_) => Err(WireError::new(ErrorCode::Busy, "enclave is shutting down")),
             };

@@ -37,9 +37,17 @@ impl AppState {
     /// operator is at hand) and retries once.
     pub async fn call(&self, request: Request) -> Result<Response, HostError> {
         match self.enclave.call(request.clone()).await {
-            Err(HostError::Enclave(WireError { code: ErrorCode::NotProvisioned, .. })) if self.operator.is_some() => {
+            Err(HostError::Enclave(WireError {
+                code: ErrorCode::NotProvisioned,
+                ..
+            })) if self.operator.is_some() => {
                 tracing::warn!("enclave lost its quorum key (restarted?); provisioning it again");
-                boot::ensure_provisioned(&self.enclave, self.store.as_ref(), self.operator.as_deref()).await?;
+                boot::ensure_provisioned(
+                    &self.enclave,
+                    self.store.as_ref(),
+                    self.operator.as_deref(),
+                )
+                .await?;
                 self.enclave.call(request).await
             }
             other => other,
@@ -56,5 +64,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use keyhold_shared::msg::{
-    BootstrapOrgRequest, DOMAIN_BOOTSTRAP_ORG, DOMAIN_MANIFEST, GenesisOutput, GenesisRequest, OperatorApproval,
-    OrgBootstrapSpec, ProvisionRequest, QuorumManifest, Request, Response, domain_digest,
+    BootstrapOrgRequest, DOMAIN_BOOTSTRAP_ORG, DOMAIN_MANIFEST, GenesisOutput, GenesisRequest,
+    OperatorApproval, OrgBootstrapSpec, ProvisionRequest, QuorumManifest, Request, Response,
+    domain_digest,
 };
 use serde::{Deserialize, Serialize};
 
@@ -36,31 +37,54 @@ pub async fn ensure_provisioned(
     store: &dyn Store,
     operator: Option<&DevOperator>,
 ) -> Result<Vec<u8>, HostError> {
-    let Response::Status(status) = client.call(Request::Status).await? else { return Err(unexpected()) };
+    let Response::Status(status) = client.call(Request::Status).await? else {
+        return Err(unexpected());
+    };
     let record: Option<QuorumRecord> = match store.get_meta(QUORUM_META_KEY).await? {
-        Some(bytes) => Some(postcard::from_bytes(&bytes).map_err(|e| HostError::Store(e.to_string()))?),
+        Some(bytes) => {
+            Some(postcard::from_bytes(&bytes).map_err(|e| HostError::Store(e.to_string()))?)
+        }
         None => None,
     };
     match (status.quorum_public_key, record, operator) {
         (Some(key), Some(record), _) if key == record.genesis.quorum_public_key => Ok(key),
-        (Some(_), Some(_), _) => Err(HostError::Config("the enclave holds a different deployment's quorum key".into())),
-        (Some(_), None, _) => Err(HostError::Config("the enclave is provisioned but this database has no quorum record".into())),
+        (Some(_), Some(_), _) => Err(HostError::Config(
+            "the enclave holds a different deployment's quorum key".into(),
+        )),
+        (Some(_), None, _) => Err(HostError::Config(
+            "the enclave is provisioned but this database has no quorum record".into(),
+        )),
         (None, None, Some(operator)) => {
-            let manifest = QuorumManifest { operators: vec![operator.public()], threshold: 1, nonce: 1 };
-            let Response::Genesis(genesis) =
-                client.call(Request::Genesis(GenesisRequest { manifest: manifest.clone() })).await?
+            let manifest = QuorumManifest {
+                operators: vec![operator.public()],
+                threshold: 1,
+                nonce: 1,
+            };
+            let Response::Genesis(genesis) = client
+                .call(Request::Genesis(GenesisRequest {
+                    manifest: manifest.clone(),
+                }))
+                .await?
             else {
                 return Err(unexpected());
             };
             let key = genesis.quorum_public_key.clone();
             let record = QuorumRecord { manifest, genesis };
-            store.put_meta(QUORUM_META_KEY, postcard::to_allocvec(&record).map_err(|e| HostError::Store(e.to_string()))?).await?;
+            store
+                .put_meta(
+                    QUORUM_META_KEY,
+                    postcard::to_allocvec(&record).map_err(|e| HostError::Store(e.to_string()))?,
+                )
+                .await?;
             tracing::info!(quorum_public_key = %hex::encode(&key), "dev genesis: quorum key created (1-of-1)");
             Ok(key)
         }
         (None, Some(record), Some(operator)) => {
-            let Response::BootKey(boot) = client.call(Request::BootKey).await? else { return Err(unexpected()) };
-            let digest = domain_digest(DOMAIN_MANIFEST, &record.manifest).map_err(|e| HostError::Config(e.to_string()))?;
+            let Response::BootKey(boot) = client.call(Request::BootKey).await? else {
+                return Err(unexpected());
+            };
+            let digest = domain_digest(DOMAIN_MANIFEST, &record.manifest)
+                .map_err(|e| HostError::Config(e.to_string()))?;
             let shares = record
                 .genesis
                 .shares
@@ -73,14 +97,16 @@ pub async fn ensure_provisioned(
                 quorum_public_key: record.genesis.quorum_public_key.clone(),
                 shares,
             };
-            let Response::Provision(status) = client.call(Request::Provision(request)).await? else {
+            let Response::Provision(status) = client.call(Request::Provision(request)).await?
+            else {
                 return Err(unexpected());
             };
             tracing::info!("enclave provisioned with the dev operator's share");
             status.quorum_public_key.ok_or_else(unexpected)
         }
         (None, _, None) => Err(HostError::Config(
-            "the enclave is not provisioned and no operator key is available (see `keyhold dev`)".into(),
+            "the enclave is not provisioned and no operator key is available (see `keyhold dev`)"
+                .into(),
         )),
     }
 }
@@ -105,21 +131,25 @@ pub async fn ensure_dev_org(
     path: &Path,
     base_url: &str,
 ) -> Result<DevCredentials, HostError> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        if let Ok(mut creds) = serde_json::from_str::<DevCredentials>(&text) {
-            if let Ok(org) = creds.organization_id.parse() {
-                if store.get_org(org).await?.is_some() {
-                    if creds.base_url != base_url {
-                        creds.base_url = base_url.to_owned();
-                        write_credentials(path, &creds)?;
-                    }
-                    return Ok(creds);
-                }
-            }
+    let existing = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<DevCredentials>(&text).ok());
+    if let Some(mut creds) = existing
+        && let Ok(org) = creds.organization_id.parse()
+        && store.get_org(org).await?.is_some()
+    {
+        if creds.base_url != base_url {
+            creds.base_url = base_url.to_owned();
+            write_credentials(path, &creds)?;
         }
+        return Ok(creds);
     }
     let api_key = random_p256()?;
-    let api_public_key = api_key.verifying_key().to_sec1_point(true).as_bytes().to_vec();
+    let api_public_key = api_key
+        .verifying_key()
+        .to_sec1_point(true)
+        .as_bytes()
+        .to_vec();
     let spec = OrgBootstrapSpec {
         organization_name: "keyhold dev organization".into(),
         root_user_name: "root".into(),
@@ -127,9 +157,18 @@ pub async fn ensure_dev_org(
         api_public_key: api_public_key.clone(),
         nonce: *random_bytes::<16>()?,
     };
-    let digest = domain_digest(DOMAIN_BOOTSTRAP_ORG, &spec).map_err(|e| HostError::Config(e.to_string()))?;
-    let approvals = vec![OperatorApproval { operator: 0, signature: operator.approve(&digest)? }];
-    let Response::BootstrapOrg(out) = client.call(Request::BootstrapOrg(BootstrapOrgRequest { spec: spec.clone(), approvals })).await?
+    let digest =
+        domain_digest(DOMAIN_BOOTSTRAP_ORG, &spec).map_err(|e| HostError::Config(e.to_string()))?;
+    let approvals = vec![OperatorApproval {
+        operator: 0,
+        signature: operator.approve(&digest)?,
+    }];
+    let Response::BootstrapOrg(out) = client
+        .call(Request::BootstrapOrg(BootstrapOrgRequest {
+            spec: spec.clone(),
+            approvals,
+        }))
+        .await?
     else {
         return Err(unexpected());
     };

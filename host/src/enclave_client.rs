@@ -35,14 +35,23 @@ pub struct EnclaveClient {
 
 impl std::fmt::Debug for EnclaveClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EnclaveClient").field("address", &self.address).finish_non_exhaustive()
+        f.debug_struct("EnclaveClient")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
     }
 }
 
 impl EnclaveClient {
     pub fn new(address: Address, pool_size: usize, timeout: Duration) -> Self {
-        let slots = (0..pool_size.max(1)).map(|_| tokio::sync::Mutex::new(None)).collect();
-        EnclaveClient { address, slots, next_slot: AtomicUsize::new(0), timeout }
+        let slots = (0..pool_size.max(1))
+            .map(|_| tokio::sync::Mutex::new(None))
+            .collect();
+        EnclaveClient {
+            address,
+            slots,
+            next_slot: AtomicUsize::new(0),
+            timeout,
+        }
     }
 
     pub fn address(&self) -> &Address {
@@ -75,10 +84,10 @@ impl EnclaveClient {
             .ok_or_else(|| HostError::EnclaveUnavailable("no pool slot".into()))?
             .lock()
             .await;
-        if let Some(conn) = guard.as_ref() {
-            if conn.alive.load(Ordering::SeqCst) {
-                return Ok(conn.clone());
-            }
+        if let Some(conn) = guard.as_ref()
+            && conn.alive.load(Ordering::SeqCst)
+        {
+            return Ok(conn.clone());
         }
         let conn = Arc::new(connect(&self.address).await?);
         *guard = Some(conn.clone());
@@ -94,7 +103,15 @@ impl EnclaveClient {
         let (tx, rx) = oneshot::channel();
         lock(&conn.pending).insert(id, tx);
         let mut writer = conn.writer.lock().await;
-        if let Err(e) = frame::write_message(&mut *writer, &RequestFrame { id: RequestId(id), request }).await {
+        if let Err(e) = frame::write_message(
+            &mut *writer,
+            &RequestFrame {
+                id: RequestId(id),
+                request,
+            },
+        )
+        .await
+        {
             lock(&conn.pending).remove(&id);
             return Err(HostError::EnclaveUnavailable(e.to_string()));
         }
@@ -108,7 +125,9 @@ impl EnclaveClient {
     ) -> Result<Response, HostError> {
         match tokio::time::timeout(self.timeout, receiver).await {
             Ok(Ok(answer)) => answer.map_err(HostError::Enclave),
-            Ok(Err(_)) => Err(HostError::EnclaveUnavailable("connection lost while waiting for an answer".into())),
+            Ok(Err(_)) => Err(HostError::EnclaveUnavailable(
+                "connection lost while waiting for an answer".into(),
+            )),
             Err(_) => {
                 lock(&conn.pending).remove(&id);
                 Err(HostError::EnclaveTimeout(self.timeout))
@@ -122,25 +141,40 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 async fn connect(address: &Address) -> Result<Connection, HostError> {
-    let unavailable = |e: &dyn std::fmt::Display| HostError::EnclaveUnavailable(format!("{address}: {e}"));
-    let stream = transport::connect(address).await.map_err(|e| unavailable(&e))?;
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    frame::write_message(&mut writer, &Hello::current()).await.map_err(|e| unavailable(&e))?;
-    let reply = tokio::time::timeout(Duration::from_secs(5), frame::read_message::<HelloReply, _>(&mut reader))
+    let unavailable =
+        |e: &dyn std::fmt::Display| HostError::EnclaveUnavailable(format!("{address}: {e}"));
+    let stream = transport::connect(address)
         .await
-        .map_err(|_| unavailable(&"no handshake answer"))?
         .map_err(|e| unavailable(&e))?;
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    frame::write_message(&mut writer, &Hello::current())
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        frame::read_message::<HelloReply, _>(&mut reader),
+    )
+    .await
+    .map_err(|_| unavailable(&"no handshake answer"))?
+    .map_err(|e| unavailable(&e))?;
     match reply {
         Some(HelloReply::Accepted { .. }) => {}
         Some(HelloReply::Incompatible { supported }) => {
-            return Err(HostError::EnclaveUnavailable(format!("enclave speaks protocol version {supported}")));
+            return Err(HostError::EnclaveUnavailable(format!(
+                "enclave speaks protocol version {supported}"
+            )));
         }
         None => return Err(unavailable(&"closed during handshake")),
     }
     let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
     let alive = Arc::new(AtomicBool::new(true));
     tokio::spawn(read_responses(reader, pending.clone(), alive.clone()));
-    Ok(Connection { writer: tokio::sync::Mutex::new(writer), pending, alive, next_id: AtomicU64::new(1) })
+    Ok(Connection {
+        writer: tokio::sync::Mutex::new(writer),
+        pending,
+        alive,
+        next_id: AtomicU64::new(1),
+    })
 }
 
 async fn read_responses(mut reader: ReadHalf<Stream>, pending: Pending, alive: Arc<AtomicBool>) {

@@ -10,13 +10,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEYHOLD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cli.log_json {
         subscriber.json().init();
     } else {
         subscriber.init();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("keyhold: cannot start the runtime: {e}");
@@ -27,8 +32,16 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Dev(args) => dev::run(args).await,
             Command::Serve(args) => {
-                let config = HostConfig { enclave: args.enclave, data_dir: args.data_dir, listen: args.listen, dev: false };
-                serve::start(&config).await?.run(serve::shutdown_signal()).await
+                let config = HostConfig {
+                    enclave: args.enclave,
+                    data_dir: args.data_dir,
+                    listen: args.listen,
+                    dev: false,
+                };
+                serve::start(&config)
+                    .await?
+                    .run(serve::shutdown_signal())
+                    .await
             }
         }
     });

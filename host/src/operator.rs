@@ -13,7 +13,9 @@ use hpke::aead::ChaCha20Poly1305;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
-use keyhold_shared::msg::{EncryptedShare, HPKE_INFO_BOOT_SHARE, HPKE_INFO_OPERATOR_SHARE, OperatorKey, share_aad};
+use keyhold_shared::msg::{
+    EncryptedShare, HPKE_INFO_BOOT_SHARE, HPKE_INFO_OPERATOR_SHARE, OperatorKey, share_aad,
+};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::{DerSignature, Signature, SigningKey};
 use serde::{Deserialize, Serialize};
@@ -67,14 +69,30 @@ impl DevOperator {
     /// Loads the operator key file, creating it (mode 0600) if it does not exist.
     pub fn load_or_create(path: &Path) -> Result<Self, HostError> {
         if path.exists() {
-            let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| config(format!("{}: {e}", path.display())))?);
-            let file: KeyFile = serde_json::from_str(&text).map_err(|e| config(format!("{}: {e}", path.display())))?;
-            let enc = Zeroizing::new(hex::decode(&file.encryption_private_key).map_err(|_| config("bad operator key file"))?);
-            let sig = Zeroizing::new(hex::decode(&file.signing_private_key).map_err(|_| config("bad operator key file"))?);
-            let encryption = HpkePrivate::from_bytes(&enc).map_err(|_| config("bad operator encryption key"))?;
+            let text = Zeroizing::new(
+                std::fs::read_to_string(path)
+                    .map_err(|e| config(format!("{}: {e}", path.display())))?,
+            );
+            let file: KeyFile = serde_json::from_str(&text)
+                .map_err(|e| config(format!("{}: {e}", path.display())))?;
+            let enc = Zeroizing::new(
+                hex::decode(&file.encryption_private_key)
+                    .map_err(|_| config("bad operator key file"))?,
+            );
+            let sig = Zeroizing::new(
+                hex::decode(&file.signing_private_key)
+                    .map_err(|_| config("bad operator key file"))?,
+            );
+            let encryption =
+                HpkePrivate::from_bytes(&enc).map_err(|_| config("bad operator encryption key"))?;
             let encryption_public = X25519HkdfSha256::sk_to_pk(&encryption);
-            let signing = SigningKey::from_slice(&sig).map_err(|_| config("bad operator signing key"))?;
-            return Ok(DevOperator { encryption, encryption_public, signing });
+            let signing =
+                SigningKey::from_slice(&sig).map_err(|_| config("bad operator signing key"))?;
+            return Ok(DevOperator {
+                encryption,
+                encryption_public,
+                signing,
+            });
         }
         let ikm = random_bytes::<32>()?;
         let (encryption, encryption_public) = X25519HkdfSha256::derive_keypair(ikm.as_ref());
@@ -83,15 +101,25 @@ impl DevOperator {
             encryption_private_key: hex::encode(encryption.to_bytes()),
             signing_private_key: hex::encode(signing.to_bytes()),
         };
-        let text = Zeroizing::new(serde_json::to_string_pretty(&file).map_err(|e| config(e.to_string()))?);
+        let text =
+            Zeroizing::new(serde_json::to_string_pretty(&file).map_err(|e| config(e.to_string()))?);
         write_private(path, text.as_bytes())?;
-        Ok(DevOperator { encryption, encryption_public, signing })
+        Ok(DevOperator {
+            encryption,
+            encryption_public,
+            signing,
+        })
     }
 
     pub fn public(&self) -> OperatorKey {
         OperatorKey {
             encryption_key: self.encryption_public.to_bytes().to_vec(),
-            signing_key: self.signing.verifying_key().to_sec1_point(true).as_bytes().to_vec(),
+            signing_key: self
+                .signing
+                .verifying_key()
+                .to_sec1_point(true)
+                .as_bytes()
+                .to_vec(),
         }
     }
 
@@ -103,7 +131,8 @@ impl DevOperator {
         boot_key: &[u8],
     ) -> Result<EncryptedShare, HostError> {
         let aad = share_aad(manifest_digest, share.operator);
-        let encapped = Encapped::from_bytes(&share.encapped_key).map_err(|_| config("malformed share"))?;
+        let encapped =
+            Encapped::from_bytes(&share.encapped_key).map_err(|_| config("malformed share"))?;
         let plaintext = Zeroizing::new(
             hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
                 &OpModeR::Base,
@@ -115,21 +144,30 @@ impl DevOperator {
             )
             .map_err(|_| config("the quorum share does not decrypt with this operator key"))?,
         );
-        let boot = HpkePublic::from_bytes(boot_key).map_err(|_| config("enclave boot key is not an X25519 key"))?;
-        let (encapped, ciphertext) = hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
-            &OpModeS::Base,
-            &boot,
-            HPKE_INFO_BOOT_SHARE,
-            &plaintext,
-            &aad,
-        )
-        .map_err(|_| config("hpke seal failed"))?;
-        Ok(EncryptedShare { operator: share.operator, encapped_key: encapped.to_bytes().to_vec(), ciphertext })
+        let boot = HpkePublic::from_bytes(boot_key)
+            .map_err(|_| config("enclave boot key is not an X25519 key"))?;
+        let (encapped, ciphertext) =
+            hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+                &OpModeS::Base,
+                &boot,
+                HPKE_INFO_BOOT_SHARE,
+                &plaintext,
+                &aad,
+            )
+            .map_err(|_| config("hpke seal failed"))?;
+        Ok(EncryptedShare {
+            operator: share.operator,
+            encapped_key: encapped.to_bytes().to_vec(),
+            ciphertext,
+        })
     }
 
     /// Signs a domain-separated digest (DER ECDSA P-256).
     pub fn approve(&self, digest: &[u8; 32]) -> Result<Vec<u8>, HostError> {
-        let signature: Signature = self.signing.sign_prehash(digest).map_err(|_| config("signing failed"))?;
+        let signature: Signature = self
+            .signing
+            .sign_prehash(digest)
+            .map_err(|_| config("signing failed"))?;
         Ok(DerSignature::from(signature).as_bytes().to_vec())
     }
 }
@@ -146,6 +184,8 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
         .mode(0o600)
         .open(&tmp)
         .map_err(|e| config(format!("{}: {e}", tmp.display())))?;
-    file.write_all(bytes).and_then(|_| file.sync_all()).map_err(|e| config(format!("{}: {e}", tmp.display())))?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| config(format!("{}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, path).map_err(|e| config(format!("{}: {e}", path.display())))
 }

@@ -84,11 +84,25 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_org(&self, org: OrgRecord) -> StoreResult<()>;
     async fn get_org(&self, id: OrgId) -> StoreResult<Option<OrgRecord>>;
     async fn commit_activity(&self, commit: ActivityCommit) -> StoreResult<()>;
-    async fn get_activity(&self, org: OrgId, id: ActivityId) -> StoreResult<Option<ActivityRecord>>;
-    async fn find_activity(&self, org: OrgId, fingerprint: &str) -> StoreResult<Option<ActivityRecord>>;
+    async fn get_activity(&self, org: OrgId, id: ActivityId)
+    -> StoreResult<Option<ActivityRecord>>;
+    async fn find_activity(
+        &self,
+        org: OrgId,
+        fingerprint: &str,
+    ) -> StoreResult<Option<ActivityRecord>>;
     async fn list_wallets(&self, org: OrgId) -> StoreResult<Vec<WalletRecord>>;
     async fn get_wallet(&self, org: OrgId, id: WalletId) -> StoreResult<Option<WalletRecord>>;
-    async fn list_accounts(&self, org: OrgId, wallet: Option<WalletId>, page: Page) -> StoreResult<Vec<AccountRecord>>;
+    async fn list_accounts(
+        &self,
+        org: OrgId,
+        wallet: Option<WalletId>,
+        page: Page,
+    ) -> StoreResult<Vec<AccountRecord>>;
     /// The account with `address` (case-insensitive) and its wallet.
-    async fn find_account(&self, org: OrgId, address: &str) -> StoreResult<Option<(AccountRecord, WalletRecord)>>;
+    async fn find_account(
+        &self,
+        org: OrgId,
+        address: &str,
+    ) -> StoreResult<Option<(AccountRecord, WalletRecord)>>;
 }

@@ -60,7 +60,11 @@ mod tests {
 
     #[test]
     fn parses_and_prints_both_forms() {
-        for text in ["unix:/tmp/keyhold.sock", "vsock:16:5005", "vsock:4294967295:1"] {
+        for text in [
+            "unix:/tmp/keyhold.sock",
+            "vsock:16:5005",
+            "vsock:4294967295:1",
+        ] {
             let addr: Address = text.parse().unwrap();
             assert_eq!(addr.to_string(), text);
         }
@@ -69,9 +73,21 @@ mod tests {
     #[test]
     fn refuses_malformed_addresses() {
         assert_eq!("unix:".parse::<Address>(), Err(AddressError::EmptyPath));
-        assert!(matches!("tcp:1.2.3.4:5".parse::<Address>(), Err(AddressError::UnknownScheme(_))));
-        for bad in ["vsock:16", "vsock:x:1", "vsock:1:-2", "vsock:1:2:3", "vsock:99999999999:1"] {
-            assert!(matches!(bad.parse::<Address>(), Err(AddressError::BadVsock(_))), "{bad}");
+        assert!(matches!(
+            "tcp:1.2.3.4:5".parse::<Address>(),
+            Err(AddressError::UnknownScheme(_))
+        ));
+        for bad in [
+            "vsock:16",
+            "vsock:x:1",
+            "vsock:1:-2",
+            "vsock:1:2:3",
+            "vsock:99999999999:1",
+        ] {
+            assert!(
+                matches!(bad.parse::<Address>(), Err(AddressError::BadVsock(_))),
+                "{bad}"
+            );
         }
     }
 }

@@ -51,9 +51,14 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
     let mut out = postcard::to_extend(msg, vec![0u8; 4]).map_err(|_| FrameError::Encode)?;
     let len = out.len().saturating_sub(4);
     if len > MAX_FRAME_LEN {
-        return Err(FrameError::TooLarge { len, max: MAX_FRAME_LEN });
+        return Err(FrameError::TooLarge {
+            len,
+            max: MAX_FRAME_LEN,
+        });
     }
-    let prefix = u32::try_from(len).map_err(|_| FrameError::Encode)?.to_be_bytes();
+    let prefix = u32::try_from(len)
+        .map_err(|_| FrameError::Encode)?
+        .to_be_bytes();
     if let Some(head) = out.get_mut(..4) {
         head.copy_from_slice(&prefix);
     }
@@ -95,11 +100,17 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         return Ok(None);
     }
     let rest = async {
-        reader.read_exact(&mut header[1..]).await.map_err(eof_is_truncation)?;
+        reader
+            .read_exact(&mut header[1..])
+            .await
+            .map_err(eof_is_truncation)?;
         let len = check_header(header, max)?;
         // Grow with the data actually received rather than trusting `len` up front.
         let mut payload = Vec::with_capacity(len.min(64 * 1024));
-        let read = (&mut *reader).take(len as u64).read_to_end(&mut payload).await?;
+        let read = (&mut *reader)
+            .take(len as u64)
+            .read_to_end(&mut payload)
+            .await?;
         if read != len {
             return Err(FrameError::Truncated);
         }

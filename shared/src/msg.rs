@@ -34,7 +34,10 @@ pub struct Hello {
 
 impl Hello {
     pub fn current() -> Self {
-        Hello { magic: HELLO_MAGIC, version: PROTOCOL_VERSION }
+        Hello {
+            magic: HELLO_MAGIC,
+            version: PROTOCOL_VERSION,
+        }
     }
 }
 
@@ -254,7 +257,11 @@ pub enum ActivityContext {
     None,
     /// The wallet account the host resolved `signWith` to. The enclave derives the key at `path`
     /// from the unsealed seed and refuses unless its address equals the signed `signWith`.
-    WalletAccount { wallet_id: WalletId, path: String, sealed_seed: SealedSeed },
+    WalletAccount {
+        wallet_id: WalletId,
+        path: String,
+        sealed_seed: SealedSeed,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

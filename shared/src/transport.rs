@@ -28,9 +28,9 @@ pub enum Listener {
 pub async fn connect(addr: &Address) -> io::Result<Stream> {
     match addr {
         Address::Unix(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
-        Address::Vsock { cid, port } => {
-            Ok(Stream::Vsock(VsockStream::connect(VsockAddr::new(*cid, *port)).await?))
-        }
+        Address::Vsock { cid, port } => Ok(Stream::Vsock(
+            VsockStream::connect(VsockAddr::new(*cid, *port)).await?,
+        )),
     }
 }
 
@@ -40,16 +40,16 @@ pub fn bind(addr: &Address) -> io::Result<Listener> {
     match addr {
         Address::Unix(path) => {
             use std::os::unix::fs::FileTypeExt;
-            if let Ok(meta) = std::fs::symlink_metadata(path) {
-                if meta.file_type().is_socket() {
-                    std::fs::remove_file(path)?;
-                }
+            if let Ok(meta) = std::fs::symlink_metadata(path)
+                && meta.file_type().is_socket()
+            {
+                std::fs::remove_file(path)?;
             }
             Ok(Listener::Unix(UnixListener::bind(path)?))
         }
-        Address::Vsock { cid, port } => {
-            Ok(Listener::Vsock(VsockListener::bind(VsockAddr::new(*cid, *port))?))
-        }
+        Address::Vsock { cid, port } => Ok(Listener::Vsock(VsockListener::bind(VsockAddr::new(
+            *cid, *port,
+        ))?)),
     }
 }
 

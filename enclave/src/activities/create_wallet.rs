@@ -12,8 +12,8 @@ use crate::enclave::Keys;
 use crate::error::{Error, Result};
 use crate::keys::{Bip32Path, SeedMaterial};
 use crate::org::OrgState;
-use crate::secrets::random;
 use crate::seal::seed_aad;
+use crate::secrets::random;
 
 const MAX_ACCOUNTS: usize = 100;
 const MAX_NAME_LEN: usize = 256;
@@ -35,22 +35,37 @@ pub(crate) struct AccountParams {
     address_format: String,
 }
 
-pub fn run(keys: &Keys, org: &OrgState, envelope: &Envelope, _allowed: Allowed) -> Result<ActivityResult> {
+pub fn run(
+    keys: &Keys,
+    org: &OrgState,
+    envelope: &Envelope,
+    _allowed: Allowed,
+) -> Result<ActivityResult> {
     let intent: CreateWalletIntent = envelope.parameters()?;
     if intent.wallet_name.trim().is_empty() || intent.wallet_name.len() > MAX_NAME_LEN {
-        return Err(Error::invalid(format!("walletName must be 1 to {MAX_NAME_LEN} bytes")));
+        return Err(Error::invalid(format!(
+            "walletName must be 1 to {MAX_NAME_LEN} bytes"
+        )));
     }
     if intent.accounts.len() > MAX_ACCOUNTS {
-        return Err(Error::invalid(format!("at most {MAX_ACCOUNTS} accounts per request")));
+        return Err(Error::invalid(format!(
+            "at most {MAX_ACCOUNTS} accounts per request"
+        )));
     }
     let words = intent.mnemonic_length.unwrap_or(12) as usize;
     let seed = SeedMaterial::generate(words)?;
     #[cfg(test)]
     crate::test_hooks::record_seed(&seed);
 
-    let accounts = intent.accounts.iter().map(|a| derive_account(&seed, a)).collect::<Result<Vec<_>>>()?;
+    let accounts = intent
+        .accounts
+        .iter()
+        .map(|a| derive_account(&seed, a))
+        .collect::<Result<Vec<_>>>()?;
     let wallet_id = WalletId(Uuid::new_v4(random()?));
-    let (nonce, ciphertext) = keys.seed_seal.seal(&seed.encode(), &seed_aad(&org.org_id, &wallet_id))?;
+    let (nonce, ciphertext) = keys
+        .seed_seal
+        .seal(&seed.encode(), &seed_aad(&org.org_id, &wallet_id))?;
     Ok(ActivityResult::CreateWallet {
         wallet_id,
         wallet_name: intent.wallet_name,
@@ -59,18 +74,32 @@ pub fn run(keys: &Keys, org: &OrgState, envelope: &Envelope, _allowed: Allowed) 
     })
 }
 
-pub(crate) fn derive_account(seed: &SeedMaterial, params: &AccountParams) -> Result<DerivedAccount> {
+pub(crate) fn derive_account(
+    seed: &SeedMaterial,
+    params: &AccountParams,
+) -> Result<DerivedAccount> {
     if params.path_format != "PATH_FORMAT_BIP32" {
-        return Err(Error::invalid(format!("unknown pathFormat `{}`", clip(&params.path_format))));
+        return Err(Error::invalid(format!(
+            "unknown pathFormat `{}`",
+            clip(&params.path_format)
+        )));
     }
     if params.curve != "CURVE_SECP256K1" {
-        return Err(Error::Unsupported(format!("curve `{}` (so far)", clip(&params.curve))));
+        return Err(Error::Unsupported(format!(
+            "curve `{}` (so far)",
+            clip(&params.curve)
+        )));
     }
     let address_format = match params.address_format.as_str() {
         "ADDRESS_FORMAT_ETHEREUM" => AddressFormat::Ethereum,
         "ADDRESS_FORMAT_COMPRESSED" => AddressFormat::Compressed,
         "ADDRESS_FORMAT_UNCOMPRESSED" => AddressFormat::Uncompressed,
-        other => return Err(Error::Unsupported(format!("address format `{}` (so far)", clip(other)))),
+        other => {
+            return Err(Error::Unsupported(format!(
+                "address format `{}` (so far)",
+                clip(other)
+            )));
+        }
     };
     let path = Bip32Path::parse(&params.path)?;
     let key = seed.derive_secp256k1(&path)?;
@@ -81,7 +110,13 @@ pub(crate) fn derive_account(seed: &SeedMaterial, params: &AccountParams) -> Res
         AddressFormat::Compressed => hex::encode(&compressed),
         AddressFormat::Uncompressed => hex::encode(public.to_sec1_point(false).as_bytes()),
     };
-    Ok(DerivedAccount { curve: Curve::Secp256k1, path: params.path.clone(), address_format, address, public_key: compressed })
+    Ok(DerivedAccount {
+        curve: Curve::Secp256k1,
+        path: params.path.clone(),
+        address_format,
+        address,
+        public_key: compressed,
+    })
 }
 
 fn clip(s: &str) -> String {

@@ -19,7 +19,10 @@ pub struct Envelope {
     pub organization_id: String,
     pub parameters: serde_json::Value,
     #[serde(default)]
-    #[expect(dead_code, reason = "accepted for compatibility with @turnkey/core; keyhold offers receipts instead")]
+    #[expect(
+        dead_code,
+        reason = "accepted for compatibility with @turnkey/core; keyhold offers receipts instead"
+    )]
     generate_app_proofs: Option<bool>,
 }
 
@@ -31,9 +34,12 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
 }
 
 fn check_org(claimed: &str, org: &OrgState) -> Result<()> {
-    let id: OrgId = claimed
-        .parse()
-        .map_err(|_| Error::invalid(format!("organizationId `{}` must be a valid UUID", claimed.chars().take(64).collect::<String>())))?;
+    let id: OrgId = claimed.parse().map_err(|_| {
+        Error::invalid(format!(
+            "organizationId `{}` must be a valid UUID",
+            claimed.chars().take(64).collect::<String>()
+        ))
+    })?;
     if id != org.org_id {
         return Err(Error::OrganizationMismatch(format!(
             "request is for organization {id}, but the stamp was checked against organization {}",
@@ -53,22 +59,26 @@ impl Envelope {
     }
 
     pub fn check_timestamp(&self, now_ms: u64) -> Result<()> {
-        let ts: u64 = self
-            .timestamp_ms
-            .parse()
-            .map_err(|_| Error::invalid("timestampMs must be a string of milliseconds since the Unix epoch"))?;
+        let ts: u64 = self.timestamp_ms.parse().map_err(|_| {
+            Error::invalid("timestampMs must be a string of milliseconds since the Unix epoch")
+        })?;
         if ts.saturating_add(MAX_AGE_MS) < now_ms {
-            return Err(Error::InvalidTime(format!("timestampMs {ts} is more than an hour old")));
+            return Err(Error::InvalidTime(format!(
+                "timestampMs {ts} is more than an hour old"
+            )));
         }
         if ts > now_ms.saturating_add(MAX_SKEW_MS) {
-            return Err(Error::InvalidTime(format!("timestampMs {ts} is more than five minutes in the future")));
+            return Err(Error::InvalidTime(format!(
+                "timestampMs {ts} is more than five minutes in the future"
+            )));
         }
         Ok(())
     }
 
     /// Decodes `parameters` as the intent type of this activity.
     pub fn parameters<T: DeserializeOwned>(&self) -> Result<T> {
-        T::deserialize(&self.parameters).map_err(|e| Error::invalid(format!("invalid parameters: {e}")))
+        T::deserialize(&self.parameters)
+            .map_err(|e| Error::invalid(format!("invalid parameters: {e}")))
     }
 }
 

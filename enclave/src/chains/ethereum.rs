@@ -27,7 +27,11 @@ fn checksum(address: &[u8]) -> String {
     for (i, c) in lower.chars().enumerate() {
         let byte = hash.get(i / 2).copied().unwrap_or(0);
         let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
-        out.push(if nibble >= 8 { c.to_ascii_uppercase() } else { c });
+        out.push(if nibble >= 8 {
+            c.to_ascii_uppercase()
+        } else {
+            c
+        });
     }
     out
 }
@@ -44,8 +48,14 @@ pub fn sign_digest(key: &SigningKey, digest: &[u8; 32]) -> Result<RecoverableSig
         same => same,
     };
     let (r, s) = signature.split_bytes();
-    let r: [u8; 32] = r.as_slice().try_into().map_err(|_| Error::Internal("signature r"))?;
-    let s: [u8; 32] = s.as_slice().try_into().map_err(|_| Error::Internal("signature s"))?;
+    let r: [u8; 32] = r
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::Internal("signature r"))?;
+    let s: [u8; 32] = s
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::Internal("signature s"))?;
     Ok(RecoverableSignature { r, s, v })
 }
 
@@ -76,8 +86,12 @@ mod tests {
             let sig = sign_digest(&key, &digest).unwrap();
             let parsed = Signature::from_scalars(sig.r, sig.s).unwrap();
             assert_eq!(parsed.normalize_s(), parsed, "s must be low");
-            let recovered =
-                VerifyingKey::recover_from_prehash(&digest, &parsed, RecoveryId::from_byte(sig.v).unwrap()).unwrap();
+            let recovered = VerifyingKey::recover_from_prehash(
+                &digest,
+                &parsed,
+                RecoveryId::from_byte(sig.v).unwrap(),
+            )
+            .unwrap();
             assert_eq!(&recovered, key.verifying_key());
         }
     }

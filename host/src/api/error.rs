@@ -19,8 +19,18 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, grpc_code: u8, turnkey_code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, grpc_code, turnkey_code, message: message.into() }
+    fn new(
+        status: StatusCode,
+        grpc_code: u8,
+        turnkey_code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            grpc_code,
+            turnkey_code,
+            message: message.into(),
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -28,7 +38,12 @@ impl ApiError {
     }
 
     pub fn too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, 3, "REQUEST_INVALID", format!("request body exceeds the {limit}-byte limit"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            3,
+            "REQUEST_INVALID",
+            format!("request body exceeds the {limit}-byte limit"),
+        )
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -36,7 +51,12 @@ impl ApiError {
     }
 
     pub fn org_not_found(org: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, 5, "ORGANIZATION_NOT_FOUND", format!("organization `{org}` not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            5,
+            "ORGANIZATION_NOT_FOUND",
+            format!("organization `{org}` not found"),
+        )
     }
 
     pub fn missing_stamp() -> Self {
@@ -49,7 +69,12 @@ impl ApiError {
     }
 
     pub fn unsupported(what: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::NOT_IMPLEMENTED, 12, "UNSPECIFIED", format!("{what} is not supported by keyhold"))
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            12,
+            "UNSPECIFIED",
+            format!("{what} is not supported by keyhold"),
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -86,7 +111,12 @@ impl From<HostError> for ApiError {
             HostError::Enclave(wire) => wire.into(),
             HostError::EnclaveUnavailable(_) | HostError::EnclaveTimeout(_) => {
                 tracing::warn!(error = %e, "enclave unavailable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, 14, "INTERNAL", "signer temporarily unavailable; retry shortly")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    14,
+                    "INTERNAL",
+                    "signer temporarily unavailable; retry shortly",
+                )
             }
             other => {
                 tracing::error!(error = %other, "internal error");
@@ -110,7 +140,10 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the body was never read, so this connection cannot carry another
             // request; say so, or a keep-alive client reuses it and fails.
-            response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
         }
         response
     }

@@ -15,14 +15,18 @@ pub fn timestamp(ms: u64) -> Value {
 /// `signRawPayloadIntentV2`.
 pub fn intent_key(activity_type: &str) -> String {
     let mut out = String::new();
-    let name = activity_type.strip_prefix("ACTIVITY_TYPE_").unwrap_or(activity_type);
+    let name = activity_type
+        .strip_prefix("ACTIVITY_TYPE_")
+        .unwrap_or(activity_type);
     let mut version = None;
     let mut words: Vec<&str> = name.split('_').collect();
-    if let Some(last) = words.last() {
-        if last.len() > 1 && last.starts_with('V') && last[1..].chars().all(|c| c.is_ascii_digit()) {
-            version = Some(last.to_string());
-            words.pop();
-        }
+    if let Some(last) = words.last()
+        && last.len() > 1
+        && last.starts_with('V')
+        && last.chars().skip(1).all(|c| c.is_ascii_digit())
+    {
+        version = Some(last.to_string());
+        words.pop();
     }
     for (i, word) in words.iter().enumerate() {
         let lower = word.to_lowercase();
@@ -152,13 +156,25 @@ mod tests {
 
     #[test]
     fn intent_keys_match_turnkey() {
-        assert_eq!(intent_key("ACTIVITY_TYPE_CREATE_WALLET"), "createWalletIntent");
-        assert_eq!(intent_key("ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2"), "signRawPayloadIntentV2");
-        assert_eq!(intent_key("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8"), "createSubOrganizationIntentV8");
+        assert_eq!(
+            intent_key("ACTIVITY_TYPE_CREATE_WALLET"),
+            "createWalletIntent"
+        );
+        assert_eq!(
+            intent_key("ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2"),
+            "signRawPayloadIntentV2"
+        );
+        assert_eq!(
+            intent_key("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8"),
+            "createSubOrganizationIntentV8"
+        );
     }
 
     #[test]
     fn timestamps_are_strings() {
-        assert_eq!(timestamp(1_732_617_600_123), json!({"seconds": "1732617600", "nanos": "123000000"}));
+        assert_eq!(
+            timestamp(1_732_617_600_123),
+            json!({"seconds": "1732617600", "nanos": "123000000"})
+        );
     }
 }

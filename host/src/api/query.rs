@@ -5,7 +5,9 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use keyhold_shared::msg::{AuthenticateRequest, Principal, Request, Response, SignedRequest, Stamp};
+use keyhold_shared::msg::{
+    AuthenticateRequest, Principal, Request, Response, SignedRequest, Stamp,
+};
 use keyhold_shared::{ActivityId, OrgId, WalletId};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,7 +17,9 @@ use super::{AppState, MAX_BODY_LEN, format};
 use crate::store::{OrgRecord, Page};
 
 pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_LEN).await.map_err(|_| ApiError::too_large(MAX_BODY_LEN))
+    axum::body::to_bytes(body, MAX_BODY_LEN)
+        .await
+        .map_err(|_| ApiError::too_large(MAX_BODY_LEN))
 }
 
 /// The stamp header, passed to the enclave untouched.
@@ -25,20 +29,39 @@ pub fn stamp_from(headers: &HeaderMap) -> Result<Stamp, ApiError> {
         (Some(Ok(s)), None) => Ok(Stamp::ApiKey(s)),
         (None, Some(Ok(s))) => Ok(Stamp::Webauthn(s)),
         (None, None) => Err(ApiError::missing_stamp()),
-        (Some(_), Some(_)) => Err(ApiError::invalid("send exactly one of X-Stamp and X-Stamp-Webauthn")),
+        (Some(_), Some(_)) => Err(ApiError::invalid(
+            "send exactly one of X-Stamp and X-Stamp-Webauthn",
+        )),
         _ => Err(ApiError::invalid("stamp header is not valid text")),
     }
 }
 
 pub async fn load_org(state: &AppState, id: &str) -> Result<OrgRecord, ApiError> {
-    let org: OrgId = id
-        .parse()
-        .map_err(|_| ApiError::invalid(format!("organizationId `{}` must be a valid UUID", id.chars().take(64).collect::<String>())))?;
-    state.store.get_org(org).await?.ok_or_else(|| ApiError::org_not_found(id))
+    let org: OrgId = id.parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "organizationId `{}` must be a valid UUID",
+            id.chars().take(64).collect::<String>()
+        ))
+    })?;
+    state
+        .store
+        .get_org(org)
+        .await?
+        .ok_or_else(|| ApiError::org_not_found(id))
 }
 
-pub async fn authenticate(state: &AppState, org: &OrgRecord, request: SignedRequest) -> Result<Principal, ApiError> {
-    match state.call(Request::Authenticate(AuthenticateRequest { request, org: org.sealed.clone() })).await? {
+pub async fn authenticate(
+    state: &AppState,
+    org: &OrgRecord,
+    request: SignedRequest,
+) -> Result<Principal, ApiError> {
+    match state
+        .call(Request::Authenticate(AuthenticateRequest {
+            request,
+            org: org.sealed.clone(),
+        }))
+        .await?
+    {
         Response::Authenticate(principal) => Ok(principal),
         _ => Err(ApiError::internal("unexpected enclave answer")),
     }
@@ -62,8 +85,11 @@ struct Pagination {
 }
 
 fn required<T: std::str::FromStr>(value: &Option<String>, field: &str) -> Result<T, ApiError> {
-    let text = value.as_deref().ok_or_else(|| ApiError::invalid(format!("missing required field `{field}`")))?;
-    text.parse().map_err(|_| ApiError::invalid(format!("`{field}` must be a valid UUID")))
+    let text = value
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid(format!("missing required field `{field}`")))?;
+    text.parse()
+        .map_err(|_| ApiError::invalid(format!("`{field}` must be a valid UUID")))
 }
 
 pub async fn query(
@@ -72,14 +98,28 @@ pub async fn query(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    if !matches!(name.as_str(), "whoami" | "list_wallets" | "get_wallet" | "list_wallet_accounts" | "get_activity") {
-        return Err(ApiError::unsupported(format!("the query endpoint `query/{name}`")));
+    if !matches!(
+        name.as_str(),
+        "whoami" | "list_wallets" | "get_wallet" | "list_wallet_accounts" | "get_activity"
+    ) {
+        return Err(ApiError::unsupported(format!(
+            "the query endpoint `query/{name}`"
+        )));
     }
     let stamp = stamp_from(&headers)?;
     let body = read_body(body).await?;
-    let q: QueryBody = serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
+    let q: QueryBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
     let org = load_org(&state, &q.organization_id).await?;
-    let principal = authenticate(&state, &org, SignedRequest { body: body.to_vec(), stamp }).await?;
+    let principal = authenticate(
+        &state,
+        &org,
+        SignedRequest {
+            body: body.to_vec(),
+            stamp,
+        },
+    )
+    .await?;
 
     let answer = match name.as_str() {
         "whoami" => json!({
@@ -94,7 +134,11 @@ pub async fn query(
         }
         "get_wallet" => {
             let id: WalletId = required(&q.wallet_id, "walletId")?;
-            let wallet = state.store.get_wallet(org.id, id).await?.ok_or_else(|| ApiError::not_found(format!("wallet {id} not found")))?;
+            let wallet = state
+                .store
+                .get_wallet(org.id, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("wallet {id} not found")))?;
             json!({"wallet": format::wallet(&wallet)})
         }
         "list_wallet_accounts" => {
@@ -107,9 +151,16 @@ pub async fn query(
                 Some(p) => Page {
                     limit: match &p.limit {
                         None => None,
-                        Some(l) => Some(l.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
-                            ApiError::invalid("paginationOptions.limit must be a number from 1 to 100")
-                        })?),
+                        Some(l) => Some(
+                            l.parse::<u32>()
+                                .ok()
+                                .filter(|n| (1..=100).contains(n))
+                                .ok_or_else(|| {
+                                    ApiError::invalid(
+                                        "paginationOptions.limit must be a number from 1 to 100",
+                                    )
+                                })?,
+                        ),
                     },
                     before: p.before.clone(),
                     after: p.after.clone(),
@@ -123,17 +174,31 @@ pub async fn query(
             };
             let accounts: Vec<Value> = accounts
                 .iter()
-                .map(|a| format::account(a, details.as_ref().and_then(|ws| ws.iter().find(|w| w.id == a.wallet))))
+                .map(|a| {
+                    format::account(
+                        a,
+                        details
+                            .as_ref()
+                            .and_then(|ws| ws.iter().find(|w| w.id == a.wallet)),
+                    )
+                })
                 .collect();
             json!({"accounts": accounts})
         }
         "get_activity" => {
             let id: ActivityId = required(&q.activity_id, "activityId")?;
-            let activity =
-                state.store.get_activity(org.id, id).await?.ok_or_else(|| ApiError::not_found(format!("activity {id} not found")))?;
+            let activity = state
+                .store
+                .get_activity(org.id, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("activity {id} not found")))?;
             json!({"activity": format::activity(&activity)})
         }
-        _ => return Err(ApiError::unsupported(format!("the query endpoint `query/{name}`"))),
+        _ => {
+            return Err(ApiError::unsupported(format!(
+                "the query endpoint `query/{name}`"
+            )));
+        }
     };
     Ok(Json(answer))
 }

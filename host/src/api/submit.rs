@@ -5,7 +5,9 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use keyhold_shared::msg::{ActivityContext, ActivityRequest, ActivityResult, Request, Response, SignedRequest};
+use keyhold_shared::msg::{
+    ActivityContext, ActivityRequest, ActivityResult, Request, Response, SignedRequest,
+};
 use keyhold_shared::{OrgId, Uuid};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,7 +33,10 @@ struct Envelope {
     #[serde(rename = "type")]
     activity_type: String,
     organization_id: String,
-    #[expect(dead_code, reason = "checked by the enclave; required here so a missing field is a 400")]
+    #[expect(
+        dead_code,
+        reason = "checked by the enclave; required here so a missing field is a 400"
+    )]
     timestamp_ms: String,
     parameters: Value,
 }
@@ -43,12 +48,14 @@ pub async fn submit(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let Some(accepted) = accepted_types(&name) else {
-        return Err(ApiError::unsupported(format!("the activity endpoint `submit/{name}`")));
+        return Err(ApiError::unsupported(format!(
+            "the activity endpoint `submit/{name}`"
+        )));
     };
     let stamp = stamp_from(&headers)?;
     let body = read_body(body).await?;
-    let envelope: Envelope =
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
+    let envelope: Envelope = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
     if !accepted.contains(&envelope.activity_type.as_str()) {
         return Err(ApiError::invalid(format!(
             "activity type `{}` cannot be submitted to submit/{name} (expected {})",
@@ -58,7 +65,10 @@ pub async fn submit(
     }
     let org = load_org(&state, &envelope.organization_id).await?;
     let fingerprint = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
-    let request = SignedRequest { body: body.to_vec(), stamp };
+    let request = SignedRequest {
+        body: body.to_vec(),
+        stamp,
+    };
 
     // The same body twice is the same activity — but only for a caller whose stamp verifies.
     if let Some(existing) = state.store.find_activity(org.id, &fingerprint).await? {
@@ -67,8 +77,13 @@ pub async fn submit(
     }
 
     let context = resolve_context(&state, org.id, &envelope).await?;
-    let Response::Activity(output) =
-        state.call(Request::Activity(ActivityRequest { request: request.clone(), org: org.sealed.clone(), context })).await?
+    let Response::Activity(output) = state
+        .call(Request::Activity(ActivityRequest {
+            request: request.clone(),
+            org: org.sealed.clone(),
+            context,
+        }))
+        .await?
     else {
         return Err(ApiError::internal("unexpected enclave answer"));
     };
@@ -77,12 +92,27 @@ pub async fn submit(
     let mut wallets = Vec::new();
     let mut accounts = Vec::new();
     let result = match output.result {
-        ActivityResult::CreateWallet { wallet_id, wallet_name, accounts: derived, sealed_seed } => {
+        ActivityResult::CreateWallet {
+            wallet_id,
+            wallet_name,
+            accounts: derived,
+            sealed_seed,
+        } => {
             let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
-            let params: Vec<Value> = envelope.parameters.get("accounts").and_then(Value::as_array).cloned().unwrap_or_default();
+            let params: Vec<Value> = envelope
+                .parameters
+                .get("accounts")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             for (i, account) in derived.into_iter().enumerate() {
                 let p = params.get(i);
-                let field = |k: &str| p.and_then(|p| p.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned();
+                let field = |k: &str| {
+                    p.and_then(|p| p.get(k))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
                 accounts.push(AccountRecord {
                     id: Uuid::new_v4(*crate::operator::random_bytes::<16>()?).to_string(),
                     org: org.id,
@@ -96,7 +126,13 @@ pub async fn submit(
                     created_at_ms: now,
                 });
             }
-            wallets.push(WalletRecord { id: wallet_id, org: org.id, name: wallet_name, sealed_seed, created_at_ms: now });
+            wallets.push(WalletRecord {
+                id: wallet_id,
+                org: org.id,
+                name: wallet_name,
+                sealed_seed,
+                created_at_ms: now,
+            });
             json!({"createWalletResult": {"walletId": wallet_id.to_string(), "addresses": addresses}})
         }
         ActivityResult::SignRawPayload(sig) => json!({"signRawPayloadResult": {
@@ -128,14 +164,23 @@ pub async fn submit(
     };
     state
         .store
-        .commit_activity(ActivityCommit { activity: record.clone(), wallets, accounts, org_state: output.new_org_state })
+        .commit_activity(ActivityCommit {
+            activity: record.clone(),
+            wallets,
+            accounts,
+            org_state: output.new_org_state,
+        })
         .await?;
     Ok(Json(json!({ "activity": format::activity(&record) })))
 }
 
 /// Looks up what the enclave needs for this activity. Nothing here is trusted by the enclave:
 /// it re-derives and compares.
-async fn resolve_context(state: &AppState, org: OrgId, envelope: &Envelope) -> Result<ActivityContext, ApiError> {
+async fn resolve_context(
+    state: &AppState,
+    org: OrgId,
+    envelope: &Envelope,
+) -> Result<ActivityContext, ApiError> {
     if envelope.activity_type != "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" {
         return Ok(ActivityContext::None);
     }
@@ -143,9 +188,11 @@ async fn resolve_context(state: &AppState, org: OrgId, envelope: &Envelope) -> R
         return Ok(ActivityContext::None);
     };
     Ok(match state.store.find_account(org, sign_with).await? {
-        Some((account, wallet)) => {
-            ActivityContext::WalletAccount { wallet_id: wallet.id, path: account.path, sealed_seed: wallet.sealed_seed }
-        }
+        Some((account, wallet)) => ActivityContext::WalletAccount {
+            wallet_id: wallet.id,
+            path: account.path,
+            sealed_seed: wallet.sealed_seed,
+        },
         None => ActivityContext::None,
     })
 }

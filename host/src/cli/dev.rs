@@ -12,7 +12,8 @@ use super::DevArgs;
 use super::serve::{self, CREDENTIALS_FILE, HostConfig};
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&args.data_dir)?;
     let socket = data_dir.join("enclave.sock");
     let address = Address::Unix(socket);
@@ -29,7 +30,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .with_context(|| format!("starting {}", binary.display()))?;
     tracing::info!(pid = child.id(), %address, "enclave started");
 
-    let config = HostConfig { enclave: address, data_dir: data_dir.clone(), listen: args.listen, dev: true };
+    let config = HostConfig {
+        enclave: address,
+        data_dir: data_dir.clone(),
+        listen: args.listen,
+        dev: true,
+    };
     let result = async {
         let host = serve::start(&config).await?;
         println!("keyhold dev is up at {}", host.base_url);
@@ -45,14 +51,22 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 fn enclave_binary() -> anyhow::Result<PathBuf> {
     let me = std::env::current_exe()?;
     let candidate = me.with_file_name("keyhold-enclave");
-    anyhow::ensure!(candidate.exists(), "{} not found; build it with `cargo build` or pass --enclave-bin", candidate.display());
+    anyhow::ensure!(
+        candidate.exists(),
+        "{} not found; build it with `cargo build` or pass --enclave-bin",
+        candidate.display()
+    );
     Ok(candidate)
 }
 
 /// Asks the enclave to stop (SIGTERM) and waits a little; kills it if it does not.
 async fn stop(child: &mut Child) {
     if let Some(pid) = child.id() {
-        let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .await;
     }
     match tokio::time::timeout(std::time::Duration::from_secs(5), child.wait()).await {
         Ok(_) => tracing::info!("enclave stopped"),

@@ -9,7 +9,10 @@ use keyhold_shared::msg::{SealedOrgState, SealedSeed};
 use keyhold_shared::{ActivityId, OrgId, WalletId};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{AccountRecord, ActivityCommit, ActivityRecord, OrgRecord, Page, Store, StoreResult, WalletRecord};
+use super::{
+    AccountRecord, ActivityCommit, ActivityRecord, OrgRecord, Page, Store, StoreResult,
+    WalletRecord,
+};
 use crate::error::HostError;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -81,7 +84,9 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     async fn run<T: Send + 'static>(
@@ -90,7 +95,9 @@ impl SqliteStore {
     ) -> StoreResult<T> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().map_err(|_| HostError::Store("connection lock poisoned".into()))?;
+            let mut conn = conn
+                .lock()
+                .map_err(|_| HostError::Store("connection lock poisoned".into()))?;
             f(&mut conn)
         })
         .await
@@ -99,7 +106,8 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    let applied: usize =
+        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
@@ -114,14 +122,18 @@ fn encode<T: serde::Serialize>(value: &T) -> StoreResult<Vec<u8>> {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> rusqlite::Result<T> {
-    postcard::from_bytes(bytes).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))
+    postcard::from_bytes(bytes).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e))
+    })
 }
 
 fn parse_id<T: std::str::FromStr>(text: String) -> rusqlite::Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
-    text.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn org_from_row(row: &Row<'_>) -> rusqlite::Result<OrgRecord> {
@@ -145,8 +157,7 @@ fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<WalletRecord> {
     })
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "account_id, org_id, wallet_id, curve, path_format, path, address_format, address, public_key, created_at_ms";
+const ACCOUNT_COLUMNS: &str = "account_id, org_id, wallet_id, curve, path_format, path, address_format, address, public_key, created_at_ms";
 
 fn account_from_row(row: &Row<'_>) -> rusqlite::Result<AccountRecord> {
     Ok(AccountRecord {
@@ -163,8 +174,7 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<AccountRecord> {
     })
 }
 
-const ACTIVITY_COLUMNS: &str =
-    "activity_id, org_id, fingerprint, type, status, body, result, votes, created_at_ms, updated_at_ms";
+const ACTIVITY_COLUMNS: &str = "activity_id, org_id, fingerprint, type, status, body, result, votes, created_at_ms, updated_at_ms";
 
 fn activity_from_row(row: &Row<'_>) -> rusqlite::Result<ActivityRecord> {
     Ok(ActivityRecord {
@@ -185,8 +195,13 @@ fn activity_from_row(row: &Row<'_>) -> rusqlite::Result<ActivityRecord> {
 impl Store for SqliteStore {
     async fn get_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         let key = key.to_owned();
-        self.run(move |c| Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?))
-            .await
+        self.run(move |c| {
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+        .await
     }
 
     async fn put_meta(&self, key: &str, value: Vec<u8>) -> StoreResult<()> {
@@ -228,7 +243,11 @@ impl Store for SqliteStore {
             .iter()
             .map(|w| encode(&w.sealed_seed).map(|seed| (w.clone(), seed)))
             .collect::<StoreResult<Vec<_>>>()?;
-        let org_state = commit.org_state.as_ref().map(|s| encode(s).map(|b| (s.clone(), b))).transpose()?;
+        let org_state = commit
+            .org_state
+            .as_ref()
+            .map(|s| encode(s).map(|b| (s.clone(), b)))
+            .transpose()?;
         self.run(move |c| {
             let tx = c.transaction()?;
             let a = &commit.activity;
@@ -288,7 +307,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_activity(&self, org: OrgId, id: ActivityId) -> StoreResult<Option<ActivityRecord>> {
+    async fn get_activity(
+        &self,
+        org: OrgId,
+        id: ActivityId,
+    ) -> StoreResult<Option<ActivityRecord>> {
         self.run(move |c| {
             Ok(c.query_row(
                 &format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND activity_id = ?2"),
@@ -300,7 +323,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn find_activity(&self, org: OrgId, fingerprint: &str) -> StoreResult<Option<ActivityRecord>> {
+    async fn find_activity(
+        &self,
+        org: OrgId,
+        fingerprint: &str,
+    ) -> StoreResult<Option<ActivityRecord>> {
         let fingerprint = fingerprint.to_owned();
         self.run(move |c| {
             Ok(c.query_row(
@@ -327,7 +354,9 @@ impl Store for SqliteStore {
     async fn get_wallet(&self, org: OrgId, id: WalletId) -> StoreResult<Option<WalletRecord>> {
         self.run(move |c| {
             Ok(c.query_row(
-                &format!("SELECT {WALLET_COLUMNS} FROM wallets WHERE org_id = ?1 AND wallet_id = ?2"),
+                &format!(
+                    "SELECT {WALLET_COLUMNS} FROM wallets WHERE org_id = ?1 AND wallet_id = ?2"
+                ),
                 [org.to_string(), id.to_string()],
                 wallet_from_row,
             )
@@ -336,7 +365,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_accounts(&self, org: OrgId, wallet: Option<WalletId>, page: Page) -> StoreResult<Vec<AccountRecord>> {
+    async fn list_accounts(
+        &self,
+        org: OrgId,
+        wallet: Option<WalletId>,
+        page: Page,
+    ) -> StoreResult<Vec<AccountRecord>> {
         self.run(move |c| {
             // Accounts are ordered by (creation time, position in their wallet); a cursor is an
             // account id, resolved to its position.
@@ -371,7 +405,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn find_account(&self, org: OrgId, address: &str) -> StoreResult<Option<(AccountRecord, WalletRecord)>> {
+    async fn find_account(
+        &self,
+        org: OrgId,
+        address: &str,
+    ) -> StoreResult<Option<(AccountRecord, WalletRecord)>> {
         let address = address.trim().to_lowercase();
         self.run(move |c| {
             let account = c

@@ -18,13 +18,22 @@ fn frame_of(payload: &[u8]) -> Vec<u8> {
 
 #[test]
 fn header_limit_is_exact() {
-    assert_eq!(check_header((MAX_FRAME_LEN as u32).to_be_bytes(), MAX_FRAME_LEN).unwrap(), MAX_FRAME_LEN);
+    assert_eq!(
+        check_header((MAX_FRAME_LEN as u32).to_be_bytes(), MAX_FRAME_LEN).unwrap(),
+        MAX_FRAME_LEN
+    );
     assert!(matches!(
         check_header((MAX_FRAME_LEN as u32 + 1).to_be_bytes(), MAX_FRAME_LEN),
         Err(FrameError::TooLarge { .. })
     ));
-    assert!(matches!(check_header([0xff; 4], MAX_FRAME_LEN), Err(FrameError::TooLarge { .. })));
-    assert!(matches!(check_header([0; 4], MAX_FRAME_LEN), Err(FrameError::Empty)));
+    assert!(matches!(
+        check_header([0xff; 4], MAX_FRAME_LEN),
+        Err(FrameError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        check_header([0; 4], MAX_FRAME_LEN),
+        Err(FrameError::Empty)
+    ));
 }
 
 #[tokio::test]
@@ -40,18 +49,29 @@ async fn read_outcomes() {
     assert!(read_frame(&mut r, 64, t).await.unwrap().is_none());
     // EOF inside the header and inside the payload
     let mut r: &[u8] = &[0, 0];
-    assert!(matches!(read_frame(&mut r, 64, t).await, Err(FrameError::Truncated)));
+    assert!(matches!(
+        read_frame(&mut r, 64, t).await,
+        Err(FrameError::Truncated)
+    ));
     let mut r: &[u8] = &[0, 0, 0, 5, 1, 2];
-    assert!(matches!(read_frame(&mut r, 64, t).await, Err(FrameError::Truncated)));
+    assert!(matches!(
+        read_frame(&mut r, 64, t).await,
+        Err(FrameError::Truncated)
+    ));
     // over the limit: refused from the header alone
     let mut r: &[u8] = &[0, 0, 0, 65];
-    assert!(matches!(read_frame(&mut r, 64, t).await, Err(FrameError::TooLarge { len: 65, max: 64 })));
+    assert!(matches!(
+        read_frame(&mut r, 64, t).await,
+        Err(FrameError::TooLarge { len: 65, max: 64 })
+    ));
 }
 
 #[tokio::test]
 async fn stalled_frame_times_out() {
     let (mut client, mut server) = tokio::io::duplex(64);
-    tokio::io::AsyncWriteExt::write_all(&mut client, &[0, 0, 0, 10, 1]).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut client, &[0, 0, 0, 10, 1])
+        .await
+        .unwrap();
     let result = read_frame(&mut server, 64, Duration::from_millis(50)).await;
     assert!(matches!(result, Err(FrameError::Timeout(_))));
     drop(client);
@@ -62,7 +82,10 @@ fn trailing_bytes_are_refused() {
     let mut payload = postcard::to_allocvec(&Hello::current()).unwrap();
     assert_eq!(decode::<Hello>(&payload).unwrap(), Hello::current());
     payload.push(0);
-    assert!(matches!(decode::<Hello>(&payload), Err(FrameError::TrailingBytes(1))));
+    assert!(matches!(
+        decode::<Hello>(&payload),
+        Err(FrameError::TrailingBytes(1))
+    ));
 }
 
 #[test]
@@ -77,7 +100,10 @@ fn encode_writes_big_endian_length() {
 /// so it must be a deliberate protocol version change.
 #[test]
 fn hello_golden_bytes() {
-    assert_eq!(hex::encode(encode(&Hello::current()).unwrap()), "000000094b4559484f4c440101");
+    assert_eq!(
+        hex::encode(encode(&Hello::current()).unwrap()),
+        "000000094b4559484f4c440101"
+    );
 }
 
 // ---- strategies for every message ----------------------------------------------------------
@@ -95,8 +121,14 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn sealed_org() -> impl Strategy<Value = SealedOrgState> {
-    (uuid(), any::<u64>(), any::<[u8; 24]>(), bytes(64))
-        .prop_map(|(id, version, nonce, ciphertext)| SealedOrgState { org_id: OrgId(id), version, nonce, ciphertext })
+    (uuid(), any::<u64>(), any::<[u8; 24]>(), bytes(64)).prop_map(
+        |(id, version, nonce, ciphertext)| SealedOrgState {
+            org_id: OrgId(id),
+            version,
+            nonce,
+            ciphertext,
+        },
+    )
 }
 
 fn sealed_seed() -> impl Strategy<Value = SealedSeed> {
@@ -104,7 +136,11 @@ fn sealed_seed() -> impl Strategy<Value = SealedSeed> {
 }
 
 fn stamp() -> impl Strategy<Value = Stamp> {
-    prop_oneof![Just(Stamp::Missing), text().prop_map(Stamp::ApiKey), text().prop_map(Stamp::Webauthn)]
+    prop_oneof![
+        Just(Stamp::Missing),
+        text().prop_map(Stamp::ApiKey),
+        text().prop_map(Stamp::Webauthn)
+    ]
 }
 
 fn signed_request() -> impl Strategy<Value = SignedRequest> {
@@ -114,19 +150,31 @@ fn signed_request() -> impl Strategy<Value = SignedRequest> {
 fn manifest() -> impl Strategy<Value = QuorumManifest> {
     (
         proptest::collection::vec(
-            (bytes(40), bytes(40)).prop_map(|(e, s)| OperatorKey { encryption_key: e, signing_key: s }),
+            (bytes(40), bytes(40)).prop_map(|(e, s)| OperatorKey {
+                encryption_key: e,
+                signing_key: s,
+            }),
             0..4,
         ),
         any::<u8>(),
         any::<u64>(),
     )
-        .prop_map(|(operators, threshold, nonce)| QuorumManifest { operators, threshold, nonce })
+        .prop_map(|(operators, threshold, nonce)| QuorumManifest {
+            operators,
+            threshold,
+            nonce,
+        })
 }
 
 fn shares() -> impl Strategy<Value = Vec<EncryptedShare>> {
     proptest::collection::vec(
-        (any::<u8>(), bytes(40), bytes(40))
-            .prop_map(|(operator, encapped_key, ciphertext)| EncryptedShare { operator, encapped_key, ciphertext }),
+        (any::<u8>(), bytes(40), bytes(40)).prop_map(|(operator, encapped_key, ciphertext)| {
+            EncryptedShare {
+                operator,
+                encapped_key,
+                ciphertext,
+            }
+        }),
         0..4,
     )
 }
@@ -141,8 +189,12 @@ fn principal() -> impl Strategy<Value = Principal> {
 }
 
 fn status() -> impl Strategy<Value = EnclaveStatus> {
-    (proptest::option::of(bytes(40)), any::<u8>())
-        .prop_map(|(quorum_public_key, shares_received)| EnclaveStatus { quorum_public_key, shares_received })
+    (proptest::option::of(bytes(40)), any::<u8>()).prop_map(
+        |(quorum_public_key, shares_received)| EnclaveStatus {
+            quorum_public_key,
+            shares_received,
+        },
+    )
 }
 
 fn request() -> impl Strategy<Value = Request> {
@@ -158,41 +210,68 @@ fn request() -> impl Strategy<Value = Request> {
                 shares,
             })
         }),
-        (text(), text(), text(), bytes(33), any::<[u8; 16]>(), any::<u8>(), bytes(72)).prop_map(
-            |(org, user, key, pk, nonce, operator, signature)| Request::BootstrapOrg(BootstrapOrgRequest {
-                spec: OrgBootstrapSpec {
-                    organization_name: org,
-                    root_user_name: user,
-                    api_key_name: key,
-                    api_public_key: pk,
-                    nonce,
-                },
-                approvals: vec![OperatorApproval { operator, signature }],
-            })
-        ),
+        (
+            text(),
+            text(),
+            text(),
+            bytes(33),
+            any::<[u8; 16]>(),
+            any::<u8>(),
+            bytes(72)
+        )
+            .prop_map(|(org, user, key, pk, nonce, operator, signature)| {
+                Request::BootstrapOrg(BootstrapOrgRequest {
+                    spec: OrgBootstrapSpec {
+                        organization_name: org,
+                        root_user_name: user,
+                        api_key_name: key,
+                        api_public_key: pk,
+                        nonce,
+                    },
+                    approvals: vec![OperatorApproval {
+                        operator,
+                        signature,
+                    }],
+                })
+            }),
         (signed_request(), sealed_org())
             .prop_map(|(request, org)| Request::Authenticate(AuthenticateRequest { request, org })),
-        (signed_request(), sealed_org(), proptest::option::of((uuid(), text(), sealed_seed()))).prop_map(
-            |(request, org, ctx)| Request::Activity(ActivityRequest {
+        (
+            signed_request(),
+            sealed_org(),
+            proptest::option::of((uuid(), text(), sealed_seed()))
+        )
+            .prop_map(|(request, org, ctx)| Request::Activity(ActivityRequest {
                 request,
                 org,
                 context: match ctx {
                     None => ActivityContext::None,
                     Some((w, path, sealed_seed)) => {
-                        ActivityContext::WalletAccount { wallet_id: WalletId(w), path, sealed_seed }
+                        ActivityContext::WalletAccount {
+                            wallet_id: WalletId(w),
+                            path,
+                            sealed_seed,
+                        }
                     }
                 },
-            })
-        ),
+            })),
     ]
 }
 
 fn curve() -> impl Strategy<Value = Curve> {
-    prop_oneof![Just(Curve::Secp256k1), Just(Curve::Ed25519), Just(Curve::P256)]
+    prop_oneof![
+        Just(Curve::Secp256k1),
+        Just(Curve::Ed25519),
+        Just(Curve::P256)
+    ]
 }
 
 fn address_format() -> impl Strategy<Value = AddressFormat> {
-    prop_oneof![Just(AddressFormat::Ethereum), Just(AddressFormat::Compressed), Just(AddressFormat::Uncompressed)]
+    prop_oneof![
+        Just(AddressFormat::Ethereum),
+        Just(AddressFormat::Compressed),
+        Just(AddressFormat::Uncompressed)
+    ]
 }
 
 fn activity_result() -> impl Strategy<Value = ActivityResult> {
@@ -201,18 +280,28 @@ fn activity_result() -> impl Strategy<Value = ActivityResult> {
             uuid(),
             text(),
             proptest::collection::vec(
-                (curve(), text(), address_format(), text(), bytes(33)).prop_map(|(curve, path, address_format, address, public_key)| {
-                    DerivedAccount { curve, path, address_format, address, public_key }
-                }),
+                (curve(), text(), address_format(), text(), bytes(33)).prop_map(
+                    |(curve, path, address_format, address, public_key)| {
+                        DerivedAccount {
+                            curve,
+                            path,
+                            address_format,
+                            address,
+                            public_key,
+                        }
+                    }
+                ),
                 0..3
             ),
             sealed_seed()
         )
-            .prop_map(|(w, wallet_name, accounts, sealed_seed)| ActivityResult::CreateWallet {
-                wallet_id: WalletId(w),
-                wallet_name,
-                accounts,
-                sealed_seed
+            .prop_map(|(w, wallet_name, accounts, sealed_seed)| {
+                ActivityResult::CreateWallet {
+                    wallet_id: WalletId(w),
+                    wallet_name,
+                    accounts,
+                    sealed_seed,
+                }
             }),
         (any::<[u8; 32]>(), any::<[u8; 32]>(), any::<u8>())
             .prop_map(|(r, s, v)| ActivityResult::SignRawPayload(RecoverableSignature { r, s, v })),
@@ -243,33 +332,53 @@ fn response() -> impl Strategy<Value = Result<Response, WireError>> {
     prop_oneof![
         status().prop_map(|s| Ok(Response::Status(s))),
         status().prop_map(|s| Ok(Response::Provision(s))),
-        (bytes(33), bytes(72), shares()).prop_map(|(q, m, shares)| Ok(Response::Genesis(GenesisOutput {
-            quorum_public_key: q,
-            manifest_signature: m,
-            shares
-        }))),
+        (bytes(33), bytes(72), shares()).prop_map(|(q, m, shares)| Ok(Response::Genesis(
+            GenesisOutput {
+                quorum_public_key: q,
+                manifest_signature: m,
+                shares
+            }
+        ))),
         bytes(32).prop_map(|public_key| Ok(Response::BootKey(BootKey { public_key }))),
-        (uuid(), uuid(), uuid(), sealed_org()).prop_map(|(o, u, k, sealed_state)| Ok(Response::BootstrapOrg(
-            BootstrapOrgOutput {
+        (uuid(), uuid(), uuid(), sealed_org()).prop_map(|(o, u, k, sealed_state)| Ok(
+            Response::BootstrapOrg(BootstrapOrgOutput {
                 organization_id: OrgId(o),
                 user_id: UserId(u),
                 api_key_id: ApiKeyId(k),
                 sealed_state
-            }
-        ))),
+            })
+        )),
         principal().prop_map(|p| Ok(Response::Authenticate(p))),
-        (uuid(), text(), text(), principal(), any::<u64>(), activity_result(), proptest::option::of(sealed_org()))
-            .prop_map(|(a, activity_type, fingerprint, principal, executed_at_ms, result, new_org_state)| {
-                Ok(Response::Activity(Box::new(ActivityOutput {
-                    activity_id: ActivityId(a),
+        (
+            uuid(),
+            text(),
+            text(),
+            principal(),
+            any::<u64>(),
+            activity_result(),
+            proptest::option::of(sealed_org())
+        )
+            .prop_map(
+                |(
+                    a,
                     activity_type,
                     fingerprint,
                     principal,
                     executed_at_ms,
                     result,
                     new_org_state,
-                })))
-            }),
+                )| {
+                    Ok(Response::Activity(Box::new(ActivityOutput {
+                        activity_id: ActivityId(a),
+                        activity_type,
+                        fingerprint,
+                        principal,
+                        executed_at_ms,
+                        result,
+                        new_org_state,
+                    })))
+                }
+            ),
         (error_code(), text()).prop_map(|(code, message)| Err(WireError { code, message })),
     ]
 }

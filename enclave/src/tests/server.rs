@@ -1,0 +1,223 @@
+//! The socket server against hostile and busy peers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyhold_shared::frame;
+use keyhold_shared::msg::{
+    Hello, HelloReply, PROTOCOL_VERSION, Request, RequestFrame, Response, ResponseFrame,
+};
+use keyhold_shared::transport::{self, Stream};
+use keyhold_shared::{Address, RequestId};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::Enclave;
+use crate::server::{Limits, serve};
+
+async fn start() -> (tempfile::TempDir, Address) {
+    let dir = tempfile::tempdir().unwrap();
+    let address = Address::Unix(dir.path().join("enclave.sock"));
+    let listener = transport::bind(&address).unwrap();
+    let enclave = Arc::new(Enclave::new().unwrap());
+    tokio::spawn(serve(
+        listener,
+        enclave,
+        Limits::default(),
+        std::future::pending(),
+    ));
+    (dir, address)
+}
+
+async fn connect(address: &Address) -> Stream {
+    let mut stream = transport::connect(address).await.unwrap();
+    frame::write_message(&mut stream, &Hello::current())
+        .await
+        .unwrap();
+    let reply: HelloReply = frame::read_message(&mut stream).await.unwrap().unwrap();
+    assert!(matches!(
+        reply,
+        HelloReply::Accepted {
+            version: PROTOCOL_VERSION,
+            ..
+        }
+    ));
+    stream
+}
+
+async fn status(stream: &mut Stream, id: u64) {
+    frame::write_message(
+        stream,
+        &RequestFrame {
+            id: RequestId(id),
+            request: Request::Status,
+        },
+    )
+    .await
+    .unwrap();
+    let answer: ResponseFrame = frame::read_message(stream).await.unwrap().unwrap();
+    assert_eq!(answer.id, RequestId(id));
+    assert!(matches!(answer.result, Ok(Response::Status(_))));
+}
+
+/// Reads until the peer closes; fails if it does not close within a few seconds.
+async fn assert_closed(stream: &mut Stream) {
+    let mut sink = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut sink)).await;
+    assert!(
+        matches!(read, Ok(Ok(_)) | Ok(Err(_))),
+        "the enclave kept a bad connection open"
+    );
+}
+
+#[tokio::test]
+async fn garbage_and_oversized_frames_close_only_that_connection() {
+    let (_dir, address) = start().await;
+    let mut good = connect(&address).await;
+    status(&mut good, 1).await;
+
+    // 1. garbage instead of a handshake (an HTTP probe)
+    let mut garbage = transport::connect(&address).await.unwrap();
+    garbage
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert_closed(&mut garbage).await;
+
+    // 2. a frame header announcing 4 GiB after a valid handshake
+    let mut oversized = connect(&address).await;
+    oversized
+        .write_all(&[0xff, 0xff, 0xff, 0xff, 0, 0])
+        .await
+        .unwrap();
+    assert_closed(&mut oversized).await;
+
+    // 3. one byte over the limit, exactly
+    let mut over_by_one = connect(&address).await;
+    over_by_one
+        .write_all(&((frame::MAX_FRAME_LEN as u32) + 1).to_be_bytes())
+        .await
+        .unwrap();
+    assert_closed(&mut over_by_one).await;
+
+    // 4. a well-framed payload that is not a request
+    let mut malformed = connect(&address).await;
+    malformed
+        .write_all(&[0, 0, 0, 3, 0xff, 0xff, 0xff])
+        .await
+        .unwrap();
+    assert_closed(&mut malformed).await;
+
+    // 5. a request followed by trailing bytes inside the frame
+    let mut trailing = connect(&address).await;
+    let mut bytes = frame::encode(&RequestFrame {
+        id: RequestId(9),
+        request: Request::Status,
+    })
+    .unwrap();
+    bytes.push(0);
+    let len = (bytes.len() - 4) as u32;
+    bytes[..4].copy_from_slice(&len.to_be_bytes());
+    trailing.write_all(&bytes).await.unwrap();
+    assert_closed(&mut trailing).await;
+
+    // The first connection and new ones are still served.
+    status(&mut good, 2).await;
+    let mut fresh = connect(&address).await;
+    status(&mut fresh, 3).await;
+}
+
+#[tokio::test]
+async fn wrong_protocol_version_is_refused() {
+    let (_dir, address) = start().await;
+    let mut stream = transport::connect(&address).await.unwrap();
+    let hello = Hello {
+        version: PROTOCOL_VERSION + 1,
+        ..Hello::current()
+    };
+    frame::write_message(&mut stream, &hello).await.unwrap();
+    let reply: HelloReply = frame::read_message(&mut stream).await.unwrap().unwrap();
+    assert_eq!(
+        reply,
+        HelloReply::Incompatible {
+            supported: PROTOCOL_VERSION
+        }
+    );
+    assert_closed(&mut stream).await;
+}
+
+#[tokio::test]
+async fn many_requests_in_flight_on_one_connection() {
+    let (_dir, address) = start().await;
+    let stream = connect(&address).await;
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    // Write all requests before reading any answer: they are pipelined, not lock-stepped.
+    let n = 500u64;
+    let writer_task = tokio::spawn(async move {
+        for id in 0..n {
+            let request = if id % 2 == 0 {
+                Request::Status
+            } else {
+                Request::BootKey
+            };
+            frame::write_message(
+                &mut writer,
+                &RequestFrame {
+                    id: RequestId(id),
+                    request,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        writer
+    });
+    let mut seen = vec![false; n as usize];
+    for _ in 0..n {
+        let answer: ResponseFrame = frame::read_message(&mut reader).await.unwrap().unwrap();
+        let id = answer.id.0 as usize;
+        assert!(!seen[id], "answer {id} twice");
+        seen[id] = true;
+        match answer.result.unwrap() {
+            Response::Status(_) => assert_eq!(id % 2, 0),
+            Response::BootKey(key) => {
+                assert_eq!(id % 2, 1);
+                assert_eq!(key.public_key.len(), 32);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(seen.iter().all(|s| *s));
+    writer_task.await.unwrap();
+}
+
+#[tokio::test]
+async fn unprovisioned_enclave_refuses_client_work() {
+    let (_dir, address) = start().await;
+    let mut stream = connect(&address).await;
+    let request = Request::Authenticate(keyhold_shared::msg::AuthenticateRequest {
+        request: keyhold_shared::msg::SignedRequest {
+            body: b"{}".to_vec(),
+            stamp: keyhold_shared::msg::Stamp::Missing,
+        },
+        org: keyhold_shared::msg::SealedOrgState {
+            org_id: keyhold_shared::OrgId(keyhold_shared::Uuid::from_bytes([1; 16])),
+            version: 1,
+            nonce: [0; 24],
+            ciphertext: vec![1, 2, 3],
+        },
+    });
+    frame::write_message(
+        &mut stream,
+        &RequestFrame {
+            id: RequestId(1),
+            request,
+        },
+    )
+    .await
+    .unwrap();
+    let answer: ResponseFrame = frame::read_message(&mut stream).await.unwrap().unwrap();
+    assert_eq!(
+        answer.result.unwrap_err().code,
+        keyhold_shared::ErrorCode::NotProvisioned
+    );
+}
