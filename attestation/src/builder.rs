@@ -228,6 +228,35 @@ impl DevIssuer {
     ) -> Result<Self, Error> {
         let ca_from = not_before.saturating_sub(86_400);
         let ca_until = not_after.saturating_add(365 * 86_400);
+        Self::with_ca_window(seed, (ca_from, ca_until), not_before, not_after, count)
+    }
+
+    /// A long-lived dev CA: the root and intermediate are valid from 2024-01-01 to 2124-01-01
+    /// whatever the leaf's window, so the root certificate made from one `seed` is the same on
+    /// every boot and can be pinned (`keyhold-attest --root`).
+    pub fn long_lived(
+        seed: &[u8],
+        not_before: UnixTime,
+        not_after: UnixTime,
+    ) -> Result<Self, Error> {
+        const CA_FROM: u64 = 1_704_067_200; // 2024-01-01T00:00:00Z
+        const CA_UNTIL: u64 = 4_859_827_200; // 2124-01-01T00:00:00Z
+        Self::with_ca_window(
+            seed,
+            (UnixTime::from_secs(CA_FROM), UnixTime::from_secs(CA_UNTIL)),
+            not_before,
+            not_after,
+            1,
+        )
+    }
+
+    fn with_ca_window(
+        seed: &[u8],
+        (ca_from, ca_until): (UnixTime, UnixTime),
+        not_before: UnixTime,
+        not_after: UnixTime,
+        count: usize,
+    ) -> Result<Self, Error> {
         let root_key = derive_key(seed, "root")?;
         let root_der = certificate(&CertSpec {
             subject_cn: "keyhold dev root",

@@ -1,21 +1,22 @@
 //! The enclave's state and the dispatch of one request to the code that answers it.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use keyhold_shared::msg::{
-    BootKey, BootstrapOrgOutput, BootstrapOrgRequest, DOMAIN_BOOTSTRAP_ORG, EnclaveStatus,
-    QuorumManifest, Request, Response, domain_digest,
+    AttestRequest, Attestation, BootKey, BootstrapOrgOutput, BootstrapOrgRequest,
+    DOMAIN_BOOTSTRAP_ORG, EnclaveStatus, MAX_NONCE_LEN, QuorumManifest, Request, Response,
+    domain_digest,
 };
 use keyhold_shared::{ApiKeyId, OrgId, UserId, Uuid, WireError};
-use p256::ecdsa::signature::hazmat::PrehashVerifier;
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::ecdsa::{SigningKey, VerifyingKey};
 
 use crate::activities;
+use crate::attestation::Attester;
 use crate::error::{Error, Result};
 use crate::hpke_suite::HpkeKeyPair;
 use crate::org::{ApiKey, ApiKeyCurve, OrgSealer, OrgState, RootQuorum, User};
-use crate::provisioning;
+use crate::provisioning::{self, Pending};
 use crate::seal::SealKey;
 use crate::secrets::{QuorumKey, random};
 
@@ -28,6 +29,8 @@ pub struct Keys {
     pub signing: SigningKey,
     pub quorum_public_key: Vec<u8>,
     pub manifest: QuorumManifest,
+    /// Kept for key forwarding to another attested enclave; never leaves otherwise.
+    pub quorum: QuorumKey,
 }
 
 impl Keys {
@@ -46,14 +49,18 @@ impl Keys {
             signing,
             quorum_public_key,
             manifest,
+            quorum: QuorumKey::from_bytes(zeroize::Zeroizing::new(*quorum.expose())),
         })
     }
 }
 
 #[derive(Debug)]
 pub struct Enclave {
+    /// Fresh at every start; operators encrypt shares to it, other enclaves forward the key to it.
     boot_key: HpkeKeyPair,
+    attester: Attester,
     keys: RwLock<Option<Arc<Keys>>>,
+    pending: Mutex<Pending>,
 }
 
 pub fn now_ms() -> u64 {
@@ -64,19 +71,73 @@ pub fn now_ms() -> u64 {
 }
 
 impl Enclave {
+    /// An enclave without attestation (tests; a dev enclave without a dev CA).
     pub fn new() -> Result<Self> {
+        Self::with_attester(Attester::None)
+    }
+
+    pub fn with_attester(attester: Attester) -> Result<Self> {
         Ok(Enclave {
             boot_key: HpkeKeyPair::generate()?,
+            attester,
             keys: RwLock::new(None),
+            pending: Mutex::new(Pending::default()),
         })
     }
 
     pub fn status(&self) -> EnclaveStatus {
         let quorum_public_key = self.keys().ok().map(|k| k.quorum_public_key.clone());
+        let shares_received = self.pending.lock().map(|p| p.received()).unwrap_or(0);
         EnclaveStatus {
             quorum_public_key,
-            shares_received: 0,
+            shares_received,
         }
+    }
+
+    fn pending(&self) -> Result<std::sync::MutexGuard<'_, Pending>> {
+        self.pending
+            .lock()
+            .map_err(|_| Error::Internal("lock poisoned"))
+    }
+
+    /// Idempotence for a provisioned enclave asked to provision again with the same key (a
+    /// restarted host); refusal for another deployment's key.
+    fn already_provisioned(&self, quorum_public_key: &[u8]) -> Result<Option<Response>> {
+        match self.keys() {
+            Ok(keys) if keys.quorum_public_key == quorum_public_key => {
+                Ok(Some(Response::Provision(self.status())))
+            }
+            Ok(_) => Err(Error::Provisioning(
+                "this enclave is already provisioned with another key",
+            )),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn attest(&self, request: &AttestRequest) -> Result<Attestation> {
+        if request.nonce.len() > MAX_NONCE_LEN {
+            return Err(Error::invalid(format!(
+                "nonce longer than {MAX_NONCE_LEN} bytes"
+            )));
+        }
+        let user_data = match (self.keys(), &request.manifest) {
+            (Ok(keys), None) => provisioning::manifest_digest(&keys.manifest)?.to_vec(),
+            (Ok(keys), Some(m)) if *m == keys.manifest => {
+                provisioning::manifest_digest(m)?.to_vec()
+            }
+            (Ok(_), Some(_)) => {
+                return Err(Error::Provisioning(
+                    "this enclave runs under another manifest",
+                ));
+            }
+            (Err(_), Some(m)) => self.pending()?.stage(m)?.to_vec(),
+            (Err(_), None) => Vec::new(),
+        };
+        let boot_key = self.boot_key.public_bytes();
+        let document = self
+            .attester
+            .attest(&boot_key, &user_data, &request.nonce)?;
+        Ok(Attestation { document, boot_key })
     }
 
     fn keys(&self) -> Result<Arc<Keys>> {
@@ -110,28 +171,51 @@ impl Enclave {
             Request::BootKey => Ok(Response::BootKey(BootKey {
                 public_key: self.boot_key.public_bytes(),
             })),
+            Request::Attest(request) => Ok(Response::Attest(self.attest(&request)?)),
             Request::Genesis(genesis) => {
                 if self.keys().is_ok() {
                     return Err(Error::Provisioning("this enclave is already provisioned"));
                 }
-                let (keys, output) = provisioning::genesis(&genesis.manifest)?;
+                let (keys, output) = provisioning::genesis(&genesis)?;
                 self.install(keys)?;
-                tracing::info!("genesis complete; quorum key created");
+                tracing::info!(
+                    threshold = genesis.manifest.threshold,
+                    operators = genesis.manifest.operators.len(),
+                    "genesis complete; quorum key created and split"
+                );
                 Ok(Response::Genesis(output))
             }
-            Request::Provision(provision) => {
-                if let Ok(keys) = self.keys() {
-                    // Idempotent for the same deployment (a restarted host re-provisions).
-                    if keys.quorum_public_key == provision.quorum_public_key {
-                        return Ok(Response::Provision(self.status()));
-                    }
-                    return Err(Error::Provisioning(
-                        "this enclave is already provisioned with another key",
-                    ));
+            Request::Provision(p) => {
+                if let Some(done) = self.already_provisioned(&p.quorum_public_key)? {
+                    return Ok(done);
                 }
-                let keys = provisioning::provision(&provision, &self.boot_key)?;
+                let keys = self.pending()?.add(
+                    &p.manifest,
+                    &p.manifest_signature,
+                    &p.quorum_public_key,
+                    &p.shares,
+                    &self.boot_key,
+                )?;
+                if let Some(keys) = keys {
+                    self.install(keys)?;
+                    tracing::info!("provisioned; quorum key reconstructed and checked");
+                }
+                Ok(Response::Provision(self.status()))
+            }
+            Request::Forward(request) => {
+                let keys = self.keys()?;
+                let forwarded =
+                    provisioning::forward(&keys, &keys.quorum, &self.attester, &request)?;
+                Ok(Response::Forward(forwarded))
+            }
+            Request::AcceptForward(request) => {
+                if let Some(done) = self.already_provisioned(&request.quorum_public_key)? {
+                    return Ok(done);
+                }
+                let keys =
+                    provisioning::accept_forward(&*self.pending()?, &request, &self.boot_key)?;
                 self.install(keys)?;
-                tracing::info!("provisioned; quorum key reconstructed and checked");
+                tracing::info!("provisioned by key forwarding from another enclave");
                 Ok(Response::Provision(self.status()))
             }
             Request::BootstrapOrg(bootstrap) => {
@@ -168,24 +252,9 @@ impl Enclave {
         let spec = &request.spec;
         let digest = domain_digest(DOMAIN_BOOTSTRAP_ORG, spec)
             .map_err(|_| Error::Internal("encode bootstrap spec"))?;
-        let mut approvers: Vec<u8> = Vec::new();
-        for approval in &request.approvals {
-            let operator = keys
-                .manifest
-                .operators
-                .get(usize::from(approval.operator))
-                .ok_or(Error::PermissionDenied("approval from an unknown operator"))?;
-            let key = VerifyingKey::from_sec1_bytes(&operator.signing_key)
-                .map_err(|_| Error::Internal("operator key"))?;
-            let signature = Signature::from_der(&approval.signature)
-                .map_err(|_| Error::PermissionDenied("malformed operator approval"))?;
-            key.verify_prehash(&digest, &signature)
-                .map_err(|_| Error::PermissionDenied("operator approval does not verify"))?;
-            if !approvers.contains(&approval.operator) {
-                approvers.push(approval.operator);
-            }
-        }
-        if approvers.len() < usize::from(keys.manifest.threshold) {
+        if provisioning::count_approvals(&keys.manifest, &digest, &request.approvals)?
+            < usize::from(keys.manifest.threshold)
+        {
             return Err(Error::PermissionDenied(
                 "not enough operator approvals to create an organization",
             ));

@@ -7,6 +7,7 @@
 //! wallet, which path) is checked against what the client signed ([`activities`]).
 
 pub mod activities;
+pub mod attestation;
 pub mod auth;
 pub mod chains;
 pub mod enclave;
@@ -18,6 +19,7 @@ pub mod provisioning;
 pub mod seal;
 pub mod secrets;
 pub mod server;
+pub mod shamir;
 
 #[cfg(test)]
 pub(crate) mod test_hooks;

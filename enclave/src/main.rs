@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use keyhold_enclave::Enclave;
+use keyhold_enclave::attestation::{Attester, DevAttester};
 use keyhold_enclave::server::{self, Limits};
 use keyhold_shared::Address;
 
@@ -19,9 +20,34 @@ struct Args {
     /// Requests computed at once (default: twice the number of cores).
     #[arg(long)]
     workers: Option<usize>,
+    /// Dev attestation: a file holding the dev CA seed (hex). Documents are signed by a dev CA
+    /// derived from it and PCR0 is the SHA-384 of this binary. Without it (and off Nitro) the
+    /// enclave cannot attest, so it can only be provisioned by the unattested dev genesis flow.
+    #[arg(long, value_name = "FILE")]
+    dev_attestation_ca: Option<std::path::PathBuf>,
+    /// Attest with the AWS Nitro NSM device (requires the `nitro` build feature).
+    #[arg(long, conflicts_with = "dev_attestation_ca")]
+    nitro: bool,
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
+}
+
+fn attester(args: &Args) -> Result<Attester, String> {
+    if args.nitro {
+        #[cfg(feature = "nitro")]
+        return keyhold_enclave::attestation::nitro::NsmAttester::open()
+            .map(Attester::Nitro)
+            .map_err(|e| e.to_string());
+        #[cfg(not(feature = "nitro"))]
+        return Err("this build has no Nitro support (build with --features nitro)".into());
+    }
+    match &args.dev_attestation_ca {
+        Some(path) => DevAttester::load(path)
+            .map(Attester::Dev)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        None => Ok(Attester::None),
+    }
 }
 
 fn main() -> ExitCode {
@@ -47,7 +73,14 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let enclave = match Enclave::new() {
+        let attester = match attester(&args) {
+            Ok(attester) => attester,
+            Err(e) => {
+                eprintln!("keyhold-enclave: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let enclave = match Enclave::with_attester(attester) {
             Ok(enclave) => Arc::new(enclave),
             Err(e) => {
                 eprintln!("keyhold-enclave: {e}");

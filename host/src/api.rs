@@ -16,9 +16,9 @@ use keyhold_shared::{ErrorCode, WireError};
 pub use error::ApiError;
 
 use crate::boot;
+use crate::boot::Provisioner;
 use crate::enclave_client::EnclaveClient;
 use crate::error::HostError;
-use crate::operator::DevOperator;
 use crate::store::Store;
 
 /// Largest request body accepted; the enclave refuses anything larger anyway.
@@ -28,26 +28,25 @@ pub const MAX_BODY_LEN: usize = keyhold_shared::msg::MAX_BODY_LEN;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub enclave: Arc<EnclaveClient>,
-    /// The dev operator, if this host may re-provision a restarted enclave by itself.
-    pub operator: Option<Arc<DevOperator>>,
+    /// How a restarted (unprovisioned) enclave is brought back: a dev operator, key forwarding,
+    /// or nothing (operators provision it through `/enclave/v1/*`).
+    pub provisioner: Provisioner,
 }
 
 impl AppState {
-    /// Calls the enclave; if it restarted and lost its key, provisions it again (when an
-    /// operator is at hand) and retries once.
+    /// Calls the enclave; if it restarted and lost its key, provisions it again (when a dev
+    /// operator or a forwarding enclave is at hand) and retries once.
     pub async fn call(&self, request: Request) -> Result<Response, HostError> {
         match self.enclave.call(request.clone()).await {
             Err(HostError::Enclave(WireError {
                 code: ErrorCode::NotProvisioned,
                 ..
-            })) if self.operator.is_some() => {
+            })) if self.provisioner.operator.is_some()
+                || self.provisioner.forward_from.is_some() =>
+            {
                 tracing::warn!("enclave lost its quorum key (restarted?); provisioning it again");
-                boot::ensure_provisioned(
-                    &self.enclave,
-                    self.store.as_ref(),
-                    self.operator.as_deref(),
-                )
-                .await?;
+                boot::ensure_provisioned(&self.enclave, self.store.as_ref(), &self.provisioner)
+                    .await?;
                 self.enclave.call(request).await
             }
             other => other,

@@ -55,4 +55,8 @@ pub struct ServeArgs {
     /// HTTP listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Key forwarding: if our enclave is not provisioned, have this already provisioned enclave
+    /// of the same deployment verify its attestation and hand it the quorum key.
+    #[arg(long, value_name = "ENCLAVE_ADDR")]
+    pub forward_from: Option<Address>,
 }

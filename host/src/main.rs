@@ -37,6 +37,7 @@ fn main() -> ExitCode {
                     data_dir: args.data_dir,
                     listen: args.listen,
                     dev: false,
+                    forward_from: args.forward_from,
                 };
                 serve::start(&config)
                     .await?

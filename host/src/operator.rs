@@ -13,8 +13,11 @@ use hpke::aead::ChaCha20Poly1305;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
+use keyhold_attestation::{Policy, TrustAnchor, UnixTime};
 use keyhold_shared::msg::{
-    EncryptedShare, HPKE_INFO_BOOT_SHARE, HPKE_INFO_OPERATOR_SHARE, OperatorKey, share_aad,
+    Attestation, DOMAIN_MANIFEST, EncryptedShare, HPKE_INFO_BOOT_SHARE, HPKE_INFO_OPERATOR_SHARE,
+    OperatorApproval, OperatorKey, QuorumManifest, SignedShare, domain_digest, share_aad,
+    share_submission_digest,
 };
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::{DerSignature, Signature, SigningKey};
@@ -162,6 +165,57 @@ impl DevOperator {
         })
     }
 
+    /// This operator's position in `manifest`.
+    pub fn index_in(&self, manifest: &QuorumManifest) -> Result<u8, HostError> {
+        let me = self.public();
+        let index = manifest
+            .operators
+            .iter()
+            .position(|op| op.signing_key == me.signing_key)
+            .ok_or_else(|| config("this operator key is not in the manifest"))?;
+        u8::try_from(index).map_err(|_| config("operator index"))
+    }
+
+    /// Approves `value` under `domain` as this manifest's operator.
+    pub fn approval<T: Serialize>(
+        &self,
+        manifest: &QuorumManifest,
+        domain: &[u8],
+        value: &T,
+    ) -> Result<OperatorApproval, HostError> {
+        let digest = domain_digest(domain, value).map_err(|e| config(e.to_string()))?;
+        Ok(OperatorApproval {
+            operator: self.index_in(manifest)?,
+            signature: self.approve(&digest)?,
+        })
+    }
+
+    /// The operator's half of booting an enclave: check its attestation document (signature
+    /// chain to `root`, not debug, the manifest's PCRs, the manifest digest, our nonce, fresh),
+    /// then decrypt our genesis share and re-encrypt it to the attested boot key, signed.
+    pub fn submit_share(
+        &self,
+        manifest: &QuorumManifest,
+        genesis_shares: &[EncryptedShare],
+        attestation: &Attestation,
+        check: &AttestationCheck,
+    ) -> Result<SignedShare, HostError> {
+        let digest = domain_digest(DOMAIN_MANIFEST, manifest).map_err(|e| config(e.to_string()))?;
+        let boot_key = check.verify(attestation, manifest, &digest)?;
+        let index = self.index_in(manifest)?;
+        let share = genesis_shares
+            .iter()
+            .find(|s| s.operator == index)
+            .ok_or_else(|| config("no genesis share for this operator"))?;
+        let share = self.reencrypt(share, &digest, &boot_key)?;
+        let submission = share_submission_digest(&boot_key, &digest, &share)
+            .map_err(|e| config(e.to_string()))?;
+        Ok(SignedShare {
+            share,
+            signature: self.approve(&submission)?,
+        })
+    }
+
     /// Signs a domain-separated digest (DER ECDSA P-256).
     pub fn approve(&self, digest: &[u8; 32]) -> Result<Vec<u8>, HostError> {
         let signature: Signature = self
@@ -188,4 +242,53 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
         .and_then(|_| file.sync_all())
         .map_err(|e| config(format!("{}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, path).map_err(|e| config(format!("{}: {e}", path.display())))
+}
+
+/// What an operator requires of an enclave's attestation document before giving it a share.
+#[derive(Debug)]
+pub struct AttestationCheck {
+    /// The root the document must chain to (AWS Nitro's, or a dev CA's).
+    pub root: TrustAnchor,
+    /// The nonce the operator asked the document to carry.
+    pub nonce: Vec<u8>,
+    /// Debug-mode enclaves (PCR0–2 zero) are refused unless this is set.
+    pub allow_debug: bool,
+    /// How old the document may be.
+    pub max_age_secs: u64,
+}
+
+impl AttestationCheck {
+    /// Verifies the document and returns the boot key it attests to.
+    fn verify(
+        &self,
+        attestation: &Attestation,
+        manifest: &QuorumManifest,
+        manifest_digest: &[u8; 32],
+    ) -> Result<Vec<u8>, HostError> {
+        if manifest.pcrs.is_empty() {
+            return Err(config(
+                "the manifest names no PCRs, so no enclave can be trusted with a share",
+            ));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut policy = Policy::new(UnixTime::from_secs(now))
+            .with_root(self.root.clone())
+            .allow_debug(self.allow_debug)
+            .expect_nonce(self.nonce.clone())
+            .expect_user_data(manifest_digest.to_vec())
+            .expect_public_key(attestation.boot_key.clone())
+            .max_age_secs(self.max_age_secs);
+        for pcr in &manifest.pcrs {
+            policy = policy.expect_pcr(pcr.index, pcr.value.clone());
+        }
+        let verified = keyhold_attestation::verify(&attestation.document, &policy)
+            .map_err(|e| config(format!("enclave attestation refused: {e}")))?;
+        verified
+            .public_key()
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| config("the document carries no boot key"))
+    }
 }

@@ -73,8 +73,14 @@ pub enum Request {
     Genesis(GenesisRequest),
     /// The ephemeral key the enclave generated at boot, to which operators encrypt their shares.
     BootKey,
+    /// An attestation document over the boot key, the staged manifest and a nonce.
+    Attest(AttestRequest),
     /// Operators' shares (re-encrypted to the boot key) and the manifest they belong to.
     Provision(ProvisionRequest),
+    /// (To a provisioned enclave) hand the quorum key to the attested enclave.
+    Forward(ForwardRequest),
+    /// (To a fresh enclave) take the quorum key another enclave forwarded.
+    AcceptForward(AcceptForwardRequest),
     /// Create an organization, authorized by operator signatures (dev bootstrap).
     BootstrapOrg(BootstrapOrgRequest),
     /// Authenticate a client request (queries): verify the stamp against the sealed org state.
@@ -88,7 +94,9 @@ pub enum Response {
     Status(EnclaveStatus),
     Genesis(GenesisOutput),
     BootKey(BootKey),
+    Attest(Attestation),
     Provision(EnclaveStatus),
+    Forward(ForwardedKey),
     BootstrapOrg(BootstrapOrgOutput),
     Authenticate(Principal),
     Activity(Box<ActivityOutput>),

@@ -108,6 +108,7 @@ async fn no_seed_mnemonic_or_key_reaches_the_database_or_logs() {
         data_dir: data_dir.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),
         dev: true,
+        forward_from: None,
     };
     let host = start(&config).await.unwrap();
     let creds = host.credentials.clone().unwrap();

@@ -4,9 +4,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyhold_shared::OrgId;
 use keyhold_shared::msg::{
-    BootstrapOrgRequest, DOMAIN_BOOTSTRAP_ORG, GenesisRequest, OperatorApproval, OperatorKey,
-    OrgBootstrapSpec, QuorumManifest, Request, Response, SealedOrgState, SignedRequest, Stamp,
-    domain_digest,
+    BootstrapOrgRequest, DOMAIN_BOOTSTRAP_ORG, DOMAIN_MANIFEST_APPROVAL, GenesisRequest,
+    OperatorApproval, OperatorKey, OrgBootstrapSpec, QuorumManifest, Request, Response,
+    SealedOrgState, SignedRequest, Stamp, domain_digest,
 };
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::signature::hazmat::PrehashSigner;
@@ -71,6 +71,20 @@ pub fn fixture() -> Fixture {
         org: out.sealed_state,
         org_id: out.organization_id,
         api_key,
+    }
+}
+
+/// Operator 0's approval of `value` under `domain`.
+pub fn approve<T: serde::Serialize>(
+    key: &SigningKey,
+    domain: &[u8],
+    value: &T,
+) -> OperatorApproval {
+    let digest = domain_digest(domain, value).unwrap();
+    let sig: Signature = key.sign_prehash(&digest).unwrap();
+    OperatorApproval {
+        operator: 0,
+        signature: DerSignature::from(sig).as_bytes().to_vec(),
     }
 }
 

@@ -21,9 +21,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         Some(path) => path,
         None => enclave_binary()?,
     };
+    serve::ensure_dev_ca(&data_dir)?;
     let mut child = Command::new(&binary)
         .arg("--listen")
         .arg(address.to_string())
+        .arg("--dev-attestation-ca")
+        .arg(data_dir.join(serve::DEV_CA_SEED_FILE))
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -35,6 +38,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         listen: args.listen,
         dev: true,
+        forward_from: None,
     };
     let result = async {
         let host = serve::start(&config).await?;

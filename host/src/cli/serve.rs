@@ -12,10 +12,11 @@ use keyhold_shared::msg::Request;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
-use crate::boot::{self, DevCredentials};
+use crate::boot::{self, DevCredentials, Provisioner};
 use crate::enclave_client::EnclaveClient;
 use crate::operator::DevOperator;
 use crate::store::sqlite::SqliteStore;
+use keyhold_attestation::TrustAnchor;
 
 #[derive(Clone, Debug)]
 pub struct HostConfig {
@@ -24,6 +25,8 @@ pub struct HostConfig {
     pub listen: SocketAddr,
     /// Dev mode: create the dev operator key and dev organization if missing.
     pub dev: bool,
+    /// A provisioned enclave to take the quorum key from if ours is not provisioned.
+    pub forward_from: Option<Address>,
 }
 
 /// A host that is ready to serve.
@@ -38,7 +41,32 @@ pub const OPERATOR_KEY_FILE: &str = "operator-key.json";
 pub const CREDENTIALS_FILE: &str = "dev-credentials.json";
 pub const DATABASE_FILE: &str = "keyhold.db";
 
-/// Opens the store, waits for the enclave, provisions it and binds the HTTP listener.
+/// The dev attestation CA: a seed the dev enclave derives its CA from, and that CA's root
+/// certificate, which operators and clients pin (`keyhold-attest verify --root`).
+pub const DEV_CA_SEED_FILE: &str = "dev-attestation-ca.seed";
+pub const DEV_CA_ROOT_FILE: &str = "dev-attestation-root.pem";
+
+/// Creates the dev attestation CA in `data_dir` if it does not exist yet.
+pub fn ensure_dev_ca(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let seed_path = data_dir.join(DEV_CA_SEED_FILE);
+    if !seed_path.exists() {
+        let seed = crate::operator::random_bytes::<32>()?;
+        crate::operator::write_private(&seed_path, hex::encode(seed.as_ref()).as_bytes())?;
+    }
+    let seed = zeroize::Zeroizing::new(hex::decode(std::fs::read_to_string(&seed_path)?.trim())?);
+    let now = keyhold_attestation::UnixTime::from_secs(crate::api::now_ms() / 1000);
+    let issuer =
+        keyhold_attestation::builder::DevIssuer::long_lived(&seed, now, now.saturating_add(60))
+            .map_err(|e| anyhow::anyhow!("dev CA: {e}"))?;
+    std::fs::write(
+        data_dir.join(DEV_CA_ROOT_FILE),
+        issuer.root_pem().map_err(|e| anyhow::anyhow!("{e}"))?,
+    )?;
+    Ok(())
+}
+
+/// Opens the store, waits for the enclave, provisions it (or leaves it for the operators) and
+/// binds the HTTP listener.
 pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
@@ -49,14 +77,41 @@ pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
     } else {
         None
     };
+    let root_path = config.data_dir.join(DEV_CA_ROOT_FILE);
+    let attestation_root = if root_path.exists() {
+        let pem = std::fs::read(&root_path)?;
+        Some(
+            TrustAnchor::from_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", root_path.display()))?,
+        )
+    } else {
+        None
+    };
+    let forward_from = config.forward_from.as_ref().map(|address| {
+        Arc::new(EnclaveClient::new(
+            address.clone(),
+            1,
+            Duration::from_secs(30),
+        ))
+    });
+    let provisioner = Provisioner {
+        operator: operator.clone(),
+        attestation_root,
+        forward_from,
+    };
+
     let enclave = Arc::new(EnclaveClient::new(
         config.enclave.clone(),
         4,
         Duration::from_secs(30),
     ));
     wait_for_enclave(&enclave, Duration::from_secs(30)).await?;
-    let quorum = boot::ensure_provisioned(&enclave, store.as_ref(), operator.as_deref()).await?;
-    tracing::info!(quorum_public_key = %hex::encode(quorum), "enclave ready");
+    match boot::ensure_provisioned(&enclave, store.as_ref(), &provisioner).await? {
+        Some(quorum) => tracing::info!(quorum_public_key = %hex::encode(quorum), "enclave ready"),
+        None => tracing::warn!(
+            "the enclave is not provisioned: waiting for operators (keyhold operator provision)"
+        ),
+    }
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -81,7 +136,7 @@ pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
         state: AppState {
             store,
             enclave,
-            operator,
+            provisioner,
         },
         listener,
     })
