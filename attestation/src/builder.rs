@@ -240,7 +240,7 @@ impl DevIssuer {
         not_after: UnixTime,
     ) -> Result<Self, Error> {
         const CA_FROM: u64 = 1_704_067_200; // 2024-01-01T00:00:00Z
-        const CA_UNTIL: u64 = 4_859_827_200; // 2124-01-01T00:00:00Z
+        const CA_UNTIL: u64 = 4_859_740_800; // 2124-01-01T00:00:00Z
         Self::with_ca_window(
             seed,
             (UnixTime::from_secs(CA_FROM), UnixTime::from_secs(CA_UNTIL)),

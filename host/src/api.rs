@@ -1,5 +1,6 @@
 //! Turnkey's public HTTP API (`POST /public/v1/query/*` and `/public/v1/submit/*`).
 
+mod enclave;
 mod error;
 mod format;
 mod query;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::routing::post;
+use axum::routing::{get, post};
 use keyhold_shared::msg::{Request, Response};
 use keyhold_shared::{ErrorCode, WireError};
 
@@ -58,6 +59,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/public/v1/submit/{name}", post(submit::submit))
         .route("/public/v1/query/{name}", post(query::query))
+        .route("/enclave/v1/attestation", get(enclave::attestation))
+        .route("/enclave/v1/quorum", get(enclave::quorum))
+        .route("/enclave/v1/genesis", post(enclave::genesis))
+        .route("/enclave/v1/provision", post(enclave::provision))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .with_state(state)
 }

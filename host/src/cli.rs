@@ -1,6 +1,7 @@
 //! The `keyhold` command line: `dev` (whole stack, one command) and `serve` (host only).
 
 pub mod dev;
+pub mod operator;
 pub mod serve;
 
 use std::net::SocketAddr;
@@ -29,6 +30,15 @@ pub enum Command {
     Dev(DevArgs),
     /// Run the host against an already running enclave.
     Serve(ServeArgs),
+    /// Create the dev attestation CA in a data directory (seed for `keyhold-enclave
+    /// --dev-attestation-ca`, root PEM for `keyhold-attest --root`), if it is not there yet.
+    DevCa {
+        #[arg(long, default_value = "./keyhold-data")]
+        data_dir: PathBuf,
+    },
+    /// Operator tools: keys, manifests, approvals, genesis, provisioning an enclave.
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
 }
 
 #[derive(Debug, clap::Args)]

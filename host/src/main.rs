@@ -31,6 +31,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Dev(args) => dev::run(args).await,
+            Command::DevCa { data_dir } => {
+                std::fs::create_dir_all(&data_dir)?;
+                serve::ensure_dev_ca(&data_dir)
+            }
+            Command::Operator(command) => keyhold_host::cli::operator::run(command).await,
             Command::Serve(args) => {
                 let config = HostConfig {
                     enclave: args.enclave,

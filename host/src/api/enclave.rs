@@ -1,0 +1,148 @@
+//! The enclave's own endpoints (`/enclave/v1/*`): its attestation document and boot status for
+//! anyone who wants to check what holds the keys, and the operator side of provisioning. None of
+//! these need a stamp: what makes them safe is checked by the operators (attestation) and by the
+//! enclave (operator signatures), not by this untrusted host.
+//!
+//! Binary artefacts (manifests, genesis output, shares) travel as hex of their postcard encoding,
+//! exactly the bytes operators sign over.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use keyhold_shared::msg::{
+    AttestRequest, GenesisRequest, OperatorApproval, QuorumManifest, Request, Response, SignedShare,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::boot::{self, QuorumRecord};
+
+fn decode<T: DeserializeOwned>(hex_text: &str, what: &str) -> Result<T, ApiError> {
+    let bytes = hex::decode(hex_text.trim())
+        .map_err(|_| ApiError::invalid(format!("{what} is not hex")))?;
+    postcard::from_bytes(&bytes).map_err(|_| ApiError::invalid(format!("{what} does not decode")))
+}
+
+pub fn encode<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
+    postcard::to_allocvec(value)
+        .map(hex::encode)
+        .map_err(|_| ApiError::internal("encoding failed"))
+}
+
+#[derive(Deserialize)]
+pub struct AttestationQuery {
+    nonce: Option<String>,
+}
+
+/// `GET /enclave/v1/attestation?nonce=HEX`: a fresh attestation document over the boot key, the
+/// deployment's manifest digest and the caller's nonce, plus the boot status.
+pub async fn attestation(
+    State(state): State<AppState>,
+    Query(query): Query<AttestationQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let nonce = match query.nonce.as_deref() {
+        Some(text) => hex::decode(text).map_err(|_| ApiError::invalid("nonce must be hex"))?,
+        None => Vec::new(),
+    };
+    let record = boot::quorum_record(state.store.as_ref()).await?;
+    let status = match state.enclave.call(Request::Status).await? {
+        Response::Status(status) => status,
+        _ => return Err(ApiError::internal("unexpected enclave answer")),
+    };
+    // An unprovisioned enclave stages the deployment's manifest, so operators can provision it.
+    let manifest = match (&status.quorum_public_key, &record) {
+        (None, Some(record)) => Some(record.manifest.clone()),
+        _ => None,
+    };
+    let Response::Attest(attestation) = state
+        .enclave
+        .call(Request::Attest(AttestRequest { nonce, manifest }))
+        .await?
+    else {
+        return Err(ApiError::internal("unexpected enclave answer"));
+    };
+    Ok(Json(json!({
+        "attestationDocument": STANDARD.encode(&attestation.document),
+        "bootKey": hex::encode(&attestation.boot_key),
+        "provisioned": status.quorum_public_key.is_some(),
+        "quorumPublicKey": status.quorum_public_key.map(hex::encode),
+        "sharesReceived": status.shares_received,
+        "deploymentExists": record.is_some(),
+    })))
+}
+
+/// `GET /enclave/v1/quorum`: the deployment's public quorum record (manifest, quorum public
+/// key, the shares encrypted to each operator).
+pub async fn quorum(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let record = boot::quorum_record(state.store.as_ref())
+        .await?
+        .ok_or_else(|| ApiError::not_found("no deployment yet: run genesis first"))?;
+    Ok(Json(json!({
+        "record": encode(&record)?,
+        "quorumPublicKey": hex::encode(&record.genesis.quorum_public_key),
+        "threshold": record.manifest.threshold,
+        "operators": record.manifest.operators.len(),
+        "manifestNonce": record.manifest.nonce,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenesisBody {
+    manifest: String,
+    approvals: Vec<String>,
+}
+
+/// `POST /enclave/v1/genesis`: creates the deployment (once) from an approved manifest.
+pub async fn genesis(
+    State(state): State<AppState>,
+    Json(body): Json<GenesisBody>,
+) -> Result<Json<Value>, ApiError> {
+    if boot::quorum_record(state.store.as_ref()).await?.is_some() {
+        return Err(ApiError::invalid("this deployment already ran genesis"));
+    }
+    let manifest: QuorumManifest = decode(&body.manifest, "manifest")?;
+    let approvals = body
+        .approvals
+        .iter()
+        .map(|a| decode::<OperatorApproval>(a, "approval"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let request = Request::Genesis(GenesisRequest {
+        manifest: manifest.clone(),
+        approvals,
+    });
+    let Response::Genesis(genesis) = state.enclave.call(request).await? else {
+        return Err(ApiError::internal("unexpected enclave answer"));
+    };
+    let record = QuorumRecord { manifest, genesis };
+    boot::save_record(state.store.as_ref(), &record).await?;
+    Ok(Json(
+        json!({"quorumPublicKey": hex::encode(&record.genesis.quorum_public_key)}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ShareBody {
+    share: String,
+}
+
+/// `POST /enclave/v1/provision`: one operator's share for the enclave's current boot key.
+pub async fn provision(
+    State(state): State<AppState>,
+    Json(body): Json<ShareBody>,
+) -> Result<Json<Value>, ApiError> {
+    let share: SignedShare = decode(&body.share, "share")?;
+    let record = boot::quorum_record(state.store.as_ref())
+        .await?
+        .ok_or_else(|| ApiError::not_found("no deployment yet: run genesis first"))?;
+    let status = boot::provision(&state.enclave, &record, vec![share]).await?;
+    Ok(Json(json!({
+        "provisioned": status.quorum_public_key.is_some(),
+        "sharesReceived": status.shares_received,
+        "threshold": record.manifest.threshold,
+    })))
+}
