@@ -1,6 +1,12 @@
 //! Provisioning end to end with real enclave processes: a 2-of-3 quorum of operators with their
 //! own key files, attested boots, refused shares, and key forwarding to a second enclave that
 //! then signs with the same wallets.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step should stop the test with its message"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};

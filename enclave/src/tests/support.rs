@@ -35,9 +35,14 @@ pub fn fixture() -> Fixture {
         }],
         threshold: 1,
         nonce: 1,
+        pcrs: vec![],
     };
-    let Ok(Response::Genesis(_)) = enclave.handle(Request::Genesis(GenesisRequest { manifest }))
-    else {
+    let approval = approve(&operator_sig, DOMAIN_MANIFEST_APPROVAL, &manifest);
+    let genesis = GenesisRequest {
+        manifest,
+        approvals: vec![approval],
+    };
+    let Ok(Response::Genesis(_)) = enclave.handle(Request::Genesis(genesis)) else {
         panic!("genesis")
     };
     let api_key = SigningKey::from_slice(&crate::secrets::random::<32>().unwrap()).unwrap();

@@ -158,8 +158,13 @@ fn manifest() -> impl Strategy<Value = QuorumManifest> {
         ),
         any::<u8>(),
         any::<u64>(),
+        proptest::collection::vec(
+            (any::<u8>(), bytes(48)).prop_map(|(index, value)| Pcr { index, value }),
+            0..3,
+        ),
     )
-        .prop_map(|(operators, threshold, nonce)| QuorumManifest {
+        .prop_map(|(operators, threshold, nonce, pcrs)| QuorumManifest {
+            pcrs,
             operators,
             threshold,
             nonce,
@@ -201,15 +206,66 @@ fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         Just(Request::Status),
         Just(Request::BootKey),
-        manifest().prop_map(|manifest| Request::Genesis(GenesisRequest { manifest })),
-        (manifest(), bytes(72), bytes(33), shares()).prop_map(|(manifest, sig, qpk, shares)| {
-            Request::Provision(ProvisionRequest {
+        (manifest(), any::<u8>(), bytes(72)).prop_map(|(manifest, operator, signature)| {
+            Request::Genesis(GenesisRequest {
                 manifest,
-                manifest_signature: sig,
-                quorum_public_key: qpk,
-                shares,
+                approvals: vec![OperatorApproval {
+                    operator,
+                    signature,
+                }],
             })
         }),
+        (manifest(), bytes(72), bytes(33), shares(), bytes(72)).prop_map(
+            |(manifest, sig, qpk, shares, signature)| {
+                Request::Provision(ProvisionRequest {
+                    manifest,
+                    manifest_signature: sig,
+                    quorum_public_key: qpk,
+                    shares: shares
+                        .into_iter()
+                        .map(|share| SignedShare {
+                            share,
+                            signature: signature.clone(),
+                        })
+                        .collect(),
+                })
+            }
+        ),
+        (bytes(64), proptest::option::of(manifest()))
+            .prop_map(|(nonce, manifest)| Request::Attest(AttestRequest { nonce, manifest })),
+        (bytes(200), bytes(32)).prop_map(|(attestation, nonce)| Request::Forward(ForwardRequest {
+            attestation,
+            nonce
+        })),
+        (
+            manifest(),
+            bytes(72),
+            bytes(33),
+            bytes(32),
+            bytes(48),
+            bytes(72)
+        )
+            .prop_map(
+                |(
+                    manifest,
+                    manifest_signature,
+                    quorum_public_key,
+                    encapped_key,
+                    ciphertext,
+                    signature,
+                )| {
+                    Request::AcceptForward(AcceptForwardRequest {
+                        manifest,
+                        manifest_signature,
+                        quorum_public_key,
+                        forwarded: ForwardedKey {
+                            encapped_key,
+                            ciphertext,
+                            signature,
+                        },
+                    })
+                }
+            ),
         (
             text(),
             text(),
@@ -340,6 +396,16 @@ fn response() -> impl Strategy<Value = Result<Response, WireError>> {
             }
         ))),
         bytes(32).prop_map(|public_key| Ok(Response::BootKey(BootKey { public_key }))),
+        (bytes(300), bytes(32)).prop_map(|(document, boot_key)| Ok(Response::Attest(
+            Attestation { document, boot_key }
+        ))),
+        (bytes(32), bytes(48), bytes(72)).prop_map(|(encapped_key, ciphertext, signature)| Ok(
+            Response::Forward(ForwardedKey {
+                encapped_key,
+                ciphertext,
+                signature
+            })
+        )),
         (uuid(), uuid(), uuid(), sealed_org()).prop_map(|(o, u, k, sealed_state)| Ok(
             Response::BootstrapOrg(BootstrapOrgOutput {
                 organization_id: OrgId(o),
