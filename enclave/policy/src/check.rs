@@ -397,13 +397,12 @@ impl Checker<'_> {
         args: &[Expr],
         n: usize,
         usage: &str,
-        span: Span,
     ) -> Result<(), CompileError> {
         if args.len() == n {
             return Ok(());
         }
         Err(CompileError::new(
-            span,
+            method.span,
             format!(
                 "`{}` takes {n} argument{}, found {}",
                 method.name,
@@ -432,7 +431,7 @@ impl Checker<'_> {
             });
             if let Some(metric) = counter {
                 let usage = format!("{}('24h')", metric.syntax());
-                self.arity(method, args, 1, &usage, span)?;
+                self.arity(method, args, 1, &usage)?;
                 let arg = args
                     .first()
                     .ok_or_else(|| CompileError::new(span, "missing window"))?;
@@ -445,6 +444,36 @@ impl Checker<'_> {
             }
         }
         let name = method.name.as_str();
+        if let Type::Struct(sname) = &rt {
+            let counters: Vec<&str> = schema::find_struct(sname)
+                .map(|def| {
+                    def.fields
+                        .iter()
+                        .filter(|(_, t)| matches!(t, Ty::Counter(_)))
+                        .map(|(n, _)| *n)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !counters.is_empty() {
+                let help = match schema::suggest(name, counters.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "`{}` has the functions {}",
+                        recv.span.text(self.src),
+                        counters
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                return Err(CompileError::new(
+                    method.span,
+                    format!("unknown function `{}.{name}`", recv.span.text(self.src)),
+                )
+                .help(help));
+            }
+        }
         if !LIST_FUNCTIONS.contains(&name) {
             let help = match schema::suggest(name, LIST_FUNCTIONS.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
@@ -470,11 +499,11 @@ impl Checker<'_> {
         };
         match name {
             "count" => {
-                self.arity(method, args, 0, "list.count()", span)?;
+                self.arity(method, args, 0, "list.count()")?;
                 Ok((node(NodeKind::Count(Box::new(r)), span), Type::Int))
             }
             "contains" => {
-                self.arity(method, args, 1, "list.contains(value)", span)?;
+                self.arity(method, args, 1, "list.contains(value)")?;
                 let arg = args
                     .first()
                     .ok_or_else(|| CompileError::new(span, "missing argument"))?;
@@ -503,7 +532,7 @@ impl Checker<'_> {
                     _ => Quant::Filter,
                 };
                 let usage = format!("list.{name}(x, <predicate using x>)");
-                self.arity(method, args, 2, &usage, span)?;
+                self.arity(method, args, 2, &usage)?;
                 let (Some(var), Some(body)) = (args.first(), args.get(1)) else {
                     return Err(CompileError::new(span, "missing argument"));
                 };
@@ -565,16 +594,15 @@ impl Checker<'_> {
     ) -> Result<(Node, Type), CompileError> {
         let name = func.name.as_str();
         if !GLOBAL_FUNCTIONS.contains(&name) {
-            let help = schema::suggest(
-                name,
-                GLOBAL_FUNCTIONS
-                    .iter()
-                    .copied()
-                    .chain(LIST_FUNCTIONS.iter().copied()),
-            )
-            .map(|s| format!("did you mean `{s}`?"));
+            let help = match schema::suggest(name, GLOBAL_FUNCTIONS.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if LIST_FUNCTIONS.contains(&name) => {
+                    format!("`{name}` is called on a list, e.g. `approvers.{name}(…)`")
+                }
+                None => "the functions are `Timestamp` and `CronSpan` in a policy time, and the list functions `all`, `any`, `contains`, `count` and `filter`".to_owned(),
+            };
             return Err(
-                CompileError::new(func.span, format!("unknown function `{name}`")).maybe_help(help),
+                CompileError::new(func.span, format!("unknown function `{name}`")).help(help),
             );
         }
         if self.scope != Scope::Time {
@@ -585,7 +613,7 @@ impl Checker<'_> {
             .help("put time restrictions in the policy's `time` field"));
         }
         if name == "Timestamp" {
-            self.arity(func, args, 1, "Timestamp('2025-01-01T00:00:00Z')", span)?;
+            self.arity(func, args, 1, "Timestamp('2025-01-01T00:00:00Z')")?;
             let arg = args
                 .first()
                 .ok_or_else(|| CompileError::new(span, "missing argument"))?;
@@ -603,7 +631,6 @@ impl Checker<'_> {
             args,
             3,
             "CronSpan('0 9 * * 1-5', '8h', 'America/New_York')",
-            span,
         )?;
         let mut texts = Vec::with_capacity(3);
         for a in args {
@@ -612,13 +639,20 @@ impl Checker<'_> {
         let (Some(cron), Some(dur), Some(tz)) = (texts.first(), texts.get(1), texts.get(2)) else {
             return Err(CompileError::new(span, "missing argument"));
         };
+        let arg_span = |i: usize| args.get(i).map_or(span, |a| a.span);
+        if crate::time::zone(tz).is_none() {
+            return Err(CompileError::new(
+                arg_span(2),
+                format!("time zone `{tz}` is not supported by keyhold"),
+            )
+            .help("see LANGUAGE.md for the built-in time zones, or use `Etc/GMT+N`"));
+        }
+        if let Err(m) = crate::time::parse_duration_minutes(dur) {
+            return Err(CompileError::new(arg_span(1), m));
+        }
         let spec = crate::time::parse_cron_span(cron, dur, tz).map_err(|m| {
-            let err = CompileError::new(span, m);
-            if crate::time::zone(tz).is_none() {
-                err.help("see LANGUAGE.md for the built-in time zones, or use `Etc/GMT+N`")
-            } else {
-                err
-            }
+            let i = if m.contains("duration") { 1 } else { 0 };
+            CompileError::new(arg_span(i), m)
         })?;
         Ok((node(NodeKind::CronSpan(spec), span), Type::Bool))
     }
@@ -693,7 +727,7 @@ impl Checker<'_> {
                 if !lt.is(&elem) {
                     return Err(CompileError::new(
                         op_span,
-                        format!("cannot look for a `{lt}` in a `{rt}`"),
+                        format!("cannot look for `{lt}` in `{rt}`"),
                     ));
                 }
                 (NodeKind::In { item: l, list: r }, Type::Bool)
