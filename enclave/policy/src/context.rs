@@ -721,7 +721,11 @@ impl Context {
         });
         r.insert("tempo", rec([("tx", tempo)]));
         r.insert("time", rec([("now", self.now.map(Value::Timestamp))]));
-        r.insert("spend", Value::record::<&str>([]));
+        let empty = || Value::record::<&str>([]);
+        r.insert(
+            "spend",
+            Value::record([("eth", empty()), ("solana", empty()), ("bitcoin", empty())]),
+        );
         r.insert("signatures", Value::record::<&str>([]));
         r
     }
@@ -730,6 +734,135 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::{self, Ty};
+
+    /// Checks a value against a schema type; with `complete`, every struct field must be present.
+    fn conforms(v: &Value, t: Ty, path: &str, complete: bool, errs: &mut Vec<String>) {
+        match (t, v) {
+            (Ty::Bool, Value::Bool(_))
+            | (Ty::Int, Value::Int(_))
+            | (Ty::Str, Value::Str(_))
+            | (Ty::Timestamp, Value::Timestamp(_))
+            | (Ty::Dyn, _) => {}
+            (Ty::List(inner), Value::List(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    conforms(item, *inner, &format!("{path}[{i}]"), complete, errs);
+                }
+            }
+            (Ty::Map(inner), Value::Record(m)) => {
+                for (k, item) in m.iter() {
+                    conforms(item, *inner, &format!("{path}['{k}']"), complete, errs);
+                }
+            }
+            (Ty::Struct(name), Value::Record(m)) => {
+                let def = schema::find_struct(name).unwrap();
+                for (k, item) in m.iter() {
+                    match def.fields.iter().find(|(f, _)| f == k) {
+                        Some((_, ft)) => {
+                            conforms(item, *ft, &format!("{path}.{k}"), complete, errs)
+                        }
+                        None => errs.push(format!("{path}.{k} is not in the schema")),
+                    }
+                }
+                for (f, ft) in def.fields {
+                    if complete && !matches!(ft, Ty::Counter(_)) && !m.contains_key(*f) {
+                        errs.push(format!("{path}.{f} is never filled"));
+                    }
+                }
+            }
+            _ => errs.push(format!("{path}: {} is not {t:?}", v.kind())),
+        }
+    }
+
+    fn full_context() -> Context {
+        let lookup = AddressTableLookup {
+            address_table_key: "k".into(),
+            writable_indexes: vec![1],
+            readonly_indexes: vec![2],
+        };
+        Context {
+            activity: Activity::new("ACTIVITY_TYPE_SIGN_TRANSACTION_V2", "PRIVATE_KEY", "SIGN"),
+            approvers: vec![User {
+                id: "u".into(),
+                tags: vec!["t".into()],
+                email: Some("e".into()),
+                alias: Some("a".into()),
+            }],
+            credentials: vec![Credential {
+                credential_id: Some("c".into()),
+                ..Credential::default()
+            }],
+            wallet: Some(Wallet::default()),
+            wallets: Some(vec![Wallet::default()]),
+            private_key: Some(PrivateKey {
+                tags: vec!["t".into()],
+                ..PrivateKey::default()
+            }),
+            wallet_account: Some(WalletAccount::default()),
+            eth_tx: Some(EthTx {
+                to: Some("t".into()),
+                max_fee_per_gas: Some(U256::ZERO),
+                max_priority_fee_per_gas: Some(U256::ZERO),
+                max_fee_per_blob_gas: Some(U256::ZERO),
+                function_name: Some("f".into()),
+                function_signature: Some("s".into()),
+                contract_call_args: Some(BTreeMap::new()),
+                ..EthTx::default()
+            }),
+            eth_eip_712: Some(Eip712 {
+                domain_name: Some("n".into()),
+                domain_version: Some("1".into()),
+                domain_chain_id: Some(U256::ZERO),
+                domain_verifying_contract: Some("v".into()),
+                ..Eip712::default()
+            }),
+            eth_eip_7702_authorization: Some(Eip7702Authorization::default()),
+            solana_tx: Some(SolanaTx {
+                account_keys: vec!["a".into()],
+                program_keys: vec!["p".into()],
+                instructions: vec![SolanaInstruction {
+                    accounts: vec![SolanaAccount::default()],
+                    address_table_lookups: vec![lookup.clone()],
+                    parsed_instruction_data: Some(SolanaParsedInstruction::default()),
+                    ..SolanaInstruction::default()
+                }],
+                transfers: vec![SolanaTransfer::default()],
+                spl_transfers: vec![SplTransfer {
+                    signers: vec!["s".into()],
+                    ..SplTransfer::default()
+                }],
+                address_table_lookups: vec![lookup],
+                ..SolanaTx::default()
+            }),
+            tron_tx: None,
+            bitcoin_tx: Some(BitcoinTx {
+                inputs: vec![BitcoinInput::default()],
+                outputs: vec![BitcoinOutput::default()],
+                ..BitcoinTx::default()
+            }),
+            tempo_tx: Some(TempoTx {
+                calls: vec![TempoCall::default()],
+                ..TempoTx::default()
+            }),
+            now: Some(Timestamp::from_unix_seconds(0)),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The context fills exactly the schema: no field the checker accepts is left out (except
+    /// `tron.tx`, supplied as a value, and the union `activity.params`), and no field is
+    /// misspelled.
+    #[test]
+    fn context_matches_schema() {
+        let roots = full_context().roots();
+        let mut errs = Vec::new();
+        for (name, ty, _) in schema::ROOTS {
+            let v = roots.get(name).unwrap();
+            conforms(v, *ty, name, true, &mut errs);
+        }
+        errs.retain(|e| e != "tron.tx is never filled" && !e.starts_with("activity.params."));
+        assert!(errs.is_empty(), "{errs:#?}");
+    }
 
     #[test]
     fn kinds() {
