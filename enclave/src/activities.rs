@@ -3,20 +3,28 @@
 
 mod create_wallet;
 mod envelope;
+mod org_view;
+mod organization;
+mod policies;
 mod sign_raw_payload;
+mod users;
 
 use keyhold_shared::ActivityId;
 use keyhold_shared::Uuid;
-use keyhold_shared::msg::{ActivityContext, ActivityOutput, Principal, SignedRequest};
+use keyhold_shared::msg::{
+    ActivityContext, ActivityOutput, ActivityResult, Principal, SignedRequest,
+};
 use sha2::{Digest, Sha256};
 
 use crate::auth::{Authenticated, authenticate};
+use crate::authorize::{self, Verdict};
 use crate::enclave::Keys;
 use crate::error::{Error, Result};
 use crate::org::OrgState;
 use crate::secrets::random;
 
-pub use envelope::QueryBody;
+pub use envelope::{Envelope, QueryBody};
+pub use org_view::read_org;
 
 /// How far in the past and the future `timestampMs` may be (Turnkey: under an hour old, at most
 /// five minutes ahead).
@@ -48,18 +56,29 @@ pub fn execute(
     let auth = authenticate(org, request, now_ms)?;
     envelope.check_organization(org)?;
     envelope.check_timestamp(now_ms)?;
-    let allowed = authorize(org, &auth)?;
+    let allowed = match authorize::authorize(org, &envelope, &[&auth], context, now_ms)? {
+        Verdict::Allowed(allowed) => allowed,
+        Verdict::ConsensusNeeded => return Err(Error::ConsensusNeeded),
+    };
 
+    let mut new_org_state = None;
     let result = match envelope.activity_type.as_str() {
         "ACTIVITY_TYPE_CREATE_WALLET" => create_wallet::run(keys, org, &envelope, allowed)?,
         "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" => {
             sign_raw_payload::run(keys, org, &envelope, context, allowed)?
         }
         other => {
-            return Err(Error::Unsupported(format!(
-                "activity type `{}`",
-                other.chars().take(80).collect::<String>()
-            )));
+            let digest: [u8; 32] = Sha256::digest(&request.body).into();
+            let Some(change) = organization::run(org, &envelope, allowed, &digest, now_ms)? else {
+                return Err(Error::Unsupported(format!(
+                    "activity type `{}`",
+                    other.chars().take(80).collect::<String>()
+                )));
+            };
+            new_org_state = Some(keys.org_sealer.seal(&change.state)?);
+            ActivityResult::Organization {
+                result_json: change.result.to_string(),
+            }
         }
     };
     Ok(ActivityOutput {
@@ -69,31 +88,22 @@ pub fn execute(
         principal: principal(org, &auth),
         executed_at_ms: now_ms,
         result,
-        new_org_state: None,
+        new_org_state,
     })
 }
 
-/// Proof that the caller may run the activity. Until the policy engine lands (organizations
-/// issue), only members of a root quorum of threshold 1 may act; everyone else is denied — the
-/// implicit deny of Turnkey's model.
+/// Proof that the caller may run the activity: made only from the policy engine's own proof
+/// token ([`keyhold_policy::PolicyAllowed`]), which only an `Allow` decision yields.
 #[derive(Debug)]
-pub struct Allowed(());
+pub struct Allowed(keyhold_policy::PolicyAllowed);
 
-fn authorize(org: &OrgState, auth: &Authenticated<'_>) -> Result<Allowed> {
-    if !org.is_root(&auth.user.id) {
-        return Err(Error::PermissionDenied(
-            "no policy allows this user to run this activity",
-        ));
+impl Allowed {
+    pub(crate) fn new(proof: keyhold_policy::PolicyAllowed) -> Self {
+        Allowed(proof)
     }
-    if org.root_quorum.threshold > 1 {
-        return Err(Error::Unsupported(
-            "root quorum consensus with threshold above 1".into(),
-        ));
-    }
-    Ok(Allowed(()))
 }
 
-fn principal(org: &OrgState, auth: &Authenticated<'_>) -> Principal {
+pub(crate) fn principal(org: &OrgState, auth: &Authenticated<'_>) -> Principal {
     Principal {
         organization_id: org.org_id,
         organization_name: org.name.clone(),

@@ -27,6 +27,12 @@ pub enum Error {
     OrganizationMismatch(String),
     #[error("request not authorized: {0}")]
     PermissionDenied(&'static str),
+    #[error("request not authorized: {0}")]
+    Denied(String),
+    #[error(
+        "request not authorized: consensus needed (more approvals are required, and approvals are not supported by keyhold yet)"
+    )]
+    ConsensusNeeded,
     #[error("{0}")]
     NotFound(String),
     #[error("enclave is not provisioned")]
@@ -59,9 +65,10 @@ impl Error {
             Error::PublicKeyNotFound => ErrorCode::PublicKeyNotFound,
             Error::ApiKeyExpired => ErrorCode::ApiKeyExpired,
             Error::InvalidTime(_) => ErrorCode::InvalidTime,
-            Error::OrganizationMismatch(_) | Error::PermissionDenied(_) => {
-                ErrorCode::PermissionDenied
-            }
+            Error::OrganizationMismatch(_)
+            | Error::PermissionDenied(_)
+            | Error::Denied(_)
+            | Error::ConsensusNeeded => ErrorCode::PermissionDenied,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::NotProvisioned => ErrorCode::NotProvisioned,
             Error::Provisioning(_) => ErrorCode::ProvisioningRefused,

@@ -3,6 +3,8 @@
 mod enclave;
 mod error;
 mod format;
+mod org_activities;
+mod org_queries;
 mod query;
 mod submit;
 

@@ -99,6 +99,15 @@ pub trait Store: Send + Sync + 'static {
         wallet: Option<WalletId>,
         page: Page,
     ) -> StoreResult<Vec<AccountRecord>>;
+    /// Activities newest first, filtered by status and type (empty = all), paginated by
+    /// activity id cursors.
+    async fn list_activities(
+        &self,
+        org: OrgId,
+        statuses: Vec<String>,
+        types: Vec<String>,
+        page: Page,
+    ) -> StoreResult<Vec<ActivityRecord>>;
     /// The account with `address` (case-insensitive) and its wallet.
     async fn find_account(
         &self,

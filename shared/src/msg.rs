@@ -87,6 +87,8 @@ pub enum Request {
     Authenticate(AuthenticateRequest),
     /// Authenticate, authorize and execute an activity.
     Activity(ActivityRequest),
+    /// Authenticate a query and return the organization's public data (users, policies, tags).
+    ReadOrg(AuthenticateRequest),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +102,7 @@ pub enum Response {
     BootstrapOrg(BootstrapOrgOutput),
     Authenticate(Principal),
     Activity(Box<ActivityOutput>),
+    ReadOrg(Box<OrgReadout>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,6 +261,19 @@ pub enum ActivityResult {
         sealed_seed: SealedSeed,
     },
     SignRawPayload(RecoverableSignature),
+    /// An organization activity (users, credentials, policies, tags, root quorum): Turnkey's
+    /// `result` object, ready to serve (JSON text).
+    Organization {
+        result_json: String,
+    },
+}
+
+/// Answer to [`Request::ReadOrg`]: who asked, and the organization's public data as Turnkey's
+/// `organizationData` object (JSON text; wallets are added by the host from its own records).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgReadout {
+    pub principal: Principal,
+    pub organization_json: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -98,6 +98,9 @@ pub async fn query(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    if super::org_queries::handles(&name) {
+        return super::org_queries::query(state, &name, headers, body).await;
+    }
     if !matches!(
         name.as_str(),
         "whoami" | "list_wallets" | "get_wallet" | "list_wallet_accounts" | "get_activity"

@@ -23,7 +23,7 @@ fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
     Some(match path {
         "create_wallet" => &["ACTIVITY_TYPE_CREATE_WALLET"],
         "sign_raw_payload" => &["ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2"],
-        _ => return None,
+        other => return super::org_activities::accepted_types(other),
     })
 }
 
@@ -140,6 +140,8 @@ pub async fn submit(
             "s": hex::encode(sig.s),
             "v": format!("{:02x}", sig.v),
         }}),
+        ActivityResult::Organization { result_json } => serde_json::from_str(&result_json)
+            .map_err(|_| ApiError::internal("unexpected enclave answer"))?,
     };
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
     let votes = json!([format::vote(

@@ -340,6 +340,41 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn list_activities(
+        &self,
+        org: OrgId,
+        statuses: Vec<String>,
+        types: Vec<String>,
+        page: Page,
+    ) -> StoreResult<Vec<ActivityRecord>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 ORDER BY created_at_ms DESC, rowid DESC"
+            ))?;
+            let rows = stmt.query_map([org.to_string()], activity_from_row)?;
+            let all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let filtered: Vec<ActivityRecord> = all
+                .into_iter()
+                .filter(|a| statuses.is_empty() || statuses.contains(&a.status))
+                .filter(|a| types.is_empty() || types.contains(&a.activity_type))
+                .collect();
+            let position = |id: &Option<String>| {
+                id.as_ref()
+                    .and_then(|id| filtered.iter().position(|a| &a.id.to_string() == id))
+            };
+            let start = position(&page.after).map_or(0, |i| i.saturating_add(1));
+            let end = position(&page.before).unwrap_or(filtered.len());
+            let limit = page.limit.unwrap_or(10).clamp(1, 100) as usize;
+            Ok(filtered
+                .into_iter()
+                .take(end)
+                .skip(start)
+                .take(limit)
+                .collect())
+        })
+        .await
+    }
+
     async fn list_wallets(&self, org: OrgId) -> StoreResult<Vec<WalletRecord>> {
         self.run(move |c| {
             let mut stmt = c.prepare_cached(&format!(
