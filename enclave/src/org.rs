@@ -366,4 +366,69 @@ mod tests {
         // another enclave (other quorum key) cannot open it at all
         assert!(matches!(self::sealer().open(&v2), Err(Error::Unseal)));
     }
+
+    #[test]
+    fn first_format_blobs_open_and_migrate() {
+        #[derive(Serialize)]
+        struct OldUser {
+            id: UserId,
+            name: String,
+            api_keys: Vec<ApiKey>,
+            created_at_ms: u64,
+        }
+        #[derive(Serialize)]
+        struct OldState {
+            org_id: OrgId,
+            name: String,
+            version: u64,
+            users: Vec<OldUser>,
+            root_quorum: RootQuorum,
+            created_at_ms: u64,
+        }
+        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
+        let org_id = OrgId(Uuid::from_bytes([3; 16]));
+        let user = UserId(Uuid::from_bytes([4; 16]));
+        let old = OldState {
+            org_id,
+            name: "old".into(),
+            version: 5,
+            users: vec![OldUser {
+                id: user,
+                name: "root".into(),
+                api_keys: vec![],
+                created_at_ms: 7,
+            }],
+            root_quorum: RootQuorum {
+                threshold: 1,
+                user_ids: vec![user],
+            },
+            created_at_ms: 7,
+        };
+        let (nonce, ciphertext) = key
+            .seal(
+                &postcard::to_allocvec(&old).unwrap(),
+                &org_state_aad(&org_id, 5),
+            )
+            .unwrap();
+        let sealer = OrgSealer::new(key);
+        let sealed = SealedOrgState {
+            org_id,
+            version: 5,
+            nonce,
+            ciphertext,
+        };
+        let state = sealer.open(&sealed).unwrap();
+        assert_eq!(state.users[0].name, "root");
+        assert!(state.policies.is_empty() && state.users[0].tags.is_empty());
+        // resealed in the current format, it opens as such (and not as the old one)
+        let mut next = state.clone();
+        next.version = 6;
+        let resealed = sealer.seal(&next).unwrap();
+        assert_eq!(sealer.open(&resealed).unwrap(), next);
+        // the old blob is now stale
+        assert!(matches!(
+            sealer.open(&sealed),
+            Err(Error::StaleState { .. })
+        ));
+    }
 }

@@ -1,0 +1,449 @@
+//! Organizations, policies, and a host that lies about them: every activity is authorized by
+//! `keyhold-policy` against the sealed state, and the host cannot swap, roll back, trim or replay
+//! that state to change a decision.
+
+use keyhold_shared::msg::{
+    ActivityContext, ActivityOutput, ActivityRequest, AuthenticateRequest, BootstrapOrgRequest,
+    DOMAIN_BOOTSTRAP_ORG, OrgBootstrapSpec, Request, Response, SealedOrgState,
+};
+use keyhold_shared::{ErrorCode, OrgId, WireError};
+use p256::ecdsa::SigningKey;
+use serde_json::{Value, json};
+
+use super::support::{Fixture, approve, create_wallet_body, fixture, signed};
+use crate::enclave::now_ms;
+
+fn public_hex(key: &SigningKey) -> String {
+    hex::encode(key.verifying_key().to_sec1_point(true).as_bytes())
+}
+
+fn new_key() -> SigningKey {
+    SigningKey::from_slice(&crate::secrets::random::<32>().unwrap()).unwrap()
+}
+
+fn body(org: &OrgId, activity_type: &str, parameters: Value) -> String {
+    json!({
+        "type": activity_type,
+        "timestampMs": now_ms().to_string(),
+        "organizationId": org.to_string(),
+        "parameters": parameters,
+    })
+    .to_string()
+}
+
+fn run(
+    f: &Fixture,
+    state: &SealedOrgState,
+    key: &SigningKey,
+    body: &str,
+) -> Result<ActivityOutput, WireError> {
+    match f.enclave.handle(Request::Activity(ActivityRequest {
+        request: signed(key, body),
+        org: state.clone(),
+        context: ActivityContext::None,
+    }))? {
+        Response::Activity(out) => Ok(*out),
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+/// Runs an organization activity that must succeed; returns the new state and the result.
+fn change(
+    f: &Fixture,
+    state: &SealedOrgState,
+    key: &SigningKey,
+    body: &str,
+) -> (SealedOrgState, Value) {
+    let out = run(f, state, key, body).unwrap();
+    let keyhold_shared::msg::ActivityResult::Organization { result_json } = out.result else {
+        panic!("not an organization result")
+    };
+    (
+        out.new_org_state.unwrap(),
+        serde_json::from_str(&result_json).unwrap(),
+    )
+}
+
+fn create_user(
+    f: &Fixture,
+    state: &SealedOrgState,
+    name: &str,
+    key: &SigningKey,
+) -> (SealedOrgState, String) {
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_CREATE_USERS_V4",
+        json!({"users": [{"userName": name, "apiKeys": [{"apiKeyName": "k", "publicKey": public_hex(key),
+            "curveType": "API_KEY_CURVE_P256"}], "authenticators": [], "oauthProviders": [], "userTags": []}]}),
+    );
+    let (state, result) = change(f, state, &f.api_key, &b);
+    let id = result["createUsersResult"]["userIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (state, id)
+}
+
+fn create_policy(
+    f: &Fixture,
+    state: &SealedOrgState,
+    effect: &str,
+    condition: &str,
+    consensus: &str,
+) -> (SealedOrgState, String) {
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_CREATE_POLICY_V3",
+        json!({"policyName": format!("p{}", now_ms() ^ u64::from(crate::secrets::random::<4>().unwrap()[0])),
+               "effect": effect, "condition": condition, "consensus": consensus, "notes": ""}),
+    );
+    let (state, result) = change(f, state, &f.api_key, &b);
+    (
+        state,
+        result["createPolicyResult"]["policyId"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    )
+}
+
+fn delete_policy(f: &Fixture, state: &SealedOrgState, id: &str) -> SealedOrgState {
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_DELETE_POLICY",
+        json!({"policyId": id}),
+    );
+    change(f, state, &f.api_key, &b).0
+}
+
+fn wallet_by(
+    f: &Fixture,
+    state: &SealedOrgState,
+    key: &SigningKey,
+) -> Result<ActivityOutput, WireError> {
+    run(
+        f,
+        state,
+        key,
+        &create_wallet_body(&f.org_id, "w", &["m/44'/60'/0'/0/0"]),
+    )
+}
+
+const WALLET_CREATE: &str = "activity.resource == 'WALLET' && activity.action == 'CREATE'";
+
+#[test]
+fn non_root_users_are_denied_until_a_policy_allows_and_deny_wins() {
+    let f = fixture();
+    let bob = new_key();
+    let (state, bob_id) = create_user(&f, &f.org, "bob", &bob);
+    // implicit deny
+    let err = wallet_by(&f, &state, &bob).unwrap_err();
+    assert_eq!(err.code, ErrorCode::PermissionDenied, "{}", err.message);
+    assert!(err.message.contains("no policy allows"), "{}", err.message);
+    // an ALLOW policy naming bob
+    let (state, _) = create_policy(
+        &f,
+        &state,
+        "EFFECT_ALLOW",
+        WALLET_CREATE,
+        &format!("approvers.any(u, u.id == '{bob_id}')"),
+    );
+    wallet_by(&f, &state, &bob).unwrap();
+    // a DENY policy wins over the ALLOW
+    let (state, deny) = create_policy(
+        &f,
+        &state,
+        "EFFECT_DENY",
+        "activity.type == 'ACTIVITY_TYPE_CREATE_WALLET'",
+        "",
+    );
+    let err = wallet_by(&f, &state, &bob).unwrap_err();
+    assert_eq!(err.code, ErrorCode::PermissionDenied);
+    assert!(err.message.contains(&deny), "{}", err.message);
+    // the root quorum bypasses policies
+    wallet_by(&f, &state, &f.api_key).unwrap();
+    // deleting the DENY restores bob's permission
+    let state = delete_policy(&f, &state, &deny);
+    wallet_by(&f, &state, &bob).unwrap();
+}
+
+#[test]
+fn a_deny_policy_that_errors_denies() {
+    let f = fixture();
+    let bob = new_key();
+    let (state, _) = create_user(&f, &f.org, "bob", &bob);
+    let (state, _) = create_policy(&f, &state, "EFFECT_ALLOW", WALLET_CREATE, "");
+    // `wallet` is absent when creating a wallet: the DENY's condition errors, so it denies.
+    let (state, _) = create_policy(&f, &state, "EFFECT_DENY", "wallet.id == 'x'", "");
+    assert_eq!(
+        wallet_by(&f, &state, &bob).unwrap_err().code,
+        ErrorCode::PermissionDenied
+    );
+}
+
+#[test]
+fn non_root_users_cannot_change_the_root_quorum_even_when_everything_is_allowed() {
+    let f = fixture();
+    let bob = new_key();
+    let (state, bob_id) = create_user(&f, &f.org, "bob", &bob);
+    let (state, _) = create_policy(&f, &state, "EFFECT_ALLOW", "true", "");
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_UPDATE_ROOT_QUORUM",
+        json!({"threshold": 1, "userIds": [bob_id]}),
+    );
+    let err = run(&f, &state, &bob, &b).unwrap_err();
+    assert_eq!(err.code, ErrorCode::PermissionDenied);
+    assert!(err.message.contains("root quorum"), "{}", err.message);
+}
+
+#[test]
+fn invalid_policies_are_refused_with_their_position() {
+    let f = fixture();
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_CREATE_POLICY_V3",
+        json!({"policyName": "bad", "effect": "EFFECT_ALLOW", "condition": "eth.tx.vlaue > 0", "notes": ""}),
+    );
+    let err = run(&f, &f.org, &f.api_key, &b).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidRequest);
+    assert!(
+        err.message.starts_with("invalid policy condition: 1:"),
+        "{}",
+        err.message
+    );
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_CREATE_POLICY_V3",
+        json!({"policyName": "bad", "effect": "EFFECT_ALLOW", "consensus": "approvers.count() >= 'x'", "notes": ""}),
+    );
+    let err = run(&f, &f.org, &f.api_key, &b).unwrap_err();
+    assert!(
+        err.message.starts_with("invalid policy consensus: 1:"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn root_quorum_members_cannot_be_deleted_and_thresholds_are_checked() {
+    let f = fixture();
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_UPDATE_ROOT_QUORUM",
+        json!({"threshold": 2, "userIds": []}),
+    );
+    assert_eq!(
+        run(&f, &f.org, &f.api_key, &b).unwrap_err().code,
+        ErrorCode::InvalidRequest
+    );
+}
+
+#[test]
+fn host_replays_an_older_state_to_undo_a_policy_deletion() {
+    let f = fixture();
+    let bob = new_key();
+    let (state, _) = create_user(&f, &f.org, "bob", &bob);
+    let (with_allow, allow) = create_policy(&f, &state, "EFFECT_ALLOW", WALLET_CREATE, "");
+    let without = delete_policy(&f, &with_allow, &allow);
+    assert_eq!(
+        wallet_by(&f, &without, &bob).unwrap_err().code,
+        ErrorCode::PermissionDenied
+    );
+    // the host presents the state from before the deletion
+    assert_eq!(
+        wallet_by(&f, &with_allow, &bob).unwrap_err().code,
+        ErrorCode::StaleState
+    );
+}
+
+#[test]
+fn host_drops_a_deny_policy() {
+    let f = fixture();
+    let bob = new_key();
+    let (state, _) = create_user(&f, &f.org, "bob", &bob);
+    let (before_deny, _) = create_policy(&f, &state, "EFFECT_ALLOW", WALLET_CREATE, "");
+    let (with_deny, _) = create_policy(&f, &before_deny, "EFFECT_DENY", WALLET_CREATE, "");
+    assert_eq!(
+        wallet_by(&f, &with_deny, &bob).unwrap_err().code,
+        ErrorCode::PermissionDenied
+    );
+    // an older state without the deny: refused as stale
+    assert_eq!(
+        wallet_by(&f, &before_deny, &bob).unwrap_err().code,
+        ErrorCode::StaleState
+    );
+    // the blob edited (say, the policy cut out) or relabelled with an older version: forged
+    let mut cut = with_deny.clone();
+    cut.ciphertext.truncate(cut.ciphertext.len() / 2);
+    assert_eq!(
+        wallet_by(&f, &cut, &bob).unwrap_err().code,
+        ErrorCode::SealedDataInvalid
+    );
+    let mut relabelled = with_deny.clone();
+    relabelled.version += 1;
+    assert_eq!(
+        wallet_by(&f, &relabelled, &bob).unwrap_err().code,
+        ErrorCode::SealedDataInvalid
+    );
+}
+
+#[test]
+fn host_replays_an_organization_activity() {
+    let f = fixture();
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_CREATE_POLICY_V3",
+        json!({"policyName": "allow all", "effect": "EFFECT_ALLOW", "condition": "true", "notes": ""}),
+    );
+    let (v2, result) = change(&f, &f.org, &f.api_key, &b);
+    let id = result["createPolicyResult"]["policyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let v3 = delete_policy(&f, &v2, &id);
+    // the host re-sends the signed create_policy to bring the deleted policy back
+    let err = run(&f, &v3, &f.api_key, &b).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidRequest);
+    assert!(err.message.contains("replayed"), "{}", err.message);
+}
+
+/// A second organization in the same enclave (same operator as [`fixture`]).
+fn second_org(f: &Fixture, root_key: &SigningKey) -> (SealedOrgState, OrgId) {
+    let operator = SigningKey::from_slice(&[9u8; 32]).unwrap();
+    let spec = OrgBootstrapSpec {
+        organization_name: "globex".into(),
+        root_user_name: "root".into(),
+        api_key_name: "key".into(),
+        api_public_key: root_key
+            .verifying_key()
+            .to_sec1_point(true)
+            .as_bytes()
+            .to_vec(),
+        nonce: [2; 16],
+    };
+    let approvals = vec![approve(&operator, DOMAIN_BOOTSTRAP_ORG, &spec)];
+    let Ok(Response::BootstrapOrg(out)) =
+        f.enclave.handle(Request::BootstrapOrg(BootstrapOrgRequest {
+            spec,
+            approvals,
+        }))
+    else {
+        panic!("bootstrap")
+    };
+    (out.sealed_state, out.organization_id)
+}
+
+#[test]
+fn host_swaps_organization_states() {
+    let f = fixture();
+    let other_key = new_key();
+    let (other, other_id) = second_org(&f, &other_key);
+    // f's request with the other organization's state: f's key is not a credential there
+    assert_eq!(
+        wallet_by(&f, &other, &f.api_key).unwrap_err().code,
+        ErrorCode::PublicKeyNotFound
+    );
+    // the other state relabelled as f's organization: the seal binds the id
+    let mut relabelled = other.clone();
+    relabelled.org_id = f.org_id;
+    assert_eq!(
+        wallet_by(&f, &relabelled, &f.api_key).unwrap_err().code,
+        ErrorCode::SealedDataInvalid
+    );
+    // f's own state still works, and so does the other's with its own key
+    wallet_by(&f, &f.org, &f.api_key).unwrap();
+    run(
+        &f,
+        &other,
+        &other_key,
+        &create_wallet_body(&other_id, "w", &[]),
+    )
+    .unwrap();
+}
+
+#[test]
+fn host_reuses_a_stamp_on_another_organization() {
+    let f = fixture();
+    // the same person (same API key) is root of both organizations
+    let (other, _) = second_org(&f, &f.api_key);
+    let b = create_wallet_body(&f.org_id, "w", &[]);
+    let err = run(&f, &other, &f.api_key, &b).unwrap_err();
+    assert_eq!(err.code, ErrorCode::PermissionDenied);
+    assert!(
+        err.message.contains("organization mismatch"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn queries_read_users_policies_and_tags() {
+    let f = fixture();
+    let bob = new_key();
+    let (state, bob_id) = create_user(&f, &f.org, "bob", &bob);
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_CREATE_USER_TAG",
+        json!({"userTagName": "ops", "userIds": [bob_id]}),
+    );
+    let (state, result) = change(&f, &state, &f.api_key, &b);
+    let tag = result["createUserTagResult"]["userTagId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // tags feed consensus expressions
+    let (state, _) = create_policy(
+        &f,
+        &state,
+        "EFFECT_ALLOW",
+        WALLET_CREATE,
+        &format!("approvers.any(u, u.tags.contains('{tag}'))"),
+    );
+    wallet_by(&f, &state, &bob).unwrap();
+    let query = json!({"organizationId": f.org_id.to_string()}).to_string();
+    let Ok(Response::ReadOrg(readout)) = f.enclave.handle(Request::ReadOrg(AuthenticateRequest {
+        request: signed(&bob, &query),
+        org: state.clone(),
+    })) else {
+        panic!("read org")
+    };
+    assert_eq!(readout.principal.user_name, "bob");
+    let data: Value = serde_json::from_str(&readout.organization_json).unwrap();
+    assert_eq!(data["users"].as_array().unwrap().len(), 2);
+    assert_eq!(data["users"][1]["userTags"][0], json!(tag));
+    assert_eq!(
+        data["users"][1]["apiKeys"][0]["credential"]["publicKey"],
+        json!(public_hex(&bob))
+    );
+    assert_eq!(data["policies"][0]["effect"], json!("EFFECT_ALLOW"));
+    assert_eq!(data["tags"][0]["tagName"], json!("ops"));
+    // an unknown key learns nothing
+    let err = f
+        .enclave
+        .handle(Request::ReadOrg(AuthenticateRequest {
+            request: signed(&new_key(), &query),
+            org: state,
+        }))
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::PublicKeyNotFound);
+}
+
+#[test]
+fn deleted_api_keys_and_users_no_longer_authenticate() {
+    let f = fixture();
+    let bob = new_key();
+    let (state, bob_id) = create_user(&f, &f.org, "bob", &bob);
+    let (state, _) = create_policy(&f, &state, "EFFECT_ALLOW", WALLET_CREATE, "");
+    wallet_by(&f, &state, &bob).unwrap();
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_DELETE_USERS",
+        json!({"userIds": [bob_id]}),
+    );
+    let (state, _) = change(&f, &state, &f.api_key, &b);
+    assert_eq!(
+        wallet_by(&f, &state, &bob).unwrap_err().code,
+        ErrorCode::PublicKeyNotFound
+    );
+}
