@@ -251,7 +251,9 @@ impl OrgSealer {
         let (nonce, ciphertext) = self
             .key
             .seal(&plaintext, &org_state_aad_v2(&state.org_id, state.version))?;
-        self.observe(state.org_id, state.version)?;
+        // Strictly newer: two different states never carry the same version, so a host cannot
+        // keep two concurrent successors of one state and choose later which one to present.
+        self.observe_new(state.org_id, state.version)?;
         Ok(SealedOrgState {
             org_id: state.org_id,
             version: state.version,
@@ -291,6 +293,24 @@ impl OrgSealer {
         }
         self.observe(state.org_id, state.version)?;
         Ok(state)
+    }
+
+    /// Records a version about to be sealed, refusing one not newer than the newest seen.
+    fn observe_new(&self, org: OrgId, version: u64) -> Result<()> {
+        let mut newest = self
+            .newest
+            .lock()
+            .map_err(|_| Error::Internal("version map poisoned"))?;
+        match newest.get(&org) {
+            Some(seen) if version <= *seen => Err(Error::StaleState {
+                got: version,
+                seen: *seen,
+            }),
+            _ => {
+                newest.insert(org, version);
+                Ok(())
+            }
+        }
     }
 
     /// Records `version` as seen, refusing one older than the newest seen.

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::query::{load_org, read_body, stamp_from};
 use super::{AppState, format};
-use crate::store::Page;
+use crate::error::HostError;
+use crate::store::{OrgRecord, Page};
+use keyhold_shared::{ErrorCode, WireError};
 
 const NAMES: &[&str] = &[
     "get_user",
@@ -25,6 +27,30 @@ const NAMES: &[&str] = &[
     "get_organization_configs",
     "list_activities",
 ];
+
+/// Calls the enclave with the organization's current sealed state, loading it again and
+/// retrying when the enclave has already seen a newer one (a concurrent activity changed it).
+pub async fn call_fresh(
+    state: &AppState,
+    org_id: &str,
+    make: impl Fn(&OrgRecord) -> Request,
+) -> Result<(OrgRecord, Response), ApiError> {
+    let mut attempt = 0u64;
+    loop {
+        let org = load_org(state, org_id).await?;
+        match state.call(make(&org)).await {
+            Err(HostError::Enclave(WireError {
+                code: ErrorCode::StaleState,
+                ..
+            })) if attempt < 8 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+            Ok(response) => return Ok((org, response)),
+        }
+    }
+}
 
 pub fn handles(name: &str) -> bool {
     NAMES.contains(&name)
@@ -78,17 +104,18 @@ pub async fn query(
     let body = read_body(body).await?;
     let q: Body_ = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
-    let org = load_org(&state, &q.organization_id).await?;
-    let Response::ReadOrg(readout) = state
-        .call(Request::ReadOrg(AuthenticateRequest {
-            request: SignedRequest {
-                body: body.to_vec(),
-                stamp,
-            },
+    let request = SignedRequest {
+        body: body.to_vec(),
+        stamp,
+    };
+    let (org, response) = call_fresh(&state, &q.organization_id, |org| {
+        Request::ReadOrg(AuthenticateRequest {
+            request: request.clone(),
             org: org.sealed.clone(),
-        }))
-        .await?
-    else {
+        })
+    })
+    .await?;
+    let Response::ReadOrg(readout) = response else {
         return Err(ApiError::internal("unexpected enclave answer"));
     };
     let OrgReadout {

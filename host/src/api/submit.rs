@@ -77,14 +77,16 @@ pub async fn submit(
     }
 
     let context = resolve_context(&state, org.id, &envelope).await?;
-    let Response::Activity(output) = state
-        .call(Request::Activity(ActivityRequest {
-            request: request.clone(),
-            org: org.sealed.clone(),
-            context,
-        }))
-        .await?
-    else {
+    let (org, response) =
+        super::org_queries::call_fresh(&state, &envelope.organization_id, |org| {
+            Request::Activity(ActivityRequest {
+                request: request.clone(),
+                org: org.sealed.clone(),
+                context: context.clone(),
+            })
+        })
+        .await?;
+    let Response::Activity(output) = response else {
         return Err(ApiError::internal("unexpected enclave answer"));
     };
     let now = output.executed_at_ms;
