@@ -7,6 +7,7 @@ mod org_view;
 mod organization;
 mod policies;
 mod sign_raw_payload;
+mod sub_orgs;
 mod users;
 
 use keyhold_shared::ActivityId;
@@ -67,6 +68,9 @@ pub fn execute(
         "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" => {
             sign_raw_payload::run(keys, org, &envelope, context, allowed)?
         }
+        "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8" | "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V7" => {
+            sub_orgs::run(keys, org, &envelope, allowed, now_ms)?
+        }
         other => {
             let digest: [u8; 32] = Sha256::digest(&request.body).into();
             let Some(change) = organization::run(org, &envelope, allowed, &digest, now_ms)? else {
@@ -78,6 +82,7 @@ pub fn execute(
             new_org_state = Some(keys.org_sealer.seal(&change.state)?);
             ActivityResult::Organization {
                 result_json: change.result.to_string(),
+                sub_organization: None,
             }
         }
     };

@@ -67,6 +67,8 @@ pub struct ActivityCommit {
     pub wallets: Vec<WalletRecord>,
     pub accounts: Vec<AccountRecord>,
     pub org_state: Option<SealedOrgState>,
+    /// Organizations this activity created (sub-organizations), with their parent.
+    pub sub_orgs: Vec<(OrgRecord, OrgId)>,
 }
 
 /// Cursor pagination as in Turnkey's `paginationOptions`.
@@ -99,6 +101,8 @@ pub trait Store: Send + Sync + 'static {
         wallet: Option<WalletId>,
         page: Page,
     ) -> StoreResult<Vec<AccountRecord>>;
+    /// Ids of the sub-organizations of `parent`, oldest first, paginated by id cursors.
+    async fn list_sub_orgs(&self, parent: OrgId, page: Page) -> StoreResult<Vec<OrgId>>;
     /// Activities newest first, filtered by status and type (empty = all), paginated by
     /// activity id cursors.
     async fn list_activities(

@@ -265,7 +265,28 @@ pub enum ActivityResult {
     /// `result` object, ready to serve (JSON text).
     Organization {
         result_json: String,
+        /// A sub-organization created by this activity (`CREATE_SUB_ORGANIZATION`).
+        sub_organization: Option<Box<NewSubOrganization>>,
     },
+}
+
+/// A sub-organization the enclave created: its sealed state (version 1) and, optionally, its
+/// first wallet with the seed sealed to (sub-organization, wallet).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSubOrganization {
+    pub organization_id: OrgId,
+    pub parent_organization_id: OrgId,
+    pub name: String,
+    pub sealed_state: SealedOrgState,
+    pub wallet: Option<NewWallet>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWallet {
+    pub wallet_id: WalletId,
+    pub wallet_name: String,
+    pub accounts: Vec<DerivedAccount>,
+    pub sealed_seed: SealedSeed,
 }
 
 /// Answer to [`Request::ReadOrg`]: who asked, and the organization's public data as Turnkey's

@@ -71,7 +71,7 @@ pub fn run(
 }
 
 /// What every organization state must satisfy after a change.
-fn check_invariants(state: &OrgState) -> Result<()> {
+pub(super) fn check_invariants(state: &OrgState) -> Result<()> {
     let quorum = &state.root_quorum;
     if quorum.user_ids.iter().any(|id| state.user(id).is_none()) {
         return Err(Error::invalid(

@@ -26,18 +26,18 @@ pub struct ApiKeyParams {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct UserParams {
+pub(super) struct UserParams {
     user_name: String,
     user_email: Option<String>,
     user_phone_number: Option<String>,
     #[serde(default)]
-    api_keys: Vec<ApiKeyParams>,
+    pub(super) api_keys: Vec<ApiKeyParams>,
     #[serde(default)]
     authenticators: Vec<Value>,
     #[serde(default)]
     oauth_providers: Vec<Value>,
     #[serde(default)]
-    user_tags: Vec<String>,
+    pub(super) user_tags: Vec<String>,
 }
 
 /// Builds an API key from Turnkey's parameters (P-256, compressed SEC1 hex).
@@ -119,7 +119,7 @@ fn user_id(field: &str, value: &str, state: &OrgState) -> Result<UserId> {
 }
 
 /// Creates a user from Turnkey's user parameters; also used for a sub-organization's root users.
-fn new_user(state: &mut OrgState, p: &UserParams, now_ms: u64) -> Result<UserId> {
+pub(super) fn new_user(state: &mut OrgState, p: &UserParams, now_ms: u64) -> Result<UserId> {
     check_name("userName", &p.user_name)?;
     if !p.authenticators.is_empty() {
         return Err(Error::Unsupported("passkey authenticators".into()));

@@ -55,7 +55,7 @@ fn change(
     body: &str,
 ) -> (SealedOrgState, Value) {
     let out = run(f, state, key, body).unwrap();
-    let keyhold_shared::msg::ActivityResult::Organization { result_json } = out.result else {
+    let keyhold_shared::msg::ActivityResult::Organization { result_json, .. } = out.result else {
         panic!("not an organization result")
     };
     (
@@ -445,5 +445,94 @@ fn deleted_api_keys_and_users_no_longer_authenticate() {
     assert_eq!(
         wallet_by(&f, &state, &bob).unwrap_err().code,
         ErrorCode::PublicKeyNotFound
+    );
+}
+
+#[test]
+fn sub_organizations_get_their_own_sealed_state_root_users_and_wallet() {
+    let f = fixture();
+    let alice = new_key();
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8",
+        json!({
+            "subOrganizationName": "alice's", "rootQuorumThreshold": 1,
+            "rootUsers": [{"userName": "alice", "apiKeys": [{"apiKeyName": "k", "publicKey": public_hex(&alice),
+                "curveType": "API_KEY_CURVE_P256"}], "authenticators": [], "oauthProviders": []}],
+            "wallet": {"walletName": "main", "accounts": [{"curve": "CURVE_SECP256K1", "pathFormat": "PATH_FORMAT_BIP32",
+                "path": "m/44'/60'/0'/0/0", "addressFormat": "ADDRESS_FORMAT_ETHEREUM"}]},
+        }),
+    );
+    let out = run(&f, &f.org, &f.api_key, &b).unwrap();
+    assert!(
+        out.new_org_state.is_none(),
+        "the parent's state is unchanged"
+    );
+    let keyhold_shared::msg::ActivityResult::Organization {
+        result_json,
+        sub_organization,
+    } = out.result
+    else {
+        panic!()
+    };
+    let sub = sub_organization.unwrap();
+    let result: Value = serde_json::from_str(&result_json).unwrap();
+    let r = &result["createSubOrganizationResultV8"];
+    assert_eq!(
+        r["subOrganizationId"],
+        json!(sub.organization_id.to_string())
+    );
+    assert_eq!(r["rootUserIds"].as_array().unwrap().len(), 1);
+    let wallet = sub.wallet.as_ref().unwrap();
+    assert_eq!(
+        r["wallet"]["addresses"][0],
+        json!(wallet.accounts[0].address)
+    );
+    assert_eq!(sub.parent_organization_id, f.org_id);
+    // alice is root of the sub-organization
+    run(
+        &f,
+        &sub.sealed_state,
+        &alice,
+        &create_wallet_body(&sub.organization_id, "w", &[]),
+    )
+    .unwrap();
+    // the parent's root is not a credential of the sub-organization
+    assert_eq!(
+        run(
+            &f,
+            &sub.sealed_state,
+            &f.api_key,
+            &create_wallet_body(&sub.organization_id, "w", &[])
+        )
+        .unwrap_err()
+        .code,
+        ErrorCode::PublicKeyNotFound
+    );
+    // the wallet seed is sealed to the sub-organization: signing there works
+    let sign = super::support::sign_body(
+        &sub.organization_id,
+        &wallet.accounts[0].address,
+        "deadbeef",
+        "HASH_FUNCTION_KECCAK256",
+    );
+    let ctx = ActivityContext::WalletAccount {
+        wallet_id: wallet.wallet_id,
+        path: "m/44'/60'/0'/0/0".into(),
+        sealed_seed: wallet.sealed_seed.clone(),
+    };
+    let Ok(Response::Activity(_)) = f.enclave.handle(Request::Activity(ActivityRequest {
+        request: signed(&alice, &sign),
+        org: sub.sealed_state.clone(),
+        context: ctx,
+    })) else {
+        panic!("sign in the sub-organization")
+    };
+    // a non-root user of the parent is denied by default
+    let bob = new_key();
+    let (state, _) = create_user(&f, &f.org, "bob", &bob);
+    assert_eq!(
+        run(&f, &state, &bob, &b).unwrap_err().code,
+        ErrorCode::PermissionDenied
     );
 }

@@ -26,6 +26,8 @@ const NAMES: &[&str] = &[
     "get_organization",
     "get_organization_configs",
     "list_activities",
+    "get_sub_org_ids",
+    "list_suborgs",
 ];
 
 /// Calls the enclave with the organization's current sealed state, loading it again and
@@ -162,7 +164,7 @@ pub async fn query(
             data["wallets"] = json!(wallets.iter().map(format::wallet).collect::<Vec<_>>());
             json!({"organizationData": data})
         }
-        "list_activities" => {
+        "list_activities" | "get_sub_org_ids" | "list_suborgs" => {
             let page = match &q.pagination_options {
                 None => Page::default(),
                 Some(p) => Page {
@@ -183,6 +185,12 @@ pub async fn query(
                     after: p.after.clone(),
                 },
             };
+            if name != "list_activities" {
+                let ids = state.store.list_sub_orgs(org.id, page).await?;
+                return Ok(Json(json!({
+                    "organizationIds": ids.iter().map(ToString::to_string).collect::<Vec<_>>()
+                })));
+            }
             let activities = state
                 .store
                 .list_activities(org.id, q.filter_by_status, q.filter_by_type, page)

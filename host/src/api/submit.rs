@@ -93,6 +93,7 @@ pub async fn submit(
     let activity_id = output.activity_id.to_string();
     let mut wallets = Vec::new();
     let mut accounts = Vec::new();
+    let mut sub_orgs = Vec::new();
     let result = match output.result {
         ActivityResult::CreateWallet {
             wallet_id,
@@ -142,8 +143,20 @@ pub async fn submit(
             "s": hex::encode(sig.s),
             "v": format!("{:02x}", sig.v),
         }}),
-        ActivityResult::Organization { result_json } => serde_json::from_str(&result_json)
-            .map_err(|_| ApiError::internal("unexpected enclave answer"))?,
+        ActivityResult::Organization {
+            result_json,
+            sub_organization,
+        } => {
+            if let Some(sub) = sub_organization {
+                let (org, wallet, derived) =
+                    super::org_activities::sub_org_records(*sub, &envelope.parameters, now)?;
+                sub_orgs.push(org);
+                wallets.extend(wallet);
+                accounts.extend(derived);
+            }
+            serde_json::from_str(&result_json)
+                .map_err(|_| ApiError::internal("unexpected enclave answer"))?
+        }
     };
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
     let votes = json!([format::vote(
@@ -173,6 +186,7 @@ pub async fn submit(
             wallets,
             accounts,
             org_state: output.new_org_state,
+            sub_orgs,
         })
         .await?;
     Ok(Json(json!({ "activity": format::activity(&record) })))

@@ -16,7 +16,8 @@ use super::{
 use crate::error::HostError;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE orgs (
     org_id TEXT PRIMARY KEY,
@@ -62,7 +63,12 @@ CREATE TABLE activities (
     updated_at_ms INTEGER NOT NULL,
     UNIQUE (org_id, fingerprint)
 );
-"#];
+"#,
+    r#"
+ALTER TABLE orgs ADD COLUMN parent_org_id TEXT;
+CREATE INDEX orgs_by_parent ON orgs(parent_org_id, created_at_ms);
+"#,
+];
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -248,8 +254,20 @@ impl Store for SqliteStore {
             .as_ref()
             .map(|s| encode(s).map(|b| (s.clone(), b)))
             .transpose()?;
+        let sub_orgs = commit
+            .sub_orgs
+            .iter()
+            .map(|(o, parent)| encode(&o.sealed).map(|b| (o.clone(), *parent, b)))
+            .collect::<StoreResult<Vec<_>>>()?;
         self.run(move |c| {
             let tx = c.transaction()?;
+            // Sub-organizations first: their wallets reference them.
+            for (org, parent, sealed) in &sub_orgs {
+                tx.execute(
+                    "INSERT INTO orgs (org_id, name, version, sealed, created_at_ms, parent_org_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![org.id.to_string(), org.name, org.sealed.version as i64, sealed, org.created_at_ms as i64, parent.to_string()],
+                )?;
+            }
             let a = &commit.activity;
             tx.execute(
                 &format!("INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
@@ -336,6 +354,25 @@ impl Store for SqliteStore {
                 activity_from_row,
             )
             .optional()?)
+        })
+        .await
+    }
+
+    async fn list_sub_orgs(&self, parent: OrgId, page: Page) -> StoreResult<Vec<OrgId>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT org_id FROM orgs WHERE parent_org_id = ?1 ORDER BY created_at_ms, rowid",
+            )?;
+            let rows = stmt.query_map([parent.to_string()], |r| parse_id::<OrgId>(r.get(0)?))?;
+            let all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let position = |id: &Option<String>| {
+                id.as_ref()
+                    .and_then(|id| all.iter().position(|o| &o.to_string() == id))
+            };
+            let start = position(&page.after).map_or(0, |i| i.saturating_add(1));
+            let end = position(&page.before).unwrap_or(all.len());
+            let limit = page.limit.unwrap_or(10).clamp(1, 100) as usize;
+            Ok(all.into_iter().take(end).skip(start).take(limit).collect())
         })
         .await
     }

@@ -179,4 +179,43 @@ describe("phase main: organizations and policies", { skip: onlyInPhase("main") }
     const { users } = await client.getUsers({ organizationId: creds.organizationId });
     assert.ok(!users.some((u) => u.userId === state.bobId));
   });
+
+  test("9. createSubOrganization (V8) with a wallet: the sub-org's root user signs there; getSubOrgIds lists it", opts, async () => {
+    const { creds, client, recorder } = makeClient();
+    const alice = generateP256KeyPair();
+    const { activity } = await client.createSubOrganization(
+      activityBody("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", creds.organizationId, {
+        subOrganizationName: uniqueName("end-user"),
+        rootUsers: [{ userName: "alice", apiKeys: [{ apiKeyName: "alice", publicKey: alice.publicKey,
+          curveType: "API_KEY_CURVE_P256" }], authenticators: [], oauthProviders: [] }],
+        rootQuorumThreshold: 1,
+        wallet: { walletName: "main", accounts: [{ curve: "CURVE_SECP256K1", pathFormat: "PATH_FORMAT_BIP32",
+          path: "m/44'/60'/0'/0/0", addressFormat: "ADDRESS_FORMAT_ETHEREUM" }] },
+      }),
+    );
+    assertActivityEnvelope(activity, { organizationId: creds.organizationId,
+      type: "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", intentKey: "createSubOrganizationIntentV8",
+      resultKey: "createSubOrganizationResultV8", rawBody: recorder.lastBody });
+    const r = activity.result.createSubOrganizationResultV8;
+    assertUuid(r.subOrganizationId, "subOrganizationId");
+    assert.equal(r.rootUserIds.length, 1);
+    const [address] = r.wallet.addresses;
+    assert.match(address, /^0x[0-9a-fA-F]{40}$/);
+
+    const sub = clientFor(alice);
+    const who = await sub.getWhoami({ organizationId: r.subOrganizationId });
+    assert.equal(who.userId, r.rootUserIds[0]);
+    const signed = await sub.signRawPayload(activityBody("ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2", r.subOrganizationId, {
+      signWith: address, payload: "deadbeef", encoding: "PAYLOAD_ENCODING_HEXADECIMAL",
+      hashFunction: "HASH_FUNCTION_KECCAK256" }));
+    assert.equal(signed.activity.status, "ACTIVITY_STATUS_COMPLETED");
+    // the parent's key is not a credential of the sub-organization
+    await assert.rejects(
+      client.getWallets({ organizationId: r.subOrganizationId }),
+      (e) => e.details?.[0]?.turnkeyErrorCode === "PUBLIC_KEY_NOT_FOUND",
+    );
+    const { organizationIds } = await client.getSubOrgIds({ organizationId: creds.organizationId,
+      paginationOptions: { limit: "100" } });
+    assert.ok(organizationIds.includes(r.subOrganizationId));
+  });
 });
