@@ -1,6 +1,7 @@
 //! Client requests: parse the signed body, check it belongs to this organization and is fresh,
 //! authorize the caller, and dispatch on the activity `type`.
 
+mod approvals;
 mod create_wallet;
 mod envelope;
 mod org_view;
@@ -13,7 +14,7 @@ mod users;
 use keyhold_shared::ActivityId;
 use keyhold_shared::Uuid;
 use keyhold_shared::msg::{
-    ActivityContext, ActivityOutput, ActivityResult, Principal, SignedRequest,
+    ActivityContext, ActivityOutput, ActivityResult, ActivityStatus, Principal, SignedRequest,
 };
 use sha2::{Digest, Sha256};
 
@@ -31,6 +32,9 @@ pub use org_view::read_org;
 /// five minutes ahead).
 pub const MAX_AGE_MS: u64 = 60 * 60 * 1000;
 pub const MAX_SKEW_MS: u64 = 5 * 60 * 1000;
+/// How long an activity waiting for consensus can still be approved (Turnkey: approvals expire
+/// 24 hours after the first vote).
+pub const APPROVAL_WINDOW_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Authenticates a query (a read served by the host) and returns who asked.
 pub fn authenticate_query(
@@ -45,7 +49,7 @@ pub fn authenticate_query(
     Ok(principal(org, &auth))
 }
 
-/// Authenticates, authorizes and executes one activity.
+/// Authenticates, authorizes and executes one activity (or records a vote on one).
 pub fn execute(
     keys: &Keys,
     org: &OrgState,
@@ -57,43 +61,76 @@ pub fn execute(
     let auth = authenticate(org, request, now_ms)?;
     envelope.check_organization(org)?;
     envelope.check_timestamp(now_ms)?;
-    let allowed = match authorize::authorize(org, &envelope, &[&auth], context, now_ms)? {
-        Verdict::Allowed(allowed) => allowed,
-        Verdict::ConsensusNeeded => return Err(Error::ConsensusNeeded),
-    };
-
-    let mut new_org_state = None;
-    let result = match envelope.activity_type.as_str() {
-        "ACTIVITY_TYPE_CREATE_WALLET" => create_wallet::run(keys, org, &envelope, allowed)?,
-        "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" => {
-            sign_raw_payload::run(keys, org, &envelope, context, allowed)?
-        }
-        "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8" | "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V7" => {
-            sub_orgs::run(keys, org, &envelope, allowed, now_ms)?
-        }
-        other => {
-            let digest: [u8; 32] = Sha256::digest(&request.body).into();
-            let Some(change) = organization::run(org, &envelope, allowed, &digest, now_ms)? else {
-                return Err(Error::Unsupported(format!(
-                    "activity type `{}`",
-                    other.chars().take(80).collect::<String>()
-                )));
-            };
-            new_org_state = Some(keys.org_sealer.seal(&change.state)?);
-            ActivityResult::Organization {
-                result_json: change.result.to_string(),
-                sub_organization: None,
+    if approvals::is_vote(&envelope.activity_type) {
+        return approvals::vote(keys, org, &envelope, &auth, context, now_ms);
+    }
+    let (status, result, new_state) =
+        match authorize::authorize(org, &envelope, &[&auth], context, now_ms)? {
+            Verdict::Allowed(allowed) => {
+                let (result, state) = perform(
+                    keys,
+                    org,
+                    &request.body,
+                    &envelope,
+                    context,
+                    allowed,
+                    now_ms,
+                )?;
+                (ActivityStatus::Completed, result, state)
             }
-        }
-    };
+            // The submitter's stamp is the first vote; the host keeps it for the approvals.
+            Verdict::ConsensusNeeded => {
+                (ActivityStatus::ConsensusNeeded, ActivityResult::Empty, None)
+            }
+        };
     Ok(ActivityOutput {
         activity_id: ActivityId(Uuid::new_v4(random()?)),
+        status,
         activity_type: envelope.activity_type.clone(),
         fingerprint: fingerprint(&request.body),
         principal: principal(org, &auth),
         executed_at_ms: now_ms,
         result,
-        new_org_state,
+        new_org_state: new_state.map(|s| keys.org_sealer.seal(&s)).transpose()?,
+    })
+}
+
+/// Runs an authorized activity. Returns its result and, when it changed the organization, the
+/// new (unsealed) state, which already remembers the activity's fingerprint.
+pub(crate) fn perform(
+    keys: &Keys,
+    org: &OrgState,
+    body: &[u8],
+    envelope: &Envelope,
+    context: &ActivityContext,
+    allowed: Allowed,
+    now_ms: u64,
+) -> Result<(ActivityResult, Option<OrgState>)> {
+    Ok(match envelope.activity_type.as_str() {
+        "ACTIVITY_TYPE_CREATE_WALLET" => (create_wallet::run(keys, org, envelope, allowed)?, None),
+        "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" => (
+            sign_raw_payload::run(keys, org, envelope, context, allowed)?,
+            None,
+        ),
+        "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8" | "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V7" => {
+            (sub_orgs::run(keys, org, envelope, allowed, now_ms)?, None)
+        }
+        other => {
+            let digest: [u8; 32] = Sha256::digest(body).into();
+            let Some(change) = organization::run(org, envelope, allowed, &digest, now_ms)? else {
+                return Err(Error::Unsupported(format!(
+                    "activity type `{}`",
+                    other.chars().take(80).collect::<String>()
+                )));
+            };
+            (
+                ActivityResult::Organization {
+                    result_json: change.result.to_string(),
+                    sub_organization: None,
+                },
+                Some(change.state),
+            )
+        }
     })
 }
 

@@ -1,5 +1,6 @@
 //! Turnkey's public HTTP API (`POST /public/v1/query/*` and `/public/v1/submit/*`).
 
+mod approvals;
 mod enclave;
 mod error;
 mod format;

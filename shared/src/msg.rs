@@ -217,6 +217,30 @@ pub enum ActivityContext {
         path: String,
         sealed_seed: SealedSeed,
     },
+    /// For `APPROVE_ACTIVITY` / `REJECT_ACTIVITY`: the activity voted on, exactly as its
+    /// submitter stamped it, the earlier approvals (each as its voter stamped it), and what the
+    /// target activity itself needs. The enclave verifies every stamp again.
+    Approval(Box<ApprovalContext>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalContext {
+    pub target: SignedRequest,
+    pub votes: Vec<SignedRequest>,
+    pub target_context: ActivityContext,
+}
+
+/// Most votes an activity collects.
+pub const MAX_VOTES: usize = 100;
+
+/// Turnkey's activity statuses that the enclave decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActivityStatus {
+    Completed,
+    /// Not enough approvals yet (`ACTIVITY_STATUS_CONSENSUS_NEEDED`, result `{}`).
+    ConsensusNeeded,
+    /// Rejected by a vote (`ACTIVITY_STATUS_REJECTED`, result `{}`).
+    Rejected,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,6 +285,8 @@ pub enum ActivityResult {
         sealed_seed: SealedSeed,
     },
     SignRawPayload(RecoverableSignature),
+    /// No result (consensus needed, rejected).
+    Empty,
     /// An organization activity (users, credentials, policies, tags, root quorum): Turnkey's
     /// `result` object, ready to serve (JSON text).
     Organization {
@@ -300,6 +326,7 @@ pub struct OrgReadout {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityOutput {
     pub activity_id: ActivityId,
+    pub status: ActivityStatus,
     /// The activity type the client signed (e.g. `ACTIVITY_TYPE_CREATE_WALLET`).
     pub activity_type: String,
     /// `"sha256:" + hex(sha256(body))`, as Turnkey computes it.

@@ -6,7 +6,7 @@ use keyhold_shared::Uuid;
 use serde_json::Value;
 
 use super::envelope::Envelope;
-use super::{Allowed, MAX_AGE_MS, MAX_SKEW_MS, policies, users};
+use super::{APPROVAL_WINDOW_MS, Allowed, MAX_AGE_MS, MAX_SKEW_MS, policies, users};
 use crate::error::{Error, Result};
 use crate::org::OrgState;
 use crate::secrets::random;
@@ -59,10 +59,11 @@ pub fn run(
             "this request was already executed in this organization (replayed request)",
         ));
     }
-    // Until then a replay would pass the timestamp check; afterwards the check refuses it.
+    // Until then a replay would pass the timestamp check (or, for an activity that waited for
+    // approvals, the approval window); afterwards those checks refuse it.
     let replay_until = envelope
         .timestamp()?
-        .saturating_add(MAX_AGE_MS)
+        .saturating_add(APPROVAL_WINDOW_MS.max(MAX_AGE_MS))
         .saturating_add(MAX_SKEW_MS);
     let mut state = org.successor(digest, now_ms, replay_until)?;
     let result = op(&mut state, envelope, now_ms)?;

@@ -536,3 +536,292 @@ fn sub_organizations_get_their_own_sealed_state_root_users_and_wallet() {
         ErrorCode::PermissionDenied
     );
 }
+
+// ---- approvals ------------------------------------------------------------------------------
+
+struct Board {
+    f: Fixture,
+    state: SealedOrgState,
+    members: Vec<SigningKey>,
+}
+
+/// Three tagged users; creating a wallet needs two of them.
+fn board() -> Board {
+    let f = fixture();
+    let members: Vec<SigningKey> = (0..3).map(|_| new_key()).collect();
+    let mut state = f.org.clone();
+    let mut ids = Vec::new();
+    for (i, k) in members.iter().enumerate() {
+        let (s, id) = create_user(&f, &state, &format!("m{i}"), k);
+        state = s;
+        ids.push(id);
+    }
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_CREATE_USER_TAG",
+        json!({"userTagName": "board", "userIds": ids}),
+    );
+    let (s, result) = change(&f, &state, &f.api_key, &b);
+    let tag = result["createUserTagResult"]["userTagId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (state, _) = create_policy(
+        &f,
+        &s,
+        "EFFECT_ALLOW",
+        WALLET_CREATE,
+        &format!("approvers.filter(u, u.tags.contains('{tag}')).count() >= 2"),
+    );
+    Board { f, state, members }
+}
+
+fn vote_body(org: &OrgId, approve: bool, fingerprint: &str) -> String {
+    let t = if approve {
+        "ACTIVITY_TYPE_APPROVE_ACTIVITY"
+    } else {
+        "ACTIVITY_TYPE_REJECT_ACTIVITY"
+    };
+    body(org, t, json!({"fingerprint": fingerprint}))
+}
+
+fn cast(
+    b: &Board,
+    state: &SealedOrgState,
+    voter: &SigningKey,
+    vote: &str,
+    target: &keyhold_shared::msg::SignedRequest,
+    votes: Vec<keyhold_shared::msg::SignedRequest>,
+) -> Result<ActivityOutput, WireError> {
+    let context = ActivityContext::Approval(Box::new(keyhold_shared::msg::ApprovalContext {
+        target: target.clone(),
+        votes,
+        target_context: ActivityContext::None,
+    }));
+    match b.f.enclave.handle(Request::Activity(ActivityRequest {
+        request: signed(voter, vote),
+        org: state.clone(),
+        context,
+    }))? {
+        Response::Activity(out) => Ok(*out),
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+use keyhold_shared::msg::ActivityStatus;
+
+#[test]
+fn two_of_three_approve_then_the_activity_runs_once() {
+    let b = board();
+    let org = b.f.org_id;
+    let wallet = create_wallet_body(&org, "w", &["m/44'/60'/0'/0/0"]);
+    let target = signed(&b.members[0], &wallet);
+    let first = run(&b.f, &b.state, &b.members[0], &wallet).unwrap();
+    assert_eq!(first.status, ActivityStatus::ConsensusNeeded);
+    assert!(first.new_org_state.is_none());
+    let fp = first.fingerprint.clone();
+    // the second board member approves: consensus, the wallet is created
+    let approve = vote_body(&org, true, &fp);
+    let out = cast(&b, &b.state, &b.members[1], &approve, &target, vec![]).unwrap();
+    assert_eq!(out.status, ActivityStatus::Completed);
+    assert_eq!(out.fingerprint, fp);
+    assert!(matches!(
+        out.result,
+        keyhold_shared::msg::ActivityResult::CreateWallet { .. }
+    ));
+    let after = out.new_org_state.unwrap();
+    // the host replays the old approval (on the new state): the activity already ran
+    let err = cast(&b, &after, &b.members[1], &approve, &target, vec![]).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidRequest);
+    assert!(err.message.contains("already completed"), "{}", err.message);
+    // … or on the old state: stale
+    assert_eq!(
+        cast(&b, &b.state, &b.members[1], &approve, &target, vec![])
+            .unwrap_err()
+            .code,
+        ErrorCode::StaleState
+    );
+}
+
+#[test]
+fn the_same_user_twice_is_one_approval_and_outsiders_do_not_count() {
+    let b = board();
+    let org = b.f.org_id;
+    let wallet = create_wallet_body(&org, "w", &[]);
+    let target = signed(&b.members[0], &wallet);
+    let fp = crate::activities::fingerprint(wallet.as_bytes());
+    // the submitter approving their own activity is still one approver
+    let out = cast(
+        &b,
+        &b.state,
+        &b.members[0],
+        &vote_body(&org, true, &fp),
+        &target,
+        vec![],
+    )
+    .unwrap();
+    assert_eq!(out.status, ActivityStatus::ConsensusNeeded);
+    // a user outside the board approves: still one board member
+    let outsider = new_key();
+    let (state, _) = create_user(&b.f, &b.state, "outsider", &outsider);
+    let out = cast(
+        &b,
+        &state,
+        &outsider,
+        &vote_body(&org, true, &fp),
+        &target,
+        vec![],
+    )
+    .unwrap();
+    assert_eq!(out.status, ActivityStatus::ConsensusNeeded);
+    // earlier approvals are re-sent and re-verified: member 1's approval plus member 2's
+    let v1 = vote_body(&org, true, &fp);
+    let earlier = vec![signed(&b.members[1], &v1)];
+    let out = cast(
+        &b,
+        &state,
+        &b.members[2],
+        &vote_body(&org, true, &fp),
+        &target,
+        earlier,
+    )
+    .unwrap();
+    assert_eq!(out.status, ActivityStatus::Completed);
+}
+
+#[test]
+fn host_forges_or_misdirects_a_vote() {
+    let b = board();
+    let org = b.f.org_id;
+    let wallet = create_wallet_body(&org, "w", &[]);
+    let target = signed(&b.members[0], &wallet);
+    let fp = crate::activities::fingerprint(wallet.as_bytes());
+    // a forged earlier vote: member 1's stamp over a body the host rewrote
+    let v = vote_body(&org, true, &fp);
+    let mut forged = signed(&b.members[1], &v);
+    forged.body = format!("{v} ").into_bytes();
+    let err = cast(
+        &b,
+        &b.state,
+        &b.members[2],
+        &vote_body(&org, true, &fp),
+        &target,
+        vec![forged],
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::SignatureInvalid);
+    // an approval of another activity passed off as an approval of this one
+    let other = vote_body(&org, true, &crate::activities::fingerprint(b"other"));
+    let err = cast(
+        &b,
+        &b.state,
+        &b.members[2],
+        &vote_body(&org, true, &fp),
+        &target,
+        vec![signed(&b.members[1], &other)],
+    )
+    .unwrap_err();
+    assert!(err.message.contains("another activity"), "{}", err.message);
+    // the host swaps the target for another activity than the voter approved
+    let swapped = signed(&b.members[0], &create_wallet_body(&org, "x", &[]));
+    let err = cast(
+        &b,
+        &b.state,
+        &b.members[1],
+        &vote_body(&org, true, &fp),
+        &swapped,
+        vec![],
+    )
+    .unwrap_err();
+    assert!(err.message.contains("fingerprint"), "{}", err.message);
+    // a submitter stamp forged by the host
+    let mut forged_target = target.clone();
+    forged_target.body = format!("{wallet} ").into_bytes();
+    let fp2 = crate::activities::fingerprint(&forged_target.body);
+    let err = cast(
+        &b,
+        &b.state,
+        &b.members[1],
+        &vote_body(&org, true, &fp2),
+        &forged_target,
+        vec![],
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::SignatureInvalid);
+}
+
+#[test]
+fn a_rejected_activity_never_runs() {
+    let b = board();
+    let org = b.f.org_id;
+    let wallet = create_wallet_body(&org, "w", &[]);
+    let target = signed(&b.members[0], &wallet);
+    let fp = crate::activities::fingerprint(wallet.as_bytes());
+    let out = cast(
+        &b,
+        &b.state,
+        &b.members[2],
+        &vote_body(&org, false, &fp),
+        &target,
+        vec![],
+    )
+    .unwrap();
+    assert_eq!(out.status, ActivityStatus::Rejected);
+    let after = out.new_org_state.unwrap();
+    let err = cast(
+        &b,
+        &after,
+        &b.members[1],
+        &vote_body(&org, true, &fp),
+        &target,
+        vec![],
+    )
+    .unwrap_err();
+    assert!(
+        err.message.contains("already completed or rejected"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn root_quorum_of_two_needs_both_roots() {
+    let f = fixture();
+    let second = new_key();
+    let (state, second_id) = create_user(&f, &f.org, "root2", &second);
+    let root_id = {
+        let q = json!({"organizationId": f.org_id.to_string()}).to_string();
+        let Ok(Response::ReadOrg(r)) = f.enclave.handle(Request::ReadOrg(AuthenticateRequest {
+            request: signed(&f.api_key, &q),
+            org: state.clone(),
+        })) else {
+            panic!()
+        };
+        r.principal.user_id.to_string()
+    };
+    let b = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_UPDATE_ROOT_QUORUM",
+        json!({"threshold": 2, "userIds": [root_id, second_id]}),
+    );
+    let (state, _) = change(&f, &state, &f.api_key, &b);
+    // one root alone now waits for the other
+    let wallet = create_wallet_body(&f.org_id, "w", &[]);
+    let out = run(&f, &state, &f.api_key, &wallet).unwrap();
+    assert_eq!(out.status, ActivityStatus::ConsensusNeeded);
+    let board = Board {
+        f,
+        state: state.clone(),
+        members: vec![],
+    };
+    let out = cast(
+        &board,
+        &state,
+        &second,
+        &vote_body(&board.f.org_id, true, &out.fingerprint),
+        &signed(&board.f.api_key, &wallet),
+        vec![],
+    )
+    .unwrap();
+    assert_eq!(out.status, ActivityStatus::Completed);
+}

@@ -33,6 +33,8 @@ pub fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
         ],
         "delete_policy" => &["ACTIVITY_TYPE_DELETE_POLICY"],
         "delete_policies" => &["ACTIVITY_TYPE_DELETE_POLICIES"],
+        "approve_activity" => &["ACTIVITY_TYPE_APPROVE_ACTIVITY"],
+        "reject_activity" => &["ACTIVITY_TYPE_REJECT_ACTIVITY"],
         "create_sub_organization" => &[
             "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8",
             "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V7",

@@ -6,7 +6,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use keyhold_shared::msg::{
-    ActivityContext, ActivityRequest, ActivityResult, Request, Response, SignedRequest,
+    ActivityContext, ActivityRequest, ActivityResult, ActivityStatus, Request, Response,
+    SignedRequest,
 };
 use keyhold_shared::{OrgId, Uuid};
 use serde::Deserialize;
@@ -29,16 +30,16 @@ fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Envelope {
+pub(super) struct Envelope {
     #[serde(rename = "type")]
-    activity_type: String,
-    organization_id: String,
+    pub(super) activity_type: String,
+    pub(super) organization_id: String,
     #[expect(
         dead_code,
         reason = "checked by the enclave; required here so a missing field is a 400"
     )]
     timestamp_ms: String,
-    parameters: Value,
+    pub(super) parameters: Value,
 }
 
 pub async fn submit(
@@ -62,6 +63,19 @@ pub async fn submit(
             envelope.activity_type,
             accepted.join(" or ")
         )));
+    }
+    if super::approvals::is_vote(&name) {
+        return super::approvals::vote(
+            &state,
+            SignedRequest {
+                body: body.to_vec(),
+                stamp,
+            },
+            &envelope.organization_id,
+            &envelope.parameters,
+            name == "approve_activity",
+        )
+        .await;
     }
     let org = load_org(&state, &envelope.organization_id).await?;
     let fingerprint = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
@@ -91,10 +105,71 @@ pub async fn submit(
     };
     let now = output.executed_at_ms;
     let activity_id = output.activity_id.to_string();
+    let Records {
+        result,
+        wallets,
+        accounts,
+        sub_orgs,
+    } = records(output.result, &envelope.parameters, org.id, now)?;
+    let body_text = String::from_utf8_lossy(&request.body).into_owned();
+    let votes = json!([format::vote(
+        &activity_id,
+        &output.principal.user_id.to_string(),
+        &output.principal.user_name,
+        &body_text,
+        headers.get("x-stamp").and_then(|v| v.to_str().ok()),
+        now,
+    )]);
+    let record = ActivityRecord {
+        id: output.activity_id,
+        org: org.id,
+        fingerprint: output.fingerprint,
+        activity_type: output.activity_type,
+        status: super::approvals::status(output.status).into(),
+        body: body_text,
+        result: result.to_string(),
+        votes: votes.to_string(),
+        created_at_ms: now,
+        updated_at_ms: now,
+    };
+    state
+        .store
+        .commit_activity(ActivityCommit {
+            activity: record.clone(),
+            wallets,
+            accounts,
+            org_state: output.new_org_state,
+            sub_orgs,
+            // Kept so that approvals can re-send the submitter's stamp to the enclave.
+            vote_request: (output.status == ActivityStatus::ConsensusNeeded)
+                .then(|| super::approvals::stamp_text(&request.stamp))
+                .flatten()
+                .map(|stamp| (record.body.clone(), stamp)),
+            replace_existing: false,
+        })
+        .await?;
+    Ok(Json(json!({ "activity": format::activity(&record) })))
+}
+
+/// What an activity result adds to the store: Turnkey's `result` object and new records.
+pub(super) struct Records {
+    pub result: Value,
+    pub wallets: Vec<WalletRecord>,
+    pub accounts: Vec<AccountRecord>,
+    pub sub_orgs: Vec<(crate::store::OrgRecord, OrgId)>,
+}
+
+/// Turns the enclave's result into Turnkey's `result` object and the records to store.
+pub(super) fn records(
+    result: ActivityResult,
+    parameters: &Value,
+    org: OrgId,
+    now: u64,
+) -> Result<Records, ApiError> {
     let mut wallets = Vec::new();
     let mut accounts = Vec::new();
     let mut sub_orgs = Vec::new();
-    let result = match output.result {
+    let result = match result {
         ActivityResult::CreateWallet {
             wallet_id,
             wallet_name,
@@ -102,8 +177,7 @@ pub async fn submit(
             sealed_seed,
         } => {
             let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
-            let params: Vec<Value> = envelope
-                .parameters
+            let params: Vec<Value> = parameters
                 .get("accounts")
                 .and_then(Value::as_array)
                 .cloned()
@@ -118,7 +192,7 @@ pub async fn submit(
                 };
                 accounts.push(AccountRecord {
                     id: Uuid::new_v4(*crate::operator::random_bytes::<16>()?).to_string(),
-                    org: org.id,
+                    org,
                     wallet: wallet_id,
                     curve: field("curve"),
                     path_format: field("pathFormat"),
@@ -131,7 +205,7 @@ pub async fn submit(
             }
             wallets.push(WalletRecord {
                 id: wallet_id,
-                org: org.id,
+                org,
                 name: wallet_name,
                 sealed_seed,
                 created_at_ms: now,
@@ -149,7 +223,7 @@ pub async fn submit(
         } => {
             if let Some(sub) = sub_organization {
                 let (org, wallet, derived) =
-                    super::org_activities::sub_org_records(*sub, &envelope.parameters, now)?;
+                    super::org_activities::sub_org_records(*sub, parameters, now)?;
                 sub_orgs.push(org);
                 wallets.extend(wallet);
                 accounts.extend(derived);
@@ -157,44 +231,19 @@ pub async fn submit(
             serde_json::from_str(&result_json)
                 .map_err(|_| ApiError::internal("unexpected enclave answer"))?
         }
+        ActivityResult::Empty => json!({}),
     };
-    let body_text = String::from_utf8_lossy(&request.body).into_owned();
-    let votes = json!([format::vote(
-        &activity_id,
-        &output.principal.user_id.to_string(),
-        &output.principal.user_name,
-        &body_text,
-        headers.get("x-stamp").and_then(|v| v.to_str().ok()),
-        now,
-    )]);
-    let record = ActivityRecord {
-        id: output.activity_id,
-        org: org.id,
-        fingerprint: output.fingerprint,
-        activity_type: output.activity_type,
-        status: "ACTIVITY_STATUS_COMPLETED".into(),
-        body: body_text,
-        result: result.to_string(),
-        votes: votes.to_string(),
-        created_at_ms: now,
-        updated_at_ms: now,
-    };
-    state
-        .store
-        .commit_activity(ActivityCommit {
-            activity: record.clone(),
-            wallets,
-            accounts,
-            org_state: output.new_org_state,
-            sub_orgs,
-        })
-        .await?;
-    Ok(Json(json!({ "activity": format::activity(&record) })))
+    Ok(Records {
+        result,
+        wallets,
+        accounts,
+        sub_orgs,
+    })
 }
 
 /// Looks up what the enclave needs for this activity. Nothing here is trusted by the enclave:
 /// it re-derives and compares.
-async fn resolve_context(
+pub(super) async fn resolve_context(
     state: &AppState,
     org: OrgId,
     envelope: &Envelope,

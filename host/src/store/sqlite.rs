@@ -269,6 +269,21 @@ impl Store for SqliteStore {
                 )?;
             }
             let a = &commit.activity;
+            if let Some((body, stamp)) = &commit.vote_request {
+                tx.execute(
+                    "INSERT INTO vote_requests (org_id, fingerprint, seq, body, stamp) VALUES (?1, ?2, (SELECT COUNT(*) FROM vote_requests WHERE org_id = ?1 AND fingerprint = ?2), ?3, ?4)",
+                    params![a.org.to_string(), a.fingerprint, body, stamp],
+                )?;
+            }
+            if commit.replace_existing {
+                let changed = tx.execute(
+                    "UPDATE activities SET status = ?1, result = ?2, votes = ?3, updated_at_ms = ?4 WHERE org_id = ?5 AND fingerprint = ?6 AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED'",
+                    params![a.status, a.result, a.votes, a.updated_at_ms as i64, a.org.to_string(), a.fingerprint],
+                )?;
+                if changed != 1 {
+                    return Err(HostError::Store("activity changed concurrently".into()));
+                }
+            } else {
             tx.execute(
                 &format!("INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
@@ -284,6 +299,7 @@ impl Store for SqliteStore {
                     a.updated_at_ms as i64
                 ],
             )?;
+            }
             for (w, seed) in &wallets {
                 tx.execute(
                     &format!("INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
@@ -354,6 +370,24 @@ impl Store for SqliteStore {
                 activity_from_row,
             )
             .optional()?)
+        })
+        .await
+    }
+
+    async fn vote_requests(
+        &self,
+        org: OrgId,
+        fingerprint: &str,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let fingerprint = fingerprint.to_owned();
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT body, stamp FROM vote_requests WHERE org_id = ?1 AND fingerprint = ?2 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([org.to_string(), fingerprint], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }
