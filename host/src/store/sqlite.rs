@@ -67,6 +67,14 @@ CREATE TABLE activities (
     r#"
 ALTER TABLE orgs ADD COLUMN parent_org_id TEXT;
 CREATE INDEX orgs_by_parent ON orgs(parent_org_id, created_at_ms);
+CREATE TABLE vote_requests (
+    org_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    stamp TEXT NOT NULL,
+    PRIMARY KEY (org_id, fingerprint, seq)
+);
 "#,
 ];
 

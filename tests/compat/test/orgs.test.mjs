@@ -218,4 +218,61 @@ describe("phase main: organizations and policies", { skip: onlyInPhase("main") }
       paginationOptions: { limit: "100" } });
     assert.ok(organizationIds.includes(r.subOrganizationId));
   });
+
+  test("10. 2-of-3 approvals: CONSENSUS_NEEDED, approve_activity completes it; reject_activity rejects another", opts, async () => {
+    const { creds, client } = makeClient();
+    const board = [generateP256KeyPair(), generateP256KeyPair(), generateP256KeyPair()];
+    const created = await client.createUsers(activityBody("ACTIVITY_TYPE_CREATE_USERS_V4", creds.organizationId, {
+      users: board.map((kp, i) => ({ userName: uniqueName(`board${i}`), apiKeys: [{ apiKeyName: "k", publicKey: kp.publicKey,
+        curveType: "API_KEY_CURVE_P256" }], authenticators: [], oauthProviders: [], userTags: [] })),
+    }));
+    const ids = created.activity.result.createUsersResult.userIds;
+    const tag = await client.createUserTag(activityBody("ACTIVITY_TYPE_CREATE_USER_TAG", creds.organizationId, {
+      userTagName: uniqueName("board"), userIds: ids }));
+    const tagId = tag.activity.result.createUserTagResult.userTagId;
+    await client.createPolicy(activityBody("ACTIVITY_TYPE_CREATE_POLICY_V3", creds.organizationId, {
+      policyName: uniqueName("two board members create wallets"), effect: "EFFECT_ALLOW",
+      condition: "activity.type == 'ACTIVITY_TYPE_CREATE_WALLET'",
+      consensus: `approvers.filter(u, u.tags.contains('${tagId}')).count() >= 2`, notes: "" }));
+
+    // member 0 submits: waits for consensus, result {}, one vote (the submitter's stamp)
+    const [m0, m1, m2] = board.map(clientFor);
+    const pending = (await m0.createWallet(walletBody(creds.organizationId))).activity;
+    assert.equal(pending.status, "ACTIVITY_STATUS_CONSENSUS_NEEDED");
+    assert.deepEqual(pending.result, {});
+    assert.equal(pending.votes.length, 1);
+    assert.equal(pending.votes[0].userId, ids[0]);
+    const { activities } = await client.getActivities({ organizationId: creds.organizationId,
+      filterByStatus: ["ACTIVITY_STATUS_CONSENSUS_NEEDED"] });
+    assert.ok(activities.some((a) => a.id === pending.id));
+
+    // member 1 approves: the wallet is created, and the returned activity is the approved one
+    const approved = (await m1.approveActivity(activityBody("ACTIVITY_TYPE_APPROVE_ACTIVITY", creds.organizationId,
+      { fingerprint: pending.fingerprint }))).activity;
+    assert.equal(approved.id, pending.id);
+    assert.equal(approved.status, "ACTIVITY_STATUS_COMPLETED");
+    assertUuid(approved.result.createWalletResult.walletId, "walletId");
+    assert.deepEqual(approved.votes.map((v) => v.userId), [ids[0], ids[1]]);
+    const fetched = await client.getActivity({ organizationId: creds.organizationId, activityId: pending.id });
+    assert.equal(fetched.activity.status, "ACTIVITY_STATUS_COMPLETED");
+
+    // another one, rejected by member 2; approving it afterwards changes nothing
+    const second = (await m0.createWallet(walletBody(creds.organizationId))).activity;
+    assert.equal(second.status, "ACTIVITY_STATUS_CONSENSUS_NEEDED");
+    const rejected = (await m2.rejectActivity(activityBody("ACTIVITY_TYPE_REJECT_ACTIVITY", creds.organizationId,
+      { fingerprint: second.fingerprint }))).activity;
+    assert.equal(rejected.status, "ACTIVITY_STATUS_REJECTED");
+    assert.equal(rejected.votes[1].selection, "VOTE_SELECTION_REJECTED");
+    const late = (await m1.approveActivity(activityBody("ACTIVITY_TYPE_APPROVE_ACTIVITY", creds.organizationId,
+      { fingerprint: second.fingerprint }))).activity;
+    assert.equal(late.status, "ACTIVITY_STATUS_REJECTED");
+    assert.deepEqual(late.result, {});
+
+    // an unknown fingerprint is a 404
+    await assert.rejects(
+      m1.approveActivity(activityBody("ACTIVITY_TYPE_APPROVE_ACTIVITY", creds.organizationId,
+        { fingerprint: "sha256:" + "0".repeat(64) })),
+      (e) => e.code === 5,
+    );
+  });
 });
