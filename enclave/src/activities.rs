@@ -107,7 +107,25 @@ pub(crate) fn perform(
     now_ms: u64,
 ) -> Result<(ActivityResult, Option<OrgState>)> {
     Ok(match envelope.activity_type.as_str() {
-        "ACTIVITY_TYPE_CREATE_WALLET" => (create_wallet::run(keys, org, envelope, allowed)?, None),
+        "ACTIVITY_TYPE_CREATE_WALLET" => {
+            let result = create_wallet::run(keys, org, envelope, allowed)?;
+            let state = match &result {
+                ActivityResult::CreateWallet {
+                    wallet_id,
+                    wallet_name,
+                    ..
+                } => Some(organization::with_wallet(
+                    org,
+                    body,
+                    envelope,
+                    *wallet_id,
+                    wallet_name,
+                    now_ms,
+                )?),
+                _ => None,
+            };
+            (result, state)
+        }
         "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" => (
             sign_raw_payload::run(keys, org, envelope, context, allowed)?,
             None,

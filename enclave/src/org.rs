@@ -21,6 +21,8 @@ pub const MAX_TAGS: usize = 1000;
 pub const MAX_API_KEYS_PER_USER: usize = 100;
 /// Most fingerprints remembered against replay (see [`OrgState::recent`]).
 pub const MAX_RECENT: usize = 10_000;
+/// Most wallets whose metadata an organization records.
+pub const MAX_WALLETS: usize = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgState {

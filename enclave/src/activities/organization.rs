@@ -2,13 +2,14 @@
 //! quorum): each edits a successor of the sealed state, which must still be a valid
 //! organization afterwards, and remembers the activity's fingerprint against replay.
 
-use keyhold_shared::Uuid;
+use keyhold_shared::{Uuid, WalletId};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::envelope::Envelope;
 use super::{APPROVAL_WINDOW_MS, Allowed, MAX_AGE_MS, MAX_SKEW_MS, policies, users};
 use crate::error::{Error, Result};
-use crate::org::OrgState;
+use crate::org::{MAX_WALLETS, OrgState, WalletMeta};
 use crate::secrets::random;
 
 /// A new organization state and the activity's `result` object.
@@ -69,6 +70,42 @@ pub fn run(
     let result = op(&mut state, envelope, now_ms)?;
     check_invariants(&state)?;
     Ok(Some(Change { state, result }))
+}
+
+/// The successor of `org` that records a wallet just created (policies read its metadata:
+/// `wallet.id`, `wallet.label`, …) and the creating activity's fingerprint.
+pub fn with_wallet(
+    org: &OrgState,
+    body: &[u8],
+    envelope: &Envelope,
+    wallet_id: WalletId,
+    name: &str,
+    now_ms: u64,
+) -> Result<OrgState> {
+    let digest: [u8; 32] = Sha256::digest(body).into();
+    if org.seen(&digest) {
+        return Err(Error::invalid(
+            "this request was already executed in this organization (replayed request)",
+        ));
+    }
+    if org.wallets.len() >= MAX_WALLETS {
+        return Err(Error::invalid(format!(
+            "an organization holds at most {MAX_WALLETS} wallets"
+        )));
+    }
+    let replay_until = envelope
+        .timestamp()?
+        .saturating_add(APPROVAL_WINDOW_MS.max(MAX_AGE_MS))
+        .saturating_add(MAX_SKEW_MS);
+    let mut state = org.successor(&digest, now_ms, replay_until)?;
+    state.wallets.push(WalletMeta {
+        id: wallet_id,
+        name: name.to_owned(),
+        imported: false,
+        exported: false,
+        created_at_ms: now_ms,
+    });
+    Ok(state)
 }
 
 /// What every organization state must satisfy after a change.

@@ -13,7 +13,8 @@ struct Wallet {
     addresses: Vec<String>,
 }
 
-fn create_wallet(f: &Fixture, paths: &[&str]) -> Wallet {
+/// Creates a wallet; the new organization state (which records it) becomes the fixture's.
+fn create_wallet(f: &mut Fixture, paths: &[&str]) -> Wallet {
     let body = create_wallet_body(&f.org_id, "w", paths);
     let request = Request::Activity(ActivityRequest {
         request: signed(&f.api_key, &body),
@@ -23,6 +24,9 @@ fn create_wallet(f: &Fixture, paths: &[&str]) -> Wallet {
     let Ok(Response::Activity(out)) = f.enclave.handle(request) else {
         panic!("create wallet")
     };
+    if let Some(state) = out.new_org_state.clone() {
+        f.org = state;
+    }
     let ActivityResult::CreateWallet {
         wallet_id,
         accounts,
@@ -62,8 +66,8 @@ fn ctx(wallet: &Wallet, path: &str) -> ActivityContext {
 
 #[test]
 fn honest_host_gets_a_signature() {
-    let f = fixture();
-    let w = create_wallet(&f, &["m/44'/60'/0'/0/0"]);
+    let mut f = fixture();
+    let w = create_wallet(&mut f, &["m/44'/60'/0'/0/0"]);
     assert!(matches!(
         sign(&f, &w.addresses[0], ctx(&w, "m/44'/60'/0'/0/0")),
         Ok(Response::Activity(_))
@@ -72,8 +76,8 @@ fn honest_host_gets_a_signature() {
 
 #[test]
 fn host_resolves_sign_with_to_another_path() {
-    let f = fixture();
-    let w = create_wallet(&f, &["m/44'/60'/0'/0/0", "m/44'/60'/0'/0/1"]);
+    let mut f = fixture();
+    let w = create_wallet(&mut f, &["m/44'/60'/0'/0/0", "m/44'/60'/0'/0/1"]);
     // The client asked for account 0; the host substitutes account 1's path.
     let err = sign(&f, &w.addresses[0], ctx(&w, "m/44'/60'/0'/0/1")).unwrap_err();
     assert_eq!(err.code, ErrorCode::NotFound);
@@ -81,9 +85,9 @@ fn host_resolves_sign_with_to_another_path() {
 
 #[test]
 fn host_substitutes_another_wallets_seed() {
-    let f = fixture();
-    let a = create_wallet(&f, &["m/44'/60'/0'/0/0"]);
-    let b = create_wallet(&f, &["m/44'/60'/0'/0/0"]);
+    let mut f = fixture();
+    let a = create_wallet(&mut f, &["m/44'/60'/0'/0/0"]);
+    let b = create_wallet(&mut f, &["m/44'/60'/0'/0/0"]);
     // b's seed presented as a's wallet: the seal is bound to the wallet id.
     let lie = ActivityContext::WalletAccount {
         wallet_id: a.id,
@@ -116,8 +120,8 @@ fn host_substitutes_another_wallets_seed() {
 #[test]
 fn host_uses_a_seed_from_another_organization() {
     let f = fixture();
-    let other = fixture();
-    let w = create_wallet(&other, &["m/44'/60'/0'/0/0"]);
+    let mut other = fixture();
+    let w = create_wallet(&mut other, &["m/44'/60'/0'/0/0"]);
     // other enclave (other quorum key): cannot open; same enclave, other org: bound to org id.
     assert_eq!(
         sign(&f, &w.addresses[0], ctx(&w, "m/44'/60'/0'/0/0"))
@@ -199,8 +203,8 @@ fn stale_or_future_timestamps_are_refused() {
 #[test]
 fn signatures_recover_to_the_account_address() {
     use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
-    let f = fixture();
-    let w = create_wallet(&f, &["m/44'/60'/0'/0/0"]);
+    let mut f = fixture();
+    let w = create_wallet(&mut f, &["m/44'/60'/0'/0/0"]);
     let Ok(Response::Activity(out)) = sign(
         &f,
         &w.addresses[0].to_lowercase(),

@@ -148,7 +148,7 @@ fn non_root_users_are_denied_until_a_policy_allows_and_deny_wins() {
         WALLET_CREATE,
         &format!("approvers.any(u, u.id == '{bob_id}')"),
     );
-    wallet_by(&f, &state, &bob).unwrap();
+    let state = wallet_by(&f, &state, &bob).unwrap().new_org_state.unwrap();
     // a DENY policy wins over the ALLOW
     let (state, deny) = create_policy(
         &f,
@@ -161,10 +161,13 @@ fn non_root_users_are_denied_until_a_policy_allows_and_deny_wins() {
     assert_eq!(err.code, ErrorCode::PermissionDenied);
     assert!(err.message.contains(&deny), "{}", err.message);
     // the root quorum bypasses policies
-    wallet_by(&f, &state, &f.api_key).unwrap();
+    let state = wallet_by(&f, &state, &f.api_key)
+        .unwrap()
+        .new_org_state
+        .unwrap();
     // deleting the DENY restores bob's permission
     let state = delete_policy(&f, &state, &deny);
-    wallet_by(&f, &state, &bob).unwrap();
+    let state = wallet_by(&f, &state, &bob).unwrap().new_org_state.unwrap();
 }
 
 #[test]
@@ -400,7 +403,7 @@ fn queries_read_users_policies_and_tags() {
         WALLET_CREATE,
         &format!("approvers.any(u, u.tags.contains('{tag}'))"),
     );
-    wallet_by(&f, &state, &bob).unwrap();
+    let state = wallet_by(&f, &state, &bob).unwrap().new_org_state.unwrap();
     let query = json!({"organizationId": f.org_id.to_string()}).to_string();
     let Ok(Response::ReadOrg(readout)) = f.enclave.handle(Request::ReadOrg(AuthenticateRequest {
         request: signed(&bob, &query),
@@ -435,7 +438,7 @@ fn deleted_api_keys_and_users_no_longer_authenticate() {
     let bob = new_key();
     let (state, bob_id) = create_user(&f, &f.org, "bob", &bob);
     let (state, _) = create_policy(&f, &state, "EFFECT_ALLOW", WALLET_CREATE, "");
-    wallet_by(&f, &state, &bob).unwrap();
+    let state = wallet_by(&f, &state, &bob).unwrap().new_org_state.unwrap();
     let b = body(
         &f.org_id,
         "ACTIVITY_TYPE_DELETE_USERS",
@@ -490,18 +493,20 @@ fn sub_organizations_get_their_own_sealed_state_root_users_and_wallet() {
     );
     assert_eq!(sub.parent_organization_id, f.org_id);
     // alice is root of the sub-organization
-    run(
+    let sub_state = run(
         &f,
         &sub.sealed_state,
         &alice,
         &create_wallet_body(&sub.organization_id, "w", &[]),
     )
+    .unwrap()
+    .new_org_state
     .unwrap();
     // the parent's root is not a credential of the sub-organization
     assert_eq!(
         run(
             &f,
-            &sub.sealed_state,
+            &sub_state,
             &f.api_key,
             &create_wallet_body(&sub.organization_id, "w", &[])
         )
@@ -523,7 +528,7 @@ fn sub_organizations_get_their_own_sealed_state_root_users_and_wallet() {
     };
     let Ok(Response::Activity(_)) = f.enclave.handle(Request::Activity(ActivityRequest {
         request: signed(&alice, &sign),
-        org: sub.sealed_state.clone(),
+        org: sub_state.clone(),
         context: ctx,
     })) else {
         panic!("sign in the sub-organization")
@@ -824,4 +829,64 @@ fn root_quorum_of_two_needs_both_roots() {
     )
     .unwrap();
     assert_eq!(out.status, ActivityStatus::Completed);
+}
+
+#[test]
+fn policies_read_the_wallet_from_the_sealed_state() {
+    let f = fixture();
+    let bob = new_key();
+    let (mut state, bob_id) = create_user(&f, &f.org, "bob", &bob);
+    let mut wallets = Vec::new();
+    for name in ["hot", "cold"] {
+        let out = run(
+            &f,
+            &state,
+            &f.api_key,
+            &create_wallet_body(&f.org_id, name, &["m/44'/60'/0'/0/0"]),
+        )
+        .unwrap();
+        state = out.new_org_state.unwrap();
+        let keyhold_shared::msg::ActivityResult::CreateWallet {
+            wallet_id,
+            accounts,
+            sealed_seed,
+            ..
+        } = out.result
+        else {
+            panic!()
+        };
+        wallets.push((wallet_id, accounts[0].address.clone(), sealed_seed));
+    }
+    let (hot, cold) = (&wallets[0], &wallets[1]);
+    let (state, _) = create_policy(
+        &f,
+        &state,
+        "EFFECT_ALLOW",
+        &format!("activity.action == 'SIGN' && wallet.id == '{}'", hot.0),
+        &format!("approvers.any(u, u.id == '{bob_id}')"),
+    );
+    let (state, _) = create_policy(&f, &state, "EFFECT_DENY", "wallet.label == 'cold'", "");
+    let sign = |w: &(
+        keyhold_shared::WalletId,
+        String,
+        keyhold_shared::msg::SealedSeed,
+    )| {
+        let body =
+            super::support::sign_body(&f.org_id, &w.1, "deadbeef", "HASH_FUNCTION_KECCAK256");
+        f.enclave.handle(Request::Activity(ActivityRequest {
+            request: signed(&bob, &body),
+            org: state.clone(),
+            context: ActivityContext::WalletAccount {
+                wallet_id: w.0,
+                path: "m/44'/60'/0'/0/0".into(),
+                sealed_seed: w.2.clone(),
+            },
+        }))
+    };
+    assert!(matches!(sign(hot), Ok(Response::Activity(_))));
+    let err = sign(cold).unwrap_err();
+    assert_eq!(err.code, ErrorCode::PermissionDenied);
+    // the host names the hot wallet while handing over the cold wallet's seed: refused at unseal
+    let lie = (hot.0, cold.1.clone(), cold.2.clone());
+    assert_eq!(sign(&lie).unwrap_err().code, ErrorCode::SealedDataInvalid);
 }
