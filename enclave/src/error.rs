@@ -29,10 +29,6 @@ pub enum Error {
     PermissionDenied(&'static str),
     #[error("request not authorized: {0}")]
     Denied(String),
-    #[error(
-        "request not authorized: consensus needed (more approvals are required, and approvals are not supported by keyhold yet)"
-    )]
-    ConsensusNeeded,
     #[error("{0}")]
     NotFound(String),
     #[error("enclave is not provisioned")]
@@ -65,10 +61,9 @@ impl Error {
             Error::PublicKeyNotFound => ErrorCode::PublicKeyNotFound,
             Error::ApiKeyExpired => ErrorCode::ApiKeyExpired,
             Error::InvalidTime(_) => ErrorCode::InvalidTime,
-            Error::OrganizationMismatch(_)
-            | Error::PermissionDenied(_)
-            | Error::Denied(_)
-            | Error::ConsensusNeeded => ErrorCode::PermissionDenied,
+            Error::OrganizationMismatch(_) | Error::PermissionDenied(_) | Error::Denied(_) => {
+                ErrorCode::PermissionDenied
+            }
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::NotProvisioned => ErrorCode::NotProvisioned,
             Error::Provisioning(_) => ErrorCode::ProvisioningRefused,

@@ -167,7 +167,7 @@ fn non_root_users_are_denied_until_a_policy_allows_and_deny_wins() {
         .unwrap();
     // deleting the DENY restores bob's permission
     let state = delete_policy(&f, &state, &deny);
-    let state = wallet_by(&f, &state, &bob).unwrap().new_org_state.unwrap();
+    wallet_by(&f, &state, &bob).unwrap();
 }
 
 #[test]
