@@ -48,6 +48,20 @@ pub async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    // Runs to completion even if the client goes away: once the enclave has sealed a new
+    // organization state it must be stored, or the organization stalls (the enclave refuses a
+    // state older than one it has sealed) until the enclave restarts.
+    tokio::spawn(run(state, name, headers, body))
+        .await
+        .map_err(|_| ApiError::internal("activity task failed"))?
+}
+
+async fn run(
+    state: AppState,
+    name: String,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     let Some(accepted) = accepted_types(&name) else {
         return Err(ApiError::unsupported(format!(
             "the activity endpoint `submit/{name}`"
