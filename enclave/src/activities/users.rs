@@ -143,6 +143,7 @@ pub(super) fn new_user(state: &mut OrgState, p: &UserParams, now_ms: u64) -> Res
     }
     let id = UserId(new_id()?);
     let mut tags = p.user_tags.clone();
+    tags.sort();
     tags.dedup();
     state.users.push(User {
         id,
