@@ -160,6 +160,21 @@ impl Enclave {
         Ok(())
     }
 
+    /// Swaps in keys for a new manifest of the same deployment (same quorum key).
+    fn replace(&self, keys: Keys) -> Result<()> {
+        let mut slot = self
+            .keys
+            .write()
+            .map_err(|_| Error::Internal("lock poisoned"))?;
+        match slot.as_ref() {
+            Some(current) if current.quorum_public_key == keys.quorum_public_key => {
+                *slot = Some(Arc::new(keys));
+                Ok(())
+            }
+            _ => Err(Error::Internal("manifest update for another key")),
+        }
+    }
+
     /// Answers one request. Runs on a worker thread: everything here may be CPU-heavy.
     pub fn handle(&self, request: Request) -> Result<Response, WireError> {
         self.dispatch(request).map_err(WireError::from)
@@ -201,6 +216,16 @@ impl Enclave {
                     tracing::info!("provisioned; quorum key reconstructed and checked");
                 }
                 Ok(Response::Provision(self.status()))
+            }
+            Request::UpdateManifest(request) => {
+                let keys = self.keys()?;
+                let (next, output) = provisioning::update_manifest(&keys, &request)?;
+                self.replace(next)?;
+                tracing::info!(
+                    nonce = request.manifest.nonce,
+                    "manifest updated; quorum key re-split"
+                );
+                Ok(Response::Genesis(output))
             }
             Request::Forward(request) => {
                 let keys = self.keys()?;

@@ -79,6 +79,10 @@ pub enum Request {
     Provision(ProvisionRequest),
     /// (To a provisioned enclave) hand the quorum key to the attested enclave.
     Forward(ForwardRequest),
+    /// (To a provisioned enclave) replace the manifest — new operators, threshold or PCRs —
+    /// approved by `threshold` operators of the current one; the nonce must grow. Answers with a
+    /// new genesis output: the same quorum key, re-split for the new operators, re-signed.
+    UpdateManifest(GenesisRequest),
     /// (To a fresh enclave) take the quorum key another enclave forwarded.
     AcceptForward(AcceptForwardRequest),
     /// Create an organization, authorized by operator signatures (dev bootstrap).

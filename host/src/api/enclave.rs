@@ -146,3 +146,37 @@ pub async fn provision(
         "threshold": record.manifest.threshold,
     })))
 }
+
+/// `POST /enclave/v1/manifest`: moves the deployment to a new manifest (new operators, threshold
+/// or PCRs), approved by `threshold` operators of the current one; the enclave refuses a nonce
+/// that does not grow. The new quorum record replaces the old one.
+pub async fn update_manifest(
+    State(state): State<AppState>,
+    Json(body): Json<GenesisBody>,
+) -> Result<Json<Value>, ApiError> {
+    let current = boot::quorum_record(state.store.as_ref())
+        .await?
+        .ok_or_else(|| ApiError::not_found("no deployment yet: run genesis first"))?;
+    let manifest: QuorumManifest = decode(&body.manifest, "manifest")?;
+    let approvals = body
+        .approvals
+        .iter()
+        .map(|a| decode::<OperatorApproval>(a, "approval"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let request = Request::UpdateManifest(GenesisRequest {
+        manifest: manifest.clone(),
+        approvals,
+    });
+    let Response::Genesis(genesis) = state.enclave.call(request).await? else {
+        return Err(ApiError::internal("unexpected enclave answer"));
+    };
+    if genesis.quorum_public_key != current.genesis.quorum_public_key {
+        return Err(ApiError::internal(
+            "the enclave answered for another deployment",
+        ));
+    }
+    boot::save_record(state.store.as_ref(), &QuorumRecord { manifest, genesis }).await?;
+    Ok(Json(
+        json!({"quorumPublicKey": hex::encode(&current.genesis.quorum_public_key)}),
+    ))
+}
