@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use keyhold_shared::msg::{
-    AttestRequest, GenesisRequest, OperatorApproval, QuorumManifest, Request, Response, SignedShare,
+    AttestRequest, GenesisRequest, OperatorApproval, Request, Response, SignedShare,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -97,6 +97,20 @@ pub struct GenesisBody {
     approvals: Vec<String>,
 }
 
+impl GenesisBody {
+    fn decode(&self) -> Result<GenesisRequest, ApiError> {
+        let approvals = self
+            .approvals
+            .iter()
+            .map(|a| decode::<OperatorApproval>(a, "approval"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(GenesisRequest {
+            manifest: decode(&self.manifest, "manifest")?,
+            approvals,
+        })
+    }
+}
+
 /// `POST /enclave/v1/genesis`: creates the deployment (once) from an approved manifest.
 pub async fn genesis(
     State(state): State<AppState>,
@@ -105,12 +119,10 @@ pub async fn genesis(
     if boot::quorum_record(state.store.as_ref()).await?.is_some() {
         return Err(ApiError::invalid("this deployment already ran genesis"));
     }
-    let manifest: QuorumManifest = decode(&body.manifest, "manifest")?;
-    let approvals = body
-        .approvals
-        .iter()
-        .map(|a| decode::<OperatorApproval>(a, "approval"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let GenesisRequest {
+        manifest,
+        approvals,
+    } = body.decode()?;
     let request = Request::Genesis(GenesisRequest {
         manifest: manifest.clone(),
         approvals,
@@ -157,12 +169,10 @@ pub async fn update_manifest(
     let current = boot::quorum_record(state.store.as_ref())
         .await?
         .ok_or_else(|| ApiError::not_found("no deployment yet: run genesis first"))?;
-    let manifest: QuorumManifest = decode(&body.manifest, "manifest")?;
-    let approvals = body
-        .approvals
-        .iter()
-        .map(|a| decode::<OperatorApproval>(a, "approval"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let GenesisRequest {
+        manifest,
+        approvals,
+    } = body.decode()?;
     let request = Request::UpdateManifest(GenesisRequest {
         manifest: manifest.clone(),
         approvals,
