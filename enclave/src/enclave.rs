@@ -28,6 +28,8 @@ pub struct Keys {
     pub signing: SigningKey,
     pub quorum_public_key: Vec<u8>,
     pub manifest: QuorumManifest,
+    /// Unsealed seeds and derived keys (bounded, zeroizing).
+    pub cache: crate::keys::cache::KeyCache,
 }
 
 impl Keys {
@@ -46,6 +48,7 @@ impl Keys {
             signing,
             quorum_public_key,
             manifest,
+            cache: crate::keys::cache::KeyCache::default(),
         })
     }
 }

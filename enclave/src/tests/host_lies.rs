@@ -1,7 +1,8 @@
 //! "What if the host lies here?" — every field the host adds to a request, tampered with.
 
 use keyhold_shared::msg::{
-    ActivityContext, ActivityRequest, ActivityResult, Request, Response, SealedSeed,
+    ActivityContext, ActivityRequest, ActivityResult, AddressFormat, Curve, Request, Response,
+    SealedSeed,
 };
 use keyhold_shared::{ErrorCode, Uuid, WalletId};
 
@@ -56,6 +57,8 @@ fn ctx(wallet: &Wallet, path: &str) -> ActivityContext {
     ActivityContext::WalletAccount {
         wallet_id: wallet.id,
         path: path.into(),
+        curve: Curve::Secp256k1,
+        address_format: AddressFormat::Ethereum,
         sealed_seed: wallet.seed.clone(),
     }
 }
@@ -88,6 +91,8 @@ fn host_substitutes_another_wallets_seed() {
     let lie = ActivityContext::WalletAccount {
         wallet_id: a.id,
         path: "m/44'/60'/0'/0/0".into(),
+        curve: Curve::Secp256k1,
+        address_format: AddressFormat::Ethereum,
         sealed_seed: b.seed.clone(),
     };
     assert_eq!(
@@ -105,6 +110,8 @@ fn host_substitutes_another_wallets_seed() {
     let invented = ActivityContext::WalletAccount {
         wallet_id: WalletId(Uuid::from_bytes([7; 16])),
         path: "m/44'/60'/0'/0/0".into(),
+        curve: Curve::Secp256k1,
+        address_format: AddressFormat::Ethereum,
         sealed_seed: a.seed.clone(),
     };
     assert_eq!(
