@@ -56,8 +56,7 @@ pub fn run(
                 "privateKeyName must be 1 to {MAX_NAME_LEN} bytes"
             )));
         }
-        if params.address_formats.len() > MAX_FORMATS || params.private_key_tags.len() > MAX_TAGS
-        {
+        if params.address_formats.len() > MAX_FORMATS || params.private_key_tags.len() > MAX_TAGS {
             return Err(Error::invalid(format!(
                 "at most {MAX_FORMATS} address formats and {MAX_TAGS} tags per key"
             )));

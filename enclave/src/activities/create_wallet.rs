@@ -35,7 +35,10 @@ struct CreateWalletAccountsIntent {
     wallet_id: String,
     accounts: Vec<AccountParams>,
     #[serde(default)]
-    #[expect(dead_code, reason = "whether to store the accounts is the host's concern")]
+    #[expect(
+        dead_code,
+        reason = "whether to store the accounts is the host's concern"
+    )]
     persist: Option<bool>,
 }
 

@@ -49,9 +49,10 @@ pub fn run(
     let signer = resolve(keys, org, &intent.sign_with, context)?;
     let signed = match kind {
         "TRANSACTION_TYPE_ETHEREUM" => {
-            let key = signer.key.secp256k1().ok_or_else(|| {
-                Error::invalid("an Ethereum transaction needs a secp256k1 key")
-            })?;
+            let key = signer
+                .key
+                .secp256k1()
+                .ok_or_else(|| Error::invalid("an Ethereum transaction needs a secp256k1 key"))?;
             let tx = ethereum::tx::UnsignedTransaction::parse(&raw)?;
             tx.sign(key)?
         }

@@ -47,8 +47,7 @@ pub fn parse_format(s: &str) -> Result<AddressFormat> {
 }
 
 pub fn parse_curve(s: &str) -> Result<Curve> {
-    Curve::from_turnkey(s)
-        .ok_or_else(|| Error::invalid(format!("unknown curve `{}`", clip(s))))
+    Curve::from_turnkey(s).ok_or_else(|| Error::invalid(format!("unknown curve `{}`", clip(s))))
 }
 
 /// Refuses a (curve, format) pair that has no meaning, before any key is made.
@@ -128,15 +127,27 @@ mod tests {
     #[test]
     fn chain_addresses_of_the_abandon_mnemonic() {
         assert_eq!(
-            derive(&at(Curve::Ed25519, "m/44'/501'/0'/0'"), AddressFormat::Solana).unwrap(),
+            derive(
+                &at(Curve::Ed25519, "m/44'/501'/0'/0'"),
+                AddressFormat::Solana
+            )
+            .unwrap(),
             "HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk"
         );
         assert_eq!(
-            derive(&at(Curve::Secp256k1, "m/44'/118'/0'/0/0"), AddressFormat::Cosmos).unwrap(),
+            derive(
+                &at(Curve::Secp256k1, "m/44'/118'/0'/0/0"),
+                AddressFormat::Cosmos
+            )
+            .unwrap(),
             "cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4"
         );
         assert_eq!(
-            derive(&at(Curve::Secp256k1, "m/44'/195'/0'/0/0"), AddressFormat::Tron).unwrap(),
+            derive(
+                &at(Curve::Secp256k1, "m/44'/195'/0'/0/0"),
+                AddressFormat::Tron
+            )
+            .unwrap(),
             "TUEZSdKsoDHQMeZwihtdoBiN46zxhGWYdH"
         );
     }

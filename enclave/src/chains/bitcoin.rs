@@ -79,10 +79,9 @@ fn taproot_tweak(
     even.get_mut(1..)
         .ok_or(Error::Internal("x-only key"))?
         .copy_from_slice(x);
-    let p = k256::ecdsa::VerifyingKey::from_sec1_bytes(&even)
-        .map_err(|_| Error::Internal("lift_x"))?;
-    let t: Option<Scalar> =
-        Scalar::from_repr(tagged_hash("TapTweak", &[x]).into()).into();
+    let p =
+        k256::ecdsa::VerifyingKey::from_sec1_bytes(&even).map_err(|_| Error::Internal("lift_x"))?;
+    let t: Option<Scalar> = Scalar::from_repr(tagged_hash("TapTweak", &[x]).into()).into();
     let t = t.ok_or(Error::invalid("taproot tweak out of range"))?;
     let q = ProjectivePoint::from(*p.as_affine()) + ProjectivePoint::GENERATOR * t;
     let q = k256::ecdsa::VerifyingKey::from_affine(q.to_affine())
@@ -119,12 +118,10 @@ pub fn address(
             payload.extend_from_slice(&hash160(compressed.as_bytes()));
             Ok(base58check(&payload))
         }
-        BitcoinKind::P2wpkh => bech32::segwit::encode(
-            hrp(network),
-            Fe32::Q,
-            &hash160(compressed.as_bytes()),
-        )
-        .map_err(failed),
+        BitcoinKind::P2wpkh => {
+            bech32::segwit::encode(hrp(network), Fe32::Q, &hash160(compressed.as_bytes()))
+                .map_err(failed)
+        }
         BitcoinKind::P2tr => {
             let (x, _) = taproot_output_key(key)?;
             bech32::segwit::encode(hrp(network), Fe32::P, &x).map_err(failed)
@@ -161,10 +158,10 @@ mod tests {
     fn bip84_bip86_addresses() {
         let seed = SeedMaterial::from_entropy(&[0u8; 16]).unwrap();
         let key = |p: &str| {
-            seed.derive_secp256k1(&Bip32Path::parse(p).unwrap())
+            *seed
+                .derive_secp256k1(&Bip32Path::parse(p).unwrap())
                 .unwrap()
                 .verifying_key()
-                .clone()
         };
         use BitcoinKind::*;
         use BitcoinNetwork::*;

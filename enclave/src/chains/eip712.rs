@@ -62,7 +62,9 @@ impl TypedData {
             .map(|(k, v)| {
                 (
                     k.as_str(),
-                    v.iter().map(|f| (f.name.as_str(), f.kind.as_str())).collect(),
+                    v.iter()
+                        .map(|f| (f.name.as_str(), f.kind.as_str()))
+                        .collect(),
                 )
             })
             .collect();
@@ -86,7 +88,11 @@ impl TypedData {
         let mut preimage = vec![0x19, 0x01];
         preimage.extend_from_slice(&domain_hash);
         if self.primary_type != "EIP712Domain" {
-            preimage.extend_from_slice(&hasher.hash_struct(&self.primary_type, &self.message, 0)?);
+            preimage.extend_from_slice(&hasher.hash_struct(
+                &self.primary_type,
+                &self.message,
+                0,
+            )?);
         }
         Ok(keccak256(&preimage))
     }
@@ -142,7 +148,12 @@ impl Hasher<'_> {
         Ok(out)
     }
 
-    fn collect<'b>(&'b self, name: &'b str, deps: &mut BTreeSet<&'b str>, depth: usize) -> Result<()> {
+    fn collect<'b>(
+        &'b self,
+        name: &'b str,
+        deps: &mut BTreeSet<&'b str>,
+        depth: usize,
+    ) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(bad("types nested too deeply"));
         }
@@ -207,7 +218,9 @@ fn clip(s: &str) -> String {
 }
 
 fn hex_bytes(value: &Value) -> Result<Vec<u8>> {
-    let text = value.as_str().ok_or_else(|| bad("bytes must be a hex string"))?;
+    let text = value
+        .as_str()
+        .ok_or_else(|| bad("bytes must be a hex string"))?;
     let text = text.strip_prefix("0x").unwrap_or(text);
     hex::decode(text).map_err(|_| bad("bytes must be a hex string"))
 }
@@ -261,8 +274,13 @@ fn encode_atomic(kind: &str, value: &Value) -> Result<[u8; 32]> {
             let signed = kind.starts_with("int");
             let bits: u32 = kind
                 .get(if signed { 3 } else { 4 }..)
-                .map(|b| if b.is_empty() { Some(256) } else { b.parse().ok() })
-                .flatten()
+                .and_then(|b| {
+                    if b.is_empty() {
+                        Some(256)
+                    } else {
+                        b.parse().ok()
+                    }
+                })
                 .filter(|b| *b >= 8 && *b <= 256 && b % 8 == 0)
                 .ok_or_else(|| bad(format!("unknown type `{}`", clip(kind))))?;
             integer(value, signed, bits)
@@ -291,7 +309,10 @@ fn integer(value: &Value, signed: bool, bits: u32) -> Result<[u8; 32]> {
     if negative && !signed {
         return Err(bad("negative value for an unsigned integer"));
     }
-    let magnitude = if let Some(hex_digits) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+    let magnitude = if let Some(hex_digits) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
         parse_radix(hex_digits, 16)?
     } else {
         parse_radix(digits, 10)?
@@ -306,7 +327,10 @@ fn integer(value: &Value, signed: bool, bits: u32) -> Result<[u8; 32]> {
         }
     };
     if !fits(&magnitude, negative) {
-        return Err(bad(format!("value out of range for {}{bits}", if signed { "int" } else { "uint" })));
+        return Err(bad(format!(
+            "value out of range for {}{bits}",
+            if signed { "int" } else { "uint" }
+        )));
     }
     if !negative {
         return Ok(magnitude);
@@ -380,7 +404,14 @@ mod tests {
         let types: BTreeMap<&str, Vec<(&str, &str)>> = data
             .types
             .iter()
-            .map(|(k, v)| (k.as_str(), v.iter().map(|f| (f.name.as_str(), f.kind.as_str())).collect()))
+            .map(|(k, v)| {
+                (
+                    k.as_str(),
+                    v.iter()
+                        .map(|f| (f.name.as_str(), f.kind.as_str()))
+                        .collect(),
+                )
+            })
             .collect();
         assert_eq!(
             Hasher { types: &types }.encode_type("Mail").unwrap(),

@@ -116,9 +116,7 @@ impl SolanaMessage {
         let num_readonly_signed = r.u8()?;
         let num_readonly_unsigned = r.u8()?;
         let n_keys = r.compact_u16()?;
-        let account_keys = (0..n_keys)
-            .map(|_| r.key())
-            .collect::<Result<Vec<_>>>()?;
+        let account_keys = (0..n_keys).map(|_| r.key()).collect::<Result<Vec<_>>>()?;
         let recent_blockhash = r.key()?;
         let n_instructions = r.compact_u16()?;
         let mut instructions = Vec::new();
@@ -244,7 +242,9 @@ impl Transaction {
         let message_bytes = r.0.to_vec();
         let message = SolanaMessage::parse(&message_bytes)?;
         if signatures.len() != usize::from(message.num_required_signatures) {
-            return Err(bad("signature count differs from the message's required signers"));
+            return Err(bad(
+                "signature count differs from the message's required signers",
+            ));
         }
         Ok(Transaction {
             signatures,
@@ -349,10 +349,16 @@ mod tests {
         // a key that is not a required signer
         let other = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
         let tx = Transaction::parse(&transfer(payer, [5; 32], false)).unwrap();
-        assert!(tx.sign(&other).unwrap_err().to_string().contains("not a required signer"));
+        assert!(
+            tx.sign(&other)
+                .unwrap_err()
+                .to_string()
+                .contains("not a required signer")
+        );
         // the recipient is an account but not a signer
         let to = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
-        let tx = Transaction::parse(&transfer(payer, to.verifying_key().to_bytes(), false)).unwrap();
+        let tx =
+            Transaction::parse(&transfer(payer, to.verifying_key().to_bytes(), false)).unwrap();
         assert!(tx.sign(&to).is_err());
     }
 
@@ -369,10 +375,20 @@ mod tests {
         bad_program[at] = 9;
         let mut v1 = transfer([1; 32], [2; 32], true);
         v1[65] = 0x81;
-        for bad in [&[][..], &good[..60], &trailing, &two_sigs, &bad_program, &[0x80, 0x80, 0x80, 0x01][..]] {
+        for bad in [
+            &[][..],
+            &good[..60],
+            &trailing,
+            &two_sigs,
+            &bad_program,
+            &[0x80, 0x80, 0x80, 0x01][..],
+        ] {
             assert!(Transaction::parse(bad).is_err(), "{}", hex::encode(bad));
         }
-        assert!(matches!(Transaction::parse(&v1), Err(Error::Unsupported(_))));
+        assert!(matches!(
+            Transaction::parse(&v1),
+            Err(Error::Unsupported(_))
+        ));
     }
 
     proptest! {

@@ -255,8 +255,11 @@ mod tests {
         let mut bytes = [0u8; 64];
         bytes[..32].copy_from_slice(&sig.r);
         bytes[32..].copy_from_slice(&sig.s);
-        vk.verify_strict(b"any length message", &ed25519_dalek::Signature::from_bytes(&bytes))
-            .unwrap();
+        vk.verify_strict(
+            b"any length message",
+            &ed25519_dalek::Signature::from_bytes(&bytes),
+        )
+        .unwrap();
 
         // the wrong pairing is an error, not a panic
         assert!(sign(&e, Scheme::Ecdsa, &digest).is_err());

@@ -48,11 +48,7 @@ pub fn open(
     id: &PrivateKeyId,
     sealed: &SealedSeed,
 ) -> Result<AccountKey> {
-    let plaintext = seal_key.open(
-        &sealed.nonce,
-        &sealed.ciphertext,
-        &private_key_aad(org, id),
-    )?;
+    let plaintext = seal_key.open(&sealed.nonce, &sealed.ciphertext, &private_key_aad(org, id))?;
     let [version, curve, secret @ ..] = plaintext.as_slice() else {
         return Err(Error::Unseal);
     };
@@ -63,8 +59,7 @@ pub fn open(
         .into_iter()
         .find(|c| curve_byte(*c) == *curve)
         .ok_or(Error::Unseal)?;
-    let secret: Zeroizing<[u8; 32]> =
-        Zeroizing::new(secret.try_into().map_err(|_| Error::Unseal)?);
+    let secret: Zeroizing<[u8; 32]> = Zeroizing::new(secret.try_into().map_err(|_| Error::Unseal)?);
     AccountKey::from_secret(curve, &secret)
 }
 

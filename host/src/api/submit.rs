@@ -17,9 +17,7 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::query::{authenticate, load_org, read_body, stamp_from};
 use super::{AppState, format};
-use crate::store::{
-    AccountRecord, ActivityCommit, ActivityRecord, PrivateKeyRecord, WalletRecord,
-};
+use crate::store::{AccountRecord, ActivityCommit, ActivityRecord, PrivateKeyRecord, WalletRecord};
 
 /// The activity types each path accepts (older versions that shipped SDKs still send go here).
 fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
@@ -247,8 +245,7 @@ async fn resolve_context(
     let param = |k: &str| envelope.parameters.get(k).and_then(Value::as_str);
     match envelope.activity_type.as_str() {
         "ACTIVITY_TYPE_CREATE_WALLET_ACCOUNTS" => {
-            let Some(wallet_id) = param("walletId").and_then(|w| w.parse::<WalletId>().ok())
-            else {
+            let Some(wallet_id) = param("walletId").and_then(|w| w.parse::<WalletId>().ok()) else {
                 return Ok(ActivityContext::None);
             };
             Ok(match state.store.get_wallet(org, wallet_id).await? {
@@ -270,7 +267,9 @@ async fn resolve_context(
                     Curve::from_turnkey(&account.curve),
                     AddressFormat::from_turnkey(&account.address_format),
                 ) else {
-                    return Err(ApiError::internal("stored account has an unknown curve or format"));
+                    return Err(ApiError::internal(
+                        "stored account has an unknown curve or format",
+                    ));
                 };
                 return Ok(ActivityContext::WalletAccount {
                     wallet_id: wallet.id,

@@ -16,7 +16,8 @@ use super::{
 use crate::error::HostError;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE orgs (
     org_id TEXT PRIMARY KEY,
@@ -62,7 +63,8 @@ CREATE TABLE activities (
     updated_at_ms INTEGER NOT NULL,
     UNIQUE (org_id, fingerprint)
 );
-"#, r#"
+"#,
+    r#"
 CREATE TABLE private_keys (
     private_key_id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL REFERENCES orgs(org_id),
@@ -84,7 +86,8 @@ CREATE TABLE private_key_addresses (
     PRIMARY KEY (private_key_id, seq)
 );
 CREATE INDEX private_key_addresses_by_address ON private_key_addresses(org_id, address_lower);
-"#];
+"#,
+];
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -214,10 +217,7 @@ fn private_key_from_row(row: &Row<'_>) -> rusqlite::Result<PrivateKeyRecord> {
     })
 }
 
-fn private_key_addresses(
-    c: &Connection,
-    key: &mut PrivateKeyRecord,
-) -> rusqlite::Result<()> {
+fn private_key_addresses(c: &Connection, key: &mut PrivateKeyRecord) -> rusqlite::Result<()> {
     let mut stmt = c.prepare_cached(
         "SELECT format, address FROM private_key_addresses WHERE private_key_id = ?1 ORDER BY seq",
     )?;

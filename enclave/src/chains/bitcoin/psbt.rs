@@ -9,7 +9,9 @@
 use k256::ecdsa::SigningKey;
 use zeroize::Zeroizing;
 
-use super::{hash160, p2tr_script, p2wpkh_script, sha256, sha256d, taproot_signing_key, tagged_hash};
+use super::{
+    hash160, p2tr_script, p2wpkh_script, sha256, sha256d, tagged_hash, taproot_signing_key,
+};
 use crate::chains::ethereum::sign_digest;
 use crate::error::{Error, Result};
 use crate::secrets::random;
@@ -174,7 +176,9 @@ impl BitcoinTransaction {
         let version = r.u32()?;
         let n_in = r.compact()?;
         if n_in == 0 {
-            return Err(bad("the unsigned transaction must be in non-witness form with inputs"));
+            return Err(bad(
+                "the unsigned transaction must be in non-witness form with inputs",
+            ));
         }
         if n_in > MAX_INPUTS as u64 {
             return Err(bad("too many inputs"));
@@ -232,10 +236,22 @@ impl BitcoinTransaction {
     }
 
     /// BIP-143 signature hash (SIGHASH_ALL) of a P2WPKH input.
-    fn segwit_v0_sighash(&self, index: usize, pubkey_hash: &[u8; 20], amount: u64) -> Result<[u8; 32]> {
-        let input = self.inputs.get(index).ok_or(Error::Internal("input index"))?;
+    fn segwit_v0_sighash(
+        &self,
+        index: usize,
+        pubkey_hash: &[u8; 20],
+        amount: u64,
+    ) -> Result<[u8; 32]> {
+        let input = self
+            .inputs
+            .get(index)
+            .ok_or(Error::Internal("input index"))?;
         let prevouts: Vec<u8> = self.inputs.iter().flat_map(Self::outpoint).collect();
-        let sequences: Vec<u8> = self.inputs.iter().flat_map(|i| i.sequence.to_le_bytes()).collect();
+        let sequences: Vec<u8> = self
+            .inputs
+            .iter()
+            .flat_map(|i| i.sequence.to_le_bytes())
+            .collect();
         let mut pre = Vec::with_capacity(200);
         pre.extend_from_slice(&self.version.to_le_bytes());
         pre.extend_from_slice(&sha256d(&prevouts));
@@ -260,7 +276,11 @@ impl BitcoinTransaction {
         for o in spent {
             write_bytes(&mut scripts, &o.script_pubkey);
         }
-        let sequences: Vec<u8> = self.inputs.iter().flat_map(|i| i.sequence.to_le_bytes()).collect();
+        let sequences: Vec<u8> = self
+            .inputs
+            .iter()
+            .flat_map(|i| i.sequence.to_le_bytes())
+            .collect();
         let mut msg = vec![0x00, hash_type];
         msg.extend_from_slice(&self.version.to_le_bytes());
         msg.extend_from_slice(&self.locktime.to_le_bytes());
@@ -301,13 +321,15 @@ impl Psbt {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader(bytes);
         if r.take(5).ok() != Some(MAGIC.as_slice()) {
-            return Err(bad("missing the `psbt\\xff` magic (is it base64? send hex)"));
+            return Err(bad(
+                "missing the `psbt\\xff` magic (is it base64? send hex)",
+            ));
         }
         let global = Map::read(&mut r)?;
-        if let Some(version) = global.get(&[GLOBAL_VERSION]) {
-            if version != [0, 0, 0, 0] {
-                return Err(Error::Unsupported("PSBT version 2".into()));
-            }
+        if let Some(version) = global.get(&[GLOBAL_VERSION])
+            && version != [0, 0, 0, 0]
+        {
+            return Err(Error::Unsupported("PSBT version 2".into()));
         }
         let tx = BitcoinTransaction::parse(
             global
@@ -350,7 +372,9 @@ impl Psbt {
             None => Ok(default),
             Some(bytes) => {
                 let t = u32::from_le_bytes(
-                    bytes.try_into().map_err(|_| bad("sighash type must be 4 bytes"))?,
+                    bytes
+                        .try_into()
+                        .map_err(|_| bad("sighash type must be 4 bytes"))?,
                 );
                 if t == default || t == SIGHASH_ALL {
                     Ok(t)
@@ -371,7 +395,11 @@ impl Psbt {
         let utxos: Vec<Option<TxOut>> = self
             .inputs
             .iter()
-            .map(|m| m.get(&[IN_WITNESS_UTXO]).map(parse_witness_utxo).transpose())
+            .map(|m| {
+                m.get(&[IN_WITNESS_UTXO])
+                    .map(parse_witness_utxo)
+                    .transpose()
+            })
             .collect::<Result<_>>()?;
         let mut signed = 0;
         for (index, utxo) in utxos.iter().enumerate() {
@@ -399,7 +427,7 @@ impl Psbt {
                 let hash_type = Self::sighash_type(map, SIGHASH_DEFAULT)?;
                 let spent = utxos
                     .iter()
-                    .map(|u| u.clone())
+                    .cloned()
                     .collect::<Option<Vec<_>>>()
                     .ok_or_else(|| {
                         Error::invalid(
@@ -447,7 +475,8 @@ mod tests {
         let unsigned = hex::decode("0100000002fff7f7881a8099afa6940d42d1e7f6362bec38171ea3edf433541db4e4ad969f0000000000eeffffffef51e1b804cc89d182d279655c3aa89e815b1b309fe287d9b2b55d57b90ec68a0100000000ffffffff02202cb206000000001976a9148280b37df378db99f66f85c95a783a76ac7a6d5988ac9093510d000000001976a9143bde42dbee7e4dbe6a21b2d50ce2f0167faa815988ac11000000").unwrap();
         let tx = BitcoinTransaction::parse(&unsigned).unwrap();
         let key = SigningKey::from_slice(
-            &hex::decode("619c335025c7f4012e556c2a58b2506e30b8511b53ade95ea316fd8c3286feb9").unwrap(),
+            &hex::decode("619c335025c7f4012e556c2a58b2506e30b8511b53ade95ea316fd8c3286feb9")
+                .unwrap(),
         )
         .unwrap();
         let pubkey = key.verifying_key().to_sec1_point(true);
@@ -469,7 +498,12 @@ mod tests {
         tx.extend_from_slice(&[7; 32]);
         tx.extend_from_slice(&[0, 0, 0, 0, 0, 0xfd, 0xff, 0xff, 0xff, 1]);
         tx.extend_from_slice(&9000u64.to_le_bytes());
-        write_bytes(&mut tx, &[0x00, 0x14, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+        write_bytes(
+            &mut tx,
+            &[
+                0x00, 0x14, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+            ],
+        );
         tx.extend_from_slice(&[0, 0, 0, 0]);
         let mut out = MAGIC.to_vec();
         write_bytes(&mut out, &[GLOBAL_UNSIGNED_TX]);
@@ -500,7 +534,10 @@ mod tests {
         let sig = back.inputs[0].get(&k).unwrap();
         assert_eq!(*sig.last().unwrap(), 1);
         let der = k256::ecdsa::Signature::from_der(&sig[..sig.len() - 1]).unwrap();
-        let digest = back.tx.segwit_v0_sighash(0, &hash160(&pubkey), 10_000).unwrap();
+        let digest = back
+            .tx
+            .segwit_v0_sighash(0, &hash160(&pubkey), 10_000)
+            .unwrap();
         key.verifying_key().verify_prehash(&digest, &der).unwrap();
         // P2TR
         let script = p2tr_script(key.verifying_key()).unwrap();
@@ -509,11 +546,17 @@ mod tests {
         psbt.sign(&key).unwrap();
         let sig = psbt.inputs[0].get(&[IN_TAP_KEY_SIG]).unwrap().to_vec();
         assert_eq!(sig.len(), 64);
-        let spent = [TxOut { value: 10_000, script_pubkey: script.clone() }];
+        let spent = [TxOut {
+            value: 10_000,
+            script_pubkey: script.clone(),
+        }];
         let digest = psbt.tx.taproot_sighash(0, &spent, 0).unwrap();
         let vk = k256::schnorr::VerifyingKey::from_slice(&script[2..]).unwrap();
-        vk.verify_raw(&digest, &k256::schnorr::Signature::from_slice(&sig).unwrap())
-            .unwrap();
+        vk.verify_raw(
+            &digest,
+            &k256::schnorr::Signature::from_slice(&sig).unwrap(),
+        )
+        .unwrap();
         // another key owns nothing here
         let other = SigningKey::from_slice(&[0x44; 32]).unwrap();
         assert!(Psbt::parse(&raw).unwrap().sign(&other).is_err());

@@ -88,7 +88,9 @@ pub struct UnsignedTransaction {
 fn to_address(bytes: &[u8]) -> Result<Option<[u8; 20]>> {
     match bytes.len() {
         0 => Ok(None),
-        20 => Ok(Some(bytes.try_into().map_err(|_| Error::Internal("address"))?)),
+        20 => Ok(Some(
+            bytes.try_into().map_err(|_| Error::Internal("address"))?,
+        )),
         n => Err(Error::invalid(format!(
             "`to` must be empty or 20 bytes, got {n}"
         ))),
@@ -273,9 +275,10 @@ impl UnsignedTransaction {
     pub fn signing_hash(&self) -> Vec<u8> {
         match (self.fields.tx_type, self.fields.chain_id) {
             (TxType::Legacy, None) => Self::list(&self.payload, &[]),
-            (TxType::Legacy, Some(id)) => {
-                Self::list(&self.payload, &[rlp::trim_leading_zeros(&id.to_be_bytes()), &[], &[]])
-            }
+            (TxType::Legacy, Some(id)) => Self::list(
+                &self.payload,
+                &[rlp::trim_leading_zeros(&id.to_be_bytes()), &[], &[]],
+            ),
             (t, _) => {
                 let mut out = vec![if t == TxType::Type1 { 1 } else { 2 }];
                 out.extend(Self::list(&self.payload, &[]));
@@ -357,7 +360,16 @@ mod tests {
         cases.push(legacy);
         // EIP-1559 [chainId, nonce, tip, maxFee, gas, to, value, data, accessList]
         let mut p = Vec::new();
-        for f in [&[1u8][..], &[], &[1], &[100], &[0x52, 0x08], &to, &[], &[0xab, 0xcd]] {
+        for f in [
+            &[1u8][..],
+            &[],
+            &[1],
+            &[100],
+            &[0x52, 0x08],
+            &to,
+            &[],
+            &[0xab, 0xcd],
+        ] {
             rlp::encode_bytes(&mut p, f);
         }
         rlp::encode_list(&mut p, &[]);
@@ -402,7 +414,11 @@ mod tests {
             let sb = items[n - 1].bytes().unwrap();
             s[32 - sb.len()..].copy_from_slice(sb);
             let v = items[n - 3].bytes().unwrap().last().copied().unwrap_or(0);
-            let recid = if tx.fields.tx_type == TxType::Legacy { v - 27 } else { v };
+            let recid = if tx.fields.tx_type == TxType::Legacy {
+                v - 27
+            } else {
+                v
+            };
             let digest = keccak256(&tx.signing_hash());
             let recovered = VerifyingKey::recover_from_prehash(
                 &digest,
