@@ -188,3 +188,44 @@ mod tests {
         assert!(!format!("{cache:?}").contains("entropy"));
     }
 }
+
+#[cfg(test)]
+mod timing {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::keys::Bip32Path;
+    use keyhold_shared::msg::Curve;
+
+    /// What a cache hit saves: `cargo test -p keyhold-enclave --release timing -- --ignored
+    /// --nocapture`.
+    #[test]
+    #[ignore = "timing measurement, not a check"]
+    fn derivation_versus_cache_hit() {
+        let seed = SeedMaterial::from_entropy(&[7u8; 16]).unwrap();
+        let cache = KeyCache::default();
+        for (curve, path) in [
+            (Curve::Secp256k1, "m/44'/60'/0'/0/0"),
+            (Curve::Ed25519, "m/44'/501'/0'/0'"),
+            (Curve::P256, "m/44'/0'/0'/0/0"),
+        ] {
+            let path = Bip32Path::parse(path).unwrap();
+            let n = 200u32;
+            let start = Instant::now();
+            for _ in 0..n {
+                AccountKey::derive(&seed, curve, &path).unwrap();
+            }
+            let derive = start.elapsed() / n;
+            let id = cache_key(&[curve.as_turnkey().as_bytes()]);
+            cache
+                .key(id, || AccountKey::derive(&seed, curve, &path))
+                .unwrap();
+            let start = Instant::now();
+            for _ in 0..n {
+                cache.key(id, || panic!("miss")).unwrap();
+            }
+            let hit = start.elapsed() / n;
+            println!("{curve:?}: derive {derive:?}, cache hit {hit:?}");
+        }
+    }
+}
