@@ -1,9 +1,12 @@
 //! Client requests: parse the signed body, check it belongs to this organization and is fresh,
 //! authorize the caller, and dispatch on the activity `type`.
 
+mod create_private_keys;
 mod create_wallet;
 mod envelope;
 mod sign_raw_payload;
+mod sign_transaction;
+mod signer;
 
 use keyhold_shared::ActivityId;
 use keyhold_shared::Uuid;
@@ -52,8 +55,20 @@ pub fn execute(
 
     let result = match envelope.activity_type.as_str() {
         "ACTIVITY_TYPE_CREATE_WALLET" => create_wallet::run(keys, org, &envelope, allowed)?,
+        "ACTIVITY_TYPE_CREATE_WALLET_ACCOUNTS" => {
+            create_wallet::run_accounts(keys, org, &envelope, context, allowed)?
+        }
+        "ACTIVITY_TYPE_CREATE_PRIVATE_KEYS_V2" => {
+            create_private_keys::run(keys, org, &envelope, allowed)?
+        }
         "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" => {
             sign_raw_payload::run(keys, org, &envelope, context, allowed)?
+        }
+        "ACTIVITY_TYPE_SIGN_RAW_PAYLOADS" => {
+            sign_raw_payload::run_many(keys, org, &envelope, context, allowed)?
+        }
+        "ACTIVITY_TYPE_SIGN_TRANSACTION_V2" => {
+            sign_transaction::run(keys, org, &envelope, context, allowed)?
         }
         other => {
             return Err(Error::Unsupported(format!(

@@ -31,6 +31,8 @@ pub struct Keys {
     pub manifest: QuorumManifest,
     /// Kept for key forwarding to another attested enclave; never leaves otherwise.
     pub quorum: QuorumKey,
+    /// Unsealed seeds and derived keys (bounded, zeroizing).
+    pub cache: crate::keys::cache::KeyCache,
 }
 
 impl Keys {
@@ -50,6 +52,7 @@ impl Keys {
             quorum_public_key,
             manifest,
             quorum: QuorumKey::from_bytes(zeroize::Zeroizing::new(*quorum.expose())),
+            cache: crate::keys::cache::KeyCache::default(),
         })
     }
 }
@@ -168,6 +171,9 @@ impl Enclave {
             .map_err(|_| Error::Internal("lock poisoned"))?;
         match slot.as_ref() {
             Some(current) if current.quorum_public_key == keys.quorum_public_key => {
+                // The newest organization versions seen so far still bind: a manifest update
+                // must not reopen the door to replaying older states.
+                keys.org_sealer.adopt_history(&current.org_sealer)?;
                 *slot = Some(Arc::new(keys));
                 Ok(())
             }

@@ -261,6 +261,8 @@ async fn two_of_three_quorum_then_key_forwarding() {
             org: org.sealed_state.clone(),
             context: ActivityContext::WalletAccount {
                 wallet_id,
+                curve: Curve::Secp256k1,
+                address_format: AddressFormat::Ethereum,
                 path: "m/44'/60'/0'/0/0".into(),
                 sealed_seed: sealed_seed.clone(),
             },

@@ -80,7 +80,11 @@ struct Prepared {
 
 fn prepare(creds: &Credentials, path: &str, body: Value) -> Prepared {
     let body = body.to_string();
-    Prepared { url: format!("{}{path}", creds.base_url), stamp: stamp(&creds.key, &body), body: Bytes::from(body) }
+    Prepared {
+        url: format!("{}{path}", creds.base_url),
+        stamp: stamp(&creds.key, &body),
+        body: Bytes::from(body),
+    }
 }
 
 async fn send(client: &HttpClient, request: &Prepared) -> anyhow::Result<Value> {
@@ -98,7 +102,10 @@ async fn send(client: &HttpClient, request: &Prepared) -> anyhow::Result<Value> 
 }
 
 fn now_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
 }
 
 /// One P-256 stamp verification plus one secp256k1 signature, on this thread: the work the
@@ -108,7 +115,8 @@ fn ceiling_per_core() -> f64 {
     let body = br#"{"type":"ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2","timestampMs":"1700000000000"}"#;
     let signature: Signature = api.sign(body);
     let verifying = *api.verifying_key();
-    let wallet = k256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap_or_else(|_| unreachable_k256());
+    let wallet =
+        k256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap_or_else(|_| unreachable_k256());
     let digest = [0x42u8; 32];
     let run = |n: u32| {
         let started = Instant::now();
@@ -139,7 +147,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
         return Duration::ZERO;
     }
     let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted.get(rank.min(sorted.len() - 1)).copied().unwrap_or_default()
+    sorted
+        .get(rank.min(sorted.len() - 1))
+        .copied()
+        .unwrap_or_default()
 }
 
 #[tokio::main]
@@ -147,7 +158,12 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let text = std::fs::read_to_string(&args.credentials).context("reading the credentials")?;
     let json: Value = serde_json::from_str(&text)?;
-    let field = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_owned).context(k.to_owned());
+    let field = |k: &str| {
+        json.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .context(k.to_owned())
+    };
     let creds = Credentials {
         base_url: field("baseUrl")?,
         organization_id: field("organizationId")?,
@@ -155,7 +171,9 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(args.concurrency).build(connector);
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(args.concurrency)
+        .build(connector);
 
     // Wallets to sign with.
     let mut addresses = Vec::with_capacity(args.wallets);
@@ -167,7 +185,11 @@ async fn main() -> anyhow::Result<()> {
                 "curve": "CURVE_SECP256K1", "pathFormat": "PATH_FORMAT_BIP32",
                 "path": "m/44'/60'/0'/0/0", "addressFormat": "ADDRESS_FORMAT_ETHEREUM"}]},
         });
-        let out = send(&client, &prepare(&creds, "/public/v1/submit/create_wallet", body)).await?;
+        let out = send(
+            &client,
+            &prepare(&creds, "/public/v1/submit/create_wallet", body),
+        )
+        .await?;
         let address = out["activity"]["result"]["createWalletResult"]["addresses"][0]
             .as_str()
             .context("create_wallet returned no address")?
@@ -198,13 +220,16 @@ async fn main() -> anyhow::Result<()> {
         let end = range.end;
         let workers: Vec<_> = (0..args.concurrency)
             .map(|_| {
-                let (client, requests, next, bar) = (client.clone(), requests.clone(), next.clone(), bar.clone());
+                let (client, requests, next, bar) =
+                    (client.clone(), requests.clone(), next.clone(), bar.clone());
                 tokio::spawn(async move {
                     let mut latencies = Vec::new();
                     let mut errors = 0usize;
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(request) = requests.get(i).filter(|_| i < end) else { break };
+                        let Some(request) = requests.get(i).filter(|_| i < end) else {
+                            break;
+                        };
                         let started = Instant::now();
                         match send(&client, request).await {
                             Ok(_) => latencies.push(started.elapsed()),
@@ -239,7 +264,8 @@ async fn main() -> anyhow::Result<()> {
     let _ = run(0..args.warmup, None).await;
     let bar = (!args.quiet).then(|| {
         let bar = ProgressBar::new(args.requests as u64);
-        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}") {
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}")
+        {
             bar.set_style(style);
         }
         bar
@@ -255,17 +281,39 @@ async fn main() -> anyhow::Result<()> {
     }
     latencies.sort();
     let e2e = latencies.len() as f64 / elapsed.as_secs_f64();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let per_core = ceiling_per_core();
     let ceiling = per_core * cores as f64;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let (p50, p95, p99) = (percentile(&latencies, 50.0), percentile(&latencies, 95.0), percentile(&latencies, 99.0));
+    let (p50, p95, p99) = (
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 95.0),
+        percentile(&latencies, 99.0),
+    );
 
-    println!("keyhold-bench: {:?}, {} requests over {} wallets, concurrency {}", args.kind, latencies.len(), args.wallets, args.concurrency);
-    println!("(requests were built and stamped before the clock started: the figures measure keyhold, not this client)");
+    println!(
+        "keyhold-bench: {:?}, {} requests over {} wallets, concurrency {}",
+        args.kind,
+        latencies.len(),
+        args.wallets,
+        args.concurrency
+    );
+    println!(
+        "(requests were built and stamped before the clock started: the figures measure keyhold, not this client)"
+    );
     println!("  {:<28} {:>12}", "end-to-end ops/s", format!("{e2e:.0}"));
-    println!("  {:<28} {:>12}", format!("ceiling ops/s ({cores} cores)"), format!("{ceiling:.0}"));
-    println!("  {:<28} {:>12}", "ratio e2e / ceiling", format!("{:.3}", e2e / ceiling));
+    println!(
+        "  {:<28} {:>12}",
+        format!("ceiling ops/s ({cores} cores)"),
+        format!("{ceiling:.0}")
+    );
+    println!(
+        "  {:<28} {:>12}",
+        "ratio e2e / ceiling",
+        format!("{:.3}", e2e / ceiling)
+    );
     println!("  {:<28} {:>12}", "p50 ms", format!("{:.2}", ms(p50)));
     println!("  {:<28} {:>12}", "p95 ms", format!("{:.2}", ms(p95)));
     println!("  {:<28} {:>12}", "p99 ms", format!("{:.2}", ms(p99)));
