@@ -264,6 +264,20 @@ describe("phase main: keys and chains", { skip: onlyInPhase("main") }, () => {
       });
       await assertRecovers(hash, res.signRawPayloadResult, address, `signWith ${signWith}`);
     }
+    // The adapters resolve a private-key id through get_private_key.
+    const { creds, client } = makeClient();
+    const { privateKey } = await client.getPrivateKey({ organizationId: creds.organizationId, privateKeyId: eth.privateKeyId });
+    assert.equal(privateKey.privateKeyId, eth.privateKeyId);
+    assert.deepEqual(privateKey.addresses, [{ format: "ADDRESS_FORMAT_ETHEREUM", address }]);
+    assert.equal(privateKey.curve, "CURVE_SECP256K1");
+    const { privateKeys } = await client.getPrivateKeys({ organizationId: creds.organizationId });
+    assert.ok(privateKeys.some((k) => k.privateKeyId === sol.privateKeyId));
+    const byId = await createAccount({ client, organizationId: creds.organizationId, signWith: eth.privateKeyId });
+    assert.equal(byId.address, address);
+    const sigById = await byId.signMessage({ message: "signed by key id" });
+    assert.ok(await verifyMessage({ address, message: "signed by key id", signature: sigById }));
+    const ethersById = new EthersSigner({ client, organizationId: creds.organizationId, signWith: eth.privateKeyId });
+    assert.equal(await ethersById.getAddress(), address);
     const solAddress = sol.addresses[0].address;
     const res = await submit("ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2", {
       signWith: solAddress, payload: "hello", encoding: "PAYLOAD_ENCODING_TEXT_UTF8", hashFunction: "HASH_FUNCTION_NOT_APPLICABLE",
