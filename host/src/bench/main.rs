@@ -52,6 +52,53 @@ struct Args {
 enum Kind {
     /// sign_raw_payload, secp256k1, KECCAK256.
     RawPayload,
+    /// sign_transaction, an EIP-1559 Ethereum transaction.
+    Eip1559,
+}
+
+/// Minimal RLP, enough to build unsigned EIP-1559 transactions.
+fn rlp_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    match bytes {
+        [b] if *b < 0x80 => out.push(*b),
+        _ => {
+            rlp_length(out, 0x80, bytes.len());
+            out.extend_from_slice(bytes);
+        }
+    }
+}
+
+fn rlp_uint(out: &mut Vec<u8>, value: u128) {
+    let bytes = value.to_be_bytes();
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    rlp_bytes(out, bytes.get(first..).unwrap_or_default());
+}
+
+fn rlp_length(out: &mut Vec<u8>, offset: u8, len: usize) {
+    if len < 56 {
+        out.push(offset + len as u8);
+    } else {
+        let bytes = (len as u64).to_be_bytes();
+        let first = bytes.iter().position(|b| *b != 0).unwrap_or(7);
+        let tail = bytes.get(first..).unwrap_or_default();
+        out.push(offset + 55 + tail.len() as u8);
+        out.extend_from_slice(tail);
+    }
+}
+
+/// `0x02 ‖ rlp([chain_id, nonce, tip, max_fee, gas, to, value, data, access_list])`, hex.
+fn eip1559_unsigned(nonce: u128) -> String {
+    let mut fields = Vec::new();
+    for value in [1u128, nonce, 1_000_000_000, 30_000_000_000, 21_000] {
+        rlp_uint(&mut fields, value);
+    }
+    rlp_bytes(&mut fields, &[0x35; 20]);
+    rlp_uint(&mut fields, 1_000_000_000_000_000);
+    rlp_bytes(&mut fields, &[]);
+    rlp_length(&mut fields, 0xc0, 0); // empty access list
+    let mut tx = vec![0x02];
+    rlp_length(&mut tx, 0xc0, fields.len());
+    tx.extend_from_slice(&fields);
+    hex::encode(tx)
 }
 
 struct Credentials {
@@ -209,8 +256,19 @@ async fn main() -> anyhow::Result<()> {
                                    "payload": format!("{i:016x}"), "encoding": "PAYLOAD_ENCODING_HEXADECIMAL",
                                    "hashFunction": "HASH_FUNCTION_KECCAK256"},
                 }),
+                Kind::Eip1559 => json!({
+                    "type": "ACTIVITY_TYPE_SIGN_TRANSACTION_V2", "timestampMs": now_ms().to_string(),
+                    "organizationId": creds.organization_id,
+                    "parameters": {"signWith": addresses[i % addresses.len()],
+                                   "unsignedTransaction": eip1559_unsigned(i as u128),
+                                   "type": "TRANSACTION_TYPE_ETHEREUM"},
+                }),
             };
-            prepare(&creds, "/public/v1/submit/sign_raw_payload", body)
+            let path = match args.kind {
+                Kind::RawPayload => "/public/v1/submit/sign_raw_payload",
+                Kind::Eip1559 => "/public/v1/submit/sign_transaction",
+            };
+            prepare(&creds, path, body)
         })
         .collect();
     let requests = Arc::new(requests);
