@@ -21,6 +21,17 @@ pub struct Authenticated<'a> {
     _proof: (),
 }
 
+impl<'a> Authenticated<'a> {
+    /// The same proof again (a caller that was authenticated once is still authenticated).
+    pub fn again(other: &Authenticated<'a>) -> Self {
+        Authenticated {
+            user: other.user,
+            api_key: other.api_key,
+            _proof: (),
+        }
+    }
+}
+
 pub fn authenticate<'a>(
     org: &'a OrgState,
     request: &SignedRequest,

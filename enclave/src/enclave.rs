@@ -261,6 +261,15 @@ impl Enclave {
                     now_ms(),
                 )?))
             }
+            Request::ReadOrg(read) => {
+                let keys = self.keys()?;
+                let org = keys.org_sealer.open(&read.org)?;
+                Ok(Response::ReadOrg(Box::new(activities::read_org(
+                    &org,
+                    &read.request,
+                    now_ms(),
+                )?)))
+            }
             Request::Activity(activity) => {
                 let keys = self.keys()?;
                 let org = keys.org_sealer.open(&activity.org)?;
@@ -326,13 +335,22 @@ impl Enclave {
                     created_at_ms: now,
                     expires_at_ms: None,
                 }],
+                email: None,
+                phone_number: None,
+                tags: Vec::new(),
                 created_at_ms: now,
+                updated_at_ms: now,
             }],
             root_quorum: RootQuorum {
                 threshold: 1,
                 user_ids: vec![user_id],
             },
             created_at_ms: now,
+            policies: Vec::new(),
+            user_tags: Vec::new(),
+            wallets: Vec::new(),
+            parent_org_id: None,
+            recent: Vec::new(),
         };
         let sealed_state = keys.org_sealer.seal(&state)?;
         tracing::info!(organization = %org_id, "organization bootstrapped");

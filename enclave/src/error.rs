@@ -27,6 +27,8 @@ pub enum Error {
     OrganizationMismatch(String),
     #[error("request not authorized: {0}")]
     PermissionDenied(&'static str),
+    #[error("request not authorized: {0}")]
+    Denied(String),
     #[error("{0}")]
     NotFound(String),
     #[error("enclave is not provisioned")]
@@ -59,7 +61,7 @@ impl Error {
             Error::PublicKeyNotFound => ErrorCode::PublicKeyNotFound,
             Error::ApiKeyExpired => ErrorCode::ApiKeyExpired,
             Error::InvalidTime(_) => ErrorCode::InvalidTime,
-            Error::OrganizationMismatch(_) | Error::PermissionDenied(_) => {
+            Error::OrganizationMismatch(_) | Error::PermissionDenied(_) | Error::Denied(_) => {
                 ErrorCode::PermissionDenied
             }
             Error::NotFound(_) => ErrorCode::NotFound,

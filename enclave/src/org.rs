@@ -7,11 +7,22 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use keyhold_shared::msg::SealedOrgState;
-use keyhold_shared::{ApiKeyId, OrgId, UserId};
+use keyhold_shared::{ApiKeyId, OrgId, UserId, WalletId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::seal::{SealKey, org_state_aad};
+use crate::seal::{SealKey, org_state_aad, org_state_aad_v2};
+
+/// Most policies an organization may hold (Turnkey: 100).
+pub const MAX_POLICIES: usize = 100;
+/// Most users, user tags, and API keys per user.
+pub const MAX_USERS: usize = 1000;
+pub const MAX_TAGS: usize = 1000;
+pub const MAX_API_KEYS_PER_USER: usize = 100;
+/// Most fingerprints remembered against replay (see [`OrgState::recent`]).
+pub const MAX_RECENT: usize = 10_000;
+/// Most wallets whose metadata an organization records.
+pub const MAX_WALLETS: usize = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgState {
@@ -21,14 +32,29 @@ pub struct OrgState {
     pub users: Vec<User>,
     pub root_quorum: RootQuorum,
     pub created_at_ms: u64,
+    pub policies: Vec<StoredPolicy>,
+    pub user_tags: Vec<Tag>,
+    /// Wallet metadata policies read (`wallet.id`, `wallet.label`, …).
+    pub wallets: Vec<WalletMeta>,
+    /// The parent organization, for a sub-organization.
+    pub parent_org_id: Option<OrgId>,
+    /// Fingerprints (first 16 bytes of the SHA-256) of the activities that changed this state,
+    /// with the time until which a replay of them could still pass the timestamp check. The
+    /// host cannot drop an entry without presenting an older state, which the sealer refuses.
+    pub recent: Vec<([u8; 16], u64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: UserId,
     pub name: String,
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
     pub api_keys: Vec<ApiKey>,
+    /// User tag ids.
+    pub tags: Vec<String>,
     pub created_at_ms: u64,
+    pub updated_at_ms: u64,
 }
 
 /// Which signature scheme an API key uses (Turnkey's `API_KEY_CURVE_*`).
@@ -54,6 +80,95 @@ pub struct RootQuorum {
     pub user_ids: Vec<UserId>,
 }
 
+/// A policy as the organization stores it: the source text, compiled again at every evaluation
+/// (it was validated when created).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPolicy {
+    pub id: String,
+    pub name: String,
+    /// `true` for `EFFECT_ALLOW`, `false` for `EFFECT_DENY`.
+    pub allow: bool,
+    pub condition: String,
+    pub consensus: String,
+    pub notes: String,
+    pub time: Option<String>,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    pub id: String,
+    pub name: String,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletMeta {
+    pub id: WalletId,
+    pub name: String,
+    pub imported: bool,
+    pub exported: bool,
+    pub created_at_ms: u64,
+}
+
+/// The first sealed format (before users had tags and organizations had policies): still
+/// opened, and migrated on the fly; the next change seals it in the current format.
+mod v1 {
+    use super::{ApiKey, OrgId, UserId};
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct OrgState {
+        pub org_id: OrgId,
+        pub name: String,
+        pub version: u64,
+        pub users: Vec<User>,
+        pub root_quorum: super::RootQuorum,
+        pub created_at_ms: u64,
+    }
+
+    #[derive(Deserialize)]
+    pub struct User {
+        pub id: UserId,
+        pub name: String,
+        pub api_keys: Vec<ApiKey>,
+        pub created_at_ms: u64,
+    }
+
+    impl From<OrgState> for super::OrgState {
+        fn from(old: OrgState) -> Self {
+            super::OrgState {
+                org_id: old.org_id,
+                name: old.name,
+                version: old.version,
+                users: old
+                    .users
+                    .into_iter()
+                    .map(|u| super::User {
+                        id: u.id,
+                        name: u.name,
+                        email: None,
+                        phone_number: None,
+                        api_keys: u.api_keys,
+                        tags: Vec::new(),
+                        created_at_ms: u.created_at_ms,
+                        updated_at_ms: u.created_at_ms,
+                    })
+                    .collect(),
+                root_quorum: old.root_quorum,
+                created_at_ms: old.created_at_ms,
+                policies: Vec::new(),
+                user_tags: Vec::new(),
+                wallets: Vec::new(),
+                parent_org_id: None,
+                recent: Vec::new(),
+            }
+        }
+    }
+}
+
 impl OrgState {
     /// Finds the user holding the API key `public_key`.
     pub fn find_api_key(&self, public_key: &[u8]) -> Option<(&User, &ApiKey)> {
@@ -72,6 +187,47 @@ impl OrgState {
     pub fn is_root(&self, id: &UserId) -> bool {
         self.root_quorum.user_ids.contains(id)
     }
+
+    pub fn user_mut(&mut self, id: &UserId) -> Option<&mut User> {
+        self.users.iter_mut().find(|u| &u.id == id)
+    }
+
+    /// The successor of this state that an activity edits: version + 1, the activity's
+    /// fingerprint remembered until `replay_until_ms`, expired fingerprints forgotten.
+    pub fn successor(
+        &self,
+        fingerprint: &[u8; 32],
+        now_ms: u64,
+        replay_until_ms: u64,
+    ) -> Result<OrgState> {
+        let mut next = self.clone();
+        next.version = self
+            .version
+            .checked_add(1)
+            .ok_or(Error::Internal("version overflow"))?;
+        next.recent.retain(|(_, until)| *until >= now_ms);
+        if next.recent.len() >= MAX_RECENT {
+            return Err(Error::invalid(
+                "too many organization changes in the last hours; retry later",
+            ));
+        }
+        next.recent.push((short(fingerprint), replay_until_ms));
+        Ok(next)
+    }
+
+    /// Whether an activity with this fingerprint already changed this organization.
+    pub fn seen(&self, fingerprint: &[u8; 32]) -> bool {
+        let f = short(fingerprint);
+        self.recent.iter().any(|(r, _)| *r == f)
+    }
+}
+
+fn short(fingerprint: &[u8; 32]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (o, b) in out.iter_mut().zip(fingerprint.iter()) {
+        *o = *b;
+    }
+    out
 }
 
 /// Seals and opens organization states, remembering the newest version seen per organization so
@@ -96,8 +252,10 @@ impl OrgSealer {
             postcard::to_allocvec(state).map_err(|_| Error::Internal("encode org state"))?;
         let (nonce, ciphertext) = self
             .key
-            .seal(&plaintext, &org_state_aad(&state.org_id, state.version))?;
-        self.observe(state.org_id, state.version)?;
+            .seal(&plaintext, &org_state_aad_v2(&state.org_id, state.version))?;
+        // Strictly newer: two different states never carry the same version, so a host cannot
+        // keep two concurrent successors of one state and choose later which one to present.
+        self.observe_new(state.org_id, state.version)?;
         Ok(SealedOrgState {
             org_id: state.org_id,
             version: state.version,
@@ -107,13 +265,30 @@ impl OrgSealer {
     }
 
     pub fn open(&self, sealed: &SealedOrgState) -> Result<OrgState> {
-        let plaintext = self.key.open(
+        if sealed.ciphertext.len() > keyhold_shared::msg::MAX_SEALED_LEN {
+            return Err(Error::Unseal);
+        }
+        // The format is told apart by the associated data, which the AEAD authenticates: a
+        // blob cannot be opened as the other format.
+        let state: OrgState = match self.key.open(
             &sealed.nonce,
             &sealed.ciphertext,
-            &org_state_aad(&sealed.org_id, sealed.version),
-        )?;
-        let state: OrgState =
-            keyhold_shared::frame::decode(&plaintext).map_err(|_| Error::Unseal)?;
+            &org_state_aad_v2(&sealed.org_id, sealed.version),
+        ) {
+            Ok(plaintext) => {
+                keyhold_shared::frame::decode(&plaintext).map_err(|_| Error::Unseal)?
+            }
+            Err(_) => {
+                let plaintext = self.key.open(
+                    &sealed.nonce,
+                    &sealed.ciphertext,
+                    &org_state_aad(&sealed.org_id, sealed.version),
+                )?;
+                keyhold_shared::frame::decode::<v1::OrgState>(&plaintext)
+                    .map_err(|_| Error::Unseal)?
+                    .into()
+            }
+        };
         // The AEAD binds org id and version already; this only guards against our own bugs.
         if state.org_id != sealed.org_id || state.version != sealed.version {
             return Err(Error::Unseal);
@@ -138,6 +313,24 @@ impl OrgSealer {
             *seen = (*seen).max(version);
         }
         Ok(())
+    }
+
+    /// Records a version about to be sealed, refusing one not newer than the newest seen.
+    fn observe_new(&self, org: OrgId, version: u64) -> Result<()> {
+        let mut newest = self
+            .newest
+            .lock()
+            .map_err(|_| Error::Internal("version map poisoned"))?;
+        match newest.get(&org) {
+            Some(seen) if version <= *seen => Err(Error::StaleState {
+                got: version,
+                seen: *seen,
+            }),
+            _ => {
+                newest.insert(org, version);
+                Ok(())
+            }
+        }
     }
 
     /// Records `version` as seen, refusing one older than the newest seen.
@@ -175,6 +368,11 @@ mod tests {
                 user_ids: vec![],
             },
             created_at_ms: 0,
+            policies: vec![],
+            user_tags: vec![],
+            wallets: vec![],
+            parent_org_id: None,
+            recent: vec![],
         }
     }
 
@@ -207,5 +405,70 @@ mod tests {
         ));
         // another enclave (other quorum key) cannot open it at all
         assert!(matches!(self::sealer().open(&v2), Err(Error::Unseal)));
+    }
+
+    #[test]
+    fn first_format_blobs_open_and_migrate() {
+        #[derive(Serialize)]
+        struct OldUser {
+            id: UserId,
+            name: String,
+            api_keys: Vec<ApiKey>,
+            created_at_ms: u64,
+        }
+        #[derive(Serialize)]
+        struct OldState {
+            org_id: OrgId,
+            name: String,
+            version: u64,
+            users: Vec<OldUser>,
+            root_quorum: RootQuorum,
+            created_at_ms: u64,
+        }
+        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
+        let org_id = OrgId(Uuid::from_bytes([3; 16]));
+        let user = UserId(Uuid::from_bytes([4; 16]));
+        let old = OldState {
+            org_id,
+            name: "old".into(),
+            version: 5,
+            users: vec![OldUser {
+                id: user,
+                name: "root".into(),
+                api_keys: vec![],
+                created_at_ms: 7,
+            }],
+            root_quorum: RootQuorum {
+                threshold: 1,
+                user_ids: vec![user],
+            },
+            created_at_ms: 7,
+        };
+        let (nonce, ciphertext) = key
+            .seal(
+                &postcard::to_allocvec(&old).unwrap(),
+                &org_state_aad(&org_id, 5),
+            )
+            .unwrap();
+        let sealer = OrgSealer::new(key);
+        let sealed = SealedOrgState {
+            org_id,
+            version: 5,
+            nonce,
+            ciphertext,
+        };
+        let state = sealer.open(&sealed).unwrap();
+        assert_eq!(state.users[0].name, "root");
+        assert!(state.policies.is_empty() && state.users[0].tags.is_empty());
+        // resealed in the current format, it opens as such (and not as the old one)
+        let mut next = state.clone();
+        next.version = 6;
+        let resealed = sealer.seal(&next).unwrap();
+        assert_eq!(sealer.open(&resealed).unwrap(), next);
+        // the old blob is now stale
+        assert!(matches!(
+            sealer.open(&sealed),
+            Err(Error::StaleState { .. })
+        ));
     }
 }

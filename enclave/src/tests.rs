@@ -3,5 +3,6 @@
 
 mod host_lies;
 mod no_secret_leak;
+mod orgs;
 mod server;
 mod support;

@@ -1,8 +1,11 @@
 //! Turnkey's public HTTP API (`POST /public/v1/query/*` and `/public/v1/submit/*`).
 
+mod approvals;
 mod enclave;
 mod error;
 mod format;
+mod org_activities;
+mod org_queries;
 mod query;
 mod submit;
 

@@ -85,6 +85,13 @@ pub struct ActivityCommit {
     pub accounts: Vec<AccountRecord>,
     pub private_keys: Vec<PrivateKeyRecord>,
     pub org_state: Option<SealedOrgState>,
+    /// Organizations this activity created (sub-organizations), with their parent.
+    pub sub_orgs: Vec<(OrgRecord, OrgId)>,
+    /// A stamped request (body, `X-Stamp` value) to keep as a vote on this activity: the
+    /// submitter's when it waits for consensus, then each approval's.
+    pub vote_request: Option<(String, String)>,
+    /// Update the activity with this fingerprint (a vote changed it) instead of inserting it.
+    pub replace_existing: bool,
 }
 
 /// Cursor pagination as in Turnkey's `paginationOptions`.
@@ -117,6 +124,23 @@ pub trait Store: Send + Sync + 'static {
         wallet: Option<WalletId>,
         page: Page,
     ) -> StoreResult<Vec<AccountRecord>>;
+    /// The stamped requests kept as votes on an activity, in order (the submitter's first).
+    async fn vote_requests(
+        &self,
+        org: OrgId,
+        fingerprint: &str,
+    ) -> StoreResult<Vec<(String, String)>>;
+    /// Ids of the sub-organizations of `parent`, oldest first, paginated by id cursors.
+    async fn list_sub_orgs(&self, parent: OrgId, page: Page) -> StoreResult<Vec<OrgId>>;
+    /// Activities newest first, filtered by status and type (empty = all), paginated by
+    /// activity id cursors.
+    async fn list_activities(
+        &self,
+        org: OrgId,
+        statuses: Vec<String>,
+        types: Vec<String>,
+        page: Page,
+    ) -> StoreResult<Vec<ActivityRecord>>;
     /// The account with `address` (case-insensitive) and its wallet.
     async fn find_account(
         &self,

@@ -91,6 +91,8 @@ pub enum Request {
     Authenticate(AuthenticateRequest),
     /// Authenticate, authorize and execute an activity.
     Activity(ActivityRequest),
+    /// Authenticate a query and return the organization's public data (users, policies, tags).
+    ReadOrg(AuthenticateRequest),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +106,7 @@ pub enum Response {
     BootstrapOrg(BootstrapOrgOutput),
     Authenticate(Principal),
     Activity(Box<ActivityOutput>),
+    ReadOrg(Box<OrgReadout>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,6 +237,30 @@ pub enum ActivityContext {
         address_format: Option<AddressFormat>,
         sealed_key: SealedSeed,
     },
+    /// For `APPROVE_ACTIVITY` / `REJECT_ACTIVITY`: the activity voted on, exactly as its
+    /// submitter stamped it, the earlier approvals (each as its voter stamped it), and what the
+    /// target activity itself needs. The enclave verifies every stamp again.
+    Approval(Box<ApprovalContext>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalContext {
+    pub target: SignedRequest,
+    pub votes: Vec<SignedRequest>,
+    pub target_context: ActivityContext,
+}
+
+/// Most votes an activity collects.
+pub const MAX_VOTES: usize = 100;
+
+/// Turnkey's activity statuses that the enclave decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActivityStatus {
+    Completed,
+    /// Not enough approvals yet (`ACTIVITY_STATUS_CONSENSUS_NEEDED`, result `{}`).
+    ConsensusNeeded,
+    /// Rejected by a vote (`ACTIVITY_STATUS_REJECTED`, result `{}`).
+    Rejected,
 }
 
 /// Turnkey's `v1Curve`.
@@ -397,11 +424,48 @@ pub enum ActivityResult {
     SignRawPayloads(Vec<RecoverableSignature>),
     /// The signed transaction in the chain's wire form (a PSBT for Bitcoin).
     SignTransaction(Vec<u8>),
+    /// No result (consensus needed, rejected).
+    Empty,
+    /// An organization activity (users, credentials, policies, tags, root quorum): Turnkey's
+    /// `result` object, ready to serve (JSON text).
+    Organization {
+        result_json: String,
+        /// A sub-organization created by this activity (`CREATE_SUB_ORGANIZATION`).
+        sub_organization: Option<Box<NewSubOrganization>>,
+    },
+}
+
+/// A sub-organization the enclave created: its sealed state (version 1) and, optionally, its
+/// first wallet with the seed sealed to (sub-organization, wallet).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSubOrganization {
+    pub organization_id: OrgId,
+    pub parent_organization_id: OrgId,
+    pub name: String,
+    pub sealed_state: SealedOrgState,
+    pub wallet: Option<NewWallet>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWallet {
+    pub wallet_id: WalletId,
+    pub wallet_name: String,
+    pub accounts: Vec<DerivedAccount>,
+    pub sealed_seed: SealedSeed,
+}
+
+/// Answer to [`Request::ReadOrg`]: who asked, and the organization's public data as Turnkey's
+/// `organizationData` object (JSON text; wallets are added by the host from its own records).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgReadout {
+    pub principal: Principal,
+    pub organization_json: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityOutput {
     pub activity_id: ActivityId,
+    pub status: ActivityStatus,
     /// The activity type the client signed (e.g. `ACTIVITY_TYPE_CREATE_WALLET`).
     pub activity_type: String,
     /// `"sha256:" + hex(sha256(body))`, as Turnkey computes it.

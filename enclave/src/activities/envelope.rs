@@ -58,10 +58,14 @@ impl Envelope {
         check_org(&self.organization_id, org)
     }
 
-    pub fn check_timestamp(&self, now_ms: u64) -> Result<()> {
-        let ts: u64 = self.timestamp_ms.parse().map_err(|_| {
+    pub fn timestamp(&self) -> Result<u64> {
+        self.timestamp_ms.parse().map_err(|_| {
             Error::invalid("timestampMs must be a string of milliseconds since the Unix epoch")
-        })?;
+        })
+    }
+
+    pub fn check_timestamp(&self, now_ms: u64) -> Result<()> {
+        let ts = self.timestamp()?;
         if ts.saturating_add(MAX_AGE_MS) < now_ms {
             return Err(Error::InvalidTime(format!(
                 "timestampMs {ts} is more than an hour old"

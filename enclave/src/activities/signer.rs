@@ -147,6 +147,8 @@ pub fn resolve(
                 format: *address_format,
             })
         }
-        ActivityContext::None | ActivityContext::Wallet { .. } => Err(not_found(sign_with)),
+        ActivityContext::None | ActivityContext::Wallet { .. } | ActivityContext::Approval(_) => {
+            Err(not_found(sign_with))
+        }
     }
 }

@@ -14,7 +14,8 @@ struct Wallet {
     addresses: Vec<String>,
 }
 
-fn create_wallet(f: &Fixture, paths: &[&str]) -> Wallet {
+/// Creates a wallet; the new organization state (which records it) becomes the fixture's.
+fn create_wallet(f: &mut Fixture, paths: &[&str]) -> Wallet {
     let body = create_wallet_body(&f.org_id, "w", paths);
     let request = Request::Activity(ActivityRequest {
         request: signed(&f.api_key, &body),
@@ -24,6 +25,9 @@ fn create_wallet(f: &Fixture, paths: &[&str]) -> Wallet {
     let Ok(Response::Activity(out)) = f.enclave.handle(request) else {
         panic!("create wallet")
     };
+    if let Some(state) = out.new_org_state.clone() {
+        f.org = state;
+    }
     let ActivityResult::CreateWallet {
         wallet_id,
         accounts,
@@ -65,8 +69,8 @@ fn ctx(wallet: &Wallet, path: &str) -> ActivityContext {
 
 #[test]
 fn honest_host_gets_a_signature() {
-    let f = fixture();
-    let w = create_wallet(&f, &["m/44'/60'/0'/0/0"]);
+    let mut f = fixture();
+    let w = create_wallet(&mut f, &["m/44'/60'/0'/0/0"]);
     assert!(matches!(
         sign(&f, &w.addresses[0], ctx(&w, "m/44'/60'/0'/0/0")),
         Ok(Response::Activity(_))
@@ -75,8 +79,8 @@ fn honest_host_gets_a_signature() {
 
 #[test]
 fn host_resolves_sign_with_to_another_path() {
-    let f = fixture();
-    let w = create_wallet(&f, &["m/44'/60'/0'/0/0", "m/44'/60'/0'/0/1"]);
+    let mut f = fixture();
+    let w = create_wallet(&mut f, &["m/44'/60'/0'/0/0", "m/44'/60'/0'/0/1"]);
     // The client asked for account 0; the host substitutes account 1's path.
     let err = sign(&f, &w.addresses[0], ctx(&w, "m/44'/60'/0'/0/1")).unwrap_err();
     assert_eq!(err.code, ErrorCode::NotFound);
@@ -84,9 +88,9 @@ fn host_resolves_sign_with_to_another_path() {
 
 #[test]
 fn host_substitutes_another_wallets_seed() {
-    let f = fixture();
-    let a = create_wallet(&f, &["m/44'/60'/0'/0/0"]);
-    let b = create_wallet(&f, &["m/44'/60'/0'/0/0"]);
+    let mut f = fixture();
+    let a = create_wallet(&mut f, &["m/44'/60'/0'/0/0"]);
+    let b = create_wallet(&mut f, &["m/44'/60'/0'/0/0"]);
     // b's seed presented as a's wallet: the seal is bound to the wallet id.
     let lie = ActivityContext::WalletAccount {
         wallet_id: a.id,
@@ -123,8 +127,8 @@ fn host_substitutes_another_wallets_seed() {
 #[test]
 fn host_uses_a_seed_from_another_organization() {
     let f = fixture();
-    let other = fixture();
-    let w = create_wallet(&other, &["m/44'/60'/0'/0/0"]);
+    let mut other = fixture();
+    let w = create_wallet(&mut other, &["m/44'/60'/0'/0/0"]);
     // other enclave (other quorum key): cannot open; same enclave, other org: bound to org id.
     assert_eq!(
         sign(&f, &w.addresses[0], ctx(&w, "m/44'/60'/0'/0/0"))
@@ -206,8 +210,8 @@ fn stale_or_future_timestamps_are_refused() {
 #[test]
 fn signatures_recover_to_the_account_address() {
     use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
-    let f = fixture();
-    let w = create_wallet(&f, &["m/44'/60'/0'/0/0"]);
+    let mut f = fixture();
+    let w = create_wallet(&mut f, &["m/44'/60'/0'/0/0"]);
     let Ok(Response::Activity(out)) = sign(
         &f,
         &w.addresses[0].to_lowercase(),
@@ -250,7 +254,7 @@ fn activity(
     }))
 }
 
-fn wallet_with(f: &Fixture, accounts: serde_json::Value) -> Wallet {
+fn wallet_with(f: &mut Fixture, accounts: serde_json::Value) -> Wallet {
     let Ok(Response::Activity(out)) = activity(
         f,
         "ACTIVITY_TYPE_CREATE_WALLET",
@@ -259,6 +263,10 @@ fn wallet_with(f: &Fixture, accounts: serde_json::Value) -> Wallet {
     ) else {
         panic!("create wallet")
     };
+    // Creating a wallet records it in the organization's sealed state.
+    if let Some(state) = out.new_org_state.clone() {
+        f.org = state;
+    }
     let ActivityResult::CreateWallet {
         wallet_id,
         accounts,
@@ -291,9 +299,9 @@ fn sign_ed25519(
 
 #[test]
 fn host_lies_about_an_ed25519_accounts_path_curve_or_format() {
-    let f = fixture();
+    let mut f = fixture();
     let w = wallet_with(
-        &f,
+        &mut f,
         serde_json::json!([
             {"curve": "CURVE_ED25519", "pathFormat": "PATH_FORMAT_BIP32", "path": "m/44'/501'/0'/0'", "addressFormat": "ADDRESS_FORMAT_SOLANA"},
             {"curve": "CURVE_ED25519", "pathFormat": "PATH_FORMAT_BIP32", "path": "m/44'/501'/1'/0'", "addressFormat": "ADDRESS_FORMAT_SOLANA"},
@@ -455,9 +463,9 @@ fn host_swaps_private_keys_or_lies_about_their_ids() {
 
 #[test]
 fn host_substitutes_the_wallet_of_create_wallet_accounts() {
-    let f = fixture();
-    let a = create_wallet(&f, &["m/44'/60'/0'/0/0"]);
-    let b = create_wallet(&f, &["m/44'/60'/0'/0/0"]);
+    let mut f = fixture();
+    let a = create_wallet(&mut f, &["m/44'/60'/0'/0/0"]);
+    let b = create_wallet(&mut f, &["m/44'/60'/0'/0/0"]);
     let params = serde_json::json!({"walletId": a.id.to_string(), "accounts": [
         {"curve": "CURVE_SECP256K1", "pathFormat": "PATH_FORMAT_BIP32", "path": "m/44'/60'/0'/0/0", "addressFormat": "ADDRESS_FORMAT_ETHEREUM"}]});
     let run = |wallet_id, seed: &SealedSeed| {
@@ -500,9 +508,9 @@ fn host_substitutes_the_wallet_of_create_wallet_accounts() {
 fn host_lies_about_a_bitcoin_accounts_format() {
     // A P2TR account signs Schnorr, a P2WPKH account ECDSA: claiming one format for the
     // other's address fails the address check instead of changing the signature scheme.
-    let f = fixture();
+    let mut f = fixture();
     let w = wallet_with(
-        &f,
+        &mut f,
         serde_json::json!([
             {"curve": "CURVE_SECP256K1", "pathFormat": "PATH_FORMAT_BIP32", "path": "m/86'/0'/0'/0/0", "addressFormat": "ADDRESS_FORMAT_BITCOIN_MAINNET_P2TR"},
         ]),

@@ -55,13 +55,14 @@ pub async fn authenticate(
     org: &OrgRecord,
     request: SignedRequest,
 ) -> Result<Principal, ApiError> {
-    match state
-        .call(Request::Authenticate(AuthenticateRequest {
-            request,
+    let (_, response) = super::org_queries::call_fresh(state, &org.id.to_string(), |org| {
+        Request::Authenticate(AuthenticateRequest {
+            request: request.clone(),
             org: org.sealed.clone(),
-        }))
-        .await?
-    {
+        })
+    })
+    .await?;
+    match response {
         Response::Authenticate(principal) => Ok(principal),
         _ => Err(ApiError::internal("unexpected enclave answer")),
     }
@@ -99,6 +100,9 @@ pub async fn query(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    if super::org_queries::handles(&name) {
+        return super::org_queries::query(state, &name, headers, body).await;
+    }
     if !matches!(
         name.as_str(),
         "whoami"

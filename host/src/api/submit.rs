@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use keyhold_shared::msg::{
-    ActivityContext, ActivityRequest, ActivityResult, AddressFormat, Curve, DerivedAccount,
-    RecoverableSignature, Request, Response, SignedRequest,
+    ActivityContext, ActivityRequest, ActivityResult, ActivityStatus, AddressFormat, Curve,
+    DerivedAccount, RecoverableSignature, Request, Response, SignedRequest,
 };
 use keyhold_shared::{OrgId, Uuid, WalletId};
 use serde::Deserialize;
@@ -28,22 +28,22 @@ fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
         "sign_raw_payload" => &["ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2"],
         "sign_raw_payloads" => &["ACTIVITY_TYPE_SIGN_RAW_PAYLOADS"],
         "sign_transaction" => &["ACTIVITY_TYPE_SIGN_TRANSACTION_V2"],
-        _ => return None,
+        other => return super::org_activities::accepted_types(other),
     })
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Envelope {
+pub(super) struct Envelope {
     #[serde(rename = "type")]
-    activity_type: String,
-    organization_id: String,
+    pub(super) activity_type: String,
+    pub(super) organization_id: String,
     #[expect(
         dead_code,
         reason = "checked by the enclave; required here so a missing field is a 400"
     )]
     timestamp_ms: String,
-    parameters: Value,
+    pub(super) parameters: Value,
 }
 
 pub async fn submit(
@@ -68,6 +68,19 @@ pub async fn submit(
             accepted.join(" or ")
         )));
     }
+    if super::approvals::is_vote(&name) {
+        return super::approvals::vote(
+            &state,
+            SignedRequest {
+                body: body.to_vec(),
+                stamp,
+            },
+            &envelope.organization_id,
+            &envelope.parameters,
+            name == "approve_activity",
+        )
+        .await;
+    }
     let org = load_org(&state, &envelope.organization_id).await?;
     let fingerprint = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
     let request = SignedRequest {
@@ -82,91 +95,27 @@ pub async fn submit(
     }
 
     let context = resolve_context(&state, org.id, &envelope).await?;
-    let Response::Activity(output) = state
-        .call(Request::Activity(ActivityRequest {
-            request: request.clone(),
-            org: org.sealed.clone(),
-            context,
-        }))
-        .await?
-    else {
+    let (org, response) =
+        super::org_queries::call_fresh(&state, &envelope.organization_id, |org| {
+            Request::Activity(ActivityRequest {
+                request: request.clone(),
+                org: org.sealed.clone(),
+                context: context.clone(),
+            })
+        })
+        .await?;
+    let Response::Activity(output) = response else {
         return Err(ApiError::internal("unexpected enclave answer"));
     };
     let now = output.executed_at_ms;
     let activity_id = output.activity_id.to_string();
-    let mut wallets = Vec::new();
-    let mut accounts = Vec::new();
-    let mut private_keys = Vec::new();
-    let result = match output.result {
-        ActivityResult::CreateWallet {
-            wallet_id,
-            wallet_name,
-            accounts: derived,
-            sealed_seed,
-        } => {
-            let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
-            accounts = account_records(org.id, wallet_id, derived, now)?;
-            wallets.push(WalletRecord {
-                id: wallet_id,
-                org: org.id,
-                name: wallet_name,
-                sealed_seed,
-                created_at_ms: now,
-            });
-            json!({"createWalletResult": {"walletId": wallet_id.to_string(), "addresses": addresses}})
-        }
-        ActivityResult::CreateWalletAccounts {
-            wallet_id,
-            accounts: derived,
-        } => {
-            let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
-            let persist = envelope
-                .parameters
-                .get("persist")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
-            if persist {
-                accounts = account_records(org.id, wallet_id, derived, now)?;
-            }
-            json!({"createWalletAccountsResult": {"addresses": addresses}})
-        }
-        ActivityResult::CreatePrivateKeys(created) => {
-            let mut results = Vec::new();
-            for key in created {
-                let addresses: Vec<(String, String)> = key
-                    .addresses
-                    .iter()
-                    .map(|(f, a)| (f.as_turnkey().to_owned(), a.clone()))
-                    .collect();
-                results.push(json!({
-                    "privateKeyId": key.private_key_id.to_string(),
-                    "addresses": addresses
-                        .iter()
-                        .map(|(format, address)| json!({"format": format, "address": address}))
-                        .collect::<Vec<_>>(),
-                }));
-                private_keys.push(PrivateKeyRecord {
-                    id: key.private_key_id,
-                    org: org.id,
-                    name: key.name,
-                    curve: key.curve.as_turnkey().to_owned(),
-                    public_key: hex::encode(&key.public_key),
-                    addresses,
-                    tags: key.tags,
-                    sealed_key: key.sealed_key,
-                    created_at_ms: now,
-                });
-            }
-            json!({"createPrivateKeysResultV2": {"privateKeys": results}})
-        }
-        ActivityResult::SignRawPayload(sig) => json!({"signRawPayloadResult": signature(&sig)}),
-        ActivityResult::SignRawPayloads(sigs) => json!({"signRawPayloadsResult": {
-            "signatures": sigs.iter().map(signature).collect::<Vec<_>>(),
-        }}),
-        ActivityResult::SignTransaction(signed) => json!({"signTransactionResult": {
-            "signedTransaction": hex::encode(signed),
-        }}),
-    };
+    let Records {
+        result,
+        wallets,
+        accounts,
+        private_keys,
+        sub_orgs,
+    } = records(output.result, &envelope.parameters, org.id, now)?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
     let votes = json!([format::vote(
         &activity_id,
@@ -181,7 +130,7 @@ pub async fn submit(
         org: org.id,
         fingerprint: output.fingerprint,
         activity_type: output.activity_type,
-        status: "ACTIVITY_STATUS_COMPLETED".into(),
+        status: super::approvals::status(output.status).into(),
         body: body_text,
         result: result.to_string(),
         votes: votes.to_string(),
@@ -196,6 +145,13 @@ pub async fn submit(
             accounts,
             private_keys,
             org_state: output.new_org_state,
+            sub_orgs,
+            // Kept so that approvals can re-send the submitter's stamp to the enclave.
+            vote_request: (output.status == ActivityStatus::ConsensusNeeded)
+                .then(|| super::approvals::stamp_text(&request.stamp))
+                .flatten()
+                .map(|stamp| (record.body.clone(), stamp)),
+            replace_existing: false,
         })
         .await?;
     Ok(Json(json!({ "activity": format::activity(&record) })))
@@ -235,9 +191,122 @@ fn account_records(
         .collect()
 }
 
+/// What an activity result adds to the store: Turnkey's `result` object and new records.
+pub(super) struct Records {
+    pub result: Value,
+    pub wallets: Vec<WalletRecord>,
+    pub accounts: Vec<AccountRecord>,
+    pub private_keys: Vec<PrivateKeyRecord>,
+    pub sub_orgs: Vec<(crate::store::OrgRecord, OrgId)>,
+}
+
+/// Turns the enclave's result into Turnkey's `result` object and the records to store.
+pub(super) fn records(
+    result: ActivityResult,
+    parameters: &Value,
+    org: OrgId,
+    now: u64,
+) -> Result<Records, ApiError> {
+    let mut wallets = Vec::new();
+    let mut accounts = Vec::new();
+    let mut private_keys = Vec::new();
+    let mut sub_orgs = Vec::new();
+    let result = match result {
+        ActivityResult::CreateWallet {
+            wallet_id,
+            wallet_name,
+            accounts: derived,
+            sealed_seed,
+        } => {
+            let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
+            accounts = account_records(org, wallet_id, derived, now)?;
+            wallets.push(WalletRecord {
+                id: wallet_id,
+                org,
+                name: wallet_name,
+                sealed_seed,
+                created_at_ms: now,
+            });
+            json!({"createWalletResult": {"walletId": wallet_id.to_string(), "addresses": addresses}})
+        }
+        ActivityResult::CreateWalletAccounts {
+            wallet_id,
+            accounts: derived,
+        } => {
+            let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
+            let persist = parameters
+                .get("persist")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            if persist {
+                accounts = account_records(org, wallet_id, derived, now)?;
+            }
+            json!({"createWalletAccountsResult": {"addresses": addresses}})
+        }
+        ActivityResult::CreatePrivateKeys(created) => {
+            let mut results = Vec::new();
+            for key in created {
+                let addresses: Vec<(String, String)> = key
+                    .addresses
+                    .iter()
+                    .map(|(f, a)| (f.as_turnkey().to_owned(), a.clone()))
+                    .collect();
+                results.push(json!({
+                    "privateKeyId": key.private_key_id.to_string(),
+                    "addresses": addresses
+                        .iter()
+                        .map(|(format, address)| json!({"format": format, "address": address}))
+                        .collect::<Vec<_>>(),
+                }));
+                private_keys.push(PrivateKeyRecord {
+                    id: key.private_key_id,
+                    org,
+                    name: key.name,
+                    curve: key.curve.as_turnkey().to_owned(),
+                    public_key: hex::encode(&key.public_key),
+                    addresses,
+                    tags: key.tags,
+                    sealed_key: key.sealed_key,
+                    created_at_ms: now,
+                });
+            }
+            json!({"createPrivateKeysResultV2": {"privateKeys": results}})
+        }
+        ActivityResult::SignRawPayload(sig) => json!({"signRawPayloadResult": signature(&sig)}),
+        ActivityResult::SignRawPayloads(sigs) => json!({"signRawPayloadsResult": {
+            "signatures": sigs.iter().map(signature).collect::<Vec<_>>(),
+        }}),
+        ActivityResult::SignTransaction(signed) => json!({"signTransactionResult": {
+            "signedTransaction": hex::encode(signed),
+        }}),
+        ActivityResult::Organization {
+            result_json,
+            sub_organization,
+        } => {
+            if let Some(sub) = sub_organization {
+                let (org, wallet, derived) =
+                    super::org_activities::sub_org_records(*sub, parameters, now)?;
+                sub_orgs.push(org);
+                wallets.extend(wallet);
+                accounts.extend(derived);
+            }
+            serde_json::from_str(&result_json)
+                .map_err(|_| ApiError::internal("unexpected enclave answer"))?
+        }
+        ActivityResult::Empty => json!({}),
+    };
+    Ok(Records {
+        result,
+        wallets,
+        accounts,
+        private_keys,
+        sub_orgs,
+    })
+}
+
 /// Looks up what the enclave needs for this activity. Nothing here is trusted by the enclave:
 /// it checks the seal's binding and re-derives and compares.
-async fn resolve_context(
+pub(super) async fn resolve_context(
     state: &AppState,
     org: OrgId,
     envelope: &Envelope,

@@ -87,6 +87,18 @@ CREATE TABLE private_key_addresses (
 );
 CREATE INDEX private_key_addresses_by_address ON private_key_addresses(org_id, address_lower);
 "#,
+    r#"
+ALTER TABLE orgs ADD COLUMN parent_org_id TEXT;
+CREATE INDEX orgs_by_parent ON orgs(parent_org_id, created_at_ms);
+CREATE TABLE vote_requests (
+    org_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    stamp TEXT NOT NULL,
+    PRIMARY KEY (org_id, fingerprint, seq)
+);
+"#,
 ];
 
 #[derive(Clone)]
@@ -306,9 +318,36 @@ impl Store for SqliteStore {
             .as_ref()
             .map(|s| encode(s).map(|b| (s.clone(), b)))
             .transpose()?;
+        let sub_orgs = commit
+            .sub_orgs
+            .iter()
+            .map(|(o, parent)| encode(&o.sealed).map(|b| (o.clone(), *parent, b)))
+            .collect::<StoreResult<Vec<_>>>()?;
         self.run(move |c| {
             let tx = c.transaction()?;
+            // Sub-organizations first: their wallets reference them.
+            for (org, parent, sealed) in &sub_orgs {
+                tx.execute(
+                    "INSERT INTO orgs (org_id, name, version, sealed, created_at_ms, parent_org_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![org.id.to_string(), org.name, org.sealed.version as i64, sealed, org.created_at_ms as i64, parent.to_string()],
+                )?;
+            }
             let a = &commit.activity;
+            if let Some((body, stamp)) = &commit.vote_request {
+                tx.execute(
+                    "INSERT INTO vote_requests (org_id, fingerprint, seq, body, stamp) VALUES (?1, ?2, (SELECT COUNT(*) FROM vote_requests WHERE org_id = ?1 AND fingerprint = ?2), ?3, ?4)",
+                    params![a.org.to_string(), a.fingerprint, body, stamp],
+                )?;
+            }
+            if commit.replace_existing {
+                let changed = tx.execute(
+                    "UPDATE activities SET status = ?1, result = ?2, votes = ?3, updated_at_ms = ?4 WHERE org_id = ?5 AND fingerprint = ?6 AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED'",
+                    params![a.status, a.result, a.votes, a.updated_at_ms as i64, a.org.to_string(), a.fingerprint],
+                )?;
+                if changed != 1 {
+                    return Err(HostError::Store("activity changed concurrently".into()));
+                }
+            } else {
             tx.execute(
                 &format!("INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
@@ -324,6 +363,7 @@ impl Store for SqliteStore {
                     a.updated_at_ms as i64
                 ],
             )?;
+            }
             for (w, seed) in &wallets {
                 tx.execute(
                     &format!("INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
@@ -415,6 +455,78 @@ impl Store for SqliteStore {
                 activity_from_row,
             )
             .optional()?)
+        })
+        .await
+    }
+
+    async fn vote_requests(
+        &self,
+        org: OrgId,
+        fingerprint: &str,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let fingerprint = fingerprint.to_owned();
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT body, stamp FROM vote_requests WHERE org_id = ?1 AND fingerprint = ?2 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([org.to_string(), fingerprint], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn list_sub_orgs(&self, parent: OrgId, page: Page) -> StoreResult<Vec<OrgId>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT org_id FROM orgs WHERE parent_org_id = ?1 ORDER BY created_at_ms, rowid",
+            )?;
+            let rows = stmt.query_map([parent.to_string()], |r| parse_id::<OrgId>(r.get(0)?))?;
+            let all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let position = |id: &Option<String>| {
+                id.as_ref()
+                    .and_then(|id| all.iter().position(|o| &o.to_string() == id))
+            };
+            let start = position(&page.after).map_or(0, |i| i.saturating_add(1));
+            let end = position(&page.before).unwrap_or(all.len());
+            let limit = page.limit.unwrap_or(10).clamp(1, 100) as usize;
+            Ok(all.into_iter().take(end).skip(start).take(limit).collect())
+        })
+        .await
+    }
+
+    async fn list_activities(
+        &self,
+        org: OrgId,
+        statuses: Vec<String>,
+        types: Vec<String>,
+        page: Page,
+    ) -> StoreResult<Vec<ActivityRecord>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 ORDER BY created_at_ms DESC, rowid DESC"
+            ))?;
+            let rows = stmt.query_map([org.to_string()], activity_from_row)?;
+            let all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let filtered: Vec<ActivityRecord> = all
+                .into_iter()
+                .filter(|a| statuses.is_empty() || statuses.contains(&a.status))
+                .filter(|a| types.is_empty() || types.contains(&a.activity_type))
+                .collect();
+            let position = |id: &Option<String>| {
+                id.as_ref()
+                    .and_then(|id| filtered.iter().position(|a| &a.id.to_string() == id))
+            };
+            let start = position(&page.after).map_or(0, |i| i.saturating_add(1));
+            let end = position(&page.before).unwrap_or(filtered.len());
+            let limit = page.limit.unwrap_or(10).clamp(1, 100) as usize;
+            Ok(filtered
+                .into_iter()
+                .take(end)
+                .skip(start)
+                .take(limit)
+                .collect())
         })
         .await
     }

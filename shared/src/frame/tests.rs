@@ -439,6 +439,7 @@ fn response() -> impl Strategy<Value = Result<Response, WireError>> {
                 )| {
                     Ok(Response::Activity(Box::new(ActivityOutput {
                         activity_id: ActivityId(a),
+                        status: crate::msg::ActivityStatus::Completed,
                         activity_type,
                         fingerprint,
                         principal,

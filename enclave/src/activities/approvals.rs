@@ -1,0 +1,148 @@
+//! `APPROVE_ACTIVITY` / `REJECT_ACTIVITY`: a vote on an activity waiting for consensus.
+//!
+//! The enclave keeps no pending activities: the host re-sends the target activity exactly as
+//! its submitter stamped it and every earlier approval exactly as its voter stamped it, and
+//! every stamp is verified again here, against the current sealed state. Each vote must name
+//! the target's fingerprint; the approvers are the distinct users behind valid stamps. Once the
+//! policies (or the root quorum) are satisfied the target runs, and its fingerprint is recorded
+//! in the sealed state, so neither it nor its approvals can be replayed; a rejection records it
+//! too, so a rejected activity can never run.
+
+use keyhold_shared::msg::{
+    ActivityContext, ActivityOutput, ActivityResult, ActivityStatus, MAX_VOTES,
+};
+use keyhold_shared::{ActivityId, Uuid};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::envelope::Envelope;
+use super::{APPROVAL_WINDOW_MS, MAX_SKEW_MS, fingerprint, perform, principal};
+use crate::auth::{Authenticated, authenticate};
+use crate::authorize::{Verdict, authorize};
+use crate::enclave::Keys;
+use crate::error::{Error, Result};
+use crate::org::OrgState;
+use crate::secrets::random;
+
+const APPROVE: &str = "ACTIVITY_TYPE_APPROVE_ACTIVITY";
+const REJECT: &str = "ACTIVITY_TYPE_REJECT_ACTIVITY";
+
+pub fn is_vote(activity_type: &str) -> bool {
+    activity_type == APPROVE || activity_type == REJECT
+}
+
+#[derive(Deserialize)]
+struct Intent {
+    fingerprint: String,
+}
+
+/// The target's or a vote's timestamp must lie within the approval window.
+fn check_window(envelope: &Envelope, now_ms: u64, what: &str) -> Result<()> {
+    let ts = envelope.timestamp()?;
+    if ts.saturating_add(APPROVAL_WINDOW_MS) < now_ms || ts > now_ms.saturating_add(MAX_SKEW_MS) {
+        return Err(Error::InvalidTime(format!(
+            "{what} is outside the 24-hour approval window"
+        )));
+    }
+    Ok(())
+}
+
+pub fn vote(
+    keys: &Keys,
+    org: &OrgState,
+    envelope: &Envelope,
+    voter: &Authenticated<'_>,
+    context: &ActivityContext,
+    now_ms: u64,
+) -> Result<ActivityOutput> {
+    let intent: Intent = envelope.parameters()?;
+    let ActivityContext::Approval(approval) = context else {
+        return Err(Error::NotFound(format!(
+            "no activity found with fingerprint `{}`",
+            intent.fingerprint.chars().take(80).collect::<String>()
+        )));
+    };
+    // The target: exactly what its submitter signed, for this organization.
+    let target_fingerprint = fingerprint(&approval.target.body);
+    if target_fingerprint != intent.fingerprint {
+        return Err(Error::invalid(
+            "the activity supplied for this vote does not have the fingerprint the voter signed",
+        ));
+    }
+    let target = Envelope::parse(&approval.target.body)?;
+    let submitter = authenticate(org, &approval.target, now_ms)?;
+    target.check_organization(org)?;
+    check_window(&target, now_ms, "the activity")?;
+    if is_vote(&target.activity_type) {
+        return Err(Error::invalid("a vote cannot be voted on"));
+    }
+    let digest: [u8; 32] = Sha256::digest(&approval.target.body).into();
+    if org.seen(&digest) {
+        return Err(Error::invalid(
+            "this activity was already completed or rejected",
+        ));
+    }
+    let replay_until = target
+        .timestamp()?
+        .saturating_add(APPROVAL_WINDOW_MS)
+        .saturating_add(MAX_SKEW_MS);
+    let output = |status, result, state: Option<OrgState>| -> Result<ActivityOutput> {
+        Ok(ActivityOutput {
+            activity_id: ActivityId(Uuid::new_v4(random()?)),
+            status,
+            activity_type: target.activity_type.clone(),
+            fingerprint: target_fingerprint.clone(),
+            principal: principal(org, voter),
+            executed_at_ms: now_ms,
+            result,
+            new_org_state: state.map(|s| keys.org_sealer.seal(&s)).transpose()?,
+        })
+    };
+
+    if envelope.activity_type == REJECT {
+        let state = org.successor(&digest, now_ms, replay_until)?;
+        return output(ActivityStatus::Rejected, ActivityResult::Empty, Some(state));
+    }
+
+    // Earlier approvals: each re-verified, each for this very activity.
+    if approval.votes.len() > MAX_VOTES {
+        return Err(Error::invalid(format!("at most {MAX_VOTES} votes")));
+    }
+    let mut approvers: Vec<Authenticated<'_>> = Vec::with_capacity(approval.votes.len() + 2);
+    approvers.push(submitter);
+    for v in &approval.votes {
+        let e = Envelope::parse(&v.body)?;
+        let a = authenticate(org, v, now_ms)?;
+        e.check_organization(org)?;
+        check_window(&e, now_ms, "an approval")?;
+        let i: Intent = e.parameters()?;
+        if e.activity_type != APPROVE || i.fingerprint != target_fingerprint {
+            return Err(Error::invalid("an approval is for another activity"));
+        }
+        approvers.push(a);
+    }
+    approvers.push(Authenticated::again(voter));
+    let refs: Vec<&Authenticated<'_>> = approvers.iter().collect();
+    match authorize(org, &target, &refs, &approval.target_context, now_ms)? {
+        Verdict::ConsensusNeeded => {
+            output(ActivityStatus::ConsensusNeeded, ActivityResult::Empty, None)
+        }
+        Verdict::Allowed(allowed) => {
+            let (result, state) = perform(
+                keys,
+                org,
+                &approval.target.body,
+                &target,
+                &approval.target_context,
+                allowed,
+                now_ms,
+            )?;
+            // Org activities recorded the fingerprint already; record it for the others.
+            let state = match state {
+                Some(s) => s,
+                None => org.successor(&digest, now_ms, replay_until)?,
+            };
+            output(ActivityStatus::Completed, result, Some(state))
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The organization's public data in Turnkey's shapes (`v1User`, `v1ApiKey`, `v1Policy`,
+//! `datav1Tag`, `rootQuorum`), served to authenticated queries. Nothing here is secret: API keys
+//! are public keys, and policies are what the organization's users may read anyway.
+
+use keyhold_shared::msg::{OrgReadout, SignedRequest};
+use serde_json::{Value, json};
+
+use super::{QueryBody, principal};
+use crate::auth::authenticate;
+use crate::error::Result;
+use crate::org::{ApiKey, OrgState, StoredPolicy, Tag, User};
+
+fn set(v: &mut Value, key: &str, value: Value) {
+    if let Some(object) = v.as_object_mut() {
+        object.insert(key.to_owned(), value);
+    }
+}
+
+fn timestamp(ms: u64) -> Value {
+    json!({"seconds": (ms / 1000).to_string(), "nanos": ((ms % 1000) * 1_000_000).to_string()})
+}
+
+fn api_key(k: &ApiKey) -> Value {
+    let mut v = json!({
+        "credential": {"publicKey": hex::encode(&k.public_key), "type": "CREDENTIAL_TYPE_API_KEY_P256"},
+        "apiKeyId": k.id.to_string(),
+        "apiKeyName": k.name,
+        "createdAt": timestamp(k.created_at_ms),
+        "updatedAt": timestamp(k.created_at_ms),
+    });
+    if let Some(expiry) = k.expires_at_ms {
+        set(
+            &mut v,
+            "expirationSeconds",
+            json!((expiry.saturating_sub(k.created_at_ms) / 1000).to_string()),
+        );
+    }
+    v
+}
+
+fn user(u: &User) -> Value {
+    let mut v = json!({
+        "userId": u.id.to_string(),
+        "userName": u.name,
+        "authenticators": [],
+        "apiKeys": u.api_keys.iter().map(api_key).collect::<Vec<_>>(),
+        "userTags": u.tags,
+        "oauthProviders": [],
+        "createdAt": timestamp(u.created_at_ms),
+        "updatedAt": timestamp(u.updated_at_ms),
+        "mfaPolicies": [],
+    });
+    if let Some(e) = &u.email {
+        set(&mut v, "userEmail", json!(e));
+    }
+    if let Some(p) = &u.phone_number {
+        set(&mut v, "userPhoneNumber", json!(p));
+    }
+    v
+}
+
+fn policy(p: &StoredPolicy) -> Value {
+    let mut v = json!({
+        "policyId": p.id,
+        "policyName": p.name,
+        "effect": if p.allow { "EFFECT_ALLOW" } else { "EFFECT_DENY" },
+        "createdAt": timestamp(p.created_at_ms),
+        "updatedAt": timestamp(p.updated_at_ms),
+        "notes": p.notes,
+        "consensus": p.consensus,
+        "condition": p.condition,
+    });
+    if let Some(t) = &p.time {
+        set(&mut v, "time", json!(t));
+    }
+    v
+}
+
+fn tag(t: &Tag) -> Value {
+    json!({
+        "tagId": t.id,
+        "tagName": t.name,
+        "tagType": "TAG_TYPE_USER",
+        "createdAt": timestamp(t.created_at_ms),
+        "updatedAt": timestamp(t.updated_at_ms),
+    })
+}
+
+/// Turnkey's `organizationData`, without wallets and private keys (the host adds its records).
+pub fn organization_data(org: &OrgState) -> Value {
+    let mut v = json!({
+        "organizationId": org.org_id.to_string(),
+        "name": org.name,
+        "users": org.users.iter().map(user).collect::<Vec<_>>(),
+        "policies": org.policies.iter().map(policy).collect::<Vec<_>>(),
+        "privateKeys": [],
+        "invitations": [],
+        "tags": org.user_tags.iter().map(tag).collect::<Vec<_>>(),
+        "rootQuorum": {
+            "threshold": org.root_quorum.threshold,
+            "userIds": org.root_quorum.user_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        },
+        "features": [],
+        "smartContractInterfaceReferences": [],
+    });
+    if let Some(parent) = org.parent_org_id {
+        set(&mut v, "parentOrganizationId", json!(parent.to_string()));
+    }
+    v
+}
+
+/// Authenticates a query, then returns the organization's public data (every user may read
+/// their organization, as in Turnkey).
+pub fn read_org(org: &OrgState, request: &SignedRequest, now_ms: u64) -> Result<OrgReadout> {
+    let body = QueryBody::parse(&request.body)?;
+    let auth = authenticate(org, request, now_ms)?;
+    body.check_organization(org)?;
+    Ok(OrgReadout {
+        principal: principal(org, &auth),
+        organization_json: organization_data(org).to_string(),
+    })
+}

@@ -1,0 +1,243 @@
+//! Authorization: every activity goes through `keyhold-policy` with a context built here from
+//! what the enclave has verified itself — the signed body, the authenticated approvers and the
+//! sealed organization state — never from anything the host merely claims.
+//!
+//! Order (Turnkey's, `keyhold_policy::authorize`): the root quorum bypasses policies; a DENY
+//! policy that applies (or errors) wins; an ALLOW policy that applies allows; an ALLOW policy
+//! whose consensus is not met yet asks for approvals; everything else is denied (implicit deny).
+//! A stored policy that no longer compiles fails closed: a DENY denies, an ALLOW is ignored.
+
+use keyhold_policy::{
+    Activity, Context, Credential, Decision, Effect, Policy, Reason, RootQuorum, Timestamp, User,
+    Value, Wallet, WalletAccount,
+};
+use keyhold_shared::msg::ActivityContext;
+
+use crate::activities::{Allowed, Envelope};
+use crate::auth::Authenticated;
+use crate::error::{Error, Result};
+use crate::org::OrgState;
+
+/// The outcome of authorizing one activity.
+#[derive(Debug)]
+pub enum Verdict {
+    Allowed(Allowed),
+    /// An ALLOW policy (or the root quorum) needs more approvals.
+    ConsensusNeeded,
+}
+
+/// Turnkey's `activity.resource` and `activity.action` for an activity kind (the type without
+/// its version suffix); unknown kinds get empty strings, so no resource/action policy matches.
+pub fn resource_action(kind: &str) -> (&'static str, &'static str) {
+    match kind {
+        "CREATE_SUB_ORGANIZATION" => ("ORGANIZATION", "CREATE"),
+        "DELETE_ORGANIZATION" | "DELETE_SUB_ORGANIZATION" => ("ORGANIZATION", "DELETE"),
+        "CREATE_POLICY" | "CREATE_POLICIES" => ("POLICY", "CREATE"),
+        "UPDATE_POLICY" => ("POLICY", "UPDATE"),
+        "DELETE_POLICY" | "DELETE_POLICIES" => ("POLICY", "DELETE"),
+        "CREATE_WALLET" | "CREATE_WALLET_ACCOUNTS" => ("WALLET", "CREATE"),
+        "EXPORT_WALLET" | "EXPORT_WALLET_ACCOUNT" => ("WALLET", "EXPORT"),
+        "INIT_IMPORT_WALLET" | "IMPORT_WALLET" => ("WALLET", "IMPORT"),
+        "DELETE_WALLETS" | "DELETE_WALLET_ACCOUNTS" => ("WALLET", "DELETE"),
+        "UPDATE_WALLET" => ("WALLET", "UPDATE"),
+        "CREATE_PRIVATE_KEYS" | "CREATE_PRIVATE_KEY_TAG" => ("PRIVATE_KEY", "CREATE"),
+        "UPDATE_PRIVATE_KEY_TAG" => ("PRIVATE_KEY", "UPDATE"),
+        "DISABLE_PRIVATE_KEY" | "DELETE_PRIVATE_KEY_TAGS" | "DELETE_PRIVATE_KEYS" => {
+            ("PRIVATE_KEY", "DELETE")
+        }
+        "EXPORT_PRIVATE_KEY" => ("PRIVATE_KEY", "EXPORT"),
+        "INIT_IMPORT_PRIVATE_KEY" | "IMPORT_PRIVATE_KEY" => ("PRIVATE_KEY", "IMPORT"),
+        "SIGN_RAW_PAYLOAD"
+        | "SIGN_RAW_PAYLOADS"
+        | "SIGN_TRANSACTION"
+        | "ETH_SEND_TRANSACTION"
+        | "SOL_SEND_TRANSACTION" => ("PRIVATE_KEY", "SIGN"),
+        "CREATE_USERS" | "CREATE_USER_TAG" | "CREATE_API_ONLY_USERS" => ("USER", "CREATE"),
+        "UPDATE_USER"
+        | "UPDATE_USER_NAME"
+        | "UPDATE_USER_EMAIL"
+        | "UPDATE_USER_PHONE_NUMBER"
+        | "UPDATE_USER_TAG" => ("USER", "UPDATE"),
+        "DELETE_USERS" | "DELETE_USER_TAGS" => ("USER", "DELETE"),
+        "CREATE_API_KEYS" | "CREATE_AUTHENTICATORS" | "CREATE_OAUTH_PROVIDERS" => {
+            ("CREDENTIAL", "CREATE")
+        }
+        "DELETE_API_KEYS" | "DELETE_AUTHENTICATORS" | "DELETE_OAUTH_PROVIDERS" => {
+            ("CREDENTIAL", "DELETE")
+        }
+        _ => ("", ""),
+    }
+}
+
+fn string_param(envelope: &Envelope, name: &str) -> Option<Value> {
+    envelope
+        .parameters
+        .get(name)
+        .and_then(serde_json::Value::as_str)
+        .map(Value::str)
+}
+
+fn strings_param(envelope: &Envelope, name: &str) -> Option<Value> {
+    let list = envelope.parameters.get(name)?.as_array()?;
+    let items: Option<Vec<&str>> = list.iter().map(serde_json::Value::as_str).collect();
+    items.map(Value::strings)
+}
+
+/// `activity`, with the `params` Turnkey exposes for this kind (and only those: any other
+/// field is a `MissingField` error in the evaluator, which fails closed).
+fn activity(envelope: &Envelope) -> Activity {
+    let kind = keyhold_policy::activity_kind(&envelope.activity_type);
+    let (resource, action) = resource_action(&kind);
+    let mut activity = Activity::new(&envelope.activity_type, resource, action);
+    let params: &[(&str, &str, bool)] = match kind.as_str() {
+        "SIGN_RAW_PAYLOAD" | "SIGN_RAW_PAYLOADS" => &[
+            ("hash_function", "hashFunction", false),
+            ("encoding", "encoding", false),
+            ("sign_with", "signWith", false),
+        ],
+        "SIGN_TRANSACTION" => &[("type", "type", false), ("sign_with", "signWith", false)],
+        "DELETE_USERS" => &[("user_ids", "userIds", true)],
+        "CREATE_API_KEYS" => &[("user_id", "userId", false)],
+        "DELETE_API_KEYS" => &[
+            ("user_id", "userId", false),
+            ("api_key_ids", "apiKeyIds", true),
+        ],
+        "EXPORT_WALLET" | "EXPORT_PRIVATE_KEY" | "EXPORT_WALLET_ACCOUNT" => {
+            &[("target_public_key", "targetPublicKey", false)]
+        }
+        "UPDATE_WALLET" => &[("wallet_id", "walletId", false)],
+        _ => &[],
+    };
+    for (name, field, list) in params {
+        let value = if *list {
+            strings_param(envelope, field)
+        } else {
+            string_param(envelope, field)
+        };
+        if let Some(value) = value {
+            activity.params.insert((*name).to_owned(), value);
+        }
+    }
+    activity
+}
+
+/// Builds the evaluation context. `wallet` comes from the sealed state, looked up by the id
+/// the host resolved; that id is checked against the seal when the seed is opened, so a host
+/// that names another wallet gets a decision about a wallet it then cannot use.
+pub fn context(
+    org: &OrgState,
+    envelope: &Envelope,
+    approvers: &[&Authenticated<'_>],
+    activity_context: &ActivityContext,
+    now_ms: u64,
+) -> Context {
+    let mut ctx = Context {
+        activity: activity(envelope),
+        now: Some(Timestamp::from_unix_nanos(
+            i128::from(now_ms).saturating_mul(1_000_000),
+        )),
+        ..Context::default()
+    };
+    for a in approvers {
+        if ctx.approvers.iter().any(|u| u.id == a.user.id.to_string()) {
+            continue;
+        }
+        ctx.approvers.push(User {
+            id: a.user.id.to_string(),
+            tags: a.user.tags.clone(),
+            email: a.user.email.clone(),
+            alias: Some(a.user.name.clone()),
+        });
+        ctx.credentials.push(Credential {
+            id: a.api_key.id.to_string(),
+            user_id: a.user.id.to_string(),
+            credential_type: "CREDENTIAL_TYPE_API_KEY_P256".into(),
+            credential_id: None,
+            public_key: hex::encode(&a.api_key.public_key),
+        });
+    }
+    let wallet = |id: &keyhold_shared::WalletId| {
+        org.wallets.iter().find(|w| &w.id == id).map(|w| Wallet {
+            id: w.id.to_string(),
+            imported: w.imported,
+            exported: w.exported,
+            label: w.name.clone(),
+        })
+    };
+    if let ActivityContext::WalletAccount { wallet_id, .. } = activity_context {
+        ctx.wallet = wallet(wallet_id);
+    }
+    if let Some(address) = envelope
+        .parameters
+        .get("signWith")
+        .and_then(serde_json::Value::as_str)
+    {
+        ctx.wallet_account = Some(WalletAccount {
+            address: address.to_owned(),
+        });
+    }
+    ctx
+}
+
+/// Compiles the organization's stored policies. A DENY that no longer compiles denies
+/// everything (fail closed); an ALLOW that no longer compiles is ignored.
+fn compiled(org: &OrgState) -> Result<Vec<Policy>> {
+    let mut out = Vec::with_capacity(org.policies.len());
+    for p in &org.policies {
+        let effect = if p.allow { Effect::Allow } else { Effect::Deny };
+        let policy = Policy::new(p.id.clone(), effect, &p.condition, &p.consensus)
+            .and_then(|policy| policy.with_time(p.time.as_deref().unwrap_or("")));
+        match (policy, effect) {
+            (Ok(policy), _) => out.push(policy),
+            (Err(_), Effect::Allow) => {
+                tracing::warn!(policy = %p.id, "stored ALLOW policy does not compile; ignored");
+            }
+            (Err(_), Effect::Deny) => {
+                return Err(Error::Denied(format!(
+                    "deny policy {} cannot be evaluated",
+                    p.id
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decides on one activity, approved so far by `approvers` (the submitter first).
+pub fn authorize(
+    org: &OrgState,
+    envelope: &Envelope,
+    approvers: &[&Authenticated<'_>],
+    activity_context: &ActivityContext,
+    now_ms: u64,
+) -> Result<Verdict> {
+    let ctx = context(org, envelope, approvers, activity_context, now_ms);
+    let root = RootQuorum {
+        user_ids: org
+            .root_quorum
+            .user_ids
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        threshold: org.root_quorum.threshold,
+    };
+    let policies = compiled(org)?;
+    let authorization = keyhold_policy::authorize(&policies, &root, &ctx);
+    match authorization.decision() {
+        Decision::Allow => authorization
+            .allowed()
+            .map(|proof| Verdict::Allowed(Allowed::new(proof)))
+            .ok_or(Error::Internal("allow without proof")),
+        Decision::ConsensusNeeded => Ok(Verdict::ConsensusNeeded),
+        Decision::Deny => Err(Error::Denied(match authorization.reason() {
+            Reason::Denied { matched, errored } => {
+                let mut ids: Vec<&str> = matched.iter().map(String::as_str).collect();
+                ids.extend(errored.iter().map(String::as_str));
+                format!("denied by policy {}", ids.join(", "))
+            }
+            Reason::RootQuorumOnly => "only the root quorum may perform this activity".into(),
+            Reason::InvalidContext(_) => "the activity cannot be evaluated".into(),
+            _ => "no policy allows this activity".into(),
+        })),
+    }
+}

@@ -1,0 +1,137 @@
+//! `approve_activity` / `reject_activity`. The host keeps the stamped requests of an activity
+//! waiting for consensus (the submitter's, then each approval's) and re-sends all of them to the
+//! enclave with every new vote; the enclave verifies every stamp again and decides. The answer
+//! is the voted-on activity, as Turnkey's SDKs expect.
+
+use axum::Json;
+use keyhold_shared::msg::{
+    ActivityContext, ActivityRequest, ActivityStatus, ApprovalContext, Request, Response,
+    SignedRequest, Stamp,
+};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::query::{authenticate, load_org};
+use super::submit::{Envelope, Records, records, resolve_context};
+use super::{AppState, format};
+use crate::store::{ActivityCommit, ActivityRecord};
+
+pub fn is_vote(path: &str) -> bool {
+    path == "approve_activity" || path == "reject_activity"
+}
+
+pub fn status(status: ActivityStatus) -> &'static str {
+    match status {
+        ActivityStatus::Completed => "ACTIVITY_STATUS_COMPLETED",
+        ActivityStatus::ConsensusNeeded => "ACTIVITY_STATUS_CONSENSUS_NEEDED",
+        ActivityStatus::Rejected => "ACTIVITY_STATUS_REJECTED",
+    }
+}
+
+/// The `X-Stamp` value of a request, as kept for re-sending (passkey stamps are not supported).
+pub fn stamp_text(stamp: &Stamp) -> Option<String> {
+    match stamp {
+        Stamp::ApiKey(s) => Some(s.clone()),
+        Stamp::Missing | Stamp::Webauthn(_) => None,
+    }
+}
+
+pub async fn vote(
+    state: &AppState,
+    request: SignedRequest,
+    organization_id: &str,
+    parameters: &Value,
+    approve: bool,
+) -> Result<Json<Value>, ApiError> {
+    let fingerprint = parameters
+        .get("fingerprint")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid("missing required field `parameters.fingerprint`"))?;
+    let org = load_org(state, organization_id).await?;
+    let Some(target) = state.store.find_activity(org.id, fingerprint).await? else {
+        // Only an authenticated caller learns whether an activity exists.
+        authenticate(state, &org, request).await?;
+        return Err(ApiError::not_found(format!(
+            "No activity found with fingerprint {}",
+            fingerprint.chars().take(80).collect::<String>()
+        )));
+    };
+    if target.status != status(ActivityStatus::ConsensusNeeded) {
+        authenticate(state, &org, request).await?;
+        return Ok(Json(json!({ "activity": format::activity(&target) })));
+    }
+    let kept = state.store.vote_requests(org.id, fingerprint).await?;
+    let mut kept = kept.into_iter().map(|(body, stamp)| SignedRequest {
+        body: body.into_bytes(),
+        stamp: Stamp::ApiKey(stamp),
+    });
+    let first = kept
+        .next()
+        .ok_or_else(|| ApiError::internal("the activity's stamped request is missing"))?;
+    let votes: Vec<SignedRequest> = kept.collect();
+    let target_envelope: Envelope = serde_json::from_str(&target.body)
+        .map_err(|_| ApiError::internal("stored activity body is invalid"))?;
+    let target_context = resolve_context(state, org.id, &target_envelope).await?;
+    let approval = ActivityContext::Approval(Box::new(ApprovalContext {
+        target: first,
+        votes,
+        target_context,
+    }));
+    let (_, response) = super::org_queries::call_fresh(state, organization_id, |org| {
+        Request::Activity(ActivityRequest {
+            request: request.clone(),
+            org: org.sealed.clone(),
+            context: approval.clone(),
+        })
+    })
+    .await?;
+    let Response::Activity(output) = response else {
+        return Err(ApiError::internal("unexpected enclave answer"));
+    };
+    let now = output.executed_at_ms;
+    let Records {
+        result,
+        wallets,
+        accounts,
+        private_keys,
+        sub_orgs,
+    } = records(output.result, &target_envelope.parameters, org.id, now)?;
+    let body_text = String::from_utf8_lossy(&request.body).into_owned();
+    let mut vote = format::vote(
+        &target.id.to_string(),
+        &output.principal.user_id.to_string(),
+        &output.principal.user_name,
+        &body_text,
+        stamp_text(&request.stamp).as_deref(),
+        now,
+    );
+    if !approve && let Some(v) = vote.as_object_mut() {
+        v.insert("selection".into(), json!("VOTE_SELECTION_REJECTED"));
+    }
+    let mut all_votes: Vec<Value> = serde_json::from_str(&target.votes).unwrap_or_default();
+    all_votes.push(vote);
+    let record = ActivityRecord {
+        status: status(output.status).into(),
+        result: result.to_string(),
+        votes: Value::Array(all_votes).to_string(),
+        updated_at_ms: now,
+        ..target
+    };
+    state
+        .store
+        .commit_activity(ActivityCommit {
+            activity: record.clone(),
+            wallets,
+            accounts,
+            private_keys,
+            org_state: output.new_org_state,
+            sub_orgs,
+            vote_request: approve
+                .then(|| stamp_text(&request.stamp))
+                .flatten()
+                .map(|stamp| (body_text, stamp)),
+            replace_existing: true,
+        })
+        .await?;
+    Ok(Json(json!({ "activity": format::activity(&record) })))
+}

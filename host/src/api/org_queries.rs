@@ -1,0 +1,206 @@
+//! Queries over the organization's own data (users, API keys, policies, tags, root quorum) and
+//! its activity list. The host cannot open the sealed state, so the enclave authenticates the
+//! query and hands back the public data (`Request::ReadOrg`); the host picks what was asked.
+
+use axum::Json;
+use axum::body::Body;
+use axum::http::HeaderMap;
+use keyhold_shared::msg::{AuthenticateRequest, OrgReadout, Request, Response, SignedRequest};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::query::{load_org, read_body, stamp_from};
+use super::{AppState, format};
+use crate::error::HostError;
+use crate::store::{OrgRecord, Page};
+use keyhold_shared::{ErrorCode, WireError};
+
+const NAMES: &[&str] = &[
+    "get_user",
+    "list_users",
+    "get_api_keys",
+    "get_policy",
+    "list_policies",
+    "list_user_tags",
+    "get_organization",
+    "get_organization_configs",
+    "list_activities",
+    "get_sub_org_ids",
+    "list_suborgs",
+];
+
+/// Calls the enclave with the organization's current sealed state, loading it again and
+/// retrying when the enclave has already seen a newer one (a concurrent activity changed it).
+pub async fn call_fresh(
+    state: &AppState,
+    org_id: &str,
+    make: impl Fn(&OrgRecord) -> Request,
+) -> Result<(OrgRecord, Response), ApiError> {
+    let mut attempt = 0u64;
+    loop {
+        let org = load_org(state, org_id).await?;
+        match state.call(make(&org)).await {
+            Err(HostError::Enclave(WireError {
+                code: ErrorCode::StaleState,
+                ..
+            })) if attempt < 8 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+            Ok(response) => return Ok((org, response)),
+        }
+    }
+}
+
+pub fn handles(name: &str) -> bool {
+    NAMES.contains(&name)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Body_ {
+    organization_id: String,
+    user_id: Option<String>,
+    policy_id: Option<String>,
+    #[serde(default)]
+    filter_by_status: Vec<String>,
+    #[serde(default)]
+    filter_by_type: Vec<String>,
+    pagination_options: Option<Pagination>,
+}
+
+#[derive(Deserialize)]
+struct Pagination {
+    limit: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+fn field<'a>(data: &'a Value, name: &str) -> &'a [Value] {
+    data.get(name)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
+    value
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid(format!("missing required field `{name}`")))
+}
+
+fn find<'a>(list: &'a [Value], key: &str, id: &str) -> Option<&'a Value> {
+    list.iter()
+        .find(|v| v.get(key).and_then(Value::as_str) == Some(id))
+}
+
+pub async fn query(
+    state: AppState,
+    name: &str,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let stamp = stamp_from(&headers)?;
+    let body = read_body(body).await?;
+    let q: Body_ = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
+    let request = SignedRequest {
+        body: body.to_vec(),
+        stamp,
+    };
+    let (org, response) = call_fresh(&state, &q.organization_id, |org| {
+        Request::ReadOrg(AuthenticateRequest {
+            request: request.clone(),
+            org: org.sealed.clone(),
+        })
+    })
+    .await?;
+    let Response::ReadOrg(readout) = response else {
+        return Err(ApiError::internal("unexpected enclave answer"));
+    };
+    let OrgReadout {
+        organization_json, ..
+    } = *readout;
+    let data: Value = serde_json::from_str(&organization_json)
+        .map_err(|_| ApiError::internal("unexpected enclave answer"))?;
+    let users = field(&data, "users");
+    let policies = field(&data, "policies");
+    Ok(Json(match name {
+        "get_user" => {
+            let id = required(&q.user_id, "userId")?;
+            let user = find(users, "userId", id)
+                .ok_or_else(|| ApiError::not_found(format!("user {id} not found")))?;
+            json!({"user": user})
+        }
+        "list_users" => json!({"users": users}),
+        "get_api_keys" => {
+            let keys: Vec<&Value> = users
+                .iter()
+                .filter(|u| {
+                    q.user_id.is_none()
+                        || u.get("userId").and_then(Value::as_str) == q.user_id.as_deref()
+                })
+                .flat_map(|u| field(u, "apiKeys"))
+                .collect();
+            json!({"apiKeys": keys})
+        }
+        "get_policy" => {
+            let id = required(&q.policy_id, "policyId")?;
+            let policy = find(policies, "policyId", id)
+                .ok_or_else(|| ApiError::not_found(format!("policy {id} not found")))?;
+            json!({"policy": policy})
+        }
+        "list_policies" => json!({"policies": policies}),
+        "list_user_tags" => json!({"userTags": field(&data, "tags")}),
+        "get_organization_configs" => json!({"configs": {
+            "features": [],
+            "quorum": data.get("rootQuorum").cloned().unwrap_or(Value::Null),
+        }}),
+        "get_organization" => {
+            let mut data = data.clone();
+            let wallets = state.store.list_wallets(org.id).await?;
+            data["wallets"] = json!(wallets.iter().map(format::wallet).collect::<Vec<_>>());
+            json!({"organizationData": data})
+        }
+        "list_activities" | "get_sub_org_ids" | "list_suborgs" => {
+            let page = match &q.pagination_options {
+                None => Page::default(),
+                Some(p) => Page {
+                    limit: match &p.limit {
+                        None => None,
+                        Some(l) => Some(
+                            l.parse::<u32>()
+                                .ok()
+                                .filter(|n| (1..=100).contains(n))
+                                .ok_or_else(|| {
+                                    ApiError::invalid(
+                                        "paginationOptions.limit must be a number from 1 to 100",
+                                    )
+                                })?,
+                        ),
+                    },
+                    before: p.before.clone(),
+                    after: p.after.clone(),
+                },
+            };
+            if name != "list_activities" {
+                let ids = state.store.list_sub_orgs(org.id, page).await?;
+                return Ok(Json(json!({
+                    "organizationIds": ids.iter().map(ToString::to_string).collect::<Vec<_>>()
+                })));
+            }
+            let activities = state
+                .store
+                .list_activities(org.id, q.filter_by_status, q.filter_by_type, page)
+                .await?;
+            json!({"activities": activities.iter().map(format::activity).collect::<Vec<_>>()})
+        }
+        _ => {
+            return Err(ApiError::unsupported(format!(
+                "the query endpoint `query/{name}`"
+            )));
+        }
+    }))
+}
