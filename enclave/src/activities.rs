@@ -2,12 +2,15 @@
 //! authorize the caller, and dispatch on the activity `type`.
 
 mod approvals;
+mod create_private_keys;
 mod create_wallet;
 mod envelope;
 mod org_view;
 mod organization;
 mod policies;
 mod sign_raw_payload;
+mod sign_transaction;
+mod signer;
 mod sub_orgs;
 mod users;
 
@@ -128,6 +131,22 @@ pub(crate) fn perform(
         }
         "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" => (
             sign_raw_payload::run(keys, org, envelope, context, allowed)?,
+            None,
+        ),
+        "ACTIVITY_TYPE_SIGN_RAW_PAYLOADS" => (
+            sign_raw_payload::run_many(keys, org, envelope, context, allowed)?,
+            None,
+        ),
+        "ACTIVITY_TYPE_SIGN_TRANSACTION_V2" => (
+            sign_transaction::run(keys, org, envelope, context, allowed)?,
+            None,
+        ),
+        "ACTIVITY_TYPE_CREATE_WALLET_ACCOUNTS" => (
+            create_wallet::run_accounts(keys, org, envelope, context, allowed)?,
+            None,
+        ),
+        "ACTIVITY_TYPE_CREATE_PRIVATE_KEYS_V2" => (
+            create_private_keys::run(keys, org, envelope, allowed)?,
             None,
         ),
         "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8" | "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V7" => {

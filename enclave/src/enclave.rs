@@ -31,6 +31,8 @@ pub struct Keys {
     pub manifest: QuorumManifest,
     /// Kept for key forwarding to another attested enclave; never leaves otherwise.
     pub quorum: QuorumKey,
+    /// Unsealed seeds and derived keys (bounded, zeroizing).
+    pub cache: crate::keys::cache::KeyCache,
 }
 
 impl Keys {
@@ -50,6 +52,7 @@ impl Keys {
             quorum_public_key,
             manifest,
             quorum: QuorumKey::from_bytes(zeroize::Zeroizing::new(*quorum.expose())),
+            cache: crate::keys::cache::KeyCache::default(),
         })
     }
 }
@@ -160,6 +163,24 @@ impl Enclave {
         Ok(())
     }
 
+    /// Swaps in keys for a new manifest of the same deployment (same quorum key).
+    fn replace(&self, keys: Keys) -> Result<()> {
+        let mut slot = self
+            .keys
+            .write()
+            .map_err(|_| Error::Internal("lock poisoned"))?;
+        match slot.as_ref() {
+            Some(current) if current.quorum_public_key == keys.quorum_public_key => {
+                // The newest organization versions seen so far still bind: a manifest update
+                // must not reopen the door to replaying older states.
+                keys.org_sealer.adopt_history(&current.org_sealer)?;
+                *slot = Some(Arc::new(keys));
+                Ok(())
+            }
+            _ => Err(Error::Internal("manifest update for another key")),
+        }
+    }
+
     /// Answers one request. Runs on a worker thread: everything here may be CPU-heavy.
     pub fn handle(&self, request: Request) -> Result<Response, WireError> {
         self.dispatch(request).map_err(WireError::from)
@@ -201,6 +222,16 @@ impl Enclave {
                     tracing::info!("provisioned; quorum key reconstructed and checked");
                 }
                 Ok(Response::Provision(self.status()))
+            }
+            Request::UpdateManifest(request) => {
+                let keys = self.keys()?;
+                let (next, output) = provisioning::update_manifest(&keys, &request)?;
+                self.replace(next)?;
+                tracing::info!(
+                    nonce = request.manifest.nonce,
+                    "manifest updated; quorum key re-split"
+                );
+                Ok(Response::Genesis(output))
             }
             Request::Forward(request) => {
                 let keys = self.keys()?;

@@ -297,6 +297,24 @@ impl OrgSealer {
         Ok(state)
     }
 
+    /// Takes over the newest versions `previous` has seen (same deployment, new manifest).
+    pub fn adopt_history(&self, previous: &OrgSealer) -> Result<()> {
+        let old = previous
+            .newest
+            .lock()
+            .map_err(|_| Error::Internal("version map poisoned"))?
+            .clone();
+        let mut newest = self
+            .newest
+            .lock()
+            .map_err(|_| Error::Internal("version map poisoned"))?;
+        for (org, version) in old {
+            let seen = newest.entry(org).or_insert(version);
+            *seen = (*seen).max(version);
+        }
+        Ok(())
+    }
+
     /// Records a version about to be sealed, refusing one not newer than the newest seen.
     fn observe_new(&self, org: OrgId, version: u64) -> Result<()> {
         let mut newest = self

@@ -105,7 +105,39 @@ pub fn genesis(request: &GenesisRequest) -> Result<(Keys, GenesisOutput)> {
             "genesis needs approvals from at least `threshold` operators",
         ));
     }
-    let quorum = QuorumKey::generate()?;
+    split_for(QuorumKey::generate()?, manifest)
+}
+
+/// Moves a provisioned deployment to a new manifest: approved by `threshold` operators of the
+/// *current* manifest, with a larger nonce (so an old manifest — say, pinning the PCRs of a
+/// vulnerable build — can never be reinstated). The key stays; it is re-split and re-signed.
+pub fn update_manifest(keys: &Keys, request: &GenesisRequest) -> Result<(Keys, GenesisOutput)> {
+    let current = &keys.manifest;
+    let next = &request.manifest;
+    check_manifest(next)?;
+    if next.nonce <= current.nonce {
+        return Err(Error::PermissionDenied(
+            "a new manifest must have a larger nonce than the current one",
+        ));
+    }
+    let approval_digest = domain_digest(DOMAIN_MANIFEST_APPROVAL, next)
+        .map_err(|_| Error::Internal("encode manifest"))?;
+    if count_approvals(current, &approval_digest, &request.approvals)?
+        < usize::from(current.threshold)
+    {
+        return Err(Error::PermissionDenied(
+            "a manifest update needs approvals from `threshold` operators of the current manifest",
+        ));
+    }
+    split_for(
+        QuorumKey::from_bytes(Zeroizing::new(*keys.quorum.expose())),
+        next,
+    )
+}
+
+/// Derives the keys for `manifest`, signs it with the quorum key and encrypts one share of the
+/// key to each of its operators.
+fn split_for(quorum: QuorumKey, manifest: &QuorumManifest) -> Result<(Keys, GenesisOutput)> {
     let keys = Keys::derive(&quorum, manifest.clone())?;
     let digest = manifest_digest(manifest)?;
     let signature: Signature = keys

@@ -261,6 +261,8 @@ async fn two_of_three_quorum_then_key_forwarding() {
             org: org.sealed_state.clone(),
             context: ActivityContext::WalletAccount {
                 wallet_id,
+                curve: Curve::Secp256k1,
+                address_format: AddressFormat::Ethereum,
                 path: "m/44'/60'/0'/0/0".into(),
                 sealed_seed: sealed_seed.clone(),
             },
@@ -473,6 +475,90 @@ async fn two_of_three_quorum_then_key_forwarding() {
     )
     .await;
     refused(replay);
+
+    // ---- manifest update: operators 0 and 1 move the deployment to a 2-of-2 manifest --------
+    let next = QuorumManifest {
+        operators: vec![operators[0].public(), operators[1].public()],
+        threshold: 2,
+        nonce: 2,
+        pcrs: manifest.pcrs.clone(),
+    };
+    // approvals are by operators of the *current* manifest, over the new one
+    let by = |i: usize, m: &QuorumManifest| {
+        operators[i]
+            .approval(&manifest, DOMAIN_MANIFEST_APPROVAL, m)
+            .unwrap()
+    };
+    let update = |m: &QuorumManifest, approvals| {
+        Request::UpdateManifest(GenesisRequest {
+            manifest: m.clone(),
+            approvals,
+        })
+    };
+    let same_nonce = QuorumManifest {
+        nonce: 1,
+        ..next.clone()
+    };
+    let message = refused(
+        call(
+            &b,
+            update(&same_nonce, vec![by(0, &same_nonce), by(1, &same_nonce)]),
+        )
+        .await,
+    );
+    assert!(message.contains("larger nonce"), "{message}");
+    refused(call(&b, update(&next, vec![by(0, &next), by(0, &next)])).await);
+    let Response::Genesis(updated) = call(&b, update(&next, vec![by(0, &next), by(1, &next)]))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        updated.quorum_public_key, record.genesis.quorum_public_key,
+        "same key, re-split"
+    );
+    assert_eq!(updated.shares.len(), 2);
+    let next_record = QuorumRecord {
+        manifest: next.clone(),
+        genesis: updated,
+    };
+    // a fresh enclave boots from the new record with the new operators' shares
+    let e = spawn(dir.path(), "e", &seed_path);
+    let nonce = b"boot nonce e".to_vec();
+    let doc = attest(&e, &nonce, Some(&next)).await;
+    let shares = (0..2)
+        .map(|i| {
+            operators[i]
+                .submit_share(
+                    &next,
+                    &next_record.genesis.shares,
+                    &doc,
+                    &check(&seed, &nonce),
+                )
+                .unwrap()
+        })
+        .collect();
+    let status = boot::provision(&e.client, &next_record, shares)
+        .await
+        .unwrap();
+    assert_eq!(
+        status.quorum_public_key.as_deref(),
+        Some(record.genesis.quorum_public_key.as_slice())
+    );
+    assert_eq!(
+        recovers(sign(&e).await.unwrap()),
+        address,
+        "the updated deployment signs with the same wallet"
+    );
+    // the dropped operator's old share is useless for the new manifest
+    let err = operators[2].submit_share(
+        &next,
+        &next_record.genesis.shares,
+        &doc,
+        &check(&seed, &nonce),
+    );
+    assert!(err.is_err());
 }
 
 fn provision_request(record: &QuorumRecord, shares: Vec<SignedShare>) -> ProvisionRequest {

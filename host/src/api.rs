@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/enclave/v1/quorum", get(enclave::quorum))
         .route("/enclave/v1/genesis", post(enclave::genesis))
         .route("/enclave/v1/provision", post(enclave::provision))
+        .route("/enclave/v1/manifest", post(enclave::update_manifest))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .with_state(state)
 }

@@ -6,7 +6,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use keyhold_shared::msg::{SealedOrgState, SealedSeed};
-use keyhold_shared::{ActivityId, OrgId, WalletId};
+use keyhold_shared::{ActivityId, OrgId, PrivateKeyId, WalletId};
 
 use crate::error::HostError;
 
@@ -43,6 +43,23 @@ pub struct AccountRecord {
     pub created_at_ms: u64,
 }
 
+/// A standalone private key: public data plus the key sealed to (organization, key id).
+#[derive(Clone, Debug)]
+pub struct PrivateKeyRecord {
+    pub id: PrivateKeyId,
+    pub org: OrgId,
+    pub name: String,
+    /// Turnkey curve string, e.g. `CURVE_SECP256K1`.
+    pub curve: String,
+    /// Hex public key.
+    pub public_key: String,
+    /// (Turnkey address format string, address).
+    pub addresses: Vec<(String, String)>,
+    pub tags: Vec<String>,
+    pub sealed_key: SealedSeed,
+    pub created_at_ms: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct ActivityRecord {
     pub id: ActivityId,
@@ -66,6 +83,7 @@ pub struct ActivityCommit {
     pub activity: ActivityRecord,
     pub wallets: Vec<WalletRecord>,
     pub accounts: Vec<AccountRecord>,
+    pub private_keys: Vec<PrivateKeyRecord>,
     pub org_state: Option<SealedOrgState>,
     /// Organizations this activity created (sub-organizations), with their parent.
     pub sub_orgs: Vec<(OrgRecord, OrgId)>,
@@ -129,4 +147,12 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
         address: &str,
     ) -> StoreResult<Option<(AccountRecord, WalletRecord)>>;
+    /// The private key whose id or one of whose addresses (case-insensitive) is `id_or_address`,
+    /// with the address format matched (`None` when matched by id).
+    async fn find_private_key(
+        &self,
+        org: OrgId,
+        id_or_address: &str,
+    ) -> StoreResult<Option<(PrivateKeyRecord, Option<String>)>>;
+    async fn list_private_keys(&self, org: OrgId) -> StoreResult<Vec<PrivateKeyRecord>>;
 }

@@ -114,6 +114,10 @@ typed_id!(
     /// An activity (one submitted, authenticated request).
     ActivityId
 );
+typed_id!(
+    /// A standalone private key (not derived from a wallet seed).
+    PrivateKeyId
+);
 
 /// Correlates a request with its response on one connection; chosen by the host, echoed by the
 /// enclave, meaningless to anyone else.

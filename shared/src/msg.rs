@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::WireError;
-use crate::ids::{ActivityId, ApiKeyId, OrgId, RequestId, UserId, WalletId};
+use crate::ids::{ActivityId, ApiKeyId, OrgId, PrivateKeyId, RequestId, UserId, WalletId};
 
 mod provisioning;
 pub use provisioning::*;
@@ -79,6 +79,10 @@ pub enum Request {
     Provision(ProvisionRequest),
     /// (To a provisioned enclave) hand the quorum key to the attested enclave.
     Forward(ForwardRequest),
+    /// (To a provisioned enclave) replace the manifest — new operators, threshold or PCRs —
+    /// approved by `threshold` operators of the current one; the nonce must grow. Answers with a
+    /// new genesis output: the same quorum key, re-split for the new operators, re-signed.
+    UpdateManifest(GenesisRequest),
     /// (To a fresh enclave) take the quorum key another enclave forwarded.
     AcceptForward(AcceptForwardRequest),
     /// Create an organization, authorized by operator signatures (dev bootstrap).
@@ -211,11 +215,27 @@ pub struct ActivityRequest {
 pub enum ActivityContext {
     None,
     /// The wallet account the host resolved `signWith` to. The enclave derives the key at `path`
-    /// from the unsealed seed and refuses unless its address equals the signed `signWith`.
+    /// on `curve` from the unsealed seed and refuses unless its address in `address_format`
+    /// equals the signed `signWith`.
     WalletAccount {
         wallet_id: WalletId,
         path: String,
+        curve: Curve,
+        address_format: AddressFormat,
         sealed_seed: SealedSeed,
+    },
+    /// The wallet an activity names by id (`create_wallet_accounts`). The seal binds it to the
+    /// organization and wallet id; the enclave also checks the id against the signed intent.
+    Wallet {
+        wallet_id: WalletId,
+        sealed_seed: SealedSeed,
+    },
+    /// The standalone private key the host resolved `signWith` to: by id (then
+    /// `address_format` is `None`) or by one of its addresses.
+    PrivateKey {
+        private_key_id: PrivateKeyId,
+        address_format: Option<AddressFormat>,
+        sealed_key: SealedSeed,
     },
     /// For `APPROVE_ACTIVITY` / `REJECT_ACTIVITY`: the activity voted on, exactly as its
     /// submitter stamped it, the earlier approvals (each as its voter stamped it), and what the
@@ -243,18 +263,115 @@ pub enum ActivityStatus {
     Rejected,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Turnkey's `v1Curve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Curve {
     Secp256k1,
     Ed25519,
     P256,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+impl Curve {
+    pub const ALL: [Curve; 3] = [Curve::Secp256k1, Curve::Ed25519, Curve::P256];
+
+    /// Turnkey's enum string, e.g. `CURVE_SECP256K1`.
+    pub fn as_turnkey(self) -> &'static str {
+        match self {
+            Curve::Secp256k1 => "CURVE_SECP256K1",
+            Curve::Ed25519 => "CURVE_ED25519",
+            Curve::P256 => "CURVE_P256",
+        }
+    }
+
+    pub fn from_turnkey(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_turnkey() == s)
+    }
+}
+
+/// Bitcoin networks of Turnkey's `ADDRESS_FORMAT_BITCOIN_<NETWORK>_*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BitcoinNetwork {
+    Mainnet,
+    Testnet,
+    Signet,
+    Regtest,
+}
+
+/// Bitcoin output kinds keyhold derives addresses for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BitcoinKind {
+    P2pkh,
+    P2wpkh,
+    P2tr,
+}
+
+/// Turnkey's `v1AddressFormat`, the subset keyhold implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AddressFormat {
     Ethereum,
     Compressed,
     Uncompressed,
+    Solana,
+    Cosmos,
+    Tron,
+    Bitcoin(BitcoinNetwork, BitcoinKind),
+}
+
+impl AddressFormat {
+    pub const ALL: [AddressFormat; 18] = {
+        use BitcoinKind::*;
+        use BitcoinNetwork::*;
+        [
+            AddressFormat::Ethereum,
+            AddressFormat::Compressed,
+            AddressFormat::Uncompressed,
+            AddressFormat::Solana,
+            AddressFormat::Cosmos,
+            AddressFormat::Tron,
+            AddressFormat::Bitcoin(Mainnet, P2pkh),
+            AddressFormat::Bitcoin(Mainnet, P2wpkh),
+            AddressFormat::Bitcoin(Mainnet, P2tr),
+            AddressFormat::Bitcoin(Testnet, P2pkh),
+            AddressFormat::Bitcoin(Testnet, P2wpkh),
+            AddressFormat::Bitcoin(Testnet, P2tr),
+            AddressFormat::Bitcoin(Signet, P2pkh),
+            AddressFormat::Bitcoin(Signet, P2wpkh),
+            AddressFormat::Bitcoin(Signet, P2tr),
+            AddressFormat::Bitcoin(Regtest, P2pkh),
+            AddressFormat::Bitcoin(Regtest, P2wpkh),
+            AddressFormat::Bitcoin(Regtest, P2tr),
+        ]
+    };
+
+    /// Turnkey's enum string, e.g. `ADDRESS_FORMAT_BITCOIN_MAINNET_P2WPKH`.
+    pub fn as_turnkey(self) -> &'static str {
+        use BitcoinKind::*;
+        use BitcoinNetwork::*;
+        match self {
+            AddressFormat::Ethereum => "ADDRESS_FORMAT_ETHEREUM",
+            AddressFormat::Compressed => "ADDRESS_FORMAT_COMPRESSED",
+            AddressFormat::Uncompressed => "ADDRESS_FORMAT_UNCOMPRESSED",
+            AddressFormat::Solana => "ADDRESS_FORMAT_SOLANA",
+            AddressFormat::Cosmos => "ADDRESS_FORMAT_COSMOS",
+            AddressFormat::Tron => "ADDRESS_FORMAT_TRON",
+            AddressFormat::Bitcoin(Mainnet, P2pkh) => "ADDRESS_FORMAT_BITCOIN_MAINNET_P2PKH",
+            AddressFormat::Bitcoin(Mainnet, P2wpkh) => "ADDRESS_FORMAT_BITCOIN_MAINNET_P2WPKH",
+            AddressFormat::Bitcoin(Mainnet, P2tr) => "ADDRESS_FORMAT_BITCOIN_MAINNET_P2TR",
+            AddressFormat::Bitcoin(Testnet, P2pkh) => "ADDRESS_FORMAT_BITCOIN_TESTNET_P2PKH",
+            AddressFormat::Bitcoin(Testnet, P2wpkh) => "ADDRESS_FORMAT_BITCOIN_TESTNET_P2WPKH",
+            AddressFormat::Bitcoin(Testnet, P2tr) => "ADDRESS_FORMAT_BITCOIN_TESTNET_P2TR",
+            AddressFormat::Bitcoin(Signet, P2pkh) => "ADDRESS_FORMAT_BITCOIN_SIGNET_P2PKH",
+            AddressFormat::Bitcoin(Signet, P2wpkh) => "ADDRESS_FORMAT_BITCOIN_SIGNET_P2WPKH",
+            AddressFormat::Bitcoin(Signet, P2tr) => "ADDRESS_FORMAT_BITCOIN_SIGNET_P2TR",
+            AddressFormat::Bitcoin(Regtest, P2pkh) => "ADDRESS_FORMAT_BITCOIN_REGTEST_P2PKH",
+            AddressFormat::Bitcoin(Regtest, P2wpkh) => "ADDRESS_FORMAT_BITCOIN_REGTEST_P2WPKH",
+            AddressFormat::Bitcoin(Regtest, P2tr) => "ADDRESS_FORMAT_BITCOIN_REGTEST_P2TR",
+        }
+    }
+
+    pub fn from_turnkey(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_turnkey() == s)
+    }
 }
 
 /// A derived account: public data only.
@@ -264,16 +381,30 @@ pub struct DerivedAccount {
     pub path: String,
     pub address_format: AddressFormat,
     pub address: String,
-    /// SEC1 compressed public key.
+    /// SEC1 compressed public key (secp256k1, P-256) or the 32-byte Ed25519 key.
     pub public_key: Vec<u8>,
 }
 
-/// An ECDSA signature with its recovery id (0 or 1), `s` normalised low.
+/// A signature as Turnkey returns it: ECDSA `r`, `s` (low `s`) and recovery id `v` (0 or 1);
+/// for Ed25519 and Schnorr `r ‖ s` is the 64-byte signature and `v` is 0.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoverableSignature {
     pub r: [u8; 32],
     pub s: [u8; 32],
     pub v: u8,
+}
+
+/// A standalone private key created by the enclave: public data plus the key sealed to
+/// (organization, private key id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedPrivateKey {
+    pub private_key_id: PrivateKeyId,
+    pub name: String,
+    pub curve: Curve,
+    pub public_key: Vec<u8>,
+    pub addresses: Vec<(AddressFormat, String)>,
+    pub tags: Vec<String>,
+    pub sealed_key: SealedSeed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,7 +415,15 @@ pub enum ActivityResult {
         accounts: Vec<DerivedAccount>,
         sealed_seed: SealedSeed,
     },
+    CreateWalletAccounts {
+        wallet_id: WalletId,
+        accounts: Vec<DerivedAccount>,
+    },
+    CreatePrivateKeys(Vec<CreatedPrivateKey>),
     SignRawPayload(RecoverableSignature),
+    SignRawPayloads(Vec<RecoverableSignature>),
+    /// The signed transaction in the chain's wire form (a PSBT for Bitcoin).
+    SignTransaction(Vec<u8>),
     /// No result (consensus needed, rejected).
     Empty,
     /// An organization activity (users, credentials, policies, tags, root quorum): Turnkey's

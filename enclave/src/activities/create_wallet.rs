@@ -1,21 +1,24 @@
-//! `ACTIVITY_TYPE_CREATE_WALLET`: a new BIP-39 seed generated here, accounts derived from it,
-//! the seed returned only sealed to (organization, wallet).
+//! `ACTIVITY_TYPE_CREATE_WALLET` (a new BIP-39 seed generated here, accounts derived from it,
+//! the seed returned only sealed to (organization, wallet)) and
+//! `ACTIVITY_TYPE_CREATE_WALLET_ACCOUNTS` (more accounts from an existing wallet's seed).
 
-use keyhold_shared::msg::{ActivityResult, AddressFormat, Curve, DerivedAccount, SealedSeed};
+use keyhold_shared::msg::{ActivityContext, ActivityResult, DerivedAccount, SealedSeed};
 use keyhold_shared::{Uuid, WalletId};
 use serde::Deserialize;
 
 use super::Allowed;
 use super::envelope::Envelope;
-use crate::chains::ethereum;
+use super::signer::{clip, wallet_seed};
+use crate::chains::address::{check_pair, parse_curve, parse_format};
 use crate::enclave::Keys;
 use crate::error::{Error, Result};
+use crate::keys::account::AccountKey;
 use crate::keys::{Bip32Path, SeedMaterial};
 use crate::org::OrgState;
 use crate::seal::seed_aad;
 use crate::secrets::random;
 
-const MAX_ACCOUNTS: usize = 100;
+pub const MAX_ACCOUNTS: usize = 100;
 const MAX_NAME_LEN: usize = 256;
 
 #[derive(Debug, Deserialize)]
@@ -26,6 +29,20 @@ struct CreateWalletIntent {
     mnemonic_length: Option<u32>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateWalletAccountsIntent {
+    wallet_id: String,
+    accounts: Vec<AccountParams>,
+    #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "whether to store the accounts is the host's concern"
+    )]
+    persist: Option<bool>,
+}
+
+/// Turnkey's `v1WalletAccountParams`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AccountParams {
@@ -47,21 +64,13 @@ pub fn run(
             "walletName must be 1 to {MAX_NAME_LEN} bytes"
         )));
     }
-    if intent.accounts.len() > MAX_ACCOUNTS {
-        return Err(Error::invalid(format!(
-            "at most {MAX_ACCOUNTS} accounts per request"
-        )));
-    }
+    check_count(intent.accounts.len())?;
     let words = intent.mnemonic_length.unwrap_or(12) as usize;
     let seed = SeedMaterial::generate(words)?;
     #[cfg(test)]
     crate::test_hooks::record_seed(&seed);
 
-    let accounts = intent
-        .accounts
-        .iter()
-        .map(|a| derive_account(&seed, a))
-        .collect::<Result<Vec<_>>>()?;
+    let accounts = derive_accounts(&seed, &intent.accounts)?;
     let wallet_id = WalletId(Uuid::new_v4(random()?));
     let (nonce, ciphertext) = keys
         .seed_seal
@@ -74,6 +83,56 @@ pub fn run(
     })
 }
 
+pub fn run_accounts(
+    keys: &Keys,
+    org: &OrgState,
+    envelope: &Envelope,
+    context: &ActivityContext,
+    _allowed: Allowed,
+) -> Result<ActivityResult> {
+    let intent: CreateWalletAccountsIntent = envelope.parameters()?;
+    if intent.accounts.is_empty() {
+        return Err(Error::invalid("accounts must not be empty"));
+    }
+    check_count(intent.accounts.len())?;
+    let not_found = || Error::NotFound(format!("no wallet `{}`", clip(&intent.wallet_id)));
+    let named: WalletId = intent.wallet_id.parse().map_err(|_| {
+        Error::invalid(format!(
+            "walletId `{}` must be a valid UUID",
+            clip(&intent.wallet_id)
+        ))
+    })?;
+    let ActivityContext::Wallet {
+        wallet_id,
+        sealed_seed,
+    } = context
+    else {
+        return Err(not_found());
+    };
+    // The host's wallet must be the one the client named; the seal binds the seed to it.
+    if *wallet_id != named {
+        return Err(not_found());
+    }
+    let seed = wallet_seed(keys, &org.org_id, wallet_id, sealed_seed)?;
+    Ok(ActivityResult::CreateWalletAccounts {
+        wallet_id: *wallet_id,
+        accounts: derive_accounts(&seed, &intent.accounts)?,
+    })
+}
+
+fn check_count(n: usize) -> Result<()> {
+    if n > MAX_ACCOUNTS {
+        return Err(Error::invalid(format!(
+            "at most {MAX_ACCOUNTS} accounts per request"
+        )));
+    }
+    Ok(())
+}
+
+fn derive_accounts(seed: &SeedMaterial, params: &[AccountParams]) -> Result<Vec<DerivedAccount>> {
+    params.iter().map(|a| derive_account(seed, a)).collect()
+}
+
 pub(crate) fn derive_account(
     seed: &SeedMaterial,
     params: &AccountParams,
@@ -84,41 +143,17 @@ pub(crate) fn derive_account(
             clip(&params.path_format)
         )));
     }
-    if params.curve != "CURVE_SECP256K1" {
-        return Err(Error::Unsupported(format!(
-            "curve `{}` (so far)",
-            clip(&params.curve)
-        )));
-    }
-    let address_format = match params.address_format.as_str() {
-        "ADDRESS_FORMAT_ETHEREUM" => AddressFormat::Ethereum,
-        "ADDRESS_FORMAT_COMPRESSED" => AddressFormat::Compressed,
-        "ADDRESS_FORMAT_UNCOMPRESSED" => AddressFormat::Uncompressed,
-        other => {
-            return Err(Error::Unsupported(format!(
-                "address format `{}` (so far)",
-                clip(other)
-            )));
-        }
-    };
+    let curve = parse_curve(&params.curve)?;
+    let address_format = parse_format(&params.address_format)?;
+    check_pair(curve, address_format)?;
     let path = Bip32Path::parse(&params.path)?;
-    let key = seed.derive_secp256k1(&path)?;
-    let public = key.verifying_key();
-    let compressed = public.to_sec1_point(true).as_bytes().to_vec();
-    let address = match address_format {
-        AddressFormat::Ethereum => ethereum::address(public),
-        AddressFormat::Compressed => hex::encode(&compressed),
-        AddressFormat::Uncompressed => hex::encode(public.to_sec1_point(false).as_bytes()),
-    };
+    let key = AccountKey::derive(seed, curve, &path)?;
+    let public = key.public();
     Ok(DerivedAccount {
-        curve: Curve::Secp256k1,
+        curve,
         path: params.path.clone(),
         address_format,
-        address,
-        public_key: compressed,
+        address: public.address(address_format)?,
+        public_key: public.to_bytes(),
     })
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(80).collect()
 }

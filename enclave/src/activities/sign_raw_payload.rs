@@ -1,29 +1,39 @@
-//! `ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2` for secp256k1 wallet accounts.
+//! `ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2` and `ACTIVITY_TYPE_SIGN_RAW_PAYLOADS`.
 //!
-//! The host tells us which wallet and path `signWith` lives at and hands over the sealed seed.
-//! None of that is trusted: the seed only opens if it was sealed for this organization and that
-//! wallet, and the key derived at the host's path must produce exactly the address the client
-//! signed, or nothing is signed.
+//! The payload is decoded (`encoding`), hashed (`hashFunction`) and signed with the scheme the
+//! key's address format implies: ECDSA over a 32-byte digest (secp256k1, P-256), BIP-340 Schnorr
+//! under the tweaked key for Bitcoin P2TR accounts, Ed25519 over the message itself.
 
-use keyhold_shared::msg::{ActivityContext, ActivityResult};
+use keyhold_shared::msg::{ActivityContext, ActivityResult, RecoverableSignature};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::Allowed;
 use super::envelope::Envelope;
-use crate::chains::ethereum;
+use super::signer::{Signer, clip, resolve};
+use crate::chains::{eip712, ethereum};
 use crate::enclave::Keys;
 use crate::error::{Error, Result};
-use crate::keys::{Bip32Path, SeedMaterial};
+use crate::keys::account::{Scheme, sign};
 use crate::org::OrgState;
-use crate::seal::seed_aad;
+
+pub const MAX_PAYLOADS: usize = 100;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SignRawPayloadIntentV2 {
     sign_with: String,
     payload: String,
+    encoding: String,
+    hash_function: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignRawPayloadsIntent {
+    sign_with: String,
+    payloads: Vec<String>,
     encoding: String,
     hash_function: String,
 }
@@ -36,75 +46,154 @@ pub fn run(
     _allowed: Allowed,
 ) -> Result<ActivityResult> {
     let intent: SignRawPayloadIntentV2 = envelope.parameters()?;
-    let digest = digest(&intent)?;
-    let ActivityContext::WalletAccount {
-        wallet_id,
-        path,
-        sealed_seed,
-    } = context
-    else {
-        return Err(Error::NotFound(format!(
-            "no wallet account or private key `{}`",
-            clip(&intent.sign_with)
-        )));
-    };
-    let plaintext = keys.seed_seal.open(
-        &sealed_seed.nonce,
-        &sealed_seed.ciphertext,
-        &seed_aad(&org.org_id, wallet_id),
-    )?;
-    let seed = SeedMaterial::decode(&plaintext)?;
-    let key = seed.derive_secp256k1(&Bip32Path::parse(path)?)?;
-    let address = ethereum::address(key.verifying_key());
-    if !address.eq_ignore_ascii_case(intent.sign_with.trim()) {
-        // The host resolved signWith to a key that is not the one the client named.
-        return Err(Error::NotFound(format!(
-            "no wallet account `{}` in this organization",
-            clip(&intent.sign_with)
-        )));
-    }
-    Ok(ActivityResult::SignRawPayload(ethereum::sign_digest(
-        &key, &digest,
+    let encoding = Encoding::parse(&intent.encoding)?;
+    let hash = HashFunction::parse(&intent.hash_function)?;
+    let signer = resolve(keys, org, &intent.sign_with, context)?;
+    Ok(ActivityResult::SignRawPayload(sign_one(
+        &signer,
+        &intent.payload,
+        encoding,
+        hash,
     )?))
 }
 
-/// Decodes the payload and hashes it as asked; the result is the 32-byte digest to sign.
-fn digest(intent: &SignRawPayloadIntentV2) -> Result<[u8; 32]> {
-    let bytes: Zeroizing<Vec<u8>> = Zeroizing::new(match intent.encoding.as_str() {
-        "PAYLOAD_ENCODING_HEXADECIMAL" => {
-            let hex_text = intent.payload.strip_prefix("0x").unwrap_or(&intent.payload);
-            hex::decode(hex_text).map_err(|_| Error::invalid("payload is not valid hexadecimal"))?
-        }
-        "PAYLOAD_ENCODING_TEXT_UTF8" => intent.payload.as_bytes().to_vec(),
-        "PAYLOAD_ENCODING_EIP712" | "PAYLOAD_ENCODING_EIP7702_AUTHORIZATION" => {
-            return Err(Error::Unsupported(format!(
-                "payload encoding `{}` (so far)",
-                intent.encoding
-            )));
-        }
-        other => {
-            return Err(Error::invalid(format!(
+pub fn run_many(
+    keys: &Keys,
+    org: &OrgState,
+    envelope: &Envelope,
+    context: &ActivityContext,
+    _allowed: Allowed,
+) -> Result<ActivityResult> {
+    let intent: SignRawPayloadsIntent = envelope.parameters()?;
+    if intent.payloads.is_empty() || intent.payloads.len() > MAX_PAYLOADS {
+        return Err(Error::invalid(format!(
+            "payloads must hold 1 to {MAX_PAYLOADS} payloads"
+        )));
+    }
+    let encoding = Encoding::parse(&intent.encoding)?;
+    let hash = HashFunction::parse(&intent.hash_function)?;
+    let signer = resolve(keys, org, &intent.sign_with, context)?;
+    let signatures = intent
+        .payloads
+        .iter()
+        .map(|p| sign_one(&signer, p, encoding, hash))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ActivityResult::SignRawPayloads(signatures))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Hexadecimal,
+    TextUtf8,
+    Eip712,
+}
+
+impl Encoding {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "PAYLOAD_ENCODING_HEXADECIMAL" => Ok(Encoding::Hexadecimal),
+            "PAYLOAD_ENCODING_TEXT_UTF8" => Ok(Encoding::TextUtf8),
+            "PAYLOAD_ENCODING_EIP712" => Ok(Encoding::Eip712),
+            "PAYLOAD_ENCODING_EIP7702_AUTHORIZATION" => Err(Error::Unsupported(
+                "payload encoding `PAYLOAD_ENCODING_EIP7702_AUTHORIZATION`".into(),
+            )),
+            other => Err(Error::invalid(format!(
                 "unknown payload encoding `{}`",
                 clip(other)
-            )));
+            ))),
         }
-    });
-    match intent.hash_function.as_str() {
-        "HASH_FUNCTION_NO_OP" => bytes.as_slice().try_into().map_err(|_| {
-            Error::invalid("with HASH_FUNCTION_NO_OP the payload must be a 32-byte digest")
-        }),
-        "HASH_FUNCTION_KECCAK256" => Ok(ethereum::keccak256(&bytes)),
-        "HASH_FUNCTION_SHA256" => Ok(Sha256::digest(bytes.as_slice()).into()),
-        "HASH_FUNCTION_NOT_APPLICABLE" => Err(Error::invalid(
-            "HASH_FUNCTION_NOT_APPLICABLE is only for Ed25519 keys; secp256k1 needs a hash function",
-        )),
-        other => Err(Error::invalid(format!(
-            "unknown hash function `{}`",
-            clip(other)
-        ))),
     }
 }
 
-fn clip(s: &str) -> String {
-    s.chars().take(80).collect()
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashFunction {
+    NoOp,
+    Sha256,
+    Keccak256,
+    NotApplicable,
+}
+
+impl HashFunction {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "HASH_FUNCTION_NO_OP" => Ok(HashFunction::NoOp),
+            "HASH_FUNCTION_SHA256" => Ok(HashFunction::Sha256),
+            "HASH_FUNCTION_KECCAK256" => Ok(HashFunction::Keccak256),
+            "HASH_FUNCTION_NOT_APPLICABLE" => Ok(HashFunction::NotApplicable),
+            other => Err(Error::invalid(format!(
+                "unknown hash function `{}`",
+                clip(other)
+            ))),
+        }
+    }
+}
+
+/// Decodes `payload` as `encoding`, hashes it as asked and signs it.
+pub fn sign_one(
+    signer: &Signer,
+    payload: &str,
+    encoding: Encoding,
+    hash: HashFunction,
+) -> Result<RecoverableSignature> {
+    let scheme = signer.scheme();
+    let message = message(scheme, payload, encoding, hash)?;
+    sign(&signer.key, scheme, &message)
+}
+
+/// What the scheme signs: the 32-byte digest, or for Ed25519 the message itself.
+pub fn message(
+    scheme: Scheme,
+    payload: &str,
+    encoding: Encoding,
+    hash: HashFunction,
+) -> Result<Zeroizing<Vec<u8>>> {
+    if encoding == Encoding::Eip712 {
+        if !scheme.signs_digest() {
+            return Err(Error::invalid(
+                "PAYLOAD_ENCODING_EIP712 needs an ECDSA key (secp256k1)",
+            ));
+        }
+        if hash != HashFunction::NoOp {
+            return Err(Error::invalid(
+                "PAYLOAD_ENCODING_EIP712 is hashed by EIP-712 itself; use HASH_FUNCTION_NO_OP",
+            ));
+        }
+        return Ok(Zeroizing::new(eip712::hash_json(payload)?.to_vec()));
+    }
+    let bytes = Zeroizing::new(match encoding {
+        Encoding::Hexadecimal => {
+            let text = payload.trim();
+            let text = text
+                .strip_prefix("0x")
+                .or_else(|| text.strip_prefix("0X"))
+                .unwrap_or(text);
+            hex::decode(text).map_err(|_| Error::invalid("payload is not valid hexadecimal"))?
+        }
+        _ => payload.as_bytes().to_vec(),
+    });
+    if !scheme.signs_digest() {
+        return match hash {
+            HashFunction::NotApplicable => Ok(bytes),
+            _ => Err(Error::invalid(
+                "Ed25519 signs the message itself: use HASH_FUNCTION_NOT_APPLICABLE",
+            )),
+        };
+    }
+    let digest: [u8; 32] = match hash {
+        HashFunction::NoOp => bytes.as_slice().try_into().map_err(|_| {
+            Error::invalid(format!(
+                "with HASH_FUNCTION_NO_OP the payload must be a 32-byte digest, got {} bytes",
+                bytes.len()
+            ))
+        })?,
+        HashFunction::Keccak256 => ethereum::keccak256(&bytes),
+        HashFunction::Sha256 => Sha256::digest(bytes.as_slice()).into(),
+        HashFunction::NotApplicable => {
+            return Err(Error::invalid(
+                "HASH_FUNCTION_NOT_APPLICABLE is only for Ed25519 keys; this key signs a digest \
+                 (choose NO_OP, SHA256 or KECCAK256)",
+            ));
+        }
+    };
+    Ok(Zeroizing::new(digest.to_vec()))
 }

@@ -524,6 +524,8 @@ fn sub_organizations_get_their_own_sealed_state_root_users_and_wallet() {
     let ctx = ActivityContext::WalletAccount {
         wallet_id: wallet.wallet_id,
         path: "m/44'/60'/0'/0/0".into(),
+        curve: keyhold_shared::msg::Curve::Secp256k1,
+        address_format: keyhold_shared::msg::AddressFormat::Ethereum,
         sealed_seed: wallet.sealed_seed.clone(),
     };
     let Ok(Response::Activity(_)) = f.enclave.handle(Request::Activity(ActivityRequest {
@@ -879,6 +881,8 @@ fn policies_read_the_wallet_from_the_sealed_state() {
             context: ActivityContext::WalletAccount {
                 wallet_id: w.0,
                 path: "m/44'/60'/0'/0/0".into(),
+                curve: keyhold_shared::msg::Curve::Secp256k1,
+                address_format: keyhold_shared::msg::AddressFormat::Ethereum,
                 sealed_seed: w.2.clone(),
             },
         }))

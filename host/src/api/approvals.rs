@@ -93,6 +93,7 @@ pub async fn vote(
         result,
         wallets,
         accounts,
+        private_keys,
         sub_orgs,
     } = records(output.result, &target_envelope.parameters, org.id, now)?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
@@ -122,6 +123,7 @@ pub async fn vote(
             activity: record.clone(),
             wallets,
             accounts,
+            private_keys,
             org_state: output.new_org_state,
             sub_orgs,
             vote_request: approve

@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use keyhold_shared::msg::{
-    AttestRequest, GenesisRequest, OperatorApproval, QuorumManifest, Request, Response, SignedShare,
+    AttestRequest, GenesisRequest, OperatorApproval, Request, Response, SignedShare,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -97,6 +97,20 @@ pub struct GenesisBody {
     approvals: Vec<String>,
 }
 
+impl GenesisBody {
+    fn decode(&self) -> Result<GenesisRequest, ApiError> {
+        let approvals = self
+            .approvals
+            .iter()
+            .map(|a| decode::<OperatorApproval>(a, "approval"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(GenesisRequest {
+            manifest: decode(&self.manifest, "manifest")?,
+            approvals,
+        })
+    }
+}
+
 /// `POST /enclave/v1/genesis`: creates the deployment (once) from an approved manifest.
 pub async fn genesis(
     State(state): State<AppState>,
@@ -105,12 +119,10 @@ pub async fn genesis(
     if boot::quorum_record(state.store.as_ref()).await?.is_some() {
         return Err(ApiError::invalid("this deployment already ran genesis"));
     }
-    let manifest: QuorumManifest = decode(&body.manifest, "manifest")?;
-    let approvals = body
-        .approvals
-        .iter()
-        .map(|a| decode::<OperatorApproval>(a, "approval"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let GenesisRequest {
+        manifest,
+        approvals,
+    } = body.decode()?;
     let request = Request::Genesis(GenesisRequest {
         manifest: manifest.clone(),
         approvals,
@@ -145,4 +157,36 @@ pub async fn provision(
         "sharesReceived": status.shares_received,
         "threshold": record.manifest.threshold,
     })))
+}
+
+/// `POST /enclave/v1/manifest`: moves the deployment to a new manifest (new operators, threshold
+/// or PCRs), approved by `threshold` operators of the current one; the enclave refuses a nonce
+/// that does not grow. The new quorum record replaces the old one.
+pub async fn update_manifest(
+    State(state): State<AppState>,
+    Json(body): Json<GenesisBody>,
+) -> Result<Json<Value>, ApiError> {
+    let current = boot::quorum_record(state.store.as_ref())
+        .await?
+        .ok_or_else(|| ApiError::not_found("no deployment yet: run genesis first"))?;
+    let GenesisRequest {
+        manifest,
+        approvals,
+    } = body.decode()?;
+    let request = Request::UpdateManifest(GenesisRequest {
+        manifest: manifest.clone(),
+        approvals,
+    });
+    let Response::Genesis(genesis) = state.enclave.call(request).await? else {
+        return Err(ApiError::internal("unexpected enclave answer"));
+    };
+    if genesis.quorum_public_key != current.genesis.quorum_public_key {
+        return Err(ApiError::internal(
+            "the enclave answered for another deployment",
+        ));
+    }
+    boot::save_record(state.store.as_ref(), &QuorumRecord { manifest, genesis }).await?;
+    Ok(Json(
+        json!({"quorumPublicKey": hex::encode(&current.genesis.quorum_public_key)}),
+    ))
 }

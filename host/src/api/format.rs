@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
 use serde_json::{Value, json};
 
-use crate::store::{AccountRecord, ActivityRecord, WalletRecord};
+use crate::store::{AccountRecord, ActivityRecord, PrivateKeyRecord, WalletRecord};
 
 /// `{"seconds": "...", "nanos": "..."}` (proto3 JSON: int64 as strings).
 pub fn timestamp(ms: u64) -> Value {
@@ -114,6 +114,21 @@ fn uuid_from(activity_id: &str, user_id: &str) -> String {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&hash[..16]);
     keyhold_shared::Uuid::new_v4(bytes).to_string()
+}
+
+pub fn private_key(k: &PrivateKeyRecord) -> Value {
+    json!({
+        "privateKeyId": k.id.to_string(),
+        "publicKey": k.public_key,
+        "privateKeyName": k.name,
+        "curve": k.curve,
+        "addresses": k.addresses.iter().map(|(format, address)| json!({"format": format, "address": address})).collect::<Vec<_>>(),
+        "privateKeyTags": k.tags,
+        "createdAt": timestamp(k.created_at_ms),
+        "updatedAt": timestamp(k.created_at_ms),
+        "exported": false,
+        "imported": false,
+    })
 }
 
 pub fn wallet(w: &WalletRecord) -> Value {

@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use keyhold_shared::msg::{
     AuthenticateRequest, Principal, Request, Response, SignedRequest, Stamp,
 };
-use keyhold_shared::{ActivityId, OrgId, WalletId};
+use keyhold_shared::{ActivityId, OrgId, PrivateKeyId, WalletId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -74,6 +74,7 @@ struct QueryBody {
     organization_id: String,
     wallet_id: Option<String>,
     activity_id: Option<String>,
+    private_key_id: Option<String>,
     include_wallet_details: Option<bool>,
     pagination_options: Option<Pagination>,
 }
@@ -104,7 +105,13 @@ pub async fn query(
     }
     if !matches!(
         name.as_str(),
-        "whoami" | "list_wallets" | "get_wallet" | "list_wallet_accounts" | "get_activity"
+        "whoami"
+            | "list_wallets"
+            | "get_wallet"
+            | "list_wallet_accounts"
+            | "get_activity"
+            | "get_private_key"
+            | "list_private_keys"
     ) {
         return Err(ApiError::unsupported(format!(
             "the query endpoint `query/{name}`"
@@ -197,6 +204,19 @@ pub async fn query(
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("activity {id} not found")))?;
             json!({"activity": format::activity(&activity)})
+        }
+        "get_private_key" => {
+            let id: PrivateKeyId = required(&q.private_key_id, "privateKeyId")?;
+            let (key, _) = state
+                .store
+                .find_private_key(org.id, &id.to_string())
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("private key {id} not found")))?;
+            json!({"privateKey": format::private_key(&key)})
+        }
+        "list_private_keys" => {
+            let keys = state.store.list_private_keys(org.id).await?;
+            json!({"privateKeys": keys.iter().map(format::private_key).collect::<Vec<_>>()})
         }
         _ => {
             return Err(ApiError::unsupported(format!(

@@ -6,10 +6,10 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use keyhold_shared::msg::{
-    ActivityContext, ActivityRequest, ActivityResult, ActivityStatus, Request, Response,
-    SignedRequest,
+    ActivityContext, ActivityRequest, ActivityResult, ActivityStatus, AddressFormat, Curve,
+    DerivedAccount, RecoverableSignature, Request, Response, SignedRequest,
 };
-use keyhold_shared::{OrgId, Uuid};
+use keyhold_shared::{OrgId, Uuid, WalletId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -17,13 +17,17 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::query::{authenticate, load_org, read_body, stamp_from};
 use super::{AppState, format};
-use crate::store::{AccountRecord, ActivityCommit, ActivityRecord, WalletRecord};
+use crate::store::{AccountRecord, ActivityCommit, ActivityRecord, PrivateKeyRecord, WalletRecord};
 
 /// The activity types each path accepts (older versions that shipped SDKs still send go here).
 fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
     Some(match path {
         "create_wallet" => &["ACTIVITY_TYPE_CREATE_WALLET"],
+        "create_wallet_accounts" => &["ACTIVITY_TYPE_CREATE_WALLET_ACCOUNTS"],
+        "create_private_keys" => &["ACTIVITY_TYPE_CREATE_PRIVATE_KEYS_V2"],
         "sign_raw_payload" => &["ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2"],
+        "sign_raw_payloads" => &["ACTIVITY_TYPE_SIGN_RAW_PAYLOADS"],
+        "sign_transaction" => &["ACTIVITY_TYPE_SIGN_TRANSACTION_V2"],
         other => return super::org_activities::accepted_types(other),
     })
 }
@@ -123,6 +127,7 @@ async fn run(
         result,
         wallets,
         accounts,
+        private_keys,
         sub_orgs,
     } = records(output.result, &envelope.parameters, org.id, now)?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
@@ -152,6 +157,7 @@ async fn run(
             activity: record.clone(),
             wallets,
             accounts,
+            private_keys,
             org_state: output.new_org_state,
             sub_orgs,
             // Kept so that approvals can re-send the submitter's stamp to the enclave.
@@ -165,11 +171,46 @@ async fn run(
     Ok(Json(json!({ "activity": format::activity(&record) })))
 }
 
+/// `{r, s, v}` as Turnkey returns them: 64 hex digits each (zero-padded), `v` "00"/"01".
+fn signature(sig: &RecoverableSignature) -> Value {
+    json!({
+        "r": hex::encode(sig.r),
+        "s": hex::encode(sig.s),
+        "v": format!("{:02x}", sig.v),
+    })
+}
+
+fn account_records(
+    org: OrgId,
+    wallet: WalletId,
+    derived: Vec<DerivedAccount>,
+    now: u64,
+) -> Result<Vec<AccountRecord>, ApiError> {
+    derived
+        .into_iter()
+        .map(|account| {
+            Ok(AccountRecord {
+                id: Uuid::new_v4(*crate::operator::random_bytes::<16>()?).to_string(),
+                org,
+                wallet,
+                curve: account.curve.as_turnkey().to_owned(),
+                path_format: "PATH_FORMAT_BIP32".to_owned(),
+                path: account.path,
+                address_format: account.address_format.as_turnkey().to_owned(),
+                address: account.address,
+                public_key: hex::encode(&account.public_key),
+                created_at_ms: now,
+            })
+        })
+        .collect()
+}
+
 /// What an activity result adds to the store: Turnkey's `result` object and new records.
 pub(super) struct Records {
     pub result: Value,
     pub wallets: Vec<WalletRecord>,
     pub accounts: Vec<AccountRecord>,
+    pub private_keys: Vec<PrivateKeyRecord>,
     pub sub_orgs: Vec<(crate::store::OrgRecord, OrgId)>,
 }
 
@@ -182,6 +223,7 @@ pub(super) fn records(
 ) -> Result<Records, ApiError> {
     let mut wallets = Vec::new();
     let mut accounts = Vec::new();
+    let mut private_keys = Vec::new();
     let mut sub_orgs = Vec::new();
     let result = match result {
         ActivityResult::CreateWallet {
@@ -191,32 +233,7 @@ pub(super) fn records(
             sealed_seed,
         } => {
             let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
-            let params: Vec<Value> = parameters
-                .get("accounts")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for (i, account) in derived.into_iter().enumerate() {
-                let p = params.get(i);
-                let field = |k: &str| {
-                    p.and_then(|p| p.get(k))
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                accounts.push(AccountRecord {
-                    id: Uuid::new_v4(*crate::operator::random_bytes::<16>()?).to_string(),
-                    org,
-                    wallet: wallet_id,
-                    curve: field("curve"),
-                    path_format: field("pathFormat"),
-                    path: account.path,
-                    address_format: field("addressFormat"),
-                    address: account.address,
-                    public_key: hex::encode(&account.public_key),
-                    created_at_ms: now,
-                });
-            }
+            accounts = account_records(org, wallet_id, derived, now)?;
             wallets.push(WalletRecord {
                 id: wallet_id,
                 org,
@@ -226,10 +243,55 @@ pub(super) fn records(
             });
             json!({"createWalletResult": {"walletId": wallet_id.to_string(), "addresses": addresses}})
         }
-        ActivityResult::SignRawPayload(sig) => json!({"signRawPayloadResult": {
-            "r": hex::encode(sig.r),
-            "s": hex::encode(sig.s),
-            "v": format!("{:02x}", sig.v),
+        ActivityResult::CreateWalletAccounts {
+            wallet_id,
+            accounts: derived,
+        } => {
+            let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
+            let persist = parameters
+                .get("persist")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            if persist {
+                accounts = account_records(org, wallet_id, derived, now)?;
+            }
+            json!({"createWalletAccountsResult": {"addresses": addresses}})
+        }
+        ActivityResult::CreatePrivateKeys(created) => {
+            let mut results = Vec::new();
+            for key in created {
+                let addresses: Vec<(String, String)> = key
+                    .addresses
+                    .iter()
+                    .map(|(f, a)| (f.as_turnkey().to_owned(), a.clone()))
+                    .collect();
+                results.push(json!({
+                    "privateKeyId": key.private_key_id.to_string(),
+                    "addresses": addresses
+                        .iter()
+                        .map(|(format, address)| json!({"format": format, "address": address}))
+                        .collect::<Vec<_>>(),
+                }));
+                private_keys.push(PrivateKeyRecord {
+                    id: key.private_key_id,
+                    org,
+                    name: key.name,
+                    curve: key.curve.as_turnkey().to_owned(),
+                    public_key: hex::encode(&key.public_key),
+                    addresses,
+                    tags: key.tags,
+                    sealed_key: key.sealed_key,
+                    created_at_ms: now,
+                });
+            }
+            json!({"createPrivateKeysResultV2": {"privateKeys": results}})
+        }
+        ActivityResult::SignRawPayload(sig) => json!({"signRawPayloadResult": signature(&sig)}),
+        ActivityResult::SignRawPayloads(sigs) => json!({"signRawPayloadsResult": {
+            "signatures": sigs.iter().map(signature).collect::<Vec<_>>(),
+        }}),
+        ActivityResult::SignTransaction(signed) => json!({"signTransactionResult": {
+            "signedTransaction": hex::encode(signed),
         }}),
         ActivityResult::Organization {
             result_json,
@@ -251,29 +313,70 @@ pub(super) fn records(
         result,
         wallets,
         accounts,
+        private_keys,
         sub_orgs,
     })
 }
 
 /// Looks up what the enclave needs for this activity. Nothing here is trusted by the enclave:
-/// it re-derives and compares.
+/// it checks the seal's binding and re-derives and compares.
 pub(super) async fn resolve_context(
     state: &AppState,
     org: OrgId,
     envelope: &Envelope,
 ) -> Result<ActivityContext, ApiError> {
-    if envelope.activity_type != "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" {
-        return Ok(ActivityContext::None);
+    let param = |k: &str| envelope.parameters.get(k).and_then(Value::as_str);
+    match envelope.activity_type.as_str() {
+        "ACTIVITY_TYPE_CREATE_WALLET_ACCOUNTS" => {
+            let Some(wallet_id) = param("walletId").and_then(|w| w.parse::<WalletId>().ok()) else {
+                return Ok(ActivityContext::None);
+            };
+            Ok(match state.store.get_wallet(org, wallet_id).await? {
+                Some(wallet) => ActivityContext::Wallet {
+                    wallet_id: wallet.id,
+                    sealed_seed: wallet.sealed_seed,
+                },
+                None => ActivityContext::None,
+            })
+        }
+        "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2"
+        | "ACTIVITY_TYPE_SIGN_RAW_PAYLOADS"
+        | "ACTIVITY_TYPE_SIGN_TRANSACTION_V2" => {
+            let Some(sign_with) = param("signWith") else {
+                return Ok(ActivityContext::None);
+            };
+            if let Some((account, wallet)) = state.store.find_account(org, sign_with).await? {
+                let (Some(curve), Some(address_format)) = (
+                    Curve::from_turnkey(&account.curve),
+                    AddressFormat::from_turnkey(&account.address_format),
+                ) else {
+                    return Err(ApiError::internal(
+                        "stored account has an unknown curve or format",
+                    ));
+                };
+                return Ok(ActivityContext::WalletAccount {
+                    wallet_id: wallet.id,
+                    path: account.path,
+                    curve,
+                    address_format,
+                    sealed_seed: wallet.sealed_seed,
+                });
+            }
+            if let Some((key, format)) = state.store.find_private_key(org, sign_with).await? {
+                let address_format = match format {
+                    None => None,
+                    Some(f) => Some(AddressFormat::from_turnkey(&f).ok_or_else(|| {
+                        ApiError::internal("stored private key has an unknown address format")
+                    })?),
+                };
+                return Ok(ActivityContext::PrivateKey {
+                    private_key_id: key.id,
+                    address_format,
+                    sealed_key: key.sealed_key,
+                });
+            }
+            Ok(ActivityContext::None)
+        }
+        _ => Ok(ActivityContext::None),
     }
-    let Some(sign_with) = envelope.parameters.get("signWith").and_then(Value::as_str) else {
-        return Ok(ActivityContext::None);
-    };
-    Ok(match state.store.find_account(org, sign_with).await? {
-        Some((account, wallet)) => ActivityContext::WalletAccount {
-            wallet_id: wallet.id,
-            path: account.path,
-            sealed_seed: wallet.sealed_seed,
-        },
-        None => ActivityContext::None,
-    })
 }

@@ -47,12 +47,25 @@ pub enum OperatorCommand {
     },
     /// Show a manifest file in readable form.
     Show { manifest: PathBuf },
-    /// Approve a manifest for genesis: prints the approval to hand to `genesis`.
+    /// Approve a manifest (for genesis, or as an operator of the current manifest for an update):
+    /// prints the approval to hand to `genesis` or `update-manifest`.
     Approve {
         #[arg(long)]
         key: PathBuf,
         #[arg(long)]
         manifest: PathBuf,
+        /// For an update: the deployment's current manifest, in which this operator is listed.
+        #[arg(long)]
+        current: Option<PathBuf>,
+    },
+    /// Move the deployment to a new manifest with approvals of the current operators.
+    UpdateManifest {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        manifest: PathBuf,
+        #[arg(long = "approval", required = true)]
+        approvals: Vec<String>,
     },
     /// Run genesis on a host's enclave with K approvals.
     Genesis {
@@ -167,11 +180,19 @@ pub async fn run(command: OperatorCommand) -> anyhow::Result<()> {
             print_manifest(&manifest);
         }
         OperatorCommand::Show { manifest } => print_manifest(&read_hex(&manifest)?),
-        OperatorCommand::Approve { key, manifest } => {
+        OperatorCommand::Approve {
+            key,
+            manifest,
+            current,
+        } => {
             let operator = DevOperator::load_or_create(&key)?;
             let manifest: QuorumManifest = read_hex(&manifest)?;
             print_manifest(&manifest);
-            let approval = operator.approval(&manifest, DOMAIN_MANIFEST_APPROVAL, &manifest)?;
+            let signer_list = match current {
+                Some(path) => read_hex::<QuorumManifest>(&path)?,
+                None => manifest.clone(),
+            };
+            let approval = operator.approval(&signer_list, DOMAIN_MANIFEST_APPROVAL, &manifest)?;
             eprintln!("approved as operator {}", approval.operator);
             println!("{}", to_hex(&approval)?);
         }
@@ -196,6 +217,17 @@ pub async fn run(command: OperatorCommand) -> anyhow::Result<()> {
                 field(&answer, "quorumPublicKey")?
             );
         }
+        OperatorCommand::UpdateManifest {
+            url,
+            manifest,
+            approvals,
+        } => {
+            let manifest: QuorumManifest = read_hex(&manifest)?;
+            let body = json!({"manifest": to_hex(&manifest)?, "approvals": approvals});
+            let url = format!("{}/enclave/v1/manifest", url.trim_end_matches('/'));
+            http("POST", &url, Some(body)).await?;
+            println!("manifest updated to nonce {}", manifest.nonce);
+        }
         OperatorCommand::Provision {
             url,
             key,
@@ -206,6 +238,9 @@ pub async fn run(command: OperatorCommand) -> anyhow::Result<()> {
             let operator = DevOperator::load_or_create(&key)?;
             let quorum = http("GET", &format!("{base}/enclave/v1/quorum"), None).await?;
             let record: QuorumRecord = from_hex(field(&quorum, "record")?)?;
+            // A host could replay an older record — say, one pinning a vulnerable build's PCRs.
+            // Remember the newest manifest nonce seen for this deployment and refuse anything older.
+            remember_nonce(&key, &record)?;
             let nonce = random_bytes::<32>()?.to_vec();
             let doc = http(
                 "GET",
@@ -253,6 +288,27 @@ pub async fn run(command: OperatorCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses a manifest older than the newest this operator has provisioned for the deployment,
+/// and records the newest (next to the key file, `<key>.seen`).
+fn remember_nonce(key: &std::path::Path, record: &QuorumRecord) -> anyhow::Result<()> {
+    let path = key.with_extension("seen.json");
+    let mut seen: serde_json::Map<String, Value> = match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)?,
+        Err(_) => serde_json::Map::new(),
+    };
+    let deployment = hex::encode(&record.genesis.quorum_public_key);
+    let newest = seen.get(&deployment).and_then(Value::as_u64).unwrap_or(0);
+    if record.manifest.nonce < newest {
+        bail!(
+            "the host offers manifest nonce {} but this operator already provisioned nonce {newest}: refusing a rollback",
+            record.manifest.nonce
+        );
+    }
+    seen.insert(deployment, json!(record.manifest.nonce));
+    std::fs::write(&path, serde_json::to_string_pretty(&seen)?)?;
+    Ok(())
+}
+
 fn print_manifest(manifest: &QuorumManifest) {
     eprintln!(
         "manifest nonce {}: {}-of-{} operators",
@@ -268,5 +324,43 @@ fn print_manifest(manifest: &QuorumManifest) {
     }
     for pcr in &manifest.pcrs {
         eprintln!("  PCR{}: {}", pcr.index, hex::encode(&pcr.value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keyhold_shared::msg::GenesisOutput;
+
+    use super::*;
+
+    fn record(nonce: u64) -> QuorumRecord {
+        QuorumRecord {
+            manifest: QuorumManifest {
+                operators: vec![],
+                threshold: 1,
+                nonce,
+                pcrs: vec![],
+            },
+            genesis: GenesisOutput {
+                quorum_public_key: vec![2; 33],
+                manifest_signature: vec![],
+                shares: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn operators_refuse_a_manifest_rollback() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("op.json");
+        remember_nonce(&key, &record(1)).unwrap();
+        remember_nonce(&key, &record(3)).unwrap();
+        remember_nonce(&key, &record(3)).unwrap();
+        let err = remember_nonce(&key, &record(2)).unwrap_err().to_string();
+        assert!(err.contains("refusing a rollback"), "{err}");
+        // another deployment is tracked separately
+        let mut other = record(1);
+        other.genesis.quorum_public_key = vec![3; 33];
+        remember_nonce(&key, &other).unwrap();
     }
 }

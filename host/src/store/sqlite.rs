@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use keyhold_shared::msg::{SealedOrgState, SealedSeed};
-use keyhold_shared::{ActivityId, OrgId, WalletId};
+use keyhold_shared::{ActivityId, OrgId, PrivateKeyId, WalletId};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
-    AccountRecord, ActivityCommit, ActivityRecord, OrgRecord, Page, Store, StoreResult,
-    WalletRecord,
+    AccountRecord, ActivityCommit, ActivityRecord, OrgRecord, Page, PrivateKeyRecord, Store,
+    StoreResult, WalletRecord,
 };
 use crate::error::HostError;
 
@@ -63,6 +63,29 @@ CREATE TABLE activities (
     updated_at_ms INTEGER NOT NULL,
     UNIQUE (org_id, fingerprint)
 );
+"#,
+    r#"
+CREATE TABLE private_keys (
+    private_key_id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(org_id),
+    name TEXT NOT NULL,
+    curve TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    sealed_key BLOB NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE INDEX private_keys_by_org ON private_keys(org_id, created_at_ms);
+CREATE TABLE private_key_addresses (
+    org_id TEXT NOT NULL,
+    private_key_id TEXT NOT NULL REFERENCES private_keys(private_key_id),
+    seq INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    address TEXT NOT NULL,
+    address_lower TEXT NOT NULL,
+    PRIMARY KEY (private_key_id, seq)
+);
+CREATE INDEX private_key_addresses_by_address ON private_key_addresses(org_id, address_lower);
 "#,
     r#"
 ALTER TABLE orgs ADD COLUMN parent_org_id TEXT;
@@ -188,6 +211,34 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<AccountRecord> {
     })
 }
 
+const PRIVATE_KEY_COLUMNS: &str =
+    "private_key_id, org_id, name, curve, public_key, tags, sealed_key, created_at_ms";
+
+fn private_key_from_row(row: &Row<'_>) -> rusqlite::Result<PrivateKeyRecord> {
+    let tags: String = row.get(5)?;
+    Ok(PrivateKeyRecord {
+        id: parse_id(row.get(0)?)?,
+        org: parse_id(row.get(1)?)?,
+        name: row.get(2)?,
+        curve: row.get(3)?,
+        public_key: row.get(4)?,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        sealed_key: decode::<SealedSeed>(&row.get::<_, Vec<u8>>(6)?)?,
+        created_at_ms: row.get::<_, i64>(7)? as u64,
+        addresses: Vec::new(),
+    })
+}
+
+fn private_key_addresses(c: &Connection, key: &mut PrivateKeyRecord) -> rusqlite::Result<()> {
+    let mut stmt = c.prepare_cached(
+        "SELECT format, address FROM private_key_addresses WHERE private_key_id = ?1 ORDER BY seq",
+    )?;
+    key.addresses = stmt
+        .query_map([key.id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(())
+}
+
 const ACTIVITY_COLUMNS: &str = "activity_id, org_id, fingerprint, type, status, body, result, votes, created_at_ms, updated_at_ms";
 
 fn activity_from_row(row: &Row<'_>) -> rusqlite::Result<ActivityRecord> {
@@ -256,6 +307,11 @@ impl Store for SqliteStore {
             .wallets
             .iter()
             .map(|w| encode(&w.sealed_seed).map(|seed| (w.clone(), seed)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let private_keys = commit
+            .private_keys
+            .iter()
+            .map(|k| encode(&k.sealed_key).map(|sealed| (k.clone(), sealed)))
             .collect::<StoreResult<Vec<_>>>()?;
         let org_state = commit
             .org_state
@@ -332,6 +388,27 @@ impl Store for SqliteStore {
                         seq as i64
                     ],
                 )?;
+            }
+            for (k, sealed) in &private_keys {
+                tx.execute(
+                    &format!("INSERT INTO private_keys ({PRIVATE_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                    params![
+                        k.id.to_string(),
+                        k.org.to_string(),
+                        k.name,
+                        k.curve,
+                        k.public_key,
+                        serde_json::to_string(&k.tags).unwrap_or_else(|_| "[]".into()),
+                        sealed,
+                        k.created_at_ms as i64
+                    ],
+                )?;
+                for (seq, (format, address)) in k.addresses.iter().enumerate() {
+                    tx.execute(
+                        "INSERT INTO private_key_addresses (org_id, private_key_id, seq, format, address, address_lower) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![k.org.to_string(), k.id.to_string(), seq as i64, format, address, address.to_lowercase()],
+                    )?;
+                }
             }
             if let Some((state, bytes)) = org_state {
                 // Compare-and-swap on the version: a concurrent writer's update is never lost.
@@ -542,6 +619,61 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             Ok(wallet.map(|w| (account, w)))
+        })
+        .await
+    }
+
+    async fn find_private_key(
+        &self,
+        org: OrgId,
+        id_or_address: &str,
+    ) -> StoreResult<Option<(PrivateKeyRecord, Option<String>)>> {
+        let needle = id_or_address.trim().to_lowercase();
+        let by_id: Option<PrivateKeyId> = needle.parse().ok();
+        self.run(move |c| {
+            let (id, format): (String, Option<String>) = match by_id {
+                Some(id) => (id.to_string(), None),
+                None => {
+                    let hit: Option<(String, String)> = c
+                        .query_row(
+                            "SELECT private_key_id, format FROM private_key_addresses WHERE org_id = ?1 AND address_lower = ?2",
+                            [org.to_string(), needle],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .optional()?;
+                    match hit {
+                        Some((id, format)) => (id, Some(format)),
+                        None => return Ok(None),
+                    }
+                }
+            };
+            let key = c
+                .query_row(
+                    &format!("SELECT {PRIVATE_KEY_COLUMNS} FROM private_keys WHERE org_id = ?1 AND private_key_id = ?2"),
+                    [org.to_string(), id],
+                    private_key_from_row,
+                )
+                .optional()?;
+            let Some(mut key) = key else { return Ok(None) };
+            private_key_addresses(c, &mut key)?;
+            Ok(Some((key, format)))
+        })
+        .await
+    }
+
+    async fn list_private_keys(&self, org: OrgId) -> StoreResult<Vec<PrivateKeyRecord>> {
+        self.run(move |c| {
+            let mut keys = {
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {PRIVATE_KEY_COLUMNS} FROM private_keys WHERE org_id = ?1 ORDER BY created_at_ms, private_key_id"
+                ))?;
+                let rows = stmt.query_map([org.to_string()], private_key_from_row)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            for key in &mut keys {
+                private_key_addresses(c, key)?;
+            }
+            Ok(keys)
         })
         .await
     }

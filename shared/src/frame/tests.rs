@@ -306,6 +306,8 @@ fn request() -> impl Strategy<Value = Request> {
                         ActivityContext::WalletAccount {
                             wallet_id: WalletId(w),
                             path,
+                            curve: Curve::Secp256k1,
+                            address_format: AddressFormat::Ethereum,
                             sealed_seed,
                         }
                     }
@@ -326,7 +328,8 @@ fn address_format() -> impl Strategy<Value = AddressFormat> {
     prop_oneof![
         Just(AddressFormat::Ethereum),
         Just(AddressFormat::Compressed),
-        Just(AddressFormat::Uncompressed)
+        Just(AddressFormat::Uncompressed),
+        prop::sample::select(AddressFormat::ALL.to_vec())
     ]
 }
 

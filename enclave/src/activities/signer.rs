@@ -1,0 +1,154 @@
+//! Resolves `signWith` to a key, checking everything the host claimed.
+//!
+//! The host says which wallet account (wallet, path, curve, address format) or private key
+//! `signWith` names and hands over the sealed seed or key. The seal binds the blob to this
+//! organization and that wallet or key id, and the key derived from it must produce exactly the
+//! address the client signed (or, for a private key named by id, carry exactly that id).
+//! Otherwise nothing is signed: a lying host gets the same "not found" as a wrong `signWith`.
+
+use std::sync::Arc;
+
+use keyhold_shared::PrivateKeyId;
+use keyhold_shared::msg::{ActivityContext, AddressFormat, Curve, SealedSeed};
+use keyhold_shared::{OrgId, WalletId};
+
+use crate::enclave::Keys;
+use crate::error::{Error, Result};
+use crate::keys::account::{AccountKey, Scheme};
+use crate::keys::cache::cache_key;
+use crate::keys::{Bip32Path, SeedMaterial, private_key};
+use crate::org::OrgState;
+use crate::seal::seed_aad;
+
+/// The key behind `signWith`, and how it signs.
+#[derive(Debug)]
+pub struct Signer {
+    pub key: Arc<AccountKey>,
+    /// The address format `signWith` was given in (`None` for a private key named by id).
+    pub format: Option<AddressFormat>,
+}
+
+impl Signer {
+    pub fn scheme(&self) -> Scheme {
+        Scheme::for_key(self.key.curve(), self.format)
+    }
+}
+
+pub fn clip(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+fn not_found(sign_with: &str) -> Error {
+    Error::NotFound(format!(
+        "no wallet account or private key `{}` in this organization",
+        clip(sign_with)
+    ))
+}
+
+/// Hex formats compare case-insensitively (EIP-55 is only a checksum); base58 and bech32
+/// addresses are compared exactly.
+fn same_address(format: AddressFormat, derived: &str, claimed: &str) -> bool {
+    match format {
+        AddressFormat::Ethereum | AddressFormat::Compressed | AddressFormat::Uncompressed => {
+            derived.eq_ignore_ascii_case(claimed)
+        }
+        _ => derived == claimed,
+    }
+}
+
+/// Opens a wallet's seed (through the cache).
+pub fn wallet_seed(
+    keys: &Keys,
+    org: &OrgId,
+    wallet_id: &WalletId,
+    sealed: &SealedSeed,
+) -> Result<Arc<SeedMaterial>> {
+    let aad = seed_aad(org, wallet_id);
+    let id = cache_key(&[b"seed", &aad, &sealed.nonce, &sealed.ciphertext]);
+    keys.cache.seed(id, || {
+        let plaintext = keys
+            .seed_seal
+            .open(&sealed.nonce, &sealed.ciphertext, &aad)?;
+        SeedMaterial::decode(&plaintext)
+    })
+}
+
+fn curve_tag(curve: Curve) -> &'static [u8] {
+    curve.as_turnkey().as_bytes()
+}
+
+pub fn resolve(
+    keys: &Keys,
+    org: &OrgState,
+    sign_with: &str,
+    context: &ActivityContext,
+) -> Result<Signer> {
+    let sign_with = sign_with.trim();
+    match context {
+        ActivityContext::WalletAccount {
+            wallet_id,
+            path,
+            curve,
+            address_format,
+            sealed_seed,
+        } => {
+            let seed = wallet_seed(keys, &org.org_id, wallet_id, sealed_seed)?;
+            let parsed = Bip32Path::parse(path)?;
+            let id = cache_key(&[
+                b"key",
+                &seed_aad(&org.org_id, wallet_id),
+                &sealed_seed.nonce,
+                &sealed_seed.ciphertext,
+                curve_tag(*curve),
+                path.as_bytes(),
+            ]);
+            let key = keys
+                .cache
+                .key(id, || AccountKey::derive(&seed, *curve, &parsed))?;
+            let address = key.address(*address_format)?;
+            if !same_address(*address_format, &address, sign_with) {
+                return Err(not_found(sign_with));
+            }
+            Ok(Signer {
+                key,
+                format: Some(*address_format),
+            })
+        }
+        ActivityContext::PrivateKey {
+            private_key_id,
+            address_format,
+            sealed_key,
+        } => {
+            let id = cache_key(&[
+                b"private-key",
+                &private_key::private_key_aad(&org.org_id, private_key_id),
+                &sealed_key.nonce,
+                &sealed_key.ciphertext,
+            ]);
+            let key = keys.cache.key(id, || {
+                private_key::open(&keys.seed_seal, &org.org_id, private_key_id, sealed_key)
+            })?;
+            match address_format {
+                None => {
+                    let named: PrivateKeyId =
+                        sign_with.parse().map_err(|_| not_found(sign_with))?;
+                    if named != *private_key_id {
+                        return Err(not_found(sign_with));
+                    }
+                }
+                Some(format) => {
+                    if !same_address(*format, &key.address(*format)?, sign_with) {
+                        return Err(not_found(sign_with));
+                    }
+                }
+            }
+            Ok(Signer {
+                key,
+                format: *address_format,
+            })
+        }
+        ActivityContext::None | ActivityContext::Wallet { .. } | ActivityContext::Approval(_) => {
+            Err(not_found(sign_with))
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! `keyhold-bench`: drives a running keyhold over HTTP with real stamped requests and measures
+//! throughput and latency, next to the *ceiling*: the in-process cost of the cryptography alone
+//! (one P-256 stamp verification + one secp256k1 signature) on one thread, times the core count.
+//!
+//! Every request is built and stamped before the clock starts, so the figures measure keyhold,
+//! not this client's signing. Run it through `scripts/bench`, which starts a fresh dev stack.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::{Parser, ValueEnum};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use indicatif::{ProgressBar, ProgressStyle};
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{DerSignature, Signature, SigningKey};
+use serde_json::{Value, json};
+
+#[derive(Debug, Parser)]
+#[command(about = "Load generator for keyhold: throughput and latency against the crypto ceiling")]
+struct Args {
+    /// dev-credentials.json of the stack under test.
+    #[arg(long)]
+    credentials: std::path::PathBuf,
+    /// Wallets to create (requests are spread over their accounts).
+    #[arg(long, default_value_t = 16)]
+    wallets: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Requests to send (after the warm-up).
+    #[arg(long, default_value_t = 4000)]
+    requests: usize,
+    /// Requests sent first and not measured.
+    #[arg(long, default_value_t = 200)]
+    warmup: usize,
+    #[arg(long, value_enum, default_value_t = Kind::RawPayload)]
+    kind: Kind,
+    /// No progress bar (for logs).
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Kind {
+    /// sign_raw_payload, secp256k1, KECCAK256.
+    RawPayload,
+    /// sign_transaction, an EIP-1559 Ethereum transaction.
+    Eip1559,
+}
+
+/// Minimal RLP, enough to build unsigned EIP-1559 transactions.
+fn rlp_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    match bytes {
+        [b] if *b < 0x80 => out.push(*b),
+        _ => {
+            rlp_length(out, 0x80, bytes.len());
+            out.extend_from_slice(bytes);
+        }
+    }
+}
+
+fn rlp_uint(out: &mut Vec<u8>, value: u128) {
+    let bytes = value.to_be_bytes();
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    rlp_bytes(out, bytes.get(first..).unwrap_or_default());
+}
+
+fn rlp_length(out: &mut Vec<u8>, offset: u8, len: usize) {
+    if len < 56 {
+        out.push(offset + len as u8);
+    } else {
+        let bytes = (len as u64).to_be_bytes();
+        let first = bytes.iter().position(|b| *b != 0).unwrap_or(7);
+        let tail = bytes.get(first..).unwrap_or_default();
+        out.push(offset + 55 + tail.len() as u8);
+        out.extend_from_slice(tail);
+    }
+}
+
+/// `0x02 ‖ rlp([chain_id, nonce, tip, max_fee, gas, to, value, data, access_list])`, hex.
+fn eip1559_unsigned(nonce: u128) -> String {
+    let mut fields = Vec::new();
+    for value in [1u128, nonce, 1_000_000_000, 30_000_000_000, 21_000] {
+        rlp_uint(&mut fields, value);
+    }
+    rlp_bytes(&mut fields, &[0x35; 20]);
+    rlp_uint(&mut fields, 1_000_000_000_000_000);
+    rlp_bytes(&mut fields, &[]);
+    rlp_length(&mut fields, 0xc0, 0); // empty access list
+    let mut tx = vec![0x02];
+    rlp_length(&mut tx, 0xc0, fields.len());
+    tx.extend_from_slice(&fields);
+    hex::encode(tx)
+}
+
+struct Credentials {
+    base_url: String,
+    organization_id: String,
+    key: SigningKey,
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+fn stamp(key: &SigningKey, body: &str) -> String {
+    let signature: Signature = key.sign(body.as_bytes());
+    let json = json!({
+        "publicKey": hex::encode(key.verifying_key().to_sec1_point(true).as_bytes()),
+        "scheme": "SIGNATURE_SCHEME_TK_API_P256",
+        "signature": hex::encode(DerSignature::from(signature).as_bytes()),
+    });
+    URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+struct Prepared {
+    url: String,
+    body: Bytes,
+    stamp: String,
+}
+
+fn prepare(creds: &Credentials, path: &str, body: Value) -> Prepared {
+    let body = body.to_string();
+    Prepared {
+        url: format!("{}{path}", creds.base_url),
+        stamp: stamp(&creds.key, &body),
+        body: Bytes::from(body),
+    }
+}
+
+async fn send(client: &HttpClient, request: &Prepared) -> anyhow::Result<Value> {
+    let http = hyper::Request::post(&request.url)
+        .header("content-type", "application/json")
+        .header("x-stamp", &request.stamp)
+        .body(Full::new(request.body.clone()))?;
+    let response = client.request(http).await?;
+    let status = response.status();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    if !status.is_success() {
+        bail!("{status}: {}", String::from_utf8_lossy(&bytes));
+    }
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+/// One P-256 stamp verification plus one secp256k1 signature, on this thread: the work the
+/// enclave cannot avoid for a signing request. Returns operations per second per core.
+fn ceiling_per_core() -> f64 {
+    let api = SigningKey::from_slice(&[7u8; 32]).unwrap_or_else(|_| unreachable_key());
+    let body = br#"{"type":"ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2","timestampMs":"1700000000000"}"#;
+    let signature: Signature = api.sign(body);
+    let verifying = *api.verifying_key();
+    let wallet =
+        k256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap_or_else(|_| unreachable_k256());
+    let digest = [0x42u8; 32];
+    let run = |n: u32| {
+        let started = Instant::now();
+        for i in 0..n {
+            let ok = verifying.verify(body, &signature).is_ok();
+            let mut d = digest;
+            d[0] = i as u8;
+            let _ = std::hint::black_box((ok, wallet.sign_prehash_recoverable(&d)));
+        }
+        started.elapsed()
+    };
+    run(200); // warm up
+    let n = 2000;
+    let elapsed = run(n);
+    f64::from(n) / elapsed.as_secs_f64()
+}
+
+fn unreachable_key() -> SigningKey {
+    SigningKey::from_slice(&[1u8; 32]).unwrap_or_else(|_| std::process::exit(3))
+}
+
+fn unreachable_k256() -> k256::ecdsa::SigningKey {
+    k256::ecdsa::SigningKey::from_slice(&[1u8; 32]).unwrap_or_else(|_| std::process::exit(3))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted
+        .get(rank.min(sorted.len() - 1))
+        .copied()
+        .unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let text = std::fs::read_to_string(&args.credentials).context("reading the credentials")?;
+    let json: Value = serde_json::from_str(&text)?;
+    let field = |k: &str| {
+        json.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .context(k.to_owned())
+    };
+    let creds = Credentials {
+        base_url: field("baseUrl")?,
+        organization_id: field("organizationId")?,
+        key: SigningKey::from_slice(&hex::decode(field("apiPrivateKey")?)?)?,
+    };
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(args.concurrency)
+        .build(connector);
+
+    // Wallets to sign with.
+    let mut addresses = Vec::with_capacity(args.wallets);
+    for i in 0..args.wallets {
+        let body = json!({
+            "type": "ACTIVITY_TYPE_CREATE_WALLET", "timestampMs": now_ms().to_string(),
+            "organizationId": creds.organization_id,
+            "parameters": {"walletName": format!("bench-{}-{i}", now_ms()), "accounts": [{
+                "curve": "CURVE_SECP256K1", "pathFormat": "PATH_FORMAT_BIP32",
+                "path": "m/44'/60'/0'/0/0", "addressFormat": "ADDRESS_FORMAT_ETHEREUM"}]},
+        });
+        let out = send(
+            &client,
+            &prepare(&creds, "/public/v1/submit/create_wallet", body),
+        )
+        .await?;
+        let address = out["activity"]["result"]["createWalletResult"]["addresses"][0]
+            .as_str()
+            .context("create_wallet returned no address")?
+            .to_owned();
+        addresses.push(address);
+    }
+
+    // Build and stamp every request before the clock starts.
+    let total = args.warmup + args.requests;
+    let requests: Vec<Prepared> = (0..total)
+        .map(|i| {
+            let body = match args.kind {
+                Kind::RawPayload => json!({
+                    "type": "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2", "timestampMs": now_ms().to_string(),
+                    "organizationId": creds.organization_id,
+                    "parameters": {"signWith": addresses[i % addresses.len()],
+                                   "payload": format!("{i:016x}"), "encoding": "PAYLOAD_ENCODING_HEXADECIMAL",
+                                   "hashFunction": "HASH_FUNCTION_KECCAK256"},
+                }),
+                Kind::Eip1559 => json!({
+                    "type": "ACTIVITY_TYPE_SIGN_TRANSACTION_V2", "timestampMs": now_ms().to_string(),
+                    "organizationId": creds.organization_id,
+                    "parameters": {"signWith": addresses[i % addresses.len()],
+                                   "unsignedTransaction": eip1559_unsigned(i as u128),
+                                   "type": "TRANSACTION_TYPE_ETHEREUM"},
+                }),
+            };
+            let path = match args.kind {
+                Kind::RawPayload => "/public/v1/submit/sign_raw_payload",
+                Kind::Eip1559 => "/public/v1/submit/sign_transaction",
+            };
+            prepare(&creds, path, body)
+        })
+        .collect();
+    let requests = Arc::new(requests);
+
+    let run = |range: std::ops::Range<usize>, bar: Option<ProgressBar>| {
+        let next = Arc::new(AtomicUsize::new(range.start));
+        let end = range.end;
+        let workers: Vec<_> = (0..args.concurrency)
+            .map(|_| {
+                let (client, requests, next, bar) =
+                    (client.clone(), requests.clone(), next.clone(), bar.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    let mut errors = 0usize;
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(request) = requests.get(i).filter(|_| i < end) else {
+                            break;
+                        };
+                        let started = Instant::now();
+                        match send(&client, request).await {
+                            Ok(_) => latencies.push(started.elapsed()),
+                            Err(e) => {
+                                if errors == 0 {
+                                    eprintln!("request failed: {e:#}");
+                                }
+                                errors += 1;
+                            }
+                        }
+                        if let Some(bar) = &bar {
+                            bar.inc(1);
+                        }
+                    }
+                    (latencies, errors)
+                })
+            })
+            .collect();
+        async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            for worker in workers {
+                if let Ok((l, e)) = worker.await {
+                    latencies.extend(l);
+                    errors += e;
+                }
+            }
+            (latencies, errors)
+        }
+    };
+
+    let _ = run(0..args.warmup, None).await;
+    let bar = (!args.quiet).then(|| {
+        let bar = ProgressBar::new(args.requests as u64);
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let started = Instant::now();
+    let (mut latencies, errors) = run(args.warmup..total, bar.clone()).await;
+    let elapsed = started.elapsed();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if errors > 0 {
+        bail!("{errors} of {} requests failed", args.requests);
+    }
+    latencies.sort();
+    let e2e = latencies.len() as f64 / elapsed.as_secs_f64();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let per_core = ceiling_per_core();
+    let ceiling = per_core * cores as f64;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (p50, p95, p99) = (
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 95.0),
+        percentile(&latencies, 99.0),
+    );
+
+    println!(
+        "keyhold-bench: {:?}, {} requests over {} wallets, concurrency {}",
+        args.kind,
+        latencies.len(),
+        args.wallets,
+        args.concurrency
+    );
+    println!(
+        "(requests were built and stamped before the clock started: the figures measure keyhold, not this client)"
+    );
+    println!("  {:<28} {:>12}", "end-to-end ops/s", format!("{e2e:.0}"));
+    println!(
+        "  {:<28} {:>12}",
+        format!("ceiling ops/s ({cores} cores)"),
+        format!("{ceiling:.0}")
+    );
+    println!(
+        "  {:<28} {:>12}",
+        "ratio e2e / ceiling",
+        format!("{:.3}", e2e / ceiling)
+    );
+    println!("  {:<28} {:>12}", "p50 ms", format!("{:.2}", ms(p50)));
+    println!("  {:<28} {:>12}", "p95 ms", format!("{:.2}", ms(p95)));
+    println!("  {:<28} {:>12}", "p99 ms", format!("{:.2}", ms(p99)));
+    println!(
+        "{}",
+        json!({
+            "kind": format!("{:?}", args.kind), "requests": latencies.len(), "concurrency": args.concurrency,
+            "e2e_ops_per_s": (e2e * 10.0).round() / 10.0, "ceiling_ops_per_s": (ceiling * 10.0).round() / 10.0,
+            "ratio": ((e2e / ceiling) * 1000.0).round() / 1000.0,
+            "p50_ms": (ms(p50) * 100.0).round() / 100.0, "p95_ms": (ms(p95) * 100.0).round() / 100.0,
+            "p99_ms": (ms(p99) * 100.0).round() / 100.0, "cores": cores,
+        })
+    );
+    Ok(())
+}
