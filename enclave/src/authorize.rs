@@ -8,8 +8,8 @@
 //! A stored policy that no longer compiles fails closed: a DENY denies, an ALLOW is ignored.
 
 use keyhold_policy::{
-    Activity, Context, Credential, Decision, Effect, Policy, Reason, RootQuorum, Timestamp, User,
-    Value, Wallet, WalletAccount,
+    Activity, Context, Credential, Decision, Effect, EthTx, Policy, Reason, RootQuorum, Timestamp,
+    U256 as PolicyU256, User, Value, Wallet, WalletAccount,
 };
 use keyhold_shared::msg::ActivityContext;
 
@@ -164,6 +164,7 @@ pub fn context(
             label: w.name.clone(),
         })
     };
+    ctx.eth_tx = eth_tx(envelope);
     if let ActivityContext::WalletAccount { wallet_id, .. } = activity_context {
         ctx.wallet = wallet(wallet_id);
     }
@@ -177,6 +178,48 @@ pub fn context(
         });
     }
     ctx
+}
+
+/// `eth.tx` for an Ethereum `SIGN_TRANSACTION`, parsed from the signed `unsignedTransaction` by
+/// the same parser that signs it. `from` is `signWith` (lowercase), which the signer checks
+/// against the derived key; when `signWith` is not an address (a private-key id) `eth.tx` is
+/// absent, and every policy reading it fails closed. Addresses and data are lowercase `0x` hex.
+fn eth_tx(envelope: &Envelope) -> Option<EthTx> {
+    if keyhold_policy::activity_kind(&envelope.activity_type) != "SIGN_TRANSACTION" {
+        return None;
+    }
+    let p = &envelope.parameters;
+    if p.get("type").and_then(serde_json::Value::as_str) != Some("TRANSACTION_TYPE_ETHEREUM") {
+        return None;
+    }
+    let from = p
+        .get("signWith")
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| s.len() == 42 && s.starts_with("0x"))?
+        .to_lowercase();
+    let text = p.get("unsignedTransaction")?.as_str()?.trim();
+    let raw = hex::decode(text.strip_prefix("0x").unwrap_or(text)).ok()?;
+    let tx = crate::chains::ethereum::tx::UnsignedTransaction::parse(&raw)
+        .ok()?
+        .fields;
+    let u = |v: crate::chains::ethereum::tx::U256| PolicyU256::from_be_bytes(v.0);
+    Some(EthTx {
+        from,
+        to: tx.to.map(|a| format!("0x{}", hex::encode(a))),
+        data: format!("0x{}", hex::encode(&tx.data)),
+        value: u(tx.value),
+        gas: u(tx.gas),
+        gas_price: u(tx.gas_price),
+        chain_id: PolicyU256::from_u128(u128::from(tx.chain_id.unwrap_or(0))),
+        nonce: u(tx.nonce),
+        max_fee_per_gas: tx.max_fee_per_gas.map(u),
+        max_priority_fee_per_gas: tx.max_priority_fee_per_gas.map(u),
+        max_fee_per_blob_gas: None,
+        tx_type: tx.tx_type.policy_name().to_owned(),
+        function_name: None,
+        function_signature: None,
+        contract_call_args: None,
+    })
 }
 
 /// Compiles the organization's stored policies. A DENY that no longer compiles denies

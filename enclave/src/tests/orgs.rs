@@ -894,3 +894,86 @@ fn policies_read_the_wallet_from_the_sealed_state() {
     let lie = (hot.0, cold.1.clone(), cold.2.clone());
     assert_eq!(sign(&lie).unwrap_err().code, ErrorCode::SealedDataInvalid);
 }
+
+#[test]
+fn policies_read_the_ethereum_transaction() {
+    let f = fixture();
+    let bob = new_key();
+    let (state, bob_id) = create_user(&f, &f.org, "bob", &bob);
+    let out = run(
+        &f,
+        &state,
+        &f.api_key,
+        &create_wallet_body(&f.org_id, "w", &["m/44'/60'/0'/0/0"]),
+    )
+    .unwrap();
+    let state = out.new_org_state.unwrap();
+    let keyhold_shared::msg::ActivityResult::CreateWallet {
+        wallet_id,
+        accounts,
+        sealed_seed,
+        ..
+    } = out.result
+    else {
+        panic!()
+    };
+    let address = accounts[0].address.clone();
+    let (state, _) = create_policy(
+        &f,
+        &state,
+        "EFFECT_ALLOW",
+        "eth.tx.to == '0x3535353535353535353535353535353535353535' && eth.tx.value <= 1000000000000000000 \
+         && eth.tx.chain_id == 1 && eth.tx.type == 'LEGACY'",
+        &format!("approvers.any(u, u.id == '{bob_id}')"),
+    );
+    // the EIP-155 example: to 0x3535…35, 1 ether, chain id 1
+    let to_35 = "ec098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a764000080018080";
+    let sign = |unsigned: &str| {
+        let body = body(
+            &f.org_id,
+            "ACTIVITY_TYPE_SIGN_TRANSACTION_V2",
+            json!({"signWith": address, "unsignedTransaction": unsigned, "type": "TRANSACTION_TYPE_ETHEREUM"}),
+        );
+        f.enclave.handle(Request::Activity(ActivityRequest {
+            request: signed(&bob, &body),
+            org: state.clone(),
+            context: ActivityContext::WalletAccount {
+                wallet_id,
+                path: "m/44'/60'/0'/0/0".into(),
+                curve: keyhold_shared::msg::Curve::Secp256k1,
+                address_format: keyhold_shared::msg::AddressFormat::Ethereum,
+                sealed_seed: sealed_seed.clone(),
+            },
+        }))
+    };
+    assert!(
+        matches!(sign(to_35), Ok(Response::Activity(_))),
+        "{:?}",
+        sign(to_35)
+    );
+    // another recipient: no policy allows it
+    let to_36 = to_35.replace(&"35".repeat(20), &"36".repeat(20));
+    assert_eq!(sign(&to_36).unwrap_err().code, ErrorCode::PermissionDenied);
+    // a DENY on the value wins
+    let (state2, _) = create_policy(&f, &state, "EFFECT_DENY", "eth.tx.value > 0", "");
+    let body = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_SIGN_TRANSACTION_V2",
+        json!({"signWith": address, "unsignedTransaction": to_35, "type": "TRANSACTION_TYPE_ETHEREUM"}),
+    );
+    let err = f
+        .enclave
+        .handle(Request::Activity(ActivityRequest {
+            request: signed(&bob, &body),
+            org: state2,
+            context: ActivityContext::WalletAccount {
+                wallet_id,
+                path: "m/44'/60'/0'/0/0".into(),
+                curve: keyhold_shared::msg::Curve::Secp256k1,
+                address_format: keyhold_shared::msg::AddressFormat::Ethereum,
+                sealed_seed: sealed_seed.clone(),
+            },
+        }))
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::PermissionDenied);
+}
