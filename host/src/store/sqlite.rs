@@ -104,6 +104,77 @@ CREATE TABLE vote_requests (
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Activity commits go to one writer thread that groups whatever is queued into a single
+    /// transaction: one fsync for many acknowledged activities (group commit).
+    writer: std::sync::mpsc::Sender<WriteJob>,
+}
+
+type WriteFn = Box<dyn FnOnce(&Connection) -> StoreResult<()> + Send>;
+
+/// One activity's writes, run inside the group's transaction under its own savepoint, so a
+/// failing job (a lost compare-and-swap, say) rolls back alone.
+struct WriteJob {
+    write: WriteFn,
+    done: tokio::sync::oneshot::Sender<StoreResult<()>>,
+}
+
+/// Most activities committed in one transaction.
+const MAX_GROUP: usize = 128;
+
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: an acknowledged activity survives power loss, not just a process crash.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+fn write_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
+    let mut senders = Vec::with_capacity(jobs.len());
+    let outcome = (|| -> StoreResult<Vec<StoreResult<()>>> {
+        let mut tx = conn.transaction()?;
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            senders.push(job.done);
+            let savepoint = tx.savepoint()?;
+            let result = (job.write)(&savepoint);
+            if result.is_ok() {
+                savepoint.commit()?;
+            }
+            // A dropped savepoint rolls back that job's writes only.
+            results.push(result);
+        }
+        tx.commit()?;
+        Ok(results)
+    })();
+    match outcome {
+        Ok(results) => {
+            for (done, result) in senders.into_iter().zip(results) {
+                let _ = done.send(result);
+            }
+        }
+        Err(e) => {
+            let message = e.to_string();
+            for done in senders {
+                let _ = done.send(Err(HostError::Store(message.clone())));
+            }
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, jobs: std::sync::mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        write_group(&mut conn, group);
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -114,16 +185,35 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let mut conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: an acknowledged activity survives power loss, not just a process crash.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut conn = open_connection(path)?;
         migrate(&mut conn)?;
+        let writer_conn = open_connection(path)?;
+        let (writer, jobs) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("keyhold-sqlite-writer".into())
+            .spawn(move || writer_loop(writer_conn, jobs))
+            .map_err(|e| HostError::Store(e.to_string()))?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            writer,
         })
+    }
+
+    /// Runs `write` in the writer thread's next group transaction; returns once it is durable.
+    async fn write(
+        &self,
+        write: impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static,
+    ) -> StoreResult<()> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(WriteJob {
+                write: Box::new(write),
+                done,
+            })
+            .map_err(|_| HostError::Store("the writer thread stopped".into()))?;
+        result
+            .await
+            .map_err(|_| HostError::Store("the writer thread stopped".into()))?
     }
 
     async fn run<T: Send + 'static>(
@@ -323,8 +413,7 @@ impl Store for SqliteStore {
             .iter()
             .map(|(o, parent)| encode(&o.sealed).map(|b| (o.clone(), *parent, b)))
             .collect::<StoreResult<Vec<_>>>()?;
-        self.run(move |c| {
-            let tx = c.transaction()?;
+        self.write(move |tx| {
             // Sub-organizations first: their wallets reference them.
             for (org, parent, sealed) in &sub_orgs {
                 tx.execute(
@@ -420,7 +509,6 @@ impl Store for SqliteStore {
                     return Err(HostError::Store("organization state changed concurrently".into()));
                 }
             }
-            tx.commit()?;
             Ok(())
         })
         .await
@@ -676,5 +764,100 @@ impl Store for SqliteStore {
             Ok(keys)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keyhold_shared::Uuid;
+
+    use super::*;
+
+    fn sealed(org: OrgId, version: u64) -> SealedOrgState {
+        SealedOrgState {
+            org_id: org,
+            version,
+            nonce: [0; 24],
+            ciphertext: vec![version as u8],
+        }
+    }
+
+    fn commit(org: OrgId, i: u8, org_state: Option<SealedOrgState>) -> ActivityCommit {
+        ActivityCommit {
+            activity: ActivityRecord {
+                id: ActivityId(Uuid::new_v4([i; 16])),
+                org,
+                fingerprint: format!("sha256:{i:064x}"),
+                activity_type: "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2".into(),
+                status: "ACTIVITY_STATUS_COMPLETED".into(),
+                body: "{}".into(),
+                result: "{}".into(),
+                votes: "[]".into(),
+                created_at_ms: u64::from(i),
+                updated_at_ms: u64::from(i),
+            },
+            wallets: vec![],
+            accounts: vec![],
+            private_keys: vec![],
+            org_state,
+            sub_orgs: vec![],
+            vote_request: None,
+            replace_existing: false,
+        }
+    }
+
+    /// Many concurrent commits are grouped; each is durable and visible once acknowledged, and
+    /// one that fails (a lost compare-and-swap on the org version) rolls back alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn group_commit_isolates_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
+        let org = OrgId(Uuid::new_v4([9; 16]));
+        store
+            .insert_org(OrgRecord {
+                id: org,
+                name: "o".into(),
+                sealed: sealed(org, 1),
+                created_at_ms: 0,
+            })
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 1..=100u8 {
+            let store = store.clone();
+            // Activity 50 moves the org from version 1 to 2; 51 claims 1 → 2 as well and loses.
+            let state = match i {
+                50 | 51 => Some(sealed(org, 2)),
+                _ => None,
+            };
+            if i == 51 {
+                tasks.push(tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    (i, store.commit_activity(commit(org, i, state)).await)
+                }));
+            } else {
+                tasks.push(tokio::spawn(async move {
+                    (i, store.commit_activity(commit(org, i, state)).await)
+                }));
+            }
+        }
+        for task in tasks {
+            let (i, result) = task.await.unwrap();
+            let found = store
+                .find_activity(org, &format!("sha256:{i:064x}"))
+                .await
+                .unwrap();
+            if i == 51 {
+                assert!(result.is_err(), "a stale version must not commit");
+                assert!(
+                    found.is_none(),
+                    "the failed commit must leave nothing behind"
+                );
+            } else {
+                result.unwrap();
+                assert!(found.is_some(), "acknowledged activity {i} must be stored");
+            }
+        }
+        assert_eq!(store.get_org(org).await.unwrap().unwrap().sealed.version, 2);
     }
 }
