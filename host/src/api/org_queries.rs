@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::query::{load_org, read_body, stamp_from};
+use super::query::{Pagination, load_org, page, read_body, stamp_from};
 use super::{AppState, format};
 use crate::error::HostError;
-use crate::store::{OrgRecord, Page};
+use crate::store::OrgRecord;
 use keyhold_shared::{ErrorCode, WireError};
 
 const NAMES: &[&str] = &[
@@ -69,13 +69,6 @@ struct Body_ {
     #[serde(default)]
     filter_by_type: Vec<String>,
     pagination_options: Option<Pagination>,
-}
-
-#[derive(Deserialize)]
-struct Pagination {
-    limit: Option<String>,
-    before: Option<String>,
-    after: Option<String>,
 }
 
 fn field<'a>(data: &'a Value, name: &str) -> &'a [Value] {
@@ -165,26 +158,7 @@ pub async fn query(
             json!({"organizationData": data})
         }
         "list_activities" | "get_sub_org_ids" | "list_suborgs" => {
-            let page = match &q.pagination_options {
-                None => Page::default(),
-                Some(p) => Page {
-                    limit: match &p.limit {
-                        None => None,
-                        Some(l) => Some(
-                            l.parse::<u32>()
-                                .ok()
-                                .filter(|n| (1..=100).contains(n))
-                                .ok_or_else(|| {
-                                    ApiError::invalid(
-                                        "paginationOptions.limit must be a number from 1 to 100",
-                                    )
-                                })?,
-                        ),
-                    },
-                    before: p.before.clone(),
-                    after: p.after.clone(),
-                },
-            };
+            let page = page(q.pagination_options.as_ref())?;
             if name != "list_activities" {
                 let ids = state.store.list_sub_orgs(org.id, page).await?;
                 return Ok(Json(json!({

@@ -79,11 +79,35 @@ struct QueryBody {
     pagination_options: Option<Pagination>,
 }
 
+/// Turnkey's `paginationOptions` (`limit` is an int64 string).
 #[derive(Deserialize)]
-struct Pagination {
+pub(super) struct Pagination {
     limit: Option<String>,
     before: Option<String>,
     after: Option<String>,
+}
+
+/// Checks `paginationOptions` (limit 1 to 100) and turns it into a store [`Page`].
+pub(super) fn page(options: Option<&Pagination>) -> Result<Page, ApiError> {
+    let Some(p) = options else {
+        return Ok(Page::default());
+    };
+    let limit = match &p.limit {
+        None => None,
+        Some(l) => Some(
+            l.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid("paginationOptions.limit must be a number from 1 to 100")
+                })?,
+        ),
+    };
+    Ok(Page {
+        limit,
+        before: p.before.clone(),
+        after: p.after.clone(),
+    })
 }
 
 fn required<T: std::str::FromStr>(value: &Option<String>, field: &str) -> Result<T, ApiError> {
@@ -157,26 +181,7 @@ pub async fn query(
                 Some(_) => Some(required::<WalletId>(&q.wallet_id, "walletId")?),
                 None => None,
             };
-            let page = match &q.pagination_options {
-                None => Page::default(),
-                Some(p) => Page {
-                    limit: match &p.limit {
-                        None => None,
-                        Some(l) => Some(
-                            l.parse::<u32>()
-                                .ok()
-                                .filter(|n| (1..=100).contains(n))
-                                .ok_or_else(|| {
-                                    ApiError::invalid(
-                                        "paginationOptions.limit must be a number from 1 to 100",
-                                    )
-                                })?,
-                        ),
-                    },
-                    before: p.before.clone(),
-                    after: p.after.clone(),
-                },
-            };
+            let page = page(q.pagination_options.as_ref())?;
             let accounts = state.store.list_accounts(org.id, wallet, page).await?;
             let details = if q.include_wallet_details.unwrap_or(false) {
                 Some(state.store.list_wallets(org.id).await?)
