@@ -157,7 +157,7 @@ pub(crate) fn perform(
             let Some(change) = organization::run(org, envelope, allowed, &digest, now_ms)? else {
                 return Err(Error::Unsupported(format!(
                     "activity type `{}`",
-                    other.chars().take(80).collect::<String>()
+                    crate::error::clip(other)
                 )));
             };
             (

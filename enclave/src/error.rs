@@ -48,6 +48,12 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The first 80 characters of caller-supplied text, for echoing it in an error message without
+/// letting a client make the message arbitrarily long.
+pub fn clip(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
 impl Error {
     pub fn invalid(msg: impl Into<String>) -> Self {
         Error::InvalidRequest(msg.into())

@@ -59,7 +59,7 @@ pub fn vote(
     let ActivityContext::Approval(approval) = context else {
         return Err(Error::NotFound(format!(
             "no activity found with fingerprint `{}`",
-            intent.fingerprint.chars().take(80).collect::<String>()
+            crate::error::clip(&intent.fingerprint)
         )));
     };
     // The target: exactly what its submitter signed, for this organization.

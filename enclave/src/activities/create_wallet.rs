@@ -8,9 +8,10 @@ use serde::Deserialize;
 
 use super::Allowed;
 use super::envelope::Envelope;
-use super::signer::{clip, wallet_seed};
+use super::signer::wallet_seed;
 use crate::chains::address::{check_pair, parse_curve, parse_format};
 use crate::enclave::Keys;
+use crate::error::clip;
 use crate::error::{Error, Result};
 use crate::keys::account::AccountKey;
 use crate::keys::{Bip32Path, SeedMaterial};

@@ -11,9 +11,10 @@ use zeroize::Zeroizing;
 
 use super::Allowed;
 use super::envelope::Envelope;
-use super::signer::{Signer, clip, resolve};
+use super::signer::{Signer, resolve};
 use crate::chains::{eip712, ethereum};
 use crate::enclave::Keys;
+use crate::error::clip;
 use crate::error::{Error, Result};
 use crate::keys::account::{Scheme, sign};
 use crate::org::OrgState;

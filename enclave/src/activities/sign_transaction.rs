@@ -7,9 +7,10 @@ use serde::Deserialize;
 
 use super::Allowed;
 use super::envelope::Envelope;
-use super::signer::{clip, resolve};
+use super::signer::resolve;
 use crate::chains::{bitcoin, ethereum, solana};
 use crate::enclave::Keys;
+use crate::error::clip;
 use crate::error::{Error, Result};
 use crate::org::OrgState;
 

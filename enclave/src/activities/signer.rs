@@ -13,7 +13,7 @@ use keyhold_shared::msg::{ActivityContext, AddressFormat, Curve, SealedSeed};
 use keyhold_shared::{OrgId, WalletId};
 
 use crate::enclave::Keys;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, clip};
 use crate::keys::account::{AccountKey, Scheme};
 use crate::keys::cache::cache_key;
 use crate::keys::{Bip32Path, SeedMaterial, private_key};
@@ -32,10 +32,6 @@ impl Signer {
     pub fn scheme(&self) -> Scheme {
         Scheme::for_key(self.key.curve(), self.format)
     }
-}
-
-pub fn clip(s: &str) -> String {
-    s.chars().take(80).collect()
 }
 
 fn not_found(sign_with: &str) -> Error {

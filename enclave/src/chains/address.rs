@@ -4,7 +4,7 @@ use bech32::{Bech32, Hrp};
 use keyhold_shared::msg::{AddressFormat, Curve};
 
 use super::{bitcoin, ethereum};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, clip};
 use crate::keys::account::PublicKey;
 
 /// Turnkey address formats keyhold does not implement (HTTP 501 rather than 400).
@@ -30,10 +30,6 @@ pub const UNSUPPORTED_FORMATS: &[&str] = &[
     "ADDRESS_FORMAT_SPARK_MAINNET",
     "ADDRESS_FORMAT_SPARK_REGTEST",
 ];
-
-fn clip(s: &str) -> String {
-    s.chars().take(80).collect()
-}
 
 /// Parses Turnkey's address format string: 501 for a real format keyhold lacks, 400 otherwise.
 pub fn parse_format(s: &str) -> Result<AddressFormat> {

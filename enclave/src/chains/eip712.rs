@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::ethereum::keccak256;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, clip};
 
 const MAX_DEPTH: usize = 16;
 const MAX_TYPES: usize = 128;
@@ -211,10 +211,6 @@ impl Hasher<'_> {
         }
         encode_atomic(kind, value)
     }
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(80).collect()
 }
 
 fn hex_bytes(value: &Value) -> Result<Vec<u8>> {
