@@ -25,6 +25,7 @@ use crate::auth::{Authenticated, authenticate};
 use crate::authorize::{self, Verdict};
 use crate::enclave::Keys;
 use crate::error::{Error, Result};
+use crate::limits;
 use crate::org::OrgState;
 use crate::secrets::random;
 
@@ -109,6 +110,31 @@ pub(crate) fn perform(
     allowed: Allowed,
     now_ms: u64,
 ) -> Result<(ActivityResult, Option<OrgState>)> {
+    // What a signature spends goes into the ledger (a new organization state) when a policy
+    // reads limit counters; the signature leaves the enclave only if that state is sealed.
+    let ledger = match (allowed.tracks_limits(), limits::Resource::of(context)) {
+        (true, Some(resource)) if is_signing(&envelope.activity_type) => {
+            let digest: [u8; 32] = Sha256::digest(body).into();
+            if org.seen(&digest) {
+                return Err(Error::invalid(
+                    "this request was already executed in this organization (replayed request)",
+                ));
+            }
+            let replay_until = envelope
+                .timestamp()?
+                .saturating_add(APPROVAL_WINDOW_MS.max(MAX_AGE_MS))
+                .saturating_add(MAX_SKEW_MS);
+            let mut state = org.successor(&digest, now_ms, replay_until)?;
+            limits::record(
+                &mut state.usage,
+                resource,
+                authorize::spend(envelope),
+                now_ms,
+            )?;
+            Some(state)
+        }
+        _ => None,
+    };
     Ok(match envelope.activity_type.as_str() {
         "ACTIVITY_TYPE_CREATE_WALLET" => {
             let result = create_wallet::run(keys, org, envelope, allowed)?;
@@ -131,15 +157,15 @@ pub(crate) fn perform(
         }
         "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" => (
             sign_raw_payload::run(keys, org, envelope, context, allowed)?,
-            None,
+            ledger,
         ),
         "ACTIVITY_TYPE_SIGN_RAW_PAYLOADS" => (
             sign_raw_payload::run_many(keys, org, envelope, context, allowed)?,
-            None,
+            ledger,
         ),
         "ACTIVITY_TYPE_SIGN_TRANSACTION_V2" => (
             sign_transaction::run(keys, org, envelope, context, allowed)?,
-            None,
+            ledger,
         ),
         "ACTIVITY_TYPE_CREATE_WALLET_ACCOUNTS" => (
             create_wallet::run_accounts(keys, org, envelope, context, allowed)?,
@@ -174,11 +200,23 @@ pub(crate) fn perform(
 /// Proof that the caller may run the activity: made only from the policy engine's own proof
 /// token ([`keyhold_policy::PolicyAllowed`]), which only an `Allow` decision yields.
 #[derive(Debug)]
-pub struct Allowed(keyhold_policy::PolicyAllowed);
+pub struct Allowed {
+    _proof: keyhold_policy::PolicyAllowed,
+    track_limits: bool,
+}
 
 impl Allowed {
-    pub(crate) fn new(proof: keyhold_policy::PolicyAllowed) -> Self {
-        Allowed(proof)
+    pub(crate) fn new(proof: keyhold_policy::PolicyAllowed, track_limits: bool) -> Self {
+        Allowed {
+            _proof: proof,
+            track_limits,
+        }
+    }
+
+    /// Whether a policy of the organization reads a limit counter, so that what this activity
+    /// signs must be recorded in the ledger.
+    pub fn tracks_limits(&self) -> bool {
+        self.track_limits
     }
 }
 
@@ -189,6 +227,13 @@ pub(crate) fn principal(org: &OrgState, auth: &Authenticated<'_>) -> Principal {
         user_id: auth.user.id,
         user_name: auth.user.name.clone(),
     }
+}
+
+fn is_signing(activity_type: &str) -> bool {
+    matches!(
+        keyhold_policy::activity_kind(activity_type).as_str(),
+        "SIGN_RAW_PAYLOAD" | "SIGN_RAW_PAYLOADS" | "SIGN_TRANSACTION"
+    )
 }
 
 /// Turnkey's activity fingerprint: `sha256:` + hex SHA-256 of the raw body.

@@ -7,16 +7,21 @@
 //! whose consensus is not met yet asks for approvals; everything else is denied (implicit deny).
 //! A stored policy that no longer compiles fails closed: a DENY denies, an ALLOW is ignored.
 
+mod transactions;
+
 use keyhold_policy::{
-    Activity, Context, Credential, Decision, Effect, EthTx, Policy, Reason, RootQuorum, Timestamp,
-    U256 as PolicyU256, User, Value, Wallet, WalletAccount,
+    Activity, Context, Credential, Decision, Effect, Policy, Reason, RootQuorum, Timestamp, User,
+    Value, Wallet, WalletAccount,
 };
 use keyhold_shared::msg::ActivityContext;
 
 use crate::activities::{Allowed, Envelope};
 use crate::auth::Authenticated;
 use crate::error::{Error, Result};
+use crate::limits;
 use crate::org::OrgState;
+
+pub use transactions::spend;
 
 /// The outcome of authorizing one activity.
 #[derive(Debug)]
@@ -164,7 +169,9 @@ pub fn context(
             label: w.name.clone(),
         })
     };
-    ctx.eth_tx = eth_tx(envelope);
+    ctx.eth_tx = transactions::eth_tx(envelope);
+    ctx.solana_tx = transactions::solana_tx(envelope);
+    ctx.bitcoin_tx = transactions::bitcoin_tx(envelope);
     if let ActivityContext::WalletAccount { wallet_id, .. } = activity_context {
         ctx.wallet = wallet(wallet_id);
     }
@@ -178,48 +185,6 @@ pub fn context(
         });
     }
     ctx
-}
-
-/// `eth.tx` for an Ethereum `SIGN_TRANSACTION`, parsed from the signed `unsignedTransaction` by
-/// the same parser that signs it. `from` is `signWith` (lowercase), which the signer checks
-/// against the derived key; when `signWith` is not an address (a private-key id) `eth.tx` is
-/// absent, and every policy reading it fails closed. Addresses and data are lowercase `0x` hex.
-fn eth_tx(envelope: &Envelope) -> Option<EthTx> {
-    if keyhold_policy::activity_kind(&envelope.activity_type) != "SIGN_TRANSACTION" {
-        return None;
-    }
-    let p = &envelope.parameters;
-    if p.get("type").and_then(serde_json::Value::as_str) != Some("TRANSACTION_TYPE_ETHEREUM") {
-        return None;
-    }
-    let from = p
-        .get("signWith")
-        .and_then(serde_json::Value::as_str)
-        .filter(|s| s.len() == 42 && s.starts_with("0x"))?
-        .to_lowercase();
-    let text = p.get("unsignedTransaction")?.as_str()?.trim();
-    let raw = hex::decode(text.strip_prefix("0x").unwrap_or(text)).ok()?;
-    let tx = crate::chains::ethereum::tx::UnsignedTransaction::parse(&raw)
-        .ok()?
-        .fields;
-    let u = |v: crate::chains::ethereum::tx::U256| PolicyU256::from_be_bytes(v.0);
-    Some(EthTx {
-        from,
-        to: tx.to.map(|a| format!("0x{}", hex::encode(a))),
-        data: format!("0x{}", hex::encode(&tx.data)),
-        value: u(tx.value),
-        gas: u(tx.gas),
-        gas_price: u(tx.gas_price),
-        chain_id: PolicyU256::from_u128(u128::from(tx.chain_id.unwrap_or(0))),
-        nonce: u(tx.nonce),
-        max_fee_per_gas: tx.max_fee_per_gas.map(u),
-        max_priority_fee_per_gas: tx.max_priority_fee_per_gas.map(u),
-        max_fee_per_blob_gas: None,
-        tx_type: tx.tx_type.policy_name().to_owned(),
-        function_name: None,
-        function_signature: None,
-        contract_call_args: None,
-    })
 }
 
 /// Compiles the organization's stored policies. A DENY that no longer compiles denies
@@ -254,7 +219,7 @@ pub fn authorize(
     activity_context: &ActivityContext,
     now_ms: u64,
 ) -> Result<Verdict> {
-    let ctx = context(org, envelope, approvers, activity_context, now_ms);
+    let mut ctx = context(org, envelope, approvers, activity_context, now_ms);
     let root = RootQuorum {
         user_ids: org
             .root_quorum
@@ -265,11 +230,19 @@ pub fn authorize(
         threshold: org.root_quorum.threshold,
     };
     let policies = compiled(org)?;
+    // Limit counters, when any policy reads one: from the sealed ledger, for the signing
+    // resource the host resolved (checked against the seal when the key is opened).
+    let counters = limits::keys_read(&policies);
+    let track_limits = !counters.is_empty();
+    if track_limits {
+        let resource = limits::Resource::of(activity_context);
+        ctx.counters = limits::counters(&org.usage, resource, &counters, now_ms);
+    }
     let authorization = keyhold_policy::authorize(&policies, &root, &ctx);
     match authorization.decision() {
         Decision::Allow => authorization
             .allowed()
-            .map(|proof| Verdict::Allowed(Allowed::new(proof)))
+            .map(|proof| Verdict::Allowed(Allowed::new(proof, track_limits)))
             .ok_or(Error::Internal("allow without proof")),
         Decision::ConsensusNeeded => Ok(Verdict::ConsensusNeeded),
         Decision::Deny => Err(Error::Denied(match authorization.reason() {

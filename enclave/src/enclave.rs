@@ -351,6 +351,7 @@ impl Enclave {
             wallets: Vec::new(),
             parent_org_id: None,
             recent: Vec::new(),
+            usage: Vec::new(),
         };
         let sealed_state = keys.org_sealer.seal(&state)?;
         tracing::info!(organization = %org_id, "organization bootstrapped");

@@ -15,6 +15,7 @@ pub mod enclave;
 pub mod error;
 pub mod hpke_suite;
 pub mod keys;
+pub mod limits;
 pub mod org;
 pub mod provisioning;
 pub mod seal;

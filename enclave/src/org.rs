@@ -11,7 +11,7 @@ use keyhold_shared::{ApiKeyId, OrgId, UserId, WalletId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::seal::{SealKey, org_state_aad, org_state_aad_v2};
+use crate::seal::{SealKey, org_state_aad, org_state_aad_v2, org_state_aad_v3};
 
 /// Most policies an organization may hold (Turnkey: 100).
 pub const MAX_POLICIES: usize = 100;
@@ -42,6 +42,8 @@ pub struct OrgState {
     /// with the time until which a replay of them could still pass the timestamp check. The
     /// host cannot drop an entry without presenting an older state, which the sealer refuses.
     pub recent: Vec<([u8; 16], u64)>,
+    /// The spending and velocity ledger (only kept while a policy reads a limit counter).
+    pub usage: Vec<crate::limits::Entry>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +166,47 @@ mod v1 {
                 wallets: Vec::new(),
                 parent_org_id: None,
                 recent: Vec::new(),
+                usage: Vec::new(),
+            }
+        }
+    }
+}
+
+/// The second sealed format (before the spending ledger): still opened, and migrated.
+mod v2 {
+    use super::{OrgId, RootQuorum, StoredPolicy, Tag, User, WalletMeta};
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct OrgState {
+        pub org_id: OrgId,
+        pub name: String,
+        pub version: u64,
+        pub users: Vec<User>,
+        pub root_quorum: RootQuorum,
+        pub created_at_ms: u64,
+        pub policies: Vec<StoredPolicy>,
+        pub user_tags: Vec<Tag>,
+        pub wallets: Vec<WalletMeta>,
+        pub parent_org_id: Option<OrgId>,
+        pub recent: Vec<([u8; 16], u64)>,
+    }
+
+    impl From<OrgState> for super::OrgState {
+        fn from(old: OrgState) -> Self {
+            super::OrgState {
+                org_id: old.org_id,
+                name: old.name,
+                version: old.version,
+                users: old.users,
+                root_quorum: old.root_quorum,
+                created_at_ms: old.created_at_ms,
+                policies: old.policies,
+                user_tags: old.user_tags,
+                wallets: old.wallets,
+                parent_org_id: old.parent_org_id,
+                recent: old.recent,
+                usage: Vec::new(),
             }
         }
     }
@@ -252,7 +295,7 @@ impl OrgSealer {
             postcard::to_allocvec(state).map_err(|_| Error::Internal("encode org state"))?;
         let (nonce, ciphertext) = self
             .key
-            .seal(&plaintext, &org_state_aad_v2(&state.org_id, state.version))?;
+            .seal(&plaintext, &org_state_aad_v3(&state.org_id, state.version))?;
         // Strictly newer: two different states never carry the same version, so a host cannot
         // keep two concurrent successors of one state and choose later which one to present.
         self.observe_new(state.org_id, state.version)?;
@@ -270,31 +313,32 @@ impl OrgSealer {
         }
         // The format is told apart by the associated data, which the AEAD authenticates: a
         // blob cannot be opened as the other format.
-        let state: OrgState = match self.key.open(
-            &sealed.nonce,
-            &sealed.ciphertext,
-            &org_state_aad_v2(&sealed.org_id, sealed.version),
-        ) {
-            Ok(plaintext) => {
-                keyhold_shared::frame::decode(&plaintext).map_err(|_| Error::Unseal)?
-            }
-            Err(_) => {
-                let plaintext = self.key.open(
-                    &sealed.nonce,
-                    &sealed.ciphertext,
-                    &org_state_aad(&sealed.org_id, sealed.version),
-                )?;
-                keyhold_shared::frame::decode::<v1::OrgState>(&plaintext)
-                    .map_err(|_| Error::Unseal)?
-                    .into()
-            }
-        };
+        let state = self.open_any_format(sealed)?;
         // The AEAD binds org id and version already; this only guards against our own bugs.
         if state.org_id != sealed.org_id || state.version != sealed.version {
             return Err(Error::Unseal);
         }
         self.observe(state.org_id, state.version)?;
         Ok(state)
+    }
+
+    /// Opens the current format or migrates an older one. The format is told apart by the
+    /// associated data, which the AEAD authenticates: a blob cannot be opened as another format.
+    fn open_any_format(&self, sealed: &SealedOrgState) -> Result<OrgState> {
+        let (org, version) = (&sealed.org_id, sealed.version);
+        let open = |aad: Vec<u8>| self.key.open(&sealed.nonce, &sealed.ciphertext, &aad);
+        if let Ok(plaintext) = open(org_state_aad_v3(org, version)) {
+            return keyhold_shared::frame::decode(&plaintext).map_err(|_| Error::Unseal);
+        }
+        if let Ok(plaintext) = open(org_state_aad_v2(org, version)) {
+            return keyhold_shared::frame::decode::<v2::OrgState>(&plaintext)
+                .map(Into::into)
+                .map_err(|_| Error::Unseal);
+        }
+        let plaintext = open(org_state_aad(org, version))?;
+        keyhold_shared::frame::decode::<v1::OrgState>(&plaintext)
+            .map(Into::into)
+            .map_err(|_| Error::Unseal)
     }
 
     /// Takes over the newest versions `previous` has seen (same deployment, new manifest).
@@ -373,6 +417,7 @@ mod tests {
             wallets: vec![],
             parent_org_id: None,
             recent: vec![],
+            usage: vec![],
         }
     }
 
@@ -470,5 +515,37 @@ mod tests {
             sealer.open(&sealed),
             Err(Error::StaleState { .. })
         ));
+    }
+
+    #[test]
+    fn second_format_blobs_open_and_migrate() {
+        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
+        let old = state(9, 4);
+        // The second format is the current one without the ledger, which postcard writes last
+        // (an empty ledger is the single byte 0).
+        let mut plaintext = postcard::to_allocvec(&old).unwrap();
+        assert_eq!(plaintext.pop(), Some(0));
+        let (nonce, ciphertext) = key
+            .seal(&plaintext, &org_state_aad_v2(&old.org_id, 4))
+            .unwrap();
+        let sealed = SealedOrgState {
+            org_id: old.org_id,
+            version: 4,
+            nonce,
+            ciphertext,
+        };
+        let sealer = OrgSealer::new(key);
+        assert_eq!(sealer.open(&sealed).unwrap(), old);
+        // the same bytes do not open as the current format
+        assert!(
+            sealer
+                .key
+                .open(
+                    &sealed.nonce,
+                    &sealed.ciphertext,
+                    &org_state_aad_v3(&old.org_id, 4)
+                )
+                .is_err()
+        );
     }
 }

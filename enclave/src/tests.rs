@@ -2,6 +2,7 @@
 //! lies, and the end-to-end check that no secret reaches the host's database or any log.
 
 mod host_lies;
+mod limits;
 mod no_secret_leak;
 mod orgs;
 mod server;

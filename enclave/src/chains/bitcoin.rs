@@ -101,6 +101,59 @@ pub fn taproot_signing_key(key: &k256::ecdsa::SigningKey) -> Result<k256::schnor
 }
 
 /// The address of `key` in one of the Bitcoin formats.
+/// The address a standard output script pays to on `network`, and its kind (`P2PKH`, `P2SH`,
+/// `P2WPKH`, `P2WSH`, `P2TR`); `None` for any other script.
+pub fn script_address(script: &[u8], network: BitcoinNetwork) -> Option<(String, &'static str)> {
+    let mainnet = network == BitcoinNetwork::Mainnet;
+    let base58 = |version: u8, hash: &[u8]| {
+        let mut payload = vec![version];
+        payload.extend_from_slice(hash);
+        base58check(&payload)
+    };
+    let segwit = |v: Fe32, program: &[u8]| bech32::segwit::encode(hrp(network), v, program).ok();
+    match script {
+        [0x76, 0xa9, 0x14, hash @ .., 0x88, 0xac] if hash.len() == 20 => {
+            Some((base58(if mainnet { 0x00 } else { 0x6f }, hash), "P2PKH"))
+        }
+        [0xa9, 0x14, hash @ .., 0x87] if hash.len() == 20 => {
+            Some((base58(if mainnet { 0x05 } else { 0xc4 }, hash), "P2SH"))
+        }
+        [0x00, 0x14, program @ ..] if program.len() == 20 => {
+            Some((segwit(Fe32::Q, program)?, "P2WPKH"))
+        }
+        [0x00, 0x20, program @ ..] if program.len() == 32 => {
+            Some((segwit(Fe32::Q, program)?, "P2WSH"))
+        }
+        [0x51, 0x20, program @ ..] if program.len() == 32 => {
+            Some((segwit(Fe32::P, program)?, "P2TR"))
+        }
+        _ => None,
+    }
+}
+
+/// The network of a valid Bitcoin address (bech32/bech32m with its checksum, or base58check
+/// with a known version byte); signet shares testnet's prefixes and is reported as testnet.
+pub fn address_network(address: &str) -> Option<BitcoinNetwork> {
+    if let Ok((hrp, _, _)) = bech32::segwit::decode(address) {
+        return match hrp.as_str() {
+            "bc" => Some(BitcoinNetwork::Mainnet),
+            "tb" => Some(BitcoinNetwork::Testnet),
+            "bcrt" => Some(BitcoinNetwork::Regtest),
+            _ => None,
+        };
+    }
+    let raw = bs58::decode(address).into_vec().ok()?;
+    let (payload, check) = raw.split_last_chunk::<4>()?;
+    if sha256d(payload).first_chunk::<4>() != Some(check) || payload.len() != 21 {
+        return None;
+    }
+    match payload.first()? {
+        0x00 | 0x05 => Some(BitcoinNetwork::Mainnet),
+        0x6f | 0xc4 => Some(BitcoinNetwork::Testnet),
+        _ => None,
+    }
+}
+
 pub fn address(
     key: &k256::ecdsa::VerifyingKey,
     network: BitcoinNetwork,

@@ -292,12 +292,12 @@ impl Transaction {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
     /// A legacy transfer of 1000 lamports from `payer` to `to`, unsigned, as web3.js serialises it.
-    fn transfer(payer: [u8; 32], to: [u8; 32], versioned: bool) -> Vec<u8> {
+    pub(crate) fn transfer(payer: [u8; 32], to: [u8; 32], versioned: bool) -> Vec<u8> {
         let mut m = Vec::new();
         if versioned {
             m.push(0x80);

@@ -318,6 +318,19 @@ fn parse_witness_utxo(bytes: &[u8]) -> Result<TxOut> {
 }
 
 impl Psbt {
+    /// The amount each input spends, from its `witness_utxo`; `None` when an input lacks one
+    /// (then the fee cannot be known).
+    pub fn input_amounts(&self) -> Option<Vec<u64>> {
+        self.inputs
+            .iter()
+            .map(|map| {
+                map.get(&[IN_WITNESS_UTXO])
+                    .and_then(|utxo| parse_witness_utxo(utxo).ok())
+                    .map(|out| out.value)
+            })
+            .collect()
+    }
+
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader(bytes);
         if r.take(5).ok() != Some(MAGIC.as_slice()) {
@@ -463,7 +476,7 @@ impl Psbt {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -493,7 +506,9 @@ mod tests {
         );
     }
 
-    fn psbt_for(script: Vec<u8>, value: u64) -> Vec<u8> {
+    /// A PSBT spending one `value`-sat output locked by `script`, paying 9000 sats to a
+    /// P2WPKH of 0x01..0x14.
+    pub(crate) fn psbt_for(script: Vec<u8>, value: u64) -> Vec<u8> {
         let mut tx = vec![2, 0, 0, 0, 1];
         tx.extend_from_slice(&[7; 32]);
         tx.extend_from_slice(&[0, 0, 0, 0, 0, 0xfd, 0xff, 0xff, 0xff, 1]);
