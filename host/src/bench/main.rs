@@ -54,6 +54,9 @@ enum Kind {
     RawPayload,
     /// sign_transaction, an EIP-1559 Ethereum transaction.
     Eip1559,
+    /// create_sub_organization (V8): one root user with its own API key and a wallet with one
+    /// Ethereum account per sub-organization (Turnkey's embedded-wallet onboarding).
+    SubOrgs,
 }
 
 /// Minimal RLP, enough to build unsigned EIP-1559 transactions.
@@ -108,6 +111,18 @@ struct Credentials {
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A distinct P-256 public key (compressed hex) for end user `i`.
+fn end_user_key(i: usize) -> anyhow::Result<String> {
+    let mut secret = [0x11u8; 32];
+    for (s, b) in secret.iter_mut().zip((i as u64 + 1).to_be_bytes()) {
+        *s = b;
+    }
+    let key = SigningKey::from_slice(&secret)?;
+    Ok(hex::encode(
+        key.verifying_key().to_sec1_point(true).as_bytes(),
+    ))
+}
 
 fn stamp(key: &SigningKey, body: &str) -> String {
     let signature: Signature = key.sign(body.as_bytes());
@@ -246,6 +261,12 @@ async fn main() -> anyhow::Result<()> {
 
     // Build and stamp every request before the clock starts.
     let total = args.warmup + args.requests;
+    let end_users: Vec<String> = match args.kind {
+        Kind::SubOrgs => (0..total)
+            .map(end_user_key)
+            .collect::<anyhow::Result<_>>()?,
+        _ => Vec::new(),
+    };
     let requests: Vec<Prepared> = (0..total)
         .map(|i| {
             let body = match args.kind {
@@ -263,10 +284,25 @@ async fn main() -> anyhow::Result<()> {
                                    "unsignedTransaction": eip1559_unsigned(i as u128),
                                    "type": "TRANSACTION_TYPE_ETHEREUM"},
                 }),
+                Kind::SubOrgs => json!({
+                    "type": "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", "timestampMs": now_ms().to_string(),
+                    "organizationId": creds.organization_id,
+                    "parameters": {
+                        "subOrganizationName": format!("bench-user-{}-{i}", now_ms()),
+                        "rootUsers": [{"userName": "end user", "apiKeys": [{"apiKeyName": "device",
+                            "publicKey": end_users.get(i), "curveType": "API_KEY_CURVE_P256"}],
+                            "authenticators": [], "oauthProviders": []}],
+                        "rootQuorumThreshold": 1,
+                        "wallet": {"walletName": "main", "accounts": [{"curve": "CURVE_SECP256K1",
+                            "pathFormat": "PATH_FORMAT_BIP32", "path": "m/44'/60'/0'/0/0",
+                            "addressFormat": "ADDRESS_FORMAT_ETHEREUM"}]},
+                    },
+                }),
             };
             let path = match args.kind {
                 Kind::RawPayload => "/public/v1/submit/sign_raw_payload",
                 Kind::Eip1559 => "/public/v1/submit/sign_transaction",
+                Kind::SubOrgs => "/public/v1/submit/create_sub_organization",
             };
             prepare(&creds, path, body)
         })
@@ -383,6 +419,7 @@ async fn main() -> anyhow::Result<()> {
             "ratio": ((e2e / ceiling) * 1000.0).round() / 1000.0,
             "p50_ms": (ms(p50) * 100.0).round() / 100.0, "p95_ms": (ms(p95) * 100.0).round() / 100.0,
             "p99_ms": (ms(p99) * 100.0).round() / 100.0, "cores": cores,
+            "elapsed_s": (elapsed.as_secs_f64() * 100.0).round() / 100.0,
         })
     );
     Ok(())
