@@ -4,9 +4,12 @@ mod approvals;
 mod enclave;
 mod error;
 mod format;
+mod observe;
 mod org_activities;
 mod org_queries;
 mod query;
+pub mod rate_limit;
+pub mod server;
 mod submit;
 
 use std::sync::Arc;
@@ -35,6 +38,8 @@ pub struct AppState {
     /// How a restarted (unprovisioned) enclave is brought back: a dev operator, key forwarding,
     /// or nothing (operators provision it through `/enclave/v1/*`).
     pub provisioner: Provisioner,
+    /// Per-organization request rate limit.
+    pub rate_limiter: Arc<rate_limit::OrgRateLimiter>,
 }
 
 impl AppState {
@@ -67,7 +72,9 @@ pub fn router(state: AppState) -> Router {
         .route("/enclave/v1/genesis", post(enclave::genesis))
         .route("/enclave/v1/provision", post(enclave::provision))
         .route("/enclave/v1/manifest", post(enclave::update_manifest))
+        .route("/metrics", get(observe::metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }
 

@@ -52,6 +52,16 @@ pub struct DevArgs {
     /// Path of the `keyhold-enclave` binary (default: next to this one).
     #[arg(long)]
     pub enclave_bin: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Limits on what clients may ask of the host.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct LimitArgs {
+    /// Requests per second each organization may make (bursts of twice that); 0 = no limit.
+    #[arg(long, default_value_t = 1000, value_name = "PER_SECOND")]
+    pub org_rate_limit: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,4 +79,6 @@ pub struct ServeArgs {
     /// of the same deployment verify its attestation and hand it the quorum key.
     #[arg(long, value_name = "ENCLAVE_ADDR")]
     pub forward_from: Option<Address>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }

@@ -62,6 +62,23 @@ impl EnclaveClient {
     /// connection was dead) is retried once on a fresh connection; one that was sent is never
     /// re-sent, since the enclave may already have acted on it.
     pub async fn call(&self, request: Request) -> Result<Response, HostError> {
+        let kind = request_kind(&request);
+        let metrics = crate::metrics::global();
+        let started = std::time::Instant::now();
+        metrics.enclave_in_flight(1);
+        let result = self.call_once(request).await;
+        metrics.enclave_in_flight(-1);
+        let outcome = match &result {
+            Ok(_) => "ok".to_owned(),
+            Err(HostError::Enclave(e)) => format!("{:?}", e.code),
+            Err(HostError::EnclaveTimeout(_)) => "timeout".to_owned(),
+            Err(_) => "unavailable".to_owned(),
+        };
+        metrics.enclave_call(kind, &outcome, started.elapsed());
+        result
+    }
+
+    async fn call_once(&self, request: Request) -> Result<Response, HostError> {
         let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let mut last_error = None;
         for _ in 0..2 {
@@ -136,6 +153,24 @@ impl EnclaveClient {
     }
 }
 
+/// The request's kind, as a metrics label.
+fn request_kind(request: &Request) -> &'static str {
+    match request {
+        Request::Status => "status",
+        Request::Genesis(_) => "genesis",
+        Request::BootKey => "boot_key",
+        Request::Attest(_) => "attest",
+        Request::Provision(_) => "provision",
+        Request::Forward(_) => "forward",
+        Request::UpdateManifest(_) => "update_manifest",
+        Request::AcceptForward(_) => "accept_forward",
+        Request::BootstrapOrg(_) => "bootstrap_org",
+        Request::Authenticate(_) => "authenticate",
+        Request::Activity(_) => "activity",
+        Request::ReadOrg(_) => "read_org",
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -168,6 +203,7 @@ async fn connect(address: &Address) -> Result<Connection, HostError> {
     }
     let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
     let alive = Arc::new(AtomicBool::new(true));
+    crate::metrics::global().enclave_connections(1);
     tokio::spawn(read_responses(reader, pending.clone(), alive.clone()));
     Ok(Connection {
         writer: tokio::sync::Mutex::new(writer),

@@ -7,6 +7,7 @@ pub mod boot;
 pub mod cli;
 pub mod enclave_client;
 pub mod error;
+pub mod metrics;
 pub mod operator;
 pub mod store;
 

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
                     listen: args.listen,
                     dev: false,
                     forward_from: args.forward_from,
+                    org_rate_limit: args.limits.org_rate_limit,
                 };
                 serve::start(&config)
                     .await?

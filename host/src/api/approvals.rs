@@ -133,5 +133,6 @@ pub async fn vote(
             replace_existing: true,
         })
         .await?;
+    crate::metrics::global().activity(&record.activity_type, &record.status);
     Ok(Json(json!({ "activity": format::activity(&record) })))
 }

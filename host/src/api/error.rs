@@ -46,6 +46,32 @@ impl ApiError {
         )
     }
 
+    pub fn rate_limited(org: &str) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            8,
+            "UNSPECIFIED",
+            format!(
+                "too many requests for organization {}; retry shortly",
+                org.chars().take(64).collect::<String>()
+            ),
+        )
+    }
+
+    /// The client did not send its body in time.
+    pub fn body_timeout(secs: u64) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            4,
+            "UNSPECIFIED",
+            format!("the request body was not received within {secs} s"),
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, 5, "UNSPECIFIED", message)
     }

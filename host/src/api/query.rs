@@ -16,10 +16,17 @@ use super::error::ApiError;
 use super::{AppState, MAX_BODY_LEN, format};
 use crate::store::{OrgRecord, Page};
 
+/// How long a client may take to send its whole body (slow clients hold a task and a
+/// connection slot; headers have their own timeout in `server.rs`).
+pub const BODY_READ_TIMEOUT_SECS: u64 = 10;
+
 pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_LEN)
-        .await
-        .map_err(|_| ApiError::too_large(MAX_BODY_LEN))
+    let read = axum::body::to_bytes(body, MAX_BODY_LEN);
+    match tokio::time::timeout(std::time::Duration::from_secs(BODY_READ_TIMEOUT_SECS), read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::too_large(MAX_BODY_LEN)),
+        Err(_) => Err(ApiError::body_timeout(BODY_READ_TIMEOUT_SECS)),
+    }
 }
 
 /// The stamp header, passed to the enclave untouched.
@@ -145,6 +152,7 @@ pub async fn query(
     let body = read_body(body).await?;
     let q: QueryBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
+    state.rate_limiter.admit(&q.organization_id)?;
     let org = load_org(&state, &q.organization_id).await?;
     let principal = authenticate(
         &state,

@@ -75,6 +75,7 @@ async fn run(
     let body = read_body(body).await?;
     let envelope: Envelope = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
+    state.rate_limiter.admit(&envelope.organization_id)?;
     if !accepted.contains(&envelope.activity_type.as_str()) {
         return Err(ApiError::invalid(format!(
             "activity type `{}` cannot be submitted to submit/{name} (expected {})",
@@ -168,6 +169,7 @@ async fn run(
             replace_existing: false,
         })
         .await?;
+    crate::metrics::global().activity(&record.activity_type, &record.status);
     Ok(Json(json!({ "activity": format::activity(&record) })))
 }
 

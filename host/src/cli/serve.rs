@@ -27,6 +27,8 @@ pub struct HostConfig {
     pub dev: bool,
     /// A provisioned enclave to take the quorum key from if ours is not provisioned.
     pub forward_from: Option<Address>,
+    /// Requests per second per organization (0 = unlimited).
+    pub org_rate_limit: u32,
 }
 
 /// A host that is ready to serve.
@@ -137,6 +139,9 @@ pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
             store,
             enclave,
             provisioner,
+            rate_limiter: Arc::new(crate::api::rate_limit::OrgRateLimiter::new(
+                config.org_rate_limit,
+            )),
         },
         listener,
     })
@@ -149,9 +154,7 @@ impl Host {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(url = %self.base_url, "keyhold API listening");
-        axum::serve(self.listener, api::router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        api::server::serve(self.listener, api::router(self.state), shutdown).await?;
         Ok(())
     }
 }
