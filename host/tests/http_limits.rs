@@ -180,7 +180,7 @@ fn rate_limits_slow_clients_request_ids_and_metrics() {
         .find_map(|l| l.strip_prefix("keyhold_rate_limited_total "))
         .and_then(|v| v.parse().ok())
         .unwrap();
-    assert!(limited_total >= limited as u64 + 1);
+    assert!(limited_total > limited as u64);
     assert!(metrics.contains("keyhold_enclave_call_duration_seconds_bucket"));
     assert!(metrics.contains("# TYPE keyhold_activities_total counter"));
 }
