@@ -22,6 +22,8 @@ pub mod seal;
 pub mod secrets;
 pub mod server;
 pub mod shamir;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 #[cfg(test)]
 pub(crate) mod test_hooks;
