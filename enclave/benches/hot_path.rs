@@ -5,6 +5,14 @@
 //! `cargo bench -p keyhold-enclave --features test-support --bench hot_path`
 //! (or `scripts/bench-criterion`).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "benchmark setup: a failure should stop the run loudly"
+)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -114,9 +122,14 @@ fn policies(c: &mut Criterion) {
             .unwrap()
         })
         .collect();
-    let mut ctx = Context::default();
-    ctx.activity =
-        keyhold_policy::Activity::new("ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2", "PRIVATE_KEY", "SIGN");
+    let mut ctx = Context {
+        activity: keyhold_policy::Activity::new(
+            "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2",
+            "PRIVATE_KEY",
+            "SIGN",
+        ),
+        ..Context::default()
+    };
     ctx.approvers.push(User {
         id: "bob".into(),
         tags: vec![],
