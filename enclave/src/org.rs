@@ -7,11 +7,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use keyhold_shared::msg::SealedOrgState;
-use keyhold_shared::{ApiKeyId, OrgId, UserId, WalletId};
+use keyhold_shared::{ApiKeyId, AuthenticatorId, OrgId, UserId, WalletId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::seal::{SealKey, org_state_aad, org_state_aad_v2};
+use crate::seal::{SealKey, org_state_aad, org_state_aad_v2, org_state_aad_v3};
+
+mod v2;
 
 /// Most policies an organization may hold (Turnkey: 100).
 pub const MAX_POLICIES: usize = 100;
@@ -19,6 +21,8 @@ pub const MAX_POLICIES: usize = 100;
 pub const MAX_USERS: usize = 1000;
 pub const MAX_TAGS: usize = 1000;
 pub const MAX_API_KEYS_PER_USER: usize = 100;
+/// Most passkeys per user (Turnkey: 10).
+pub const MAX_AUTHENTICATORS_PER_USER: usize = 10;
 /// Most fingerprints remembered against replay (see [`OrgState::recent`]).
 pub const MAX_RECENT: usize = 10_000;
 /// Most wallets whose metadata an organization records.
@@ -55,12 +59,58 @@ pub struct User {
     pub tags: Vec<String>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
+    /// Passkeys (since the third sealed format).
+    pub authenticators: Vec<Authenticator>,
 }
 
-/// Which signature scheme an API key uses (Turnkey's `API_KEY_CURVE_*`).
+/// Which curve an API key is on (Turnkey's `API_KEY_CURVE_*`). New variants go last: postcard
+/// numbers them in order, and sealed states store the number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ApiKeyCurve {
     P256,
+    Secp256k1,
+    Ed25519,
+}
+
+impl ApiKeyCurve {
+    pub fn from_turnkey(s: &str) -> Option<Self> {
+        Some(match s {
+            "API_KEY_CURVE_P256" => ApiKeyCurve::P256,
+            "API_KEY_CURVE_SECP256K1" => ApiKeyCurve::Secp256k1,
+            "API_KEY_CURVE_ED25519" => ApiKeyCurve::Ed25519,
+            _ => return None,
+        })
+    }
+
+    /// Turnkey's `CREDENTIAL_TYPE_*` for a key on this curve (what policies see as `c.type`).
+    pub fn credential_type(self) -> &'static str {
+        match self {
+            ApiKeyCurve::P256 => "CREDENTIAL_TYPE_API_KEY_P256",
+            ApiKeyCurve::Secp256k1 => "CREDENTIAL_TYPE_API_KEY_SECP256K1",
+            ApiKeyCurve::Ed25519 => "CREDENTIAL_TYPE_API_KEY_ED25519",
+        }
+    }
+}
+
+/// A passkey registered to a user. Its public key was taken from the registration's
+/// attestation object inside an activity the organization authorized; the host never supplies it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authenticator {
+    pub id: AuthenticatorId,
+    pub name: String,
+    /// The credential id the authenticator chose (raw bytes; base64url on the wire).
+    pub credential_id: Vec<u8>,
+    /// SEC1 compressed P-256 public key (COSE algorithm ES256).
+    pub public_key: Vec<u8>,
+    /// SHA-256 of the relying-party id the credential was created for: every assertion made
+    /// with this credential carries the same hash, so one made for another site is refused.
+    pub rp_id_hash: [u8; 32],
+    pub aaguid: [u8; 16],
+    /// The attestation statement format it was registered with (`none` or `packed`).
+    pub attestation_format: String,
+    /// Turnkey's `AUTHENTICATOR_TRANSPORT_*` strings.
+    pub transports: Vec<String>,
+    pub created_at_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +205,7 @@ mod v1 {
                         tags: Vec::new(),
                         created_at_ms: u.created_at_ms,
                         updated_at_ms: u.created_at_ms,
+                        authenticators: Vec::new(),
                     })
                     .collect(),
                 root_quorum: old.root_quorum,
@@ -170,6 +221,16 @@ mod v1 {
 }
 
 impl OrgState {
+    /// Finds the user holding the passkey with `credential_id`.
+    pub fn find_authenticator(&self, credential_id: &[u8]) -> Option<(&User, &Authenticator)> {
+        self.users.iter().find_map(|u| {
+            u.authenticators
+                .iter()
+                .find(|a| a.credential_id == credential_id)
+                .map(|a| (u, a))
+        })
+    }
+
     /// Finds the user holding the API key `public_key`.
     pub fn find_api_key(&self, public_key: &[u8]) -> Option<(&User, &ApiKey)> {
         self.users.iter().find_map(|u| {
@@ -252,7 +313,7 @@ impl OrgSealer {
             postcard::to_allocvec(state).map_err(|_| Error::Internal("encode org state"))?;
         let (nonce, ciphertext) = self
             .key
-            .seal(&plaintext, &org_state_aad_v2(&state.org_id, state.version))?;
+            .seal(&plaintext, &org_state_aad_v3(&state.org_id, state.version))?;
         // Strictly newer: two different states never carry the same version, so a host cannot
         // keep two concurrent successors of one state and choose later which one to present.
         self.observe_new(state.org_id, state.version)?;
@@ -268,33 +329,43 @@ impl OrgSealer {
         if sealed.ciphertext.len() > keyhold_shared::msg::MAX_SEALED_LEN {
             return Err(Error::Unseal);
         }
-        // The format is told apart by the associated data, which the AEAD authenticates: a
-        // blob cannot be opened as the other format.
-        let state: OrgState = match self.key.open(
-            &sealed.nonce,
-            &sealed.ciphertext,
-            &org_state_aad_v2(&sealed.org_id, sealed.version),
-        ) {
-            Ok(plaintext) => {
-                keyhold_shared::frame::decode(&plaintext).map_err(|_| Error::Unseal)?
-            }
-            Err(_) => {
-                let plaintext = self.key.open(
-                    &sealed.nonce,
-                    &sealed.ciphertext,
-                    &org_state_aad(&sealed.org_id, sealed.version),
-                )?;
-                keyhold_shared::frame::decode::<v1::OrgState>(&plaintext)
-                    .map_err(|_| Error::Unseal)?
-                    .into()
-            }
-        };
+        let state = self.decode(sealed)?;
         // The AEAD binds org id and version already; this only guards against our own bugs.
         if state.org_id != sealed.org_id || state.version != sealed.version {
             return Err(Error::Unseal);
         }
         self.observe(state.org_id, state.version)?;
         Ok(state)
+    }
+
+    /// Opens `sealed` in whichever format it was sealed. The format is told apart by the
+    /// associated data, which the AEAD authenticates: a blob cannot be opened as another format.
+    fn decode(&self, sealed: &SealedOrgState) -> Result<OrgState> {
+        let (org, version) = (&sealed.org_id, sealed.version);
+        if let Ok(plaintext) = self.key.open(
+            &sealed.nonce,
+            &sealed.ciphertext,
+            &org_state_aad_v3(org, version),
+        ) {
+            return keyhold_shared::frame::decode(&plaintext).map_err(|_| Error::Unseal);
+        }
+        if let Ok(plaintext) = self.key.open(
+            &sealed.nonce,
+            &sealed.ciphertext,
+            &org_state_aad_v2(org, version),
+        ) {
+            return keyhold_shared::frame::decode::<v2::OrgState>(&plaintext)
+                .map(Into::into)
+                .map_err(|_| Error::Unseal);
+        }
+        let plaintext = self.key.open(
+            &sealed.nonce,
+            &sealed.ciphertext,
+            &org_state_aad(org, version),
+        )?;
+        keyhold_shared::frame::decode::<v1::OrgState>(&plaintext)
+            .map(Into::into)
+            .map_err(|_| Error::Unseal)
     }
 
     /// Takes over the newest versions `previous` has seen (same deployment, new manifest).

@@ -63,10 +63,18 @@ pub fn org_state_aad(org: &OrgId, version: u64) -> Vec<u8> {
     aad
 }
 
-/// Associated data of a sealed organization state in the current format (users with tags,
-/// policies, …); [`org_state_aad`] marks the first format, still opened and migrated.
+/// Associated data of a sealed organization state in the second format (users with tags,
+/// policies, …); [`org_state_aad`] marks the first format. Both are still opened and migrated.
 pub fn org_state_aad_v2(org: &OrgId, version: u64) -> Vec<u8> {
     let mut aad = b"keyhold/v2/org-state".to_vec();
+    aad.extend_from_slice(org.0.as_bytes());
+    aad.extend_from_slice(&version.to_be_bytes());
+    aad
+}
+
+/// Associated data of a sealed organization state in the current format (users with passkeys).
+pub fn org_state_aad_v3(org: &OrgId, version: u64) -> Vec<u8> {
+    let mut aad = b"keyhold/v3/org-state".to_vec();
     aad.extend_from_slice(org.0.as_bytes());
     aad.extend_from_slice(&version.to_be_bytes());
     aad

@@ -79,6 +79,7 @@ pub async fn vote(
     }));
     let (_, response) = super::org_queries::call_fresh(state, organization_id, |org| {
         Request::Activity(ActivityRequest {
+            parent: None,
             request: request.clone(),
             org: org.sealed.clone(),
             context: approval.clone(),

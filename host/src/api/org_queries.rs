@@ -105,6 +105,7 @@ pub async fn query(
     };
     let (org, response) = call_fresh(&state, &q.organization_id, |org| {
         Request::ReadOrg(AuthenticateRequest {
+            parent: None,
             request: request.clone(),
             org: org.sealed.clone(),
         })

@@ -57,6 +57,7 @@ pub async fn authenticate(
 ) -> Result<Principal, ApiError> {
     let (_, response) = super::org_queries::call_fresh(state, &org.id.to_string(), |org| {
         Request::Authenticate(AuthenticateRequest {
+            parent: None,
             request: request.clone(),
             org: org.sealed.clone(),
         })

@@ -112,6 +112,7 @@ async fn run(
     let (org, response) =
         super::org_queries::call_fresh(&state, &envelope.organization_id, |org| {
             Request::Activity(ActivityRequest {
+                parent: None,
                 request: request.clone(),
                 org: org.sealed.clone(),
                 context: context.clone(),
