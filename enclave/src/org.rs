@@ -427,6 +427,7 @@ mod tests {
     use super::*;
     use crate::secrets::QuorumKey;
     use keyhold_shared::Uuid;
+    use keyhold_shared::msg::SealedOrgState;
 
     fn state(org: u8, version: u64) -> OrgState {
         OrgState {
@@ -476,6 +477,111 @@ mod tests {
         ));
         // another enclave (other quorum key) cannot open it at all
         assert!(matches!(self::sealer().open(&v2), Err(Error::Unseal)));
+    }
+
+    #[test]
+    fn second_format_blobs_open_and_migrate() {
+        #[derive(Serialize)]
+        struct OldUser {
+            id: UserId,
+            name: String,
+            email: Option<String>,
+            phone_number: Option<String>,
+            api_keys: Vec<ApiKey>,
+            tags: Vec<String>,
+            created_at_ms: u64,
+            updated_at_ms: u64,
+        }
+        #[derive(Serialize)]
+        struct OldState {
+            org_id: OrgId,
+            name: String,
+            version: u64,
+            users: Vec<OldUser>,
+            root_quorum: RootQuorum,
+            created_at_ms: u64,
+            policies: Vec<StoredPolicy>,
+            user_tags: Vec<Tag>,
+            wallets: Vec<WalletMeta>,
+            parent_org_id: Option<OrgId>,
+            recent: Vec<([u8; 16], u64)>,
+        }
+        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
+        let org_id = OrgId(Uuid::from_bytes([5; 16]));
+        let parent = OrgId(Uuid::from_bytes([6; 16]));
+        let user = UserId(Uuid::from_bytes([7; 16]));
+        let api_key = ApiKey {
+            id: ApiKeyId(Uuid::from_bytes([8; 16])),
+            name: "k".into(),
+            curve: ApiKeyCurve::P256,
+            public_key: vec![2; 33],
+            created_at_ms: 1,
+            expires_at_ms: Some(99),
+        };
+        let old = OldState {
+            org_id,
+            name: "second".into(),
+            version: 9,
+            users: vec![OldUser {
+                id: user,
+                name: "root".into(),
+                email: Some("r@example.com".into()),
+                phone_number: None,
+                api_keys: vec![api_key.clone()],
+                tags: vec!["t".into()],
+                created_at_ms: 1,
+                updated_at_ms: 2,
+            }],
+            root_quorum: RootQuorum {
+                threshold: 1,
+                user_ids: vec![user],
+            },
+            created_at_ms: 1,
+            policies: vec![],
+            user_tags: vec![Tag {
+                id: "t".into(),
+                name: "tag".into(),
+                created_at_ms: 1,
+                updated_at_ms: 1,
+            }],
+            wallets: vec![],
+            parent_org_id: Some(parent),
+            recent: vec![([1; 16], 5)],
+        };
+        let (nonce, ciphertext) = key
+            .seal(
+                &postcard::to_allocvec(&old).unwrap(),
+                &org_state_aad_v2(&org_id, 9),
+            )
+            .unwrap();
+        let sealer = OrgSealer::new(key);
+        let sealed = SealedOrgState {
+            org_id,
+            version: 9,
+            nonce,
+            ciphertext,
+        };
+        let state = sealer.open(&sealed).unwrap();
+        assert_eq!(state.users[0].api_keys, vec![api_key]);
+        assert_eq!(state.users[0].email.as_deref(), Some("r@example.com"));
+        assert_eq!(state.users[0].tags, vec!["t".to_owned()]);
+        assert!(state.users[0].authenticators.is_empty());
+        assert_eq!(state.parent_org_id, Some(parent));
+        assert_eq!(state.recent, vec![([1; 16], 5)]);
+        assert_eq!(state.user_tags.len(), 1);
+        // resealed in the current format it opens as such, and the old blob is stale
+        let mut next = state.clone();
+        next.version = 10;
+        let resealed = sealer.seal(&next).unwrap();
+        assert_eq!(sealer.open(&resealed).unwrap(), next);
+        assert!(matches!(
+            sealer.open(&sealed),
+            Err(Error::StaleState { .. })
+        ));
+        // a current-format blob relabelled as another version cannot be opened in any format
+        let mut relabelled = resealed.clone();
+        relabelled.version = 9;
+        assert!(matches!(sealer.open(&relabelled), Err(Error::Unseal)));
     }
 
     #[test]
