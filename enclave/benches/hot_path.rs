@@ -45,6 +45,7 @@ fn framing(c: &mut Criterion) {
             request: signed(&f.api_key, &body),
             org: f.org.clone(),
             context: ActivityContext::None,
+            parent: None,
         }),
     };
     let bytes = postcard::to_allocvec(&request).unwrap();
@@ -199,6 +200,7 @@ fn activity(c: &mut Criterion) {
             ),
             org: f.org.clone(),
             context: ActivityContext::None,
+            parent: None,
         }))
         .unwrap();
     let Response::Activity(out) = created else {
@@ -235,6 +237,7 @@ fn activity(c: &mut Criterion) {
                 request: signed(&f.api_key, &body),
                 org: org.clone(),
                 context: context.clone(),
+                parent: None,
             })
         })
         .collect();

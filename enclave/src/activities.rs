@@ -2,6 +2,7 @@
 //! authorize the caller, and dispatch on the activity `type`.
 
 mod approvals;
+mod authenticators;
 mod create_private_keys;
 mod create_wallet;
 mod envelope;
@@ -21,7 +22,7 @@ use keyhold_shared::msg::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::auth::{Authenticated, authenticate};
+use crate::auth::{Authenticated, authenticate, authenticate_reader};
 use crate::authorize::{self, Verdict};
 use crate::enclave::Keys;
 use crate::error::{Error, Result};
@@ -40,17 +41,19 @@ pub const MAX_SKEW_MS: u64 = 5 * 60 * 1000;
 /// 24 hours after the first vote).
 pub const APPROVAL_WINDOW_MS: u64 = 24 * 60 * 60 * 1000;
 
-/// Authenticates a query (a read served by the host) and returns who asked.
+/// Authenticates a query (a read served by the host) and returns who asked: a user of `org`
+/// or of its `parent` (which may read its sub-organizations).
 pub fn authenticate_query(
     org: &OrgState,
+    parent: Option<&OrgState>,
     request: &SignedRequest,
     now_ms: u64,
 ) -> Result<Principal> {
     let body = QueryBody::parse(&request.body)?;
     // Authenticate first: an unauthenticated caller learns nothing about organization ids.
-    let auth = authenticate(org, request, now_ms)?;
+    let auth = authenticate_reader(org, parent, request, now_ms)?;
     body.check_organization(org)?;
-    Ok(principal(org, &auth))
+    Ok(principal(auth.org, &auth))
 }
 
 /// Authenticates, authorizes and executes one activity (or records a vote on one).

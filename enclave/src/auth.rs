@@ -1,14 +1,60 @@
 //! Authentication of client requests: the stamp is verified here, inside the enclave, over the
-//! exact body bytes the client sent, against credentials from the sealed organization state.
+//! exact body bytes the client sent, against credentials from the sealed organization state —
+//! API keys (`X-Stamp`, four schemes) and passkeys (`X-Stamp-Webauthn`).
 
+pub mod parent;
+pub mod schemes;
 pub mod stamp;
+pub mod webauthn;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyhold_shared::msg::{SignedRequest, Stamp};
 
 use crate::error::{Error, Result};
-use crate::org::{ApiKey, OrgState, User};
+use crate::org::{ApiKey, Authenticator, OrgState, User};
 
-/// Proof that a request's stamp verified against a credential of `org`. Only [`authenticate`]
+/// The credential a request was stamped with.
+#[derive(Clone, Copy, Debug)]
+pub enum Credential<'a> {
+    ApiKey(&'a ApiKey),
+    Authenticator(&'a Authenticator),
+}
+
+impl Credential<'_> {
+    /// The API key's or authenticator's id.
+    pub fn id(&self) -> String {
+        match self {
+            Credential::ApiKey(k) => k.id.to_string(),
+            Credential::Authenticator(a) => a.id.to_string(),
+        }
+    }
+
+    /// Turnkey's `CREDENTIAL_TYPE_*`.
+    pub fn credential_type(&self) -> &'static str {
+        match self {
+            Credential::ApiKey(k) => k.curve.credential_type(),
+            Credential::Authenticator(_) => "CREDENTIAL_TYPE_WEBAUTHN_AUTHENTICATOR",
+        }
+    }
+
+    pub fn public_key_hex(&self) -> String {
+        match self {
+            Credential::ApiKey(k) => hex::encode(&k.public_key),
+            Credential::Authenticator(a) => hex::encode(&a.public_key),
+        }
+    }
+
+    /// A passkey's credential id (base64url), as policies see it.
+    pub fn credential_id(&self) -> Option<String> {
+        match self {
+            Credential::ApiKey(_) => None,
+            Credential::Authenticator(a) => Some(URL_SAFE_NO_PAD.encode(&a.credential_id)),
+        }
+    }
+}
+
+/// Proof that a request's stamp verified against a credential of `org`. Only this module
 /// makes one, so code that needs an authenticated caller cannot be reached without it.
 #[derive(Debug)]
 #[expect(
@@ -16,8 +62,11 @@ use crate::org::{ApiKey, OrgState, User};
     reason = "the private field keeps construction inside this module, which `non_exhaustive` would not"
 )]
 pub struct Authenticated<'a> {
+    /// The organization the signing user belongs to: the one the request targets or, for a
+    /// read by a parent user ([`authenticate_reader`]), its parent.
+    pub org: &'a OrgState,
     pub user: &'a User,
-    pub api_key: &'a ApiKey,
+    pub credential: Credential<'a>,
     _proof: (),
 }
 
@@ -25,38 +74,80 @@ impl<'a> Authenticated<'a> {
     /// The same proof again (a caller that was authenticated once is still authenticated).
     pub fn again(other: &Authenticated<'a>) -> Self {
         Authenticated {
+            org: other.org,
             user: other.user,
-            api_key: other.api_key,
+            credential: other.credential,
             _proof: (),
         }
     }
 }
 
+/// Authenticates a request against the users of `org` itself (what every activity requires).
 pub fn authenticate<'a>(
     org: &'a OrgState,
     request: &SignedRequest,
     now_ms: u64,
 ) -> Result<Authenticated<'a>> {
-    let header = match &request.stamp {
-        Stamp::Missing => return Err(Error::SignatureMissing),
-        Stamp::ApiKey(header) => header,
-        Stamp::Webauthn(_) => {
-            return Err(Error::Unsupported(
-                "the X-Stamp-Webauthn passkey stamp".into(),
-            ));
+    match &request.stamp {
+        Stamp::Missing => Err(Error::SignatureMissing),
+        Stamp::ApiKey(header) => {
+            let stamp = stamp::ApiKeyStamp::parse(header)?;
+            let (user, api_key) = org
+                .find_api_key(stamp.public_key())
+                .ok_or(Error::PublicKeyNotFound)?;
+            if api_key.curve != stamp.scheme().curve() {
+                return Err(Error::MalformedStamp(
+                    "the stamp's scheme does not match the API key's curve",
+                ));
+            }
+            if api_key.expires_at_ms.is_some_and(|expiry| now_ms >= expiry) {
+                return Err(Error::ApiKeyExpired);
+            }
+            stamp.verify(&request.body)?;
+            Ok(Authenticated {
+                org,
+                user,
+                credential: Credential::ApiKey(api_key),
+                _proof: (),
+            })
         }
-    };
-    let stamp = stamp::ApiKeyStamp::parse(header)?;
-    let (user, api_key) = org
-        .find_api_key(stamp.public_key())
-        .ok_or(Error::PublicKeyNotFound)?;
-    if api_key.expires_at_ms.is_some_and(|expiry| now_ms >= expiry) {
-        return Err(Error::ApiKeyExpired);
+        Stamp::Webauthn(header) => {
+            let stamp = webauthn::WebauthnStamp::parse(header)?;
+            let (user, authenticator) = org
+                .find_authenticator(stamp.credential_id())
+                .ok_or(Error::CredentialNotFound)?;
+            stamp.verify(authenticator, &request.body)?;
+            Ok(Authenticated {
+                org,
+                user,
+                credential: Credential::Authenticator(authenticator),
+                _proof: (),
+            })
+        }
     }
-    stamp.verify(&request.body)?;
-    Ok(Authenticated {
-        user,
-        api_key,
-        _proof: (),
-    })
+}
+
+/// Authenticates a read: against `org`'s users, or else against its parent's, as Turnkey lets
+/// a parent organization's users read (never change) its sub-organizations. `parent` is checked
+/// to be `org`'s parent by the id sealed inside `org`.
+pub fn authenticate_reader<'a>(
+    org: &'a OrgState,
+    parent: Option<&'a OrgState>,
+    request: &SignedRequest,
+    now_ms: u64,
+) -> Result<Authenticated<'a>> {
+    let Some(parent) = parent else {
+        return authenticate(org, request, now_ms);
+    };
+    parent::check(org, parent)?;
+    match authenticate(org, request, now_ms) {
+        Err(Error::PublicKeyNotFound | Error::CredentialNotFound) => {
+            authenticate(parent, request, now_ms).map_err(|e| match e {
+                Error::PublicKeyNotFound => Error::PublicKeyNotFoundWithParent,
+                Error::CredentialNotFound => Error::CredentialNotFoundWithParent,
+                other => other,
+            })
+        }
+        other => other,
+    }
 }

@@ -154,11 +154,11 @@ pub fn context(
             alias: Some(a.user.name.clone()),
         });
         ctx.credentials.push(Credential {
-            id: a.api_key.id.to_string(),
+            id: a.credential.id(),
             user_id: a.user.id.to_string(),
-            credential_type: "CREDENTIAL_TYPE_API_KEY_P256".into(),
-            credential_id: None,
-            public_key: hex::encode(&a.api_key.public_key),
+            credential_type: a.credential.credential_type().into(),
+            credential_id: a.credential.credential_id(),
+            public_key: a.credential.public_key_hex(),
         });
     }
     let wallet = |id: &keyhold_shared::WalletId| {

@@ -6,13 +6,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use keyhold_shared::msg::{
     AttestRequest, Attestation, BootKey, BootstrapOrgOutput, BootstrapOrgRequest,
     DOMAIN_BOOTSTRAP_ORG, EnclaveStatus, MAX_NONCE_LEN, QuorumManifest, Request, Response,
-    domain_digest,
+    SealedOrgState, domain_digest,
 };
 use keyhold_shared::{ApiKeyId, OrgId, UserId, Uuid, WireError};
 use p256::ecdsa::{SigningKey, VerifyingKey};
 
 use crate::activities;
 use crate::attestation::Attester;
+use crate::auth;
 use crate::error::{Error, Result};
 use crate::hpke_suite::HpkeKeyPair;
 use crate::org::{ApiKey, ApiKeyCurve, OrgSealer, OrgState, RootQuorum, User};
@@ -255,8 +256,10 @@ impl Enclave {
             Request::Authenticate(auth) => {
                 let keys = self.keys()?;
                 let org = keys.org_sealer.open(&auth.org)?;
+                let parent = Self::open_parent(&keys, &org, auth.parent.as_ref())?;
                 Ok(Response::Authenticate(activities::authenticate_query(
                     &org,
+                    parent.as_ref(),
                     &auth.request,
                     now_ms(),
                 )?))
@@ -264,8 +267,10 @@ impl Enclave {
             Request::ReadOrg(read) => {
                 let keys = self.keys()?;
                 let org = keys.org_sealer.open(&read.org)?;
+                let parent = Self::open_parent(&keys, &org, read.parent.as_ref())?;
                 Ok(Response::ReadOrg(Box::new(activities::read_org(
                     &org,
+                    parent.as_ref(),
                     &read.request,
                     now_ms(),
                 )?)))
@@ -273,6 +278,14 @@ impl Enclave {
             Request::Activity(activity) => {
                 let keys = self.keys()?;
                 let org = keys.org_sealer.open(&activity.org)?;
+                if let Some(parent) = Self::open_parent(&keys, &org, activity.parent.as_ref())? {
+                    auth::parent::refuse_parent_activity(
+                        &org,
+                        &parent,
+                        &activity.request,
+                        now_ms(),
+                    )?;
+                }
                 let output = activities::execute(
                     &keys,
                     &org,
@@ -283,6 +296,17 @@ impl Enclave {
                 Ok(Response::Activity(Box::new(output)))
             }
         }
+    }
+
+    /// The parent organization state the host passed along, opened and checked to be `org`'s.
+    fn open_parent(
+        keys: &Keys,
+        org: &OrgState,
+        sealed: Option<&SealedOrgState>,
+    ) -> Result<Option<OrgState>> {
+        sealed
+            .map(|p| auth::parent::open(&keys.org_sealer, org, p))
+            .transpose()
     }
 
     /// Creates an organization with one root user and API key, if enough operators of the
@@ -340,6 +364,7 @@ impl Enclave {
                 tags: Vec::new(),
                 created_at_ms: now,
                 updated_at_ms: now,
+                authenticators: Vec::new(),
             }],
             root_quorum: RootQuorum {
                 threshold: 1,

@@ -17,8 +17,16 @@ pub enum Error {
     MalformedStamp(&'static str),
     #[error("could not verify api key signature")]
     SignatureInvalid,
+    #[error("could not verify WebAuthN signature: {0}")]
+    WebauthnInvalid(&'static str),
     #[error("could not find public key in organization")]
     PublicKeyNotFound,
+    #[error("could not find public key in organization or its parent organization")]
+    PublicKeyNotFoundWithParent,
+    #[error("webauthn authenticator not found in organization")]
+    CredentialNotFound,
+    #[error("webauthn authenticator not found in organization or parent organization")]
+    CredentialNotFoundWithParent,
     #[error("expired api key")]
     ApiKeyExpired,
     #[error("{0}")]
@@ -63,8 +71,15 @@ impl Error {
         match self {
             Error::InvalidRequest(_) => ErrorCode::InvalidRequest,
             Error::SignatureMissing => ErrorCode::SignatureMissing,
-            Error::MalformedStamp(_) | Error::SignatureInvalid => ErrorCode::SignatureInvalid,
-            Error::PublicKeyNotFound => ErrorCode::PublicKeyNotFound,
+            Error::MalformedStamp(_) | Error::SignatureInvalid | Error::WebauthnInvalid(_) => {
+                ErrorCode::SignatureInvalid
+            }
+            Error::PublicKeyNotFound | Error::PublicKeyNotFoundWithParent => {
+                ErrorCode::PublicKeyNotFound
+            }
+            Error::CredentialNotFound | Error::CredentialNotFoundWithParent => {
+                ErrorCode::CredentialNotFound
+            }
             Error::ApiKeyExpired => ErrorCode::ApiKeyExpired,
             Error::InvalidTime(_) => ErrorCode::InvalidTime,
             Error::OrganizationMismatch(_) | Error::PermissionDenied(_) | Error::Denied(_) => {

@@ -7,11 +7,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use keyhold_shared::msg::SealedOrgState;
-use keyhold_shared::{ApiKeyId, OrgId, UserId, WalletId};
+use keyhold_shared::{ApiKeyId, AuthenticatorId, OrgId, UserId, WalletId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::seal::{SealKey, org_state_aad, org_state_aad_v2, org_state_aad_v3};
+
+mod v2;
 
 /// Most policies an organization may hold (Turnkey: 100).
 pub const MAX_POLICIES: usize = 100;
@@ -19,6 +21,8 @@ pub const MAX_POLICIES: usize = 100;
 pub const MAX_USERS: usize = 1000;
 pub const MAX_TAGS: usize = 1000;
 pub const MAX_API_KEYS_PER_USER: usize = 100;
+/// Most passkeys per user (Turnkey: 10).
+pub const MAX_AUTHENTICATORS_PER_USER: usize = 10;
 /// Most fingerprints remembered against replay (see [`OrgState::recent`]).
 pub const MAX_RECENT: usize = 10_000;
 /// Most wallets whose metadata an organization records.
@@ -57,12 +61,58 @@ pub struct User {
     pub tags: Vec<String>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
+    /// Passkeys (since the third sealed format).
+    pub authenticators: Vec<Authenticator>,
 }
 
-/// Which signature scheme an API key uses (Turnkey's `API_KEY_CURVE_*`).
+/// Which curve an API key is on (Turnkey's `API_KEY_CURVE_*`). New variants go last: postcard
+/// numbers them in order, and sealed states store the number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ApiKeyCurve {
     P256,
+    Secp256k1,
+    Ed25519,
+}
+
+impl ApiKeyCurve {
+    pub fn from_turnkey(s: &str) -> Option<Self> {
+        Some(match s {
+            "API_KEY_CURVE_P256" => ApiKeyCurve::P256,
+            "API_KEY_CURVE_SECP256K1" => ApiKeyCurve::Secp256k1,
+            "API_KEY_CURVE_ED25519" => ApiKeyCurve::Ed25519,
+            _ => return None,
+        })
+    }
+
+    /// Turnkey's `CREDENTIAL_TYPE_*` for a key on this curve (what policies see as `c.type`).
+    pub fn credential_type(self) -> &'static str {
+        match self {
+            ApiKeyCurve::P256 => "CREDENTIAL_TYPE_API_KEY_P256",
+            ApiKeyCurve::Secp256k1 => "CREDENTIAL_TYPE_API_KEY_SECP256K1",
+            ApiKeyCurve::Ed25519 => "CREDENTIAL_TYPE_API_KEY_ED25519",
+        }
+    }
+}
+
+/// A passkey registered to a user. Its public key was taken from the registration's
+/// attestation object inside an activity the organization authorized; the host never supplies it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authenticator {
+    pub id: AuthenticatorId,
+    pub name: String,
+    /// The credential id the authenticator chose (raw bytes; base64url on the wire).
+    pub credential_id: Vec<u8>,
+    /// SEC1 compressed P-256 public key (COSE algorithm ES256).
+    pub public_key: Vec<u8>,
+    /// SHA-256 of the relying-party id the credential was created for: every assertion made
+    /// with this credential carries the same hash, so one made for another site is refused.
+    pub rp_id_hash: [u8; 32],
+    pub aaguid: [u8; 16],
+    /// The attestation statement format it was registered with (`none` or `packed`).
+    pub attestation_format: String,
+    /// Turnkey's `AUTHENTICATOR_TRANSPORT_*` strings.
+    pub transports: Vec<String>,
+    pub created_at_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +207,7 @@ mod v1 {
                         tags: Vec::new(),
                         created_at_ms: u.created_at_ms,
                         updated_at_ms: u.created_at_ms,
+                        authenticators: Vec::new(),
                     })
                     .collect(),
                 root_quorum: old.root_quorum,
@@ -172,47 +223,17 @@ mod v1 {
     }
 }
 
-/// The second sealed format (before the spending ledger): still opened, and migrated.
-mod v2 {
-    use super::{OrgId, RootQuorum, StoredPolicy, Tag, User, WalletMeta};
-    use serde::Deserialize;
-
-    #[derive(Deserialize)]
-    pub struct OrgState {
-        pub org_id: OrgId,
-        pub name: String,
-        pub version: u64,
-        pub users: Vec<User>,
-        pub root_quorum: RootQuorum,
-        pub created_at_ms: u64,
-        pub policies: Vec<StoredPolicy>,
-        pub user_tags: Vec<Tag>,
-        pub wallets: Vec<WalletMeta>,
-        pub parent_org_id: Option<OrgId>,
-        pub recent: Vec<([u8; 16], u64)>,
-    }
-
-    impl From<OrgState> for super::OrgState {
-        fn from(old: OrgState) -> Self {
-            super::OrgState {
-                org_id: old.org_id,
-                name: old.name,
-                version: old.version,
-                users: old.users,
-                root_quorum: old.root_quorum,
-                created_at_ms: old.created_at_ms,
-                policies: old.policies,
-                user_tags: old.user_tags,
-                wallets: old.wallets,
-                parent_org_id: old.parent_org_id,
-                recent: old.recent,
-                usage: Vec::new(),
-            }
-        }
-    }
-}
-
 impl OrgState {
+    /// Finds the user holding the passkey with `credential_id`.
+    pub fn find_authenticator(&self, credential_id: &[u8]) -> Option<(&User, &Authenticator)> {
+        self.users.iter().find_map(|u| {
+            u.authenticators
+                .iter()
+                .find(|a| a.credential_id == credential_id)
+                .map(|a| (u, a))
+        })
+    }
+
     /// Finds the user holding the API key `public_key`.
     pub fn find_api_key(&self, public_key: &[u8]) -> Option<(&User, &ApiKey)> {
         self.users.iter().find_map(|u| {
@@ -400,6 +421,7 @@ mod tests {
     use super::*;
     use crate::secrets::QuorumKey;
     use keyhold_shared::Uuid;
+    use keyhold_shared::msg::SealedOrgState;
 
     fn state(org: u8, version: u64) -> OrgState {
         OrgState {
@@ -450,6 +472,111 @@ mod tests {
         ));
         // another enclave (other quorum key) cannot open it at all
         assert!(matches!(self::sealer().open(&v2), Err(Error::Unseal)));
+    }
+
+    #[test]
+    fn second_format_blobs_open_and_migrate() {
+        #[derive(Serialize)]
+        struct OldUser {
+            id: UserId,
+            name: String,
+            email: Option<String>,
+            phone_number: Option<String>,
+            api_keys: Vec<ApiKey>,
+            tags: Vec<String>,
+            created_at_ms: u64,
+            updated_at_ms: u64,
+        }
+        #[derive(Serialize)]
+        struct OldState {
+            org_id: OrgId,
+            name: String,
+            version: u64,
+            users: Vec<OldUser>,
+            root_quorum: RootQuorum,
+            created_at_ms: u64,
+            policies: Vec<StoredPolicy>,
+            user_tags: Vec<Tag>,
+            wallets: Vec<WalletMeta>,
+            parent_org_id: Option<OrgId>,
+            recent: Vec<([u8; 16], u64)>,
+        }
+        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
+        let org_id = OrgId(Uuid::from_bytes([5; 16]));
+        let parent = OrgId(Uuid::from_bytes([6; 16]));
+        let user = UserId(Uuid::from_bytes([7; 16]));
+        let api_key = ApiKey {
+            id: ApiKeyId(Uuid::from_bytes([8; 16])),
+            name: "k".into(),
+            curve: ApiKeyCurve::P256,
+            public_key: vec![2; 33],
+            created_at_ms: 1,
+            expires_at_ms: Some(99),
+        };
+        let old = OldState {
+            org_id,
+            name: "second".into(),
+            version: 9,
+            users: vec![OldUser {
+                id: user,
+                name: "root".into(),
+                email: Some("r@example.com".into()),
+                phone_number: None,
+                api_keys: vec![api_key.clone()],
+                tags: vec!["t".into()],
+                created_at_ms: 1,
+                updated_at_ms: 2,
+            }],
+            root_quorum: RootQuorum {
+                threshold: 1,
+                user_ids: vec![user],
+            },
+            created_at_ms: 1,
+            policies: vec![],
+            user_tags: vec![Tag {
+                id: "t".into(),
+                name: "tag".into(),
+                created_at_ms: 1,
+                updated_at_ms: 1,
+            }],
+            wallets: vec![],
+            parent_org_id: Some(parent),
+            recent: vec![([1; 16], 5)],
+        };
+        let (nonce, ciphertext) = key
+            .seal(
+                &postcard::to_allocvec(&old).unwrap(),
+                &org_state_aad_v2(&org_id, 9),
+            )
+            .unwrap();
+        let sealer = OrgSealer::new(key);
+        let sealed = SealedOrgState {
+            org_id,
+            version: 9,
+            nonce,
+            ciphertext,
+        };
+        let state = sealer.open(&sealed).unwrap();
+        assert_eq!(state.users[0].api_keys, vec![api_key]);
+        assert_eq!(state.users[0].email.as_deref(), Some("r@example.com"));
+        assert_eq!(state.users[0].tags, vec!["t".to_owned()]);
+        assert!(state.users[0].authenticators.is_empty());
+        assert_eq!(state.parent_org_id, Some(parent));
+        assert_eq!(state.recent, vec![([1; 16], 5)]);
+        assert_eq!(state.user_tags.len(), 1);
+        // resealed in the current format it opens as such, and the old blob is stale
+        let mut next = state.clone();
+        next.version = 10;
+        let resealed = sealer.seal(&next).unwrap();
+        assert_eq!(sealer.open(&resealed).unwrap(), next);
+        assert!(matches!(
+            sealer.open(&sealed),
+            Err(Error::StaleState { .. })
+        ));
+        // a current-format blob relabelled as another version cannot be opened in any format
+        let mut relabelled = resealed.clone();
+        relabelled.version = 9;
+        assert!(matches!(sealer.open(&relabelled), Err(Error::Unseal)));
     }
 
     #[test]
@@ -515,37 +642,5 @@ mod tests {
             sealer.open(&sealed),
             Err(Error::StaleState { .. })
         ));
-    }
-
-    #[test]
-    fn second_format_blobs_open_and_migrate() {
-        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
-        let old = state(9, 4);
-        // The second format is the current one without the ledger, which postcard writes last
-        // (an empty ledger is the single byte 0).
-        let mut plaintext = postcard::to_allocvec(&old).unwrap();
-        assert_eq!(plaintext.pop(), Some(0));
-        let (nonce, ciphertext) = key
-            .seal(&plaintext, &org_state_aad_v2(&old.org_id, 4))
-            .unwrap();
-        let sealed = SealedOrgState {
-            org_id: old.org_id,
-            version: 4,
-            nonce,
-            ciphertext,
-        };
-        let sealer = OrgSealer::new(key);
-        assert_eq!(sealer.open(&sealed).unwrap(), old);
-        // the same bytes do not open as the current format
-        assert!(
-            sealer
-                .key
-                .open(
-                    &sealed.nonce,
-                    &sealed.ciphertext,
-                    &org_state_aad_v3(&old.org_id, 4)
-                )
-                .is_err()
-        );
     }
 }

@@ -71,8 +71,8 @@ pub fn org_state_aad_v2(org: &OrgId, version: u64) -> Vec<u8> {
     aad
 }
 
-/// Associated data of a sealed organization state in the current format (with the spending
-/// ledger); [`org_state_aad_v2`] and [`org_state_aad`] mark older formats, still opened.
+/// Associated data of a sealed organization state in the current format (users with passkeys,
+/// the spending ledger); [`org_state_aad_v2`] and [`org_state_aad`] mark older formats, still opened.
 pub fn org_state_aad_v3(org: &OrgId, version: u64) -> Vec<u8> {
     let mut aad = b"keyhold/v3/org-state".to_vec();
     aad.extend_from_slice(org.0.as_bytes());

@@ -1,9 +1,11 @@
 //! In-process tests of the whole enclave: the socket server against hostile peers, a host that
 //! lies, and the end-to-end check that no secret reaches the host's database or any log.
 
+mod credentials;
 mod host_lies;
 mod limits;
 mod no_secret_leak;
 mod orgs;
+mod passkey;
 mod server;
 mod support;

@@ -229,6 +229,7 @@ async fn two_of_three_quorum_then_key_forwarding() {
     })
     .to_string();
     let request = ActivityRequest {
+        parent: None,
         request: stamp(&api_key, &body),
         org: org.sealed_state.clone(),
         context: ActivityContext::None,
@@ -257,6 +258,7 @@ async fn two_of_three_quorum_then_key_forwarding() {
         })
         .to_string();
         let request = Request::Activity(ActivityRequest {
+            parent: None,
             request: stamp(&api_key, &body),
             org: org.sealed_state.clone(),
             context: ActivityContext::WalletAccount {

@@ -130,6 +130,10 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
         fingerprint: &str,
     ) -> StoreResult<Vec<(String, String)>>;
+    /// The parent of a sub-organization (`None` for a top-level organization or an unknown id).
+    /// Only a hint for the enclave, which checks it against the parent id sealed in the
+    /// sub-organization's state.
+    async fn parent_of(&self, org: OrgId) -> StoreResult<Option<OrgId>>;
     /// Ids of the sub-organizations of `parent`, oldest first, paginated by id cursors.
     async fn list_sub_orgs(&self, parent: OrgId, page: Page) -> StoreResult<Vec<OrgId>>;
     /// Activities newest first, filtered by status and type (empty = all), paginated by

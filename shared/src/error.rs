@@ -37,6 +37,9 @@ pub enum ErrorCode {
     Busy,
     /// A bug or an unexpected internal failure.
     Internal,
+    /// The stamp's passkey credential id is not an authenticator of the organization (Turnkey's
+    /// `CREDENTIAL_NOT_FOUND`). Last, so the earlier variants keep their wire numbers.
+    CredentialNotFound,
 }
 
 /// An error answer: a code plus a caller-facing message.

@@ -107,6 +107,10 @@ typed_id!(
     ApiKeyId
 );
 typed_id!(
+    /// A passkey (WebAuthn authenticator) credential.
+    AuthenticatorId
+);
+typed_id!(
     /// An HD wallet (one seed).
     WalletId
 );

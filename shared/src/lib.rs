@@ -17,4 +17,6 @@ pub mod transport;
 
 pub use address::Address;
 pub use error::{ErrorCode, WireError};
-pub use ids::{ActivityId, ApiKeyId, OrgId, PrivateKeyId, RequestId, UserId, Uuid, WalletId};
+pub use ids::{
+    ActivityId, ApiKeyId, AuthenticatorId, OrgId, PrivateKeyId, RequestId, UserId, Uuid, WalletId,
+};

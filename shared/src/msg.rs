@@ -192,6 +192,10 @@ pub enum Stamp {
 pub struct AuthenticateRequest {
     pub request: SignedRequest,
     pub org: SealedOrgState,
+    /// The parent organization's state when `org` is a sub-organization and the stamp may be a
+    /// parent user's (Turnkey lets a parent's users read their sub-organizations). The enclave
+    /// checks it against the parent id sealed inside `org`.
+    pub parent: Option<SealedOrgState>,
 }
 
 /// Who made an authenticated request.
@@ -209,6 +213,9 @@ pub struct ActivityRequest {
     pub org: SealedOrgState,
     /// Material the host looked up for this activity; every piece is checked by the enclave.
     pub context: ActivityContext,
+    /// As in [`AuthenticateRequest::parent`]: lets the enclave tell a parent user apart (whose
+    /// activities on a sub-organization are refused) from an unknown key.
+    pub parent: Option<SealedOrgState>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

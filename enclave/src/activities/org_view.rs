@@ -2,13 +2,16 @@
 //! `datav1Tag`, `rootQuorum`), served to authenticated queries. Nothing here is secret: API keys
 //! are public keys, and policies are what the organization's users may read anyway.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keyhold_shared::Uuid;
 use keyhold_shared::msg::{OrgReadout, SignedRequest};
 use serde_json::{Value, json};
 
 use super::{QueryBody, principal};
-use crate::auth::authenticate;
+use crate::auth::authenticate_reader;
 use crate::error::Result;
-use crate::org::{ApiKey, OrgState, StoredPolicy, Tag, User};
+use crate::org::{ApiKey, Authenticator, OrgState, StoredPolicy, Tag, User};
 
 fn set(v: &mut Value, key: &str, value: Value) {
     if let Some(object) = v.as_object_mut() {
@@ -22,7 +25,7 @@ fn timestamp(ms: u64) -> Value {
 
 fn api_key(k: &ApiKey) -> Value {
     let mut v = json!({
-        "credential": {"publicKey": hex::encode(&k.public_key), "type": "CREDENTIAL_TYPE_API_KEY_P256"},
+        "credential": {"publicKey": hex::encode(&k.public_key), "type": k.curve.credential_type()},
         "apiKeyId": k.id.to_string(),
         "apiKeyName": k.name,
         "createdAt": timestamp(k.created_at_ms),
@@ -38,11 +41,28 @@ fn api_key(k: &ApiKey) -> Value {
     v
 }
 
+/// Turnkey's `v1Authenticator`. `model` would come from a table of authenticator models by
+/// AAGUID, which keyhold does not keep.
+fn authenticator(a: &Authenticator) -> Value {
+    json!({
+        "transports": a.transports,
+        "attestationType": a.attestation_format,
+        "aaguid": Uuid::from_bytes(a.aaguid).to_string(),
+        "credentialId": URL_SAFE_NO_PAD.encode(&a.credential_id),
+        "model": "",
+        "credential": {"publicKey": hex::encode(&a.public_key), "type": "CREDENTIAL_TYPE_WEBAUTHN_AUTHENTICATOR"},
+        "authenticatorId": a.id.to_string(),
+        "authenticatorName": a.name,
+        "createdAt": timestamp(a.created_at_ms),
+        "updatedAt": timestamp(a.created_at_ms),
+    })
+}
+
 fn user(u: &User) -> Value {
     let mut v = json!({
         "userId": u.id.to_string(),
         "userName": u.name,
-        "authenticators": [],
+        "authenticators": u.authenticators.iter().map(authenticator).collect::<Vec<_>>(),
         "apiKeys": u.api_keys.iter().map(api_key).collect::<Vec<_>>(),
         "userTags": u.tags,
         "oauthProviders": [],
@@ -110,13 +130,18 @@ pub fn organization_data(org: &OrgState) -> Value {
 }
 
 /// Authenticates a query, then returns the organization's public data (every user may read
-/// their organization, as in Turnkey).
-pub fn read_org(org: &OrgState, request: &SignedRequest, now_ms: u64) -> Result<OrgReadout> {
+/// their organization, and a parent organization's users its sub-organizations, as in Turnkey).
+pub fn read_org(
+    org: &OrgState,
+    parent: Option<&OrgState>,
+    request: &SignedRequest,
+    now_ms: u64,
+) -> Result<OrgReadout> {
     let body = QueryBody::parse(&request.body)?;
-    let auth = authenticate(org, request, now_ms)?;
+    let auth = authenticate_reader(org, parent, request, now_ms)?;
     body.check_organization(org)?;
     Ok(OrgReadout {
-        principal: principal(org, &auth),
+        principal: principal(auth.org, &auth),
         organization_json: organization_data(org).to_string(),
     })
 }

@@ -7,7 +7,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::envelope::Envelope;
-use super::{APPROVAL_WINDOW_MS, Allowed, MAX_AGE_MS, MAX_SKEW_MS, policies, users};
+use super::{
+    APPROVAL_WINDOW_MS, Allowed, MAX_AGE_MS, MAX_SKEW_MS, authenticators, policies, users,
+};
 use crate::error::{Error, Result};
 use crate::org::{MAX_WALLETS, OrgState, WalletMeta};
 use crate::secrets::random;
@@ -31,6 +33,8 @@ fn op(activity_type: &str) -> Option<Op> {
             users::create_api_keys
         }
         "ACTIVITY_TYPE_DELETE_API_KEYS" => users::delete_api_keys,
+        "ACTIVITY_TYPE_CREATE_AUTHENTICATORS_V2" => authenticators::create_authenticators,
+        "ACTIVITY_TYPE_DELETE_AUTHENTICATORS" => authenticators::delete_authenticators,
         "ACTIVITY_TYPE_CREATE_USER_TAG" => users::create_user_tag,
         "ACTIVITY_TYPE_UPDATE_USER_TAG" => users::update_user_tag,
         "ACTIVITY_TYPE_DELETE_USER_TAGS" => users::delete_user_tags,

@@ -1,5 +1,6 @@
 //! `CREATE_SUB_ORGANIZATION` (V7, V8): runs in the parent organization (whose policies govern
-//! it) and creates a new organization with its own sealed state — root users with API keys, a
+//! it) and creates a new organization with its own sealed state — root users with API keys
+//! and/or passkeys, a
 //! root quorum, and optionally a first wallet made exactly as `CREATE_WALLET` makes one.
 //!
 //! The parent's state is not changed, so creating thousands of sub-organizations does not
@@ -76,9 +77,9 @@ pub fn run(
         usage: Vec::new(),
     };
     for user in &intent.root_users {
-        if user.api_keys.is_empty() {
+        if user.api_keys.is_empty() && user.authenticators.is_empty() {
             return Err(Error::invalid(
-                "each root user needs an API key (passkeys, OAuth and email login are not supported by keyhold yet)",
+                "each root user needs an API key or a passkey (OAuth and email login are not supported by keyhold yet)",
             ));
         }
         if !user.user_tags.is_empty() {

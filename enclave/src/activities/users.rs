@@ -3,13 +3,14 @@
 //! `DELETE_USER_TAGS`, `UPDATE_ROOT_QUORUM`. Shapes and result keys are Turnkey's.
 
 use keyhold_shared::{ApiKeyId, UserId};
-use p256::ecdsa::VerifyingKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::authenticators::{AuthenticatorParams, add_authenticator};
 use super::envelope::Envelope;
 use super::organization::{check_name, new_id, parse_uuid};
-use crate::error::{Error, Result};
+use crate::auth::schemes::PublicKey;
+use crate::error::{Error, Result, clip};
 use crate::org::{
     ApiKey, ApiKeyCurve, MAX_API_KEYS_PER_USER, MAX_TAGS, MAX_USERS, OrgState, Tag, User,
 };
@@ -33,32 +34,30 @@ pub(super) struct UserParams {
     #[serde(default)]
     pub(super) api_keys: Vec<ApiKeyParams>,
     #[serde(default)]
-    authenticators: Vec<Value>,
+    pub(super) authenticators: Vec<AuthenticatorParams>,
     #[serde(default)]
     oauth_providers: Vec<Value>,
     #[serde(default)]
     pub(super) user_tags: Vec<String>,
 }
 
-/// Builds an API key from Turnkey's parameters (P-256, compressed SEC1 hex).
+/// Builds an API key from Turnkey's parameters: a compressed SEC1 point (P-256, secp256k1) or a
+/// 32-byte Ed25519 key, in hex; `curveType` absent (the V1 shape) means P-256.
 pub fn api_key(p: &ApiKeyParams, now_ms: u64) -> Result<ApiKey> {
     check_name("apiKeyName", &p.api_key_name)?;
-    match p.curve_type.as_deref() {
-        None | Some("API_KEY_CURVE_P256") => {}
-        Some(other) => {
-            return Err(Error::Unsupported(format!(
-                "API key curve `{}`",
-                other.chars().take(40).collect::<String>()
-            )));
-        }
-    }
+    let curve = match p.curve_type.as_deref() {
+        None => ApiKeyCurve::P256,
+        Some(name) => ApiKeyCurve::from_turnkey(name).ok_or_else(|| {
+            Error::invalid(format!(
+                "curveType `{}` must be API_KEY_CURVE_P256, API_KEY_CURVE_SECP256K1 or API_KEY_CURVE_ED25519",
+                clip(name)
+            ))
+        })?,
+    };
     let public_key = hex::decode(p.public_key.trim_start_matches("0x"))
-        .ok()
-        .filter(|k| k.len() == 33)
-        .filter(|k| VerifyingKey::from_sec1_bytes(k).is_ok())
-        .ok_or_else(|| {
-            Error::invalid("publicKey must be a compressed P-256 public key (66 hex characters)")
-        })?;
+        .map_err(|_| Error::invalid("publicKey must be hex"))?;
+    PublicKey::parse(curve, &public_key)
+        .map_err(|why| Error::invalid(format!("publicKey {why}")))?;
     let expires_at_ms = match &p.expiration_seconds {
         None => None,
         Some(s) => {
@@ -71,7 +70,7 @@ pub fn api_key(p: &ApiKeyParams, now_ms: u64) -> Result<ApiKey> {
     Ok(ApiKey {
         id: ApiKeyId(new_id()?),
         name: p.api_key_name.clone(),
-        curve: ApiKeyCurve::P256,
+        curve,
         public_key,
         created_at_ms: now_ms,
         expires_at_ms,
@@ -110,7 +109,7 @@ fn check_tags(state: &OrgState, tags: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn user_id(field: &str, value: &str, state: &OrgState) -> Result<UserId> {
+pub(super) fn user_id(field: &str, value: &str, state: &OrgState) -> Result<UserId> {
     let id: UserId = parse_uuid(field, value)?;
     if state.user(&id).is_none() {
         return Err(Error::NotFound(format!("user {id} not found")));
@@ -121,9 +120,6 @@ fn user_id(field: &str, value: &str, state: &OrgState) -> Result<UserId> {
 /// Creates a user from Turnkey's user parameters; also used for a sub-organization's root users.
 pub(super) fn new_user(state: &mut OrgState, p: &UserParams, now_ms: u64) -> Result<UserId> {
     check_name("userName", &p.user_name)?;
-    if !p.authenticators.is_empty() {
-        return Err(Error::Unsupported("passkey authenticators".into()));
-    }
     if !p.oauth_providers.is_empty() {
         return Err(Error::Unsupported("OAuth providers".into()));
     }
@@ -154,9 +150,13 @@ pub(super) fn new_user(state: &mut OrgState, p: &UserParams, now_ms: u64) -> Res
         tags,
         created_at_ms: now_ms,
         updated_at_ms: now_ms,
+        authenticators: Vec::new(),
     });
     for k in &p.api_keys {
         add_key(state, &id, api_key(k, now_ms)?)?;
+    }
+    for a in &p.authenticators {
+        add_authenticator(state, &id, a, now_ms)?;
     }
     Ok(id)
 }

@@ -1,15 +1,15 @@
 //! Turnkey's `X-Stamp` header: base64url (padding optional) of the JSON
-//! `{"publicKey": hex, "scheme": "SIGNATURE_SCHEME_TK_API_P256", "signature": hex DER}`,
-//! the signature being ECDSA P-256 over SHA-256 of the raw body. Format and test vector from
-//! Turnkey's `@turnkey/api-key-stamper` 0.6.17 (see ../shared/reference/turnkey-api.md §2.1).
+//! `{"publicKey": hex, "scheme": "SIGNATURE_SCHEME_TK_API_…", "signature": hex}`; what each
+//! scheme signs is in [`super::schemes`]. Format and test vector from Turnkey's
+//! `@turnkey/api-key-stamper` 0.6.17 and `@turnkey/wallet-stamper` 1.1.17 (see
+//! ../shared/reference/turnkey-api.md §2.1).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use super::schemes::{PublicKey, Scheme, verify};
+use crate::error::{Error, Result, clip};
 
 /// Longest stamp header accepted; a real one is about 300 bytes.
 const MAX_HEADER_LEN: usize = 4096;
@@ -26,9 +26,10 @@ struct StampJson {
 /// A parsed (not yet verified) API-key stamp.
 #[derive(Debug)]
 pub struct ApiKeyStamp {
+    scheme: Scheme,
     public_key: Vec<u8>,
-    key: VerifyingKey,
-    signature: Signature,
+    key: PublicKey,
+    signature: Vec<u8>,
 }
 
 impl ApiKeyStamp {
@@ -41,26 +42,17 @@ impl ApiKeyStamp {
             .map_err(|_| Error::MalformedStamp("not base64url"))?;
         let stamp: StampJson = serde_json::from_slice(&json)
             .map_err(|_| Error::MalformedStamp("not a stamp JSON object"))?;
-        if stamp.scheme != "SIGNATURE_SCHEME_TK_API_P256" {
-            return Err(Error::Unsupported(format!(
-                "stamp scheme `{}`",
-                truncate(&stamp.scheme)
-            )));
-        }
+        let scheme = Scheme::from_turnkey(&stamp.scheme)
+            .ok_or_else(|| Error::Unsupported(format!("stamp scheme `{}`", clip(&stamp.scheme))))?;
         let public_key = hex::decode(&stamp.public_key)
             .map_err(|_| Error::MalformedStamp("publicKey is not hex"))?;
-        if public_key.len() != 33 {
-            return Err(Error::MalformedStamp(
-                "publicKey must be a compressed P-256 point",
-            ));
-        }
-        let key = VerifyingKey::from_sec1_bytes(&public_key)
-            .map_err(|_| Error::MalformedStamp("publicKey is not a P-256 point"))?;
-        let der = hex::decode(&stamp.signature)
+        let key = PublicKey::parse(scheme.curve(), &public_key).map_err(|_| {
+            Error::MalformedStamp("publicKey is not a public key of the scheme's curve")
+        })?;
+        let signature = hex::decode(&stamp.signature)
             .map_err(|_| Error::MalformedStamp("signature is not hex"))?;
-        // High-S signatures are valid: Node's api-key-stamper does not normalise S.
-        let signature = Signature::from_der(&der).map_err(|_| Error::SignatureInvalid)?;
         Ok(ApiKeyStamp {
+            scheme,
             public_key,
             key,
             signature,
@@ -71,16 +63,14 @@ impl ApiKeyStamp {
         &self.public_key
     }
 
-    /// Verifies the signature over `body` (ECDSA P-256 with SHA-256).
-    pub fn verify(&self, body: &[u8]) -> Result<()> {
-        self.key
-            .verify(body, &self.signature)
-            .map_err(|_| Error::SignatureInvalid)
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
     }
-}
 
-fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
+    /// Verifies the signature over `body` under the stamp's scheme.
+    pub fn verify(&self, body: &[u8]) -> Result<()> {
+        verify(self.scheme, &self.key, &self.signature, body)
+    }
 }
 
 #[cfg(test)]
@@ -110,8 +100,8 @@ mod tests {
 
     #[test]
     fn high_s_signatures_are_accepted() {
-        use p256::ecdsa::SigningKey;
         use p256::ecdsa::signature::Signer;
+        use p256::ecdsa::{Signature, SigningKey};
         let key = SigningKey::from_slice(&[7u8; 32]).unwrap();
         let body = b"{\"organizationId\":\"x\"}";
         let sig: Signature = key.sign(body);

@@ -18,6 +18,7 @@ struct Wallet {
 fn create_wallet(f: &mut Fixture, paths: &[&str]) -> Wallet {
     let body = create_wallet_body(&f.org_id, "w", paths);
     let request = Request::Activity(ActivityRequest {
+        parent: None,
         request: signed(&f.api_key, &body),
         org: f.org.clone(),
         context: ActivityContext::None,
@@ -51,6 +52,7 @@ fn sign(
 ) -> Result<Response, keyhold_shared::WireError> {
     let body = sign_body(&f.org_id, sign_with, "deadbeef", "HASH_FUNCTION_KECCAK256");
     f.enclave.handle(Request::Activity(ActivityRequest {
+        parent: None,
         request: signed(&f.api_key, &body),
         org: f.org.clone(),
         context,
@@ -146,6 +148,7 @@ fn host_presents_another_organizations_state() {
     // even open it, and f's own enclave sees the org id mismatch after authentication fails.
     let body = create_wallet_body(&f.org_id, "w", &[]);
     let request = Request::Activity(ActivityRequest {
+        parent: None,
         request: signed(&f.api_key, &body),
         org: other.org.clone(),
         context: ActivityContext::None,
@@ -165,6 +168,7 @@ fn host_alters_the_body_or_drops_the_stamp() {
     let err = f
         .enclave
         .handle(Request::Activity(ActivityRequest {
+            parent: None,
             request,
             org: f.org.clone(),
             context: ActivityContext::None,
@@ -178,6 +182,7 @@ fn host_alters_the_body_or_drops_the_stamp() {
     let err = f
         .enclave
         .handle(Request::Activity(ActivityRequest {
+            parent: None,
             request,
             org: f.org.clone(),
             context: ActivityContext::None,
@@ -198,6 +203,7 @@ fn stale_or_future_timestamps_are_refused() {
         let err = f
             .enclave
             .handle(Request::Activity(ActivityRequest {
+                parent: None,
                 request: signed(&f.api_key, &body),
                 org: f.org.clone(),
                 context: ActivityContext::None,
@@ -248,6 +254,7 @@ fn activity(
     })
     .to_string();
     f.enclave.handle(Request::Activity(ActivityRequest {
+        parent: None,
         request: signed(&f.api_key, &body),
         org: f.org.clone(),
         context,

@@ -62,6 +62,7 @@ fn sign(
             address_format: AddressFormat::Ethereum,
             sealed_seed: w.seed.clone(),
         },
+        parent: None,
     }))? {
         Response::Activity(out) => Ok(out.new_org_state),
         other => panic!("unexpected answer {other:?}"),

@@ -38,6 +38,7 @@ pub(super) fn run(
     body: &str,
 ) -> Result<ActivityOutput, WireError> {
     match f.enclave.handle(Request::Activity(ActivityRequest {
+        parent: None,
         request: signed(key, body),
         org: state.clone(),
         context: ActivityContext::None,
@@ -406,6 +407,7 @@ fn queries_read_users_policies_and_tags() {
     let state = wallet_by(&f, &state, &bob).unwrap().new_org_state.unwrap();
     let query = json!({"organizationId": f.org_id.to_string()}).to_string();
     let Ok(Response::ReadOrg(readout)) = f.enclave.handle(Request::ReadOrg(AuthenticateRequest {
+        parent: None,
         request: signed(&bob, &query),
         org: state.clone(),
     })) else {
@@ -425,6 +427,7 @@ fn queries_read_users_policies_and_tags() {
     let err = f
         .enclave
         .handle(Request::ReadOrg(AuthenticateRequest {
+            parent: None,
             request: signed(&new_key(), &query),
             org: state,
         }))
@@ -529,6 +532,7 @@ fn sub_organizations_get_their_own_sealed_state_root_users_and_wallet() {
         sealed_seed: wallet.sealed_seed.clone(),
     };
     let Ok(Response::Activity(_)) = f.enclave.handle(Request::Activity(ActivityRequest {
+        parent: None,
         request: signed(&alice, &sign),
         org: sub_state.clone(),
         context: ctx,
@@ -606,6 +610,7 @@ fn cast(
         target_context: ActivityContext::None,
     }));
     match b.f.enclave.handle(Request::Activity(ActivityRequest {
+        parent: None,
         request: signed(voter, vote),
         org: state.clone(),
         context,
@@ -799,6 +804,7 @@ fn root_quorum_of_two_needs_both_roots() {
     let root_id = {
         let q = json!({"organizationId": f.org_id.to_string()}).to_string();
         let Ok(Response::ReadOrg(r)) = f.enclave.handle(Request::ReadOrg(AuthenticateRequest {
+            parent: None,
             request: signed(&f.api_key, &q),
             org: state.clone(),
         })) else {
@@ -876,6 +882,7 @@ fn policies_read_the_wallet_from_the_sealed_state() {
         let body =
             super::support::sign_body(&f.org_id, &w.1, "deadbeef", "HASH_FUNCTION_KECCAK256");
         f.enclave.handle(Request::Activity(ActivityRequest {
+            parent: None,
             request: signed(&bob, &body),
             org: state.clone(),
             context: ActivityContext::WalletAccount {
@@ -935,6 +942,7 @@ fn policies_read_the_ethereum_transaction() {
             json!({"signWith": address, "unsignedTransaction": unsigned, "type": "TRANSACTION_TYPE_ETHEREUM"}),
         );
         f.enclave.handle(Request::Activity(ActivityRequest {
+            parent: None,
             request: signed(&bob, &body),
             org: state.clone(),
             context: ActivityContext::WalletAccount {
@@ -964,6 +972,7 @@ fn policies_read_the_ethereum_transaction() {
     let err = f
         .enclave
         .handle(Request::Activity(ActivityRequest {
+            parent: None,
             request: signed(&bob, &body),
             org: state2,
             context: ActivityContext::WalletAccount {

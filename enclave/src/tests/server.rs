@@ -195,6 +195,7 @@ async fn unprovisioned_enclave_refuses_client_work() {
     let (_dir, address) = start().await;
     let mut stream = connect(&address).await;
     let request = Request::Authenticate(keyhold_shared::msg::AuthenticateRequest {
+        parent: None,
         request: keyhold_shared::msg::SignedRequest {
             body: b"{}".to_vec(),
             stamp: keyhold_shared::msg::Stamp::Missing,

@@ -28,11 +28,22 @@ pub fn status(status: ActivityStatus) -> &'static str {
     }
 }
 
-/// The `X-Stamp` value of a request, as kept for re-sending (passkey stamps are not supported).
+/// The stamp header value of a request, as kept for re-sending. Both kinds are kept as the
+/// header text: an `X-Stamp` value is base64url, a passkey's `X-Stamp-Webauthn` value is JSON
+/// (it starts with `{`), so [`stamp_from_text`] tells them apart again.
 pub fn stamp_text(stamp: &Stamp) -> Option<String> {
     match stamp {
-        Stamp::ApiKey(s) => Some(s.clone()),
-        Stamp::Missing | Stamp::Webauthn(_) => None,
+        Stamp::ApiKey(s) | Stamp::Webauthn(s) => Some(s.clone()),
+        Stamp::Missing => None,
+    }
+}
+
+/// The stamp a kept header value was (see [`stamp_text`]).
+pub fn stamp_from_text(text: String) -> Stamp {
+    if text.trim_start().starts_with('{') {
+        Stamp::Webauthn(text)
+    } else {
+        Stamp::ApiKey(text)
     }
 }
 
@@ -63,7 +74,7 @@ pub async fn vote(
     let kept = state.store.vote_requests(org.id, fingerprint).await?;
     let mut kept = kept.into_iter().map(|(body, stamp)| SignedRequest {
         body: body.into_bytes(),
-        stamp: Stamp::ApiKey(stamp),
+        stamp: stamp_from_text(stamp),
     });
     let first = kept
         .next()
@@ -77,8 +88,9 @@ pub async fn vote(
         votes,
         target_context,
     }));
-    let (_, response) = super::org_queries::call_fresh(state, organization_id, |org| {
+    let (_, response) = super::org_queries::call_fresh(state, organization_id, |org, parent| {
         Request::Activity(ActivityRequest {
+            parent: parent.cloned(),
             request: request.clone(),
             org: org.sealed.clone(),
             context: approval.clone(),

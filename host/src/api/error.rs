@@ -116,6 +116,7 @@ impl From<WireError> for ApiError {
             ErrorCode::SignatureMissing => (S::UNAUTHORIZED, 16, "SIGNATURE_MISSING"),
             ErrorCode::SignatureInvalid => (S::UNAUTHORIZED, 16, "SIGNATURE_INVALID"),
             ErrorCode::PublicKeyNotFound => (S::UNAUTHORIZED, 16, "PUBLIC_KEY_NOT_FOUND"),
+            ErrorCode::CredentialNotFound => (S::UNAUTHORIZED, 16, "CREDENTIAL_NOT_FOUND"),
             ErrorCode::ApiKeyExpired => (S::UNAUTHORIZED, 16, "API_KEY_EXPIRED"),
             ErrorCode::InvalidTime => (S::BAD_REQUEST, 3, "INVALID_TIME"),
             ErrorCode::PermissionDenied => (S::FORBIDDEN, 7, "REQUEST_NOT_AUTHORIZED"),

@@ -1,4 +1,4 @@
-//! The organization activities (users, credentials, tags, policies, root quorum) the host
+//! The organization activities (users, API keys, passkeys, tags, policies, root quorum) the host
 //! routes to the enclave, by path; older versions that shipped SDKs still send are accepted.
 
 use keyhold_shared::msg::NewSubOrganization;
@@ -21,6 +21,8 @@ pub fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
             "ACTIVITY_TYPE_CREATE_API_KEYS",
         ],
         "delete_api_keys" => &["ACTIVITY_TYPE_DELETE_API_KEYS"],
+        "create_authenticators" => &["ACTIVITY_TYPE_CREATE_AUTHENTICATORS_V2"],
+        "delete_authenticators" => &["ACTIVITY_TYPE_DELETE_AUTHENTICATORS"],
         "create_user_tag" => &["ACTIVITY_TYPE_CREATE_USER_TAG"],
         "update_user_tag" => &["ACTIVITY_TYPE_UPDATE_USER_TAG"],
         "delete_user_tags" => &["ACTIVITY_TYPE_DELETE_USER_TAGS"],

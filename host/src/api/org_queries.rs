@@ -5,7 +5,9 @@
 use axum::Json;
 use axum::body::Body;
 use axum::http::HeaderMap;
-use keyhold_shared::msg::{AuthenticateRequest, OrgReadout, Request, Response, SignedRequest};
+use keyhold_shared::msg::{
+    AuthenticateRequest, OrgReadout, Request, Response, SealedOrgState, SignedRequest,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -14,12 +16,14 @@ use super::query::{Pagination, load_org, page, read_body, stamp_from};
 use super::{AppState, format};
 use crate::error::HostError;
 use crate::store::OrgRecord;
-use keyhold_shared::{ErrorCode, WireError};
+use keyhold_shared::{ErrorCode, OrgId, WireError};
 
 const NAMES: &[&str] = &[
     "get_user",
     "list_users",
     "get_api_keys",
+    "get_authenticators",
+    "get_authenticator",
     "get_policy",
     "list_policies",
     "list_user_tags",
@@ -32,24 +36,63 @@ const NAMES: &[&str] = &[
 
 /// Calls the enclave with the organization's current sealed state, loading it again and
 /// retrying when the enclave has already seen a newer one (a concurrent activity changed it).
+///
+/// When the enclave does not know the stamp's credential and the organization is a
+/// sub-organization, asks again with the parent's sealed state as well: a parent's users may
+/// read their sub-organizations (and are told why they may not act in them). The enclave checks
+/// that the state handed over really is the parent; the first try goes without it, so ordinary
+/// requests cost no second state.
 pub async fn call_fresh(
     state: &AppState,
     org_id: &str,
-    make: impl Fn(&OrgRecord) -> Request,
+    make: impl Fn(&OrgRecord, Option<&SealedOrgState>) -> Request,
 ) -> Result<(OrgRecord, Response), ApiError> {
-    let mut attempt = 0u64;
+    let (org, first) = attempt(state, org_id, None, &make).await?;
+    let unknown_credential = matches!(
+        &first,
+        Err(HostError::Enclave(WireError {
+            code: ErrorCode::PublicKeyNotFound | ErrorCode::CredentialNotFound,
+            ..
+        }))
+    );
+    if unknown_credential && let Some(parent) = state.store.parent_of(org.id).await? {
+        let (org, second) = attempt(state, org_id, Some(parent), &make).await?;
+        return Ok((org, second?));
+    }
+    Ok((org, first?))
+}
+
+/// One call, retried on a stale state; the outer error is from loading, the inner the
+/// enclave's answer.
+async fn attempt(
+    state: &AppState,
+    org_id: &str,
+    parent: Option<OrgId>,
+    make: &impl Fn(&OrgRecord, Option<&SealedOrgState>) -> Request,
+) -> Result<(OrgRecord, Result<Response, HostError>), ApiError> {
+    let mut tries = 0u64;
     loop {
         let org = load_org(state, org_id).await?;
-        match state.call(make(&org)).await {
+        let parent_state = match parent {
+            None => None,
+            Some(id) => Some(
+                state
+                    .store
+                    .get_org(id)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("parent organization record missing"))?
+                    .sealed,
+            ),
+        };
+        match state.call(make(&org, parent_state.as_ref())).await {
             Err(HostError::Enclave(WireError {
                 code: ErrorCode::StaleState,
                 ..
-            })) if attempt < 8 => {
-                attempt += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+            })) if tries < 8 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10 * tries)).await;
             }
-            Err(e) => return Err(e.into()),
-            Ok(response) => return Ok((org, response)),
+            answer => return Ok((org, answer)),
         }
     }
 }
@@ -64,6 +107,7 @@ struct Body_ {
     organization_id: String,
     user_id: Option<String>,
     policy_id: Option<String>,
+    authenticator_id: Option<String>,
     #[serde(default)]
     filter_by_status: Vec<String>,
     #[serde(default)]
@@ -103,8 +147,9 @@ pub async fn query(
         body: body.to_vec(),
         stamp,
     };
-    let (org, response) = call_fresh(&state, &q.organization_id, |org| {
+    let (org, response) = call_fresh(&state, &q.organization_id, |org, parent| {
         Request::ReadOrg(AuthenticateRequest {
+            parent: parent.cloned(),
             request: request.clone(),
             org: org.sealed.clone(),
         })
@@ -138,6 +183,20 @@ pub async fn query(
                 .flat_map(|u| field(u, "apiKeys"))
                 .collect();
             json!({"apiKeys": keys})
+        }
+        "get_authenticators" => {
+            let id = required(&q.user_id, "userId")?;
+            let user = find(users, "userId", id)
+                .ok_or_else(|| ApiError::not_found(format!("user {id} not found")))?;
+            json!({"authenticators": field(user, "authenticators")})
+        }
+        "get_authenticator" => {
+            let id = required(&q.authenticator_id, "authenticatorId")?;
+            let authenticator = users
+                .iter()
+                .find_map(|u| find(field(u, "authenticators"), "authenticatorId", id))
+                .ok_or_else(|| ApiError::not_found(format!("authenticator {id} not found")))?;
+            json!({"authenticator": authenticator})
         }
         "get_policy" => {
             let id = required(&q.policy_id, "policyId")?;

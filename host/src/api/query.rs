@@ -62,13 +62,15 @@ pub async fn authenticate(
     org: &OrgRecord,
     request: SignedRequest,
 ) -> Result<Principal, ApiError> {
-    let (_, response) = super::org_queries::call_fresh(state, &org.id.to_string(), |org| {
-        Request::Authenticate(AuthenticateRequest {
-            request: request.clone(),
-            org: org.sealed.clone(),
+    let (_, response) =
+        super::org_queries::call_fresh(state, &org.id.to_string(), |org, parent| {
+            Request::Authenticate(AuthenticateRequest {
+                parent: parent.cloned(),
+                request: request.clone(),
+                org: org.sealed.clone(),
+            })
         })
-    })
-    .await?;
+        .await?;
     match response {
         Response::Authenticate(principal) => Ok(principal),
         _ => Err(ApiError::internal("unexpected enclave answer")),

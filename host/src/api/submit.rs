@@ -111,8 +111,9 @@ async fn run(
 
     let context = resolve_context(&state, org.id, &envelope).await?;
     let (org, response) =
-        super::org_queries::call_fresh(&state, &envelope.organization_id, |org| {
+        super::org_queries::call_fresh(&state, &envelope.organization_id, |org, parent| {
             Request::Activity(ActivityRequest {
+                parent: parent.cloned(),
                 request: request.clone(),
                 org: org.sealed.clone(),
                 context: context.clone(),

@@ -565,6 +565,24 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn parent_of(&self, org: OrgId) -> StoreResult<Option<OrgId>> {
+        self.run(move |c| {
+            let parent: Option<Option<String>> = c
+                .query_row(
+                    "SELECT parent_org_id FROM orgs WHERE org_id = ?1",
+                    [org.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            parent
+                .flatten()
+                .map(parse_id::<OrgId>)
+                .transpose()
+                .map_err(Into::into)
+        })
+        .await
+    }
+
     async fn list_sub_orgs(&self, parent: OrgId, page: Page) -> StoreResult<Vec<OrgId>> {
         self.run(move |c| {
             let mut stmt = c.prepare_cached(

@@ -290,29 +290,43 @@ fn request() -> impl Strategy<Value = Request> {
                     }],
                 })
             }),
-        (signed_request(), sealed_org())
-            .prop_map(|(request, org)| Request::Authenticate(AuthenticateRequest { request, org })),
         (
             signed_request(),
             sealed_org(),
-            proptest::option::of((uuid(), text(), sealed_seed()))
+            proptest::option::of(sealed_org())
         )
-            .prop_map(|(request, org, ctx)| Request::Activity(ActivityRequest {
-                request,
-                org,
-                context: match ctx {
-                    None => ActivityContext::None,
-                    Some((w, path, sealed_seed)) => {
-                        ActivityContext::WalletAccount {
-                            wallet_id: WalletId(w),
-                            path,
-                            curve: Curve::Secp256k1,
-                            address_format: AddressFormat::Ethereum,
-                            sealed_seed,
+            .prop_map(|(request, org, parent)| Request::Authenticate(
+                AuthenticateRequest {
+                    request,
+                    org,
+                    parent
+                }
+            )),
+        (
+            signed_request(),
+            sealed_org(),
+            proptest::option::of((uuid(), text(), sealed_seed())),
+            proptest::option::of(sealed_org())
+        )
+            .prop_map(
+                |(request, org, ctx, parent)| Request::Activity(ActivityRequest {
+                    request,
+                    org,
+                    parent,
+                    context: match ctx {
+                        None => ActivityContext::None,
+                        Some((w, path, sealed_seed)) => {
+                            ActivityContext::WalletAccount {
+                                wallet_id: WalletId(w),
+                                path,
+                                curve: Curve::Secp256k1,
+                                address_format: AddressFormat::Ethereum,
+                                sealed_seed,
+                            }
                         }
-                    }
-                },
-            })),
+                    },
+                })
+            ),
     ]
 }
 
@@ -384,6 +398,7 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         ErrorCode::Unsupported,
         ErrorCode::Busy,
         ErrorCode::Internal,
+        ErrorCode::CredentialNotFound,
     ])
 }
 

@@ -209,10 +209,14 @@ describe("phase main: organizations and policies", { skip: onlyInPhase("main") }
       signWith: address, payload: "deadbeef", encoding: "PAYLOAD_ENCODING_HEXADECIMAL",
       hashFunction: "HASH_FUNCTION_KECCAK256" }));
     assert.equal(signed.activity.status, "ACTIVITY_STATUS_COMPLETED");
-    // the parent's key is not a credential of the sub-organization
+    // the parent's key reads the sub-organization (Turnkey: read-only visibility) but cannot act in it
+    const { wallets } = await client.getWallets({ organizationId: r.subOrganizationId });
+    assert.deepEqual(wallets.map((w) => w.walletId), [r.wallet.walletId]);
     await assert.rejects(
-      client.getWallets({ organizationId: r.subOrganizationId }),
-      (e) => e.details?.[0]?.turnkeyErrorCode === "PUBLIC_KEY_NOT_FOUND",
+      client.signRawPayload(activityBody("ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2", r.subOrganizationId, {
+        signWith: address, payload: "deadbeef", encoding: "PAYLOAD_ENCODING_HEXADECIMAL",
+        hashFunction: "HASH_FUNCTION_KECCAK256" })),
+      (e) => e.details?.[0]?.turnkeyErrorCode === "REQUEST_NOT_AUTHORIZED" && /organization mismatch/.test(e.message),
     );
     const { organizationIds } = await client.getSubOrgIds({ organizationId: creds.organizationId,
       paginationOptions: { limit: "100" } });
