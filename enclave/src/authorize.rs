@@ -62,6 +62,7 @@ pub fn resource_action(kind: &str) -> (&'static str, &'static str) {
         "CREATE_API_KEYS" | "CREATE_AUTHENTICATORS" | "CREATE_OAUTH_PROVIDERS" => {
             ("CREDENTIAL", "CREATE")
         }
+        "CREATE_READ_WRITE_SESSION" => ("AUTH", "CREATE"),
         "DELETE_API_KEYS" | "DELETE_AUTHENTICATORS" | "DELETE_OAUTH_PROVIDERS" => {
             ("CREDENTIAL", "DELETE")
         }
@@ -165,7 +166,9 @@ pub fn context(
         })
     };
     ctx.eth_tx = eth_tx(envelope);
-    if let ActivityContext::WalletAccount { wallet_id, .. } = activity_context {
+    if let ActivityContext::WalletAccount { wallet_id, .. } | ActivityContext::Wallet { wallet_id, .. } =
+        activity_context
+    {
         ctx.wallet = wallet(wallet_id);
     }
     if let Some(address) = envelope
@@ -267,10 +270,16 @@ pub fn authorize(
     let policies = compiled(org)?;
     let authorization = keyhold_policy::authorize(&policies, &root, &ctx);
     match authorization.decision() {
-        Decision::Allow => authorization
-            .allowed()
-            .map(|proof| Verdict::Allowed(Allowed::new(proof)))
-            .ok_or(Error::Internal("allow without proof")),
+        Decision::Allow => {
+            let submitter = approvers
+                .first()
+                .map(|a| a.user.id)
+                .ok_or(Error::Internal("activity without submitter"))?;
+            authorization
+                .allowed()
+                .map(|proof| Verdict::Allowed(Allowed::new(proof, submitter)))
+                .ok_or(Error::Internal("allow without proof"))
+        }
         Decision::ConsensusNeeded => Ok(Verdict::ConsensusNeeded),
         Decision::Deny => Err(Error::Denied(match authorization.reason() {
             Reason::Denied { matched, errored } => {

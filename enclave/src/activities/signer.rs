@@ -143,7 +143,10 @@ pub fn resolve(
                 format: *address_format,
             })
         }
-        ActivityContext::None | ActivityContext::Wallet { .. } | ActivityContext::Approval(_) => {
+        ActivityContext::None
+        | ActivityContext::Wallet { .. }
+        | ActivityContext::Approval(_)
+        | ActivityContext::ImportKey { .. } => {
             Err(not_found(sign_with))
         }
     }

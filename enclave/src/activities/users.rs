@@ -80,7 +80,7 @@ pub fn api_key(p: &ApiKeyParams, now_ms: u64) -> Result<ApiKey> {
 
 /// Adds `key` to `user_id`, refusing a public key the organization already knows (a stamp
 /// must identify one credential).
-fn add_key(state: &mut OrgState, user_id: &UserId, key: ApiKey) -> Result<()> {
+pub(super) fn add_key(state: &mut OrgState, user_id: &UserId, key: ApiKey) -> Result<()> {
     if state.find_api_key(&key.public_key).is_some() {
         return Err(Error::invalid(
             "an API key with this public key already exists in the organization",
@@ -110,7 +110,7 @@ fn check_tags(state: &OrgState, tags: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn user_id(field: &str, value: &str, state: &OrgState) -> Result<UserId> {
+pub(super) fn user_id(field: &str, value: &str, state: &OrgState) -> Result<UserId> {
     let id: UserId = parse_uuid(field, value)?;
     if state.user(&id).is_none() {
         return Err(Error::NotFound(format!("user {id} not found")));
