@@ -8,6 +8,7 @@ mod org_activities;
 mod org_queries;
 mod query;
 mod submit;
+mod transfer;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/public/v1/query/{name}", post(query::query))
         .route("/enclave/v1/attestation", get(enclave::attestation))
         .route("/enclave/v1/quorum", get(enclave::quorum))
+        .route("/enclave/v1/signer", get(enclave::signer))
         .route("/enclave/v1/genesis", post(enclave::genesis))
         .route("/enclave/v1/provision", post(enclave::provision))
         .route("/enclave/v1/manifest", post(enclave::update_manifest))

@@ -13,15 +13,15 @@ use serde_json::{Value, json};
 use super::support::{Fixture, approve, create_wallet_body, fixture, signed};
 use crate::enclave::now_ms;
 
-fn public_hex(key: &SigningKey) -> String {
+pub(super) fn public_hex(key: &SigningKey) -> String {
     hex::encode(key.verifying_key().to_sec1_point(true).as_bytes())
 }
 
-fn new_key() -> SigningKey {
+pub(super) fn new_key() -> SigningKey {
     SigningKey::from_slice(&crate::secrets::random::<32>().unwrap()).unwrap()
 }
 
-fn body(org: &OrgId, activity_type: &str, parameters: Value) -> String {
+pub(super) fn body(org: &OrgId, activity_type: &str, parameters: Value) -> String {
     json!({
         "type": activity_type,
         "timestampMs": now_ms().to_string(),
@@ -31,7 +31,7 @@ fn body(org: &OrgId, activity_type: &str, parameters: Value) -> String {
     .to_string()
 }
 
-fn run(
+pub(super) fn run(
     f: &Fixture,
     state: &SealedOrgState,
     key: &SigningKey,
@@ -48,7 +48,7 @@ fn run(
 }
 
 /// Runs an organization activity that must succeed; returns the new state and the result.
-fn change(
+pub(super) fn change(
     f: &Fixture,
     state: &SealedOrgState,
     key: &SigningKey,
@@ -64,7 +64,7 @@ fn change(
     )
 }
 
-fn create_user(
+pub(super) fn create_user(
     f: &Fixture,
     state: &SealedOrgState,
     name: &str,
@@ -84,7 +84,7 @@ fn create_user(
     (state, id)
 }
 
-fn create_policy(
+pub(super) fn create_policy(
     f: &Fixture,
     state: &SealedOrgState,
     effect: &str,
@@ -312,7 +312,7 @@ fn host_replays_an_organization_activity() {
 }
 
 /// A second organization in the same enclave (same operator as [`fixture`]).
-fn second_org(f: &Fixture, root_key: &SigningKey) -> (SealedOrgState, OrgId) {
+pub(super) fn second_org(f: &Fixture, root_key: &SigningKey) -> (SealedOrgState, OrgId) {
     let operator = SigningKey::from_slice(&[9u8; 32]).unwrap();
     let spec = OrgBootstrapSpec {
         organization_name: "globex".into(),
