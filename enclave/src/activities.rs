@@ -189,7 +189,10 @@ pub struct Allowed {
 }
 
 impl Allowed {
-    pub(crate) fn new(proof: keyhold_policy::PolicyAllowed, submitter: keyhold_shared::UserId) -> Self {
+    pub(crate) fn new(
+        proof: keyhold_policy::PolicyAllowed,
+        submitter: keyhold_shared::UserId,
+    ) -> Self {
         Allowed {
             _proof: proof,
             submitter,

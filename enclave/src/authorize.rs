@@ -166,8 +166,8 @@ pub fn context(
         })
     };
     ctx.eth_tx = eth_tx(envelope);
-    if let ActivityContext::WalletAccount { wallet_id, .. } | ActivityContext::Wallet { wallet_id, .. } =
-        activity_context
+    if let ActivityContext::WalletAccount { wallet_id, .. }
+    | ActivityContext::Wallet { wallet_id, .. } = activity_context
     {
         ctx.wallet = wallet(wallet_id);
     }

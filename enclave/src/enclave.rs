@@ -5,8 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use keyhold_shared::msg::{
     AttestRequest, Attestation, BootKey, BootstrapOrgOutput, BootstrapOrgRequest,
-    DOMAIN_BOOTSTRAP_ORG, DOMAIN_SIGNER_KEY, EnclaveStatus, MAX_NONCE_LEN, QuorumManifest,
-    Request, Response, SignerKey, domain_digest,
+    DOMAIN_BOOTSTRAP_ORG, DOMAIN_SIGNER_KEY, EnclaveStatus, MAX_NONCE_LEN, QuorumManifest, Request,
+    Response, SignerKey, domain_digest,
 };
 use keyhold_shared::{ApiKeyId, OrgId, UserId, Uuid, WireError};
 use p256::ecdsa::signature::hazmat::PrehashSigner as _;

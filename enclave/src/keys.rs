@@ -65,7 +65,12 @@ impl SeedMaterial {
     /// whitespace, any case; the checksum must hold). Turnkey exports a passphrase after a
     /// newline; keyhold wallets have none, so a mnemonic with one is refused.
     pub fn from_mnemonic(text: &str) -> Result<Self> {
-        if text.trim().lines().skip(1).any(|line| !line.trim().is_empty()) {
+        if text
+            .trim()
+            .lines()
+            .skip(1)
+            .any(|line| !line.trim().is_empty())
+        {
             return Err(Error::Unsupported(
                 "importing a mnemonic with a BIP-39 passphrase".into(),
             ));
@@ -83,7 +88,10 @@ impl SeedMaterial {
                         format!("the mnemonic has {n} words; it must have 12, 15, 18, 21 or 24")
                     }
                     bip39::Error::UnknownWord(i) => {
-                        format!("word {} of the mnemonic is not a BIP-39 English word", i + 1)
+                        format!(
+                            "word {} of the mnemonic is not a BIP-39 English word",
+                            i + 1
+                        )
                     }
                     bip39::Error::InvalidChecksum => {
                         "the mnemonic's BIP-39 checksum does not match".to_owned()

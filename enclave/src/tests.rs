@@ -5,5 +5,5 @@ mod host_lies;
 mod no_secret_leak;
 mod orgs;
 mod server;
-mod transfer;
 mod support;
+mod transfer;

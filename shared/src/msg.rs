@@ -262,7 +262,9 @@ pub enum ActivityContext {
     Approval(Box<ApprovalContext>),
     /// For `IMPORT_WALLET` / `IMPORT_PRIVATE_KEY`: the import key the enclave sealed to
     /// (organization, user, kind) at `INIT_IMPORT_*`, as the host stored it.
-    ImportKey { sealed_key: SealedSeed },
+    ImportKey {
+        sealed_key: SealedSeed,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -476,7 +478,10 @@ pub enum ActivityResult {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExportTarget {
     Wallet(WalletId),
-    WalletAccount { wallet_id: WalletId, address: String },
+    WalletAccount {
+        wallet_id: WalletId,
+        address: String,
+    },
     PrivateKey(PrivateKeyId),
 }
 

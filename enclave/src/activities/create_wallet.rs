@@ -130,7 +130,10 @@ pub(crate) fn check_count(n: usize) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn derive_accounts(seed: &SeedMaterial, params: &[AccountParams]) -> Result<Vec<DerivedAccount>> {
+pub(crate) fn derive_accounts(
+    seed: &SeedMaterial,
+    params: &[AccountParams],
+) -> Result<Vec<DerivedAccount>> {
     params.iter().map(|a| derive_account(seed, a)).collect()
 }
 

@@ -10,10 +10,10 @@ use keyhold_shared::WalletId;
 use keyhold_shared::msg::{ActivityContext, ActivityResult, ExportTarget};
 use serde::{Deserialize, Serialize};
 
+use super::Allowed;
 use super::envelope::Envelope;
 use super::organization::successor_for;
 use super::signer::{resolve, wallet_seed};
-use super::Allowed;
 use crate::bundles::hpke_p256::{TargetKey, seal};
 use crate::enclave::Keys;
 use crate::error::{Error, Result, clip};

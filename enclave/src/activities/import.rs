@@ -12,16 +12,16 @@
 use keyhold_shared::msg::{
     ActivityContext, ActivityResult, CreatedPrivateKey, ImportKind, NewWallet, SealedSeed,
 };
-use keyhold_shared::{PrivateKeyId, Uuid, UserId, WalletId};
+use keyhold_shared::{PrivateKeyId, UserId, Uuid, WalletId};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::Allowed;
 use super::create_wallet::{AccountParams, check_count, derive_accounts};
 use super::envelope::Envelope;
 use super::organization::{check_name, with_wallet_meta};
 use super::users::user_id;
-use super::Allowed;
-use crate::bundles::hpke_p256::{ReceiverKey, POINT_LEN};
+use crate::bundles::hpke_p256::{POINT_LEN, ReceiverKey};
 use crate::bundles::import_key::{self, TTL_MS};
 use crate::chains::address::{check_pair, parse_curve, parse_format};
 use crate::enclave::Keys;
@@ -158,13 +158,13 @@ fn open_key(
     sealed_key: &SealedSeed,
     now_ms: u64,
 ) -> Result<ReceiverKey> {
-    import_key::open(&keys.seed_seal, &org.org_id, user, kind, sealed_key, now_ms).map_err(
-        |e| match e {
+    import_key::open(&keys.seed_seal, &org.org_id, user, kind, sealed_key, now_ms).map_err(|e| {
+        match e {
             // A key sealed to another organization, user or kind is, to the caller, no key.
             Error::Unseal => no_pending(kind),
             other => other,
-        },
-    )
+        }
+    })
 }
 
 fn init_name(kind: ImportKind) -> &'static str {

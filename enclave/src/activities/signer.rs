@@ -146,8 +146,6 @@ pub fn resolve(
         ActivityContext::None
         | ActivityContext::Wallet { .. }
         | ActivityContext::Approval(_)
-        | ActivityContext::ImportKey { .. } => {
-            Err(not_found(sign_with))
-        }
+        | ActivityContext::ImportKey { .. } => Err(not_found(sign_with)),
     }
 }

@@ -32,10 +32,7 @@ mod tests {
     /// Bitcoin's well-known address of the all-zero hash160 (version byte 0).
     #[test]
     fn base58check_matches_bitcoin() {
-        assert_eq!(
-            base58check(&[0u8; 21]),
-            "1111111111111111111114oLvT2"
-        );
+        assert_eq!(base58check(&[0u8; 21]), "1111111111111111111114oLvT2");
     }
 
     #[test]
@@ -52,7 +49,10 @@ mod tests {
             .unwrap()
             .to_sec1_point(false);
         assert_eq!(
-            receiver.open(enc.as_bytes(), ciphertext).unwrap().as_slice(),
+            receiver
+                .open(enc.as_bytes(), ciphertext)
+                .unwrap()
+                .as_slice(),
             &[7u8; 32]
         );
     }

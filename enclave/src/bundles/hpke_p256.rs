@@ -183,8 +183,11 @@ mod tests {
     use super::*;
 
     fn target_for(receiver: &ReceiverKey) -> TargetKey {
-        TargetKey::parse_hex("targetPublicKey", &hex::encode(receiver.public_uncompressed()))
-            .unwrap()
+        TargetKey::parse_hex(
+            "targetPublicKey",
+            &hex::encode(receiver.public_uncompressed()),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -220,7 +223,13 @@ mod tests {
             .to_sec1_point(true);
         let parsed = TargetKey::parse_hex("k", &hex::encode(compressed.as_bytes())).unwrap();
         assert_eq!(parsed.uncompressed(), receiver.public_uncompressed());
-        for bad in ["", "04", "zz", &"04".repeat(65), &format!("05{}", "11".repeat(64))] {
+        for bad in [
+            "",
+            "04",
+            "zz",
+            &"04".repeat(65),
+            &format!("05{}", "11".repeat(64)),
+        ] {
             assert!(TargetKey::parse_hex("k", bad).is_err(), "{bad}");
         }
     }

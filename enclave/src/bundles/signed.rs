@@ -51,7 +51,11 @@ impl BundleSigner {
 
     /// SEC1 uncompressed public key.
     pub fn public_key(&self) -> Vec<u8> {
-        self.key.verifying_key().to_sec1_point(false).as_bytes().to_vec()
+        self.key
+            .verifying_key()
+            .to_sec1_point(false)
+            .as_bytes()
+            .to_vec()
     }
 
     /// Serialises `data` as JSON (field order as declared), signs those bytes and returns the
@@ -102,10 +106,9 @@ mod tests {
         assert!(public.starts_with("04") && public.len() == 130);
         let data = hex::decode(v["data"].as_str().unwrap()).unwrap();
         assert_eq!(data, br#"{"organizationId":"o"}"#);
-        let sig = DerSignature::from_bytes(
-            &hex::decode(v["dataSignature"].as_str().unwrap()).unwrap(),
-        )
-        .unwrap();
+        let sig =
+            DerSignature::from_bytes(&hex::decode(v["dataSignature"].as_str().unwrap()).unwrap())
+                .unwrap();
         let key = VerifyingKey::from_sec1_bytes(&hex::decode(public).unwrap()).unwrap();
         key.verify(&data, &sig).unwrap();
         assert!(key.verify(b"other data", &sig).is_err());

@@ -17,7 +17,8 @@ use super::support::{Fixture, create_wallet_body, fixture, sign_body, signed};
 use crate::bundles::hpke_p256::{ReceiverKey, TargetKey, seal};
 use crate::keys::SeedMaterial;
 
-const ABOUT: &str = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+const ABOUT: &str =
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
 const ABOUT_ETH: &str = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94";
 
 fn signer_key(f: &Fixture) -> Vec<u8> {
@@ -46,10 +47,12 @@ fn activity(
 
 fn whoami(f: &Fixture, state: &SealedOrgState, key: &SigningKey) -> Result<Principal, WireError> {
     let query = json!({"organizationId": f.org_id.to_string()}).to_string();
-    match f.enclave.handle(Request::Authenticate(AuthenticateRequest {
-        request: signed(key, &query),
-        org: state.clone(),
-    }))? {
+    match f
+        .enclave
+        .handle(Request::Authenticate(AuthenticateRequest {
+            request: signed(key, &query),
+            org: state.clone(),
+        }))? {
         Response::Authenticate(p) => Ok(p),
         other => panic!("unexpected answer {other:?}"),
     }
@@ -62,9 +65,8 @@ fn verified_data(f: &Fixture, bundle: &str, org: &OrgId) -> Value {
     let pinned = hex::encode(signer_key(f));
     assert_eq!(v["enclaveQuorumPublic"].as_str().unwrap(), pinned);
     let data = hex::decode(v["data"].as_str().unwrap()).unwrap();
-    let sig =
-        DerSignature::from_bytes(&hex::decode(v["dataSignature"].as_str().unwrap()).unwrap())
-            .unwrap();
+    let sig = DerSignature::from_bytes(&hex::decode(v["dataSignature"].as_str().unwrap()).unwrap())
+        .unwrap();
     VerifyingKey::from_sec1_bytes(&hex::decode(&pinned).unwrap())
         .unwrap()
         .verify(&data, &sig)
@@ -167,7 +169,12 @@ fn exported_wallet_decrypts_to_its_mnemonic_and_is_marked_exported() {
         &format!("approvers.any(u, u.id == '{bob_id}')"),
     );
     let sign = |state: &SealedOrgState| {
-        let b = sign_body(&f.org_id, &wallet.address, "deadbeef", "HASH_FUNCTION_KECCAK256");
+        let b = sign_body(
+            &f.org_id,
+            &wallet.address,
+            "deadbeef",
+            "HASH_FUNCTION_KECCAK256",
+        );
         activity(&f, state, &bob, &b, eth_account(&wallet))
     };
     sign(&state).unwrap();
@@ -427,7 +434,11 @@ fn import_refuses_keys_of_another_user_org_kind_or_init() {
     };
     // the host presents root's sealed import key for bob: bound to root, refused
     let err = import(&bob_id, &root_key).unwrap_err();
-    assert!(err.message.contains("no import is pending"), "{}", err.message);
+    assert!(
+        err.message.contains("no import is pending"),
+        "{}",
+        err.message
+    );
     // a key for a private-key import
     let (_, pk_key) = init_import(&f, &state, &root, ImportKind::PrivateKey);
     assert!(import(&root, &pk_key).is_err());
@@ -444,12 +455,20 @@ fn import_refuses_keys_of_another_user_org_kind_or_init() {
         ActivityContext::None,
     )
     .unwrap_err();
-    assert!(err.message.contains("init_import_wallet"), "{}", err.message);
+    assert!(
+        err.message.contains("init_import_wallet"),
+        "{}",
+        err.message
+    );
     // another organization's import key
     let other_root = new_key();
     let (other_state, other_org) = second_org(&f, &other_root);
     let other_user = whoami_in(&f, &other_state, &other_org, &other_root);
-    let b = body(&other_org, "ACTIVITY_TYPE_INIT_IMPORT_WALLET", json!({"userId": other_user}));
+    let b = body(
+        &other_org,
+        "ACTIVITY_TYPE_INIT_IMPORT_WALLET",
+        json!({"userId": other_user}),
+    );
     let out = activity(&f, &other_state, &other_root, &b, ActivityContext::None).unwrap();
     let ActivityResult::InitImport { sealed_key, .. } = out.result else {
         panic!()
@@ -473,10 +492,12 @@ fn import_refuses_keys_of_another_user_org_kind_or_init() {
 
 fn whoami_in(f: &Fixture, state: &SealedOrgState, org: &OrgId, key: &SigningKey) -> String {
     let query = json!({"organizationId": org.to_string()}).to_string();
-    let Ok(Response::Authenticate(p)) = f.enclave.handle(Request::Authenticate(AuthenticateRequest {
-        request: signed(key, &query),
-        org: state.clone(),
-    })) else {
+    let Ok(Response::Authenticate(p)) =
+        f.enclave.handle(Request::Authenticate(AuthenticateRequest {
+            request: signed(key, &query),
+            org: state.clone(),
+        }))
+    else {
         panic!()
     };
     p.user_id.to_string()
@@ -517,7 +538,12 @@ fn imported_private_key_keeps_its_addresses() {
     };
     assert_eq!(key.addresses, vec![(AddressFormat::Ethereum, expected)]);
     assert!(import(&[1u8; 31]).unwrap_err().message.contains("32 bytes"));
-    assert!(import(&[0u8; 32]).unwrap_err().message.contains("not a valid"));
+    assert!(
+        import(&[0u8; 32])
+            .unwrap_err()
+            .message
+            .contains("not a valid")
+    );
 }
 
 #[test]

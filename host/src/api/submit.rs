@@ -352,13 +352,19 @@ pub(super) fn records(
             import_bundle,
             sealed_key,
         } => {
-            let (result, keep) =
-                super::transfer::init_import_result(org, user_id, kind, import_bundle, &sealed_key)?;
+            let (result, keep) = super::transfer::init_import_result(
+                org,
+                user_id,
+                kind,
+                import_bundle,
+                &sealed_key,
+            )?;
             import_key = Some(keep);
             result
         }
         ActivityResult::ImportWallet(wallet) => {
-            let addresses: Vec<String> = wallet.accounts.iter().map(|a| a.address.clone()).collect();
+            let addresses: Vec<String> =
+                wallet.accounts.iter().map(|a| a.address.clone()).collect();
             accounts = account_records(org, wallet.wallet_id, wallet.accounts, now)?;
             wallets.push(WalletRecord {
                 id: wallet.wallet_id,

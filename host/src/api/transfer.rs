@@ -3,7 +3,9 @@
 //! sealed import key between `init_import_*` and `import_*`, and Turnkey's result shapes.
 //! The bundles themselves are made and checked in the enclave.
 
-use keyhold_shared::msg::{ActivityContext, CreatedPrivateKey, ExportTarget, ImportKind, SealedSeed};
+use keyhold_shared::msg::{
+    ActivityContext, CreatedPrivateKey, ExportTarget, ImportKind, SealedSeed,
+};
 use keyhold_shared::{OrgId, UserId};
 use serde_json::{Value, json};
 

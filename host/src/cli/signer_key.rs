@@ -86,16 +86,32 @@ mod tests {
     fn endorsement_is_checked_against_the_quorum_key() {
         let quorum = SigningKey::from_slice(&[3u8; 32]).unwrap();
         let signer = SigningKey::from_slice(&[4u8; 32]).unwrap();
-        let public = signer.verifying_key().to_sec1_point(false).as_bytes().to_vec();
+        let public = signer
+            .verifying_key()
+            .to_sec1_point(false)
+            .as_bytes()
+            .to_vec();
         let digest = domain_digest(DOMAIN_SIGNER_KEY, &public).unwrap();
         let sig: Signature = quorum.sign_prehash(&digest).unwrap();
         let der = sig.to_der().as_bytes().to_vec();
-        let quorum_public = quorum.verifying_key().to_sec1_point(true).as_bytes().to_vec();
+        let quorum_public = quorum
+            .verifying_key()
+            .to_sec1_point(true)
+            .as_bytes()
+            .to_vec();
         check(&public, &der, &quorum_public).unwrap();
         let other = SigningKey::from_slice(&[5u8; 32]).unwrap();
-        let other_public = other.verifying_key().to_sec1_point(true).as_bytes().to_vec();
+        let other_public = other
+            .verifying_key()
+            .to_sec1_point(true)
+            .as_bytes()
+            .to_vec();
         assert!(check(&public, &der, &other_public).is_err());
-        let swapped = other.verifying_key().to_sec1_point(false).as_bytes().to_vec();
+        let swapped = other
+            .verifying_key()
+            .to_sec1_point(false)
+            .as_bytes()
+            .to_vec();
         assert!(check(&swapped, &der, &quorum_public).is_err());
     }
 }
