@@ -6,7 +6,7 @@ use keyhold_shared::msg::{ActivityContext, ActivityResult, ImportKind};
 use super::envelope::Envelope;
 use super::{Allowed, export, import, sessions};
 use crate::enclave::Keys;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::org::OrgState;
 
 const TYPES: &[&str] = &[
@@ -60,6 +60,14 @@ pub fn perform(
             import::private_key(keys, org, envelope, context, allowed, now_ms)?,
             None,
         ),
-        _ => sessions::read_write(org, body, envelope, allowed, now_ms)?,
+        "ACTIVITY_TYPE_CREATE_READ_WRITE_SESSION_V2" => {
+            sessions::read_write(org, body, envelope, allowed, now_ms)?
+        }
+        other => {
+            return Err(Error::Unsupported(format!(
+                "activity type `{}`",
+                crate::error::clip(other)
+            )));
+        }
     })
 }
