@@ -623,3 +623,74 @@ fn create_wallet_with(
         &create_wallet_body(&f.org_id, "s", &["m/44'/60'/0'/0/0"]),
     )
 }
+
+#[test]
+fn policies_govern_exports_imports_and_sessions() {
+    let f = fixture();
+    let bob = new_key();
+    let (state, bob_id) = create_user(&f, &f.org, "bob", &bob);
+    let (state, wallet) = create_wallet(&f, &state);
+    let client = ReceiverKey::generate().unwrap();
+    let export = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_EXPORT_WALLET",
+        json!({"walletId": wallet.id.to_string(), "targetPublicKey": client_hex(&client)}),
+    );
+    let context = ActivityContext::Wallet {
+        wallet_id: wallet.id,
+        sealed_seed: wallet.sealed.clone(),
+    };
+    let init = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_INIT_IMPORT_WALLET",
+        json!({"userId": bob_id}),
+    );
+    let session = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_CREATE_READ_WRITE_SESSION_V2",
+        json!({"targetPublicKey": client_hex(&client)}),
+    );
+    // implicit deny for a non-root user
+    for b in [&export, &init, &session] {
+        let err = activity(&f, &state, &bob, b, context.clone()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::PermissionDenied, "{b}");
+    }
+    // Turnkey's resources and actions: WALLET/EXPORT, WALLET/IMPORT, AUTH/CREATE; the export's
+    // target key is `activity.params.target_public_key`. (One policy each: a policy reading a
+    // field another activity lacks errors as a whole, and an ALLOW that errors allows nothing.)
+    let only_bob = format!("approvers.any(u, u.id == '{bob_id}')");
+    let mut state = state;
+    for condition in [
+        format!(
+            "activity.resource == 'WALLET' && activity.action == 'EXPORT' && \
+             activity.params.target_public_key == '{}' && wallet.id == '{}'",
+            client_hex(&client),
+            wallet.id
+        ),
+        "activity.resource == 'WALLET' && activity.action == 'IMPORT'".to_owned(),
+        "activity.resource == 'AUTH' && activity.action == 'CREATE'".to_owned(),
+    ] {
+        state = create_policy(&f, &state, "EFFECT_ALLOW", &condition, &only_bob).0;
+    }
+    activity(&f, &state, &bob, &init, ActivityContext::None).unwrap();
+    // the session defaults to the caller: bob
+    let out = activity(&f, &state, &bob, &session, ActivityContext::None).unwrap();
+    let state = out.new_org_state.unwrap();
+    let ActivityResult::Organization { result_json, .. } = out.result else {
+        panic!()
+    };
+    let result: Value = serde_json::from_str(&result_json).unwrap();
+    assert_eq!(result["createReadWriteSessionResultV2"]["userId"], bob_id);
+    let out = activity(&f, &state, &bob, &export, context.clone()).unwrap();
+    let state = out.new_org_state.unwrap();
+    assert!(matches!(out.result, ActivityResult::Exported { .. }));
+    // another target key is not allowed by the policy
+    let other = ReceiverKey::generate().unwrap();
+    let export_elsewhere = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_EXPORT_WALLET",
+        json!({"walletId": wallet.id.to_string(), "targetPublicKey": client_hex(&other)}),
+    );
+    let err = activity(&f, &state, &bob, &export_elsewhere, context).unwrap_err();
+    assert_eq!(err.code, ErrorCode::PermissionDenied);
+}

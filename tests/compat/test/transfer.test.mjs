@@ -168,6 +168,18 @@ describe("phase main: export, import, sessions", { skip: onlyInPhase("main") }, 
       }),
       /user id does not match/,
     );
+    // A host that swaps the target key in the bundle breaks the enclave's signature.
+    const parsed = JSON.parse(importBundle);
+    const data = JSON.parse(Buffer.from(parsed.data, "hex").toString("utf8"));
+    data.targetPublic = generateP256KeyPair().publicKeyUncompressed;
+    const swapped = JSON.stringify({ ...parsed, data: Buffer.from(JSON.stringify(data)).toString("hex") });
+    await assert.rejects(
+      encryptWalletToBundle({
+        mnemonic, importBundle: swapped, userId: creds.userId, organizationId: creds.organizationId,
+        dangerouslyOverrideSignerPublicKey: signer,
+      }),
+      /failed to verify enclave signature/,
+    );
     const encryptedBundle = await encryptWalletToBundle({
       mnemonic, importBundle, userId: creds.userId, organizationId: creds.organizationId, dangerouslyOverrideSignerPublicKey: signer,
     });
