@@ -105,12 +105,12 @@ pub fn with_wallet_meta(
     meta: WalletMeta,
     now_ms: u64,
 ) -> Result<OrgState> {
-    if org.wallets.len() >= MAX_WALLETS {
+    let mut state = successor_for(org, body, envelope, now_ms)?;
+    if state.wallets.len() >= MAX_WALLETS {
         return Err(Error::invalid(format!(
             "an organization holds at most {MAX_WALLETS} wallets"
         )));
     }
-    let mut state = successor_for(org, body, envelope, now_ms)?;
     state.wallets.push(meta);
     Ok(state)
 }
