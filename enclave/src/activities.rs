@@ -6,13 +6,17 @@ mod authenticators;
 mod create_private_keys;
 mod create_wallet;
 mod envelope;
+mod export;
+mod import;
 mod org_view;
 mod organization;
 mod policies;
+mod sessions;
 mod sign_raw_payload;
 mod sign_transaction;
 mod signer;
 mod sub_orgs;
+mod transfer;
 mod users;
 
 use keyhold_shared::ActivityId;
@@ -181,6 +185,9 @@ pub(crate) fn perform(
         "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8" | "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V7" => {
             (sub_orgs::run(keys, org, envelope, allowed, now_ms)?, None)
         }
+        kind if transfer::handles(kind) => {
+            transfer::perform(keys, org, body, envelope, context, allowed, now_ms)?
+        }
         other => {
             let digest: [u8; 32] = Sha256::digest(body).into();
             let Some(change) = organization::run(org, envelope, allowed, &digest, now_ms)? else {
@@ -201,18 +208,26 @@ pub(crate) fn perform(
 }
 
 /// Proof that the caller may run the activity: made only from the policy engine's own proof
-/// token ([`keyhold_policy::PolicyAllowed`]), which only an `Allow` decision yields.
+/// token ([`keyhold_policy::PolicyAllowed`]), which only an `Allow` decision yields, together
+/// with the authenticated user who submitted it (activities that default to "the caller" —
+/// sessions — read it here).
 #[derive(Debug)]
 pub struct Allowed {
     _proof: keyhold_policy::PolicyAllowed,
     track_limits: bool,
+    submitter: keyhold_shared::UserId,
 }
 
 impl Allowed {
-    pub(crate) fn new(proof: keyhold_policy::PolicyAllowed, track_limits: bool) -> Self {
+    pub(crate) fn new(
+        proof: keyhold_policy::PolicyAllowed,
+        track_limits: bool,
+        submitter: keyhold_shared::UserId,
+    ) -> Self {
         Allowed {
             _proof: proof,
             track_limits,
+            submitter,
         }
     }
 
@@ -220,6 +235,11 @@ impl Allowed {
     /// signs must be recorded in the ledger.
     pub fn tracks_limits(&self) -> bool {
         self.track_limits
+    }
+
+    /// The user whose stamp submitted the activity.
+    pub fn submitter(&self) -> keyhold_shared::UserId {
+        self.submitter
     }
 }
 

@@ -67,6 +67,7 @@ pub fn resource_action(kind: &str) -> (&'static str, &'static str) {
         "CREATE_API_KEYS" | "CREATE_AUTHENTICATORS" | "CREATE_OAUTH_PROVIDERS" => {
             ("CREDENTIAL", "CREATE")
         }
+        "CREATE_READ_WRITE_SESSION" => ("AUTH", "CREATE"),
         "DELETE_API_KEYS" | "DELETE_AUTHENTICATORS" | "DELETE_OAUTH_PROVIDERS" => {
             ("CREDENTIAL", "DELETE")
         }
@@ -172,7 +173,9 @@ pub fn context(
     ctx.eth_tx = transactions::eth_tx(envelope);
     ctx.solana_tx = transactions::solana_tx(envelope);
     ctx.bitcoin_tx = transactions::bitcoin_tx(envelope);
-    if let ActivityContext::WalletAccount { wallet_id, .. } = activity_context {
+    if let ActivityContext::WalletAccount { wallet_id, .. }
+    | ActivityContext::Wallet { wallet_id, .. } = activity_context
+    {
         ctx.wallet = wallet(wallet_id);
     }
     if let Some(address) = envelope
@@ -240,10 +243,16 @@ pub fn authorize(
     }
     let authorization = keyhold_policy::authorize(&policies, &root, &ctx);
     match authorization.decision() {
-        Decision::Allow => authorization
-            .allowed()
-            .map(|proof| Verdict::Allowed(Allowed::new(proof, track_limits)))
-            .ok_or(Error::Internal("allow without proof")),
+        Decision::Allow => {
+            let submitter = approvers
+                .first()
+                .map(|a| a.user.id)
+                .ok_or(Error::Internal("activity without submitter"))?;
+            authorization
+                .allowed()
+                .map(|proof| Verdict::Allowed(Allowed::new(proof, track_limits, submitter)))
+                .ok_or(Error::Internal("allow without proof"))
+        }
         Decision::ConsensusNeeded => Ok(Verdict::ConsensusNeeded),
         Decision::Deny => Err(Error::Denied(match authorization.reason() {
             Reason::Denied { matched, errored } => {

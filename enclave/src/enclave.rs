@@ -5,10 +5,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use keyhold_shared::msg::{
     AttestRequest, Attestation, BootKey, BootstrapOrgOutput, BootstrapOrgRequest,
-    DOMAIN_BOOTSTRAP_ORG, EnclaveStatus, MAX_NONCE_LEN, QuorumManifest, Request, Response,
-    SealedOrgState, domain_digest,
+    DOMAIN_BOOTSTRAP_ORG, DOMAIN_SIGNER_KEY, EnclaveStatus, MAX_NONCE_LEN, QuorumManifest, Request,
+    Response, SealedOrgState, SignerKey, domain_digest,
 };
 use keyhold_shared::{ApiKeyId, OrgId, UserId, Uuid, WireError};
+use p256::ecdsa::signature::hazmat::PrehashSigner as _;
 use p256::ecdsa::{SigningKey, VerifyingKey};
 
 use crate::activities;
@@ -34,6 +35,8 @@ pub struct Keys {
     pub quorum: QuorumKey,
     /// Unsealed seeds and derived keys (bounded, zeroizing).
     pub cache: crate::keys::cache::KeyCache,
+    /// Signs export and import bundles; clients pin its public key.
+    pub bundle_signer: crate::bundles::signed::BundleSigner,
 }
 
 impl Keys {
@@ -54,6 +57,7 @@ impl Keys {
             manifest,
             quorum: QuorumKey::from_bytes(zeroize::Zeroizing::new(*quorum.expose())),
             cache: crate::keys::cache::KeyCache::default(),
+            bundle_signer: crate::bundles::signed::BundleSigner::derive(quorum)?,
         })
     }
 }
@@ -295,6 +299,7 @@ impl Enclave {
                 )?;
                 Ok(Response::Activity(Box::new(output)))
             }
+            Request::SignerKey => Ok(Response::SignerKey(self.signer_key()?)),
         }
     }
 
@@ -307,6 +312,22 @@ impl Enclave {
         sealed
             .map(|p| auth::parent::open(&keys.org_sealer, org, p))
             .transpose()
+    }
+
+    /// The bundle signing key, endorsed by the quorum signing key.
+    fn signer_key(&self) -> Result<SignerKey> {
+        let keys = self.keys()?;
+        let public_key = keys.bundle_signer.public_key();
+        let digest = domain_digest(DOMAIN_SIGNER_KEY, &public_key)
+            .map_err(|_| Error::Internal("encode signer key"))?;
+        let signature: p256::ecdsa::Signature = keys
+            .signing
+            .sign_prehash(&digest)
+            .map_err(|_| Error::Internal("endorse signer key"))?;
+        Ok(SignerKey {
+            public_key,
+            endorsement: signature.to_der().as_bytes().to_vec(),
+        })
     }
 
     /// Creates an organization with one root user and API key, if enough operators of the

@@ -61,6 +61,62 @@ impl SeedMaterial {
         })
     }
 
+    /// A wallet from a BIP-39 English mnemonic a client imports (words separated by any
+    /// whitespace, any case; the checksum must hold). Turnkey exports a passphrase after a
+    /// newline; keyhold wallets have none, so a mnemonic with one is refused.
+    pub fn from_mnemonic(text: &str) -> Result<Self> {
+        if text
+            .trim()
+            .lines()
+            .skip(1)
+            .any(|line| !line.trim().is_empty())
+        {
+            return Err(Error::Unsupported(
+                "importing a mnemonic with a BIP-39 passphrase".into(),
+            ));
+        }
+        let words = Zeroizing::new(
+            text.split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        let mnemonic = bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &words)
+            .map_err(|e| {
+                Error::invalid(match e {
+                    bip39::Error::BadWordCount(n) => {
+                        format!("the mnemonic has {n} words; it must have 12, 15, 18, 21 or 24")
+                    }
+                    bip39::Error::UnknownWord(i) => {
+                        format!(
+                            "word {} of the mnemonic is not a BIP-39 English word",
+                            i + 1
+                        )
+                    }
+                    bip39::Error::InvalidChecksum => {
+                        "the mnemonic's BIP-39 checksum does not match".to_owned()
+                    }
+                    _ => "the mnemonic is not a valid BIP-39 mnemonic".to_owned(),
+                })
+            })?;
+        let entropy = Zeroizing::new(mnemonic.to_entropy());
+        Self::from_entropy(&entropy)
+    }
+
+    /// The wallet's BIP-39 English mnemonic (for export).
+    pub fn mnemonic(&self) -> Result<Zeroizing<String>> {
+        let mnemonic = bip39::Mnemonic::from_entropy(&self.entropy)
+            .map_err(|_| Error::Internal("stored entropy"))?;
+        let mut out = Zeroizing::new(String::with_capacity(24 * 9));
+        for (i, word) in mnemonic.words().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        Ok(out)
+    }
+
     /// Serialised form for sealing: entropy length, entropy, seed.
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(Vec::with_capacity(1 + self.entropy.len() + 64));
@@ -164,6 +220,30 @@ mod tests {
             ethereum::address(key.verifying_key()),
             "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
         );
+    }
+
+    #[test]
+    fn mnemonics_import_and_export() {
+        let about = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+        let seed = SeedMaterial::from_mnemonic(&format!("  {}\n", about.to_uppercase())).unwrap();
+        assert_eq!(seed.entropy(), &[0u8; 16]);
+        assert_eq!(seed.mnemonic().unwrap().as_str(), about);
+        let generated = SeedMaterial::generate(24).unwrap();
+        let back = SeedMaterial::from_mnemonic(&generated.mnemonic().unwrap()).unwrap();
+        assert_eq!(back.seed(), generated.seed());
+        let wrong_checksum = about.replace("about", "abandon");
+        for (bad, says) in [
+            ("abandon abandon", "2 words"),
+            (wrong_checksum.as_str(), "checksum"),
+            (&about.replace("about", "aboutt") as &str, "word 12"),
+        ] {
+            let err = SeedMaterial::from_mnemonic(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
+        assert!(matches!(
+            SeedMaterial::from_mnemonic(&format!("{about}\nsecret passphrase")),
+            Err(Error::Unsupported(_))
+        ));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod activities;
 pub mod attestation;
 pub mod auth;
 pub mod authorize;
+pub mod bundles;
 pub mod chains;
 pub mod enclave;
 pub mod error;

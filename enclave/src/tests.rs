@@ -9,3 +9,4 @@ mod orgs;
 mod passkey;
 mod server;
 mod support;
+mod transfer;

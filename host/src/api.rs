@@ -11,6 +11,7 @@ mod query;
 pub mod rate_limit;
 pub mod server;
 mod submit;
+mod transfer;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/public/v1/query/{name}", post(query::query))
         .route("/enclave/v1/attestation", get(enclave::attestation))
         .route("/enclave/v1/quorum", get(enclave::quorum))
+        .route("/enclave/v1/signer", get(enclave::signer))
         .route("/enclave/v1/genesis", post(enclave::genesis))
         .route("/enclave/v1/provision", post(enclave::provision))
         .route("/enclave/v1/manifest", post(enclave::update_manifest))

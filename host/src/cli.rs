@@ -3,6 +3,7 @@
 pub mod dev;
 pub mod operator;
 pub mod serve;
+pub mod signer_key;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +40,11 @@ pub enum Command {
     /// Operator tools: keys, manifests, approvals, genesis, provisioning an enclave.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
+    /// Print the deployment's bundle signing key (uncompressed P-256, hex) from a running
+    /// server, after checking the quorum key's endorsement of it. Clients pin it as
+    /// `dangerouslyOverrideSignerPublicKey` of `@turnkey/crypto` to decrypt export bundles and
+    /// to build import bundles.
+    SignerKey(signer_key::SignerKeyArgs),
 }
 
 #[derive(Debug, clap::Args)]

@@ -168,6 +168,7 @@ fn request_kind(request: &Request) -> &'static str {
         Request::Authenticate(_) => "authenticate",
         Request::Activity(_) => "activity",
         Request::ReadOrg(_) => "read_org",
+        Request::SignerKey => "signer_key",
     }
 }
 

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
                 serve::ensure_dev_ca(&data_dir)
             }
             Command::Operator(command) => keyhold_host::cli::operator::run(command).await,
+            Command::SignerKey(args) => keyhold_host::cli::signer_key::run(args).await,
             Command::Serve(args) => {
                 let config = HostConfig {
                     enclave: args.enclave,

@@ -27,6 +27,10 @@ pub struct WalletRecord {
     pub name: String,
     pub sealed_seed: SealedSeed,
     pub created_at_ms: u64,
+    /// Created by `import_wallet`.
+    pub imported: bool,
+    /// Exported at least once (`export_wallet`, `export_wallet_account`).
+    pub exported: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -58,6 +62,17 @@ pub struct PrivateKeyRecord {
     pub tags: Vec<String>,
     pub sealed_key: SealedSeed,
     pub created_at_ms: u64,
+    /// Created by `import_private_key`.
+    pub imported: bool,
+    /// Exported at least once (`export_private_key`).
+    pub exported: bool,
+}
+
+/// A wallet or private key an activity exported (its `exported` flag is set in the commit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExportMark {
+    Wallet(WalletId),
+    PrivateKey(PrivateKeyId),
 }
 
 #[derive(Clone, Debug)]
@@ -92,6 +107,8 @@ pub struct ActivityCommit {
     pub vote_request: Option<(String, String)>,
     /// Update the activity with this fingerprint (a vote changed it) instead of inserting it.
     pub replace_existing: bool,
+    /// Wallets and private keys this activity exported.
+    pub exported: Vec<ExportMark>,
 }
 
 /// Cursor pagination as in Turnkey's `paginationOptions`.

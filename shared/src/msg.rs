@@ -93,6 +93,9 @@ pub enum Request {
     Activity(ActivityRequest),
     /// Authenticate a query and return the organization's public data (users, policies, tags).
     ReadOrg(AuthenticateRequest),
+    /// The deployment signing key that signs export and import bundles, endorsed by the quorum
+    /// key (see [`SignerKey`]).
+    SignerKey,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +110,23 @@ pub enum Response {
     Authenticate(Principal),
     Activity(Box<ActivityOutput>),
     ReadOrg(Box<OrgReadout>),
+    SignerKey(SignerKey),
 }
+
+/// The P-256 key, derived from the quorum key, that signs export bundles and import bundles
+/// (Turnkey's "signer enclave" key): clients pin it as `dangerouslyOverrideSignerPublicKey`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignerKey {
+    /// SEC1 uncompressed (65 bytes), the form `@turnkey/crypto` compares.
+    pub public_key: Vec<u8>,
+    /// The quorum signing key's DER signature over [`domain_digest`]`(`[`DOMAIN_SIGNER_KEY`]`,
+    /// public_key)`: whoever knows the quorum public key can check the signer key belongs to
+    /// the deployment without trusting the host that served it.
+    pub endorsement: Vec<u8>,
+}
+
+/// Domain of the quorum key's endorsement of the bundle signing key.
+pub const DOMAIN_SIGNER_KEY: &[u8] = b"keyhold/v1/signer-key";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnclaveStatus {
@@ -248,6 +267,11 @@ pub enum ActivityContext {
     /// submitter stamped it, the earlier approvals (each as its voter stamped it), and what the
     /// target activity itself needs. The enclave verifies every stamp again.
     Approval(Box<ApprovalContext>),
+    /// For `IMPORT_WALLET` / `IMPORT_PRIVATE_KEY`: the import key the enclave sealed to
+    /// (organization, user, kind) at `INIT_IMPORT_*`, as the host stored it.
+    ImportKey {
+        sealed_key: SealedSeed,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -440,6 +464,48 @@ pub enum ActivityResult {
         /// A sub-organization created by this activity (`CREATE_SUB_ORGANIZATION`).
         sub_organization: Option<Box<NewSubOrganization>>,
     },
+    /// An export bundle (Turnkey's signed envelope around the HPKE ciphertext) and what was
+    /// exported, so the host can mark it.
+    Exported {
+        target: ExportTarget,
+        export_bundle: String,
+    },
+    /// `INIT_IMPORT_*`: the signed import bundle for the client and the import key sealed to
+    /// (organization, `user_id`, `kind`), which the host keeps until the import.
+    InitImport {
+        user_id: UserId,
+        kind: ImportKind,
+        import_bundle: String,
+        sealed_key: SealedSeed,
+    },
+    ImportWallet(NewWallet),
+    ImportPrivateKey(CreatedPrivateKey),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExportTarget {
+    Wallet(WalletId),
+    WalletAccount {
+        wallet_id: WalletId,
+        address: String,
+    },
+    PrivateKey(PrivateKeyId),
+}
+
+/// What an import brings in: one pending import key per (organization, user, kind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ImportKind {
+    Wallet,
+    PrivateKey,
+}
+
+impl ImportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportKind::Wallet => "wallet",
+            ImportKind::PrivateKey => "private-key",
+        }
+    }
 }
 
 /// A sub-organization the enclave created: its sealed state (version 1) and, optionally, its

@@ -121,7 +121,7 @@ pub fn run_accounts(
     })
 }
 
-fn check_count(n: usize) -> Result<()> {
+pub(crate) fn check_count(n: usize) -> Result<()> {
     if n > MAX_ACCOUNTS {
         return Err(Error::invalid(format!(
             "at most {MAX_ACCOUNTS} accounts per request"
@@ -130,7 +130,10 @@ fn check_count(n: usize) -> Result<()> {
     Ok(())
 }
 
-fn derive_accounts(seed: &SeedMaterial, params: &[AccountParams]) -> Result<Vec<DerivedAccount>> {
+pub(crate) fn derive_accounts(
+    seed: &SeedMaterial,
+    params: &[AccountParams],
+) -> Result<Vec<DerivedAccount>> {
     params.iter().map(|a| derive_account(seed, a)).collect()
 }
 

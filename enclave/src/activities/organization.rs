@@ -86,30 +86,59 @@ pub fn with_wallet(
     name: &str,
     now_ms: u64,
 ) -> Result<OrgState> {
+    with_wallet_meta(
+        org,
+        body,
+        envelope,
+        WalletMeta {
+            id: wallet_id,
+            name: name.to_owned(),
+            imported: false,
+            exported: false,
+            created_at_ms: now_ms,
+        },
+        now_ms,
+    )
+}
+
+/// [`with_wallet`] for any wallet metadata (an imported wallet).
+pub fn with_wallet_meta(
+    org: &OrgState,
+    body: &[u8],
+    envelope: &Envelope,
+    meta: WalletMeta,
+    now_ms: u64,
+) -> Result<OrgState> {
+    let mut state = successor_for(org, body, envelope, now_ms)?;
+    if state.wallets.len() >= MAX_WALLETS {
+        return Err(Error::invalid(format!(
+            "an organization holds at most {MAX_WALLETS} wallets"
+        )));
+    }
+    state.wallets.push(meta);
+    Ok(state)
+}
+
+/// The successor of `org` that an activity outside the organization ops changes (a new or
+/// exported wallet, a session key): refuses a replay of `body` and remembers its fingerprint
+/// for as long as a replay could pass the timestamp or approval-window checks.
+pub fn successor_for(
+    org: &OrgState,
+    body: &[u8],
+    envelope: &Envelope,
+    now_ms: u64,
+) -> Result<OrgState> {
     let digest: [u8; 32] = Sha256::digest(body).into();
     if org.seen(&digest) {
         return Err(Error::invalid(
             "this request was already executed in this organization (replayed request)",
         ));
     }
-    if org.wallets.len() >= MAX_WALLETS {
-        return Err(Error::invalid(format!(
-            "an organization holds at most {MAX_WALLETS} wallets"
-        )));
-    }
     let replay_until = envelope
         .timestamp()?
         .saturating_add(APPROVAL_WINDOW_MS.max(MAX_AGE_MS))
         .saturating_add(MAX_SKEW_MS);
-    let mut state = org.successor(&digest, now_ms, replay_until)?;
-    state.wallets.push(WalletMeta {
-        id: wallet_id,
-        name: name.to_owned(),
-        imported: false,
-        exported: false,
-        created_at_ms: now_ms,
-    });
-    Ok(state)
+    org.successor(&digest, now_ms, replay_until)
 }
 
 /// What every organization state must satisfy after a change.

@@ -143,8 +143,9 @@ pub fn resolve(
                 format: *address_format,
             })
         }
-        ActivityContext::None | ActivityContext::Wallet { .. } | ActivityContext::Approval(_) => {
-            Err(not_found(sign_with))
-        }
+        ActivityContext::None
+        | ActivityContext::Wallet { .. }
+        | ActivityContext::Approval(_)
+        | ActivityContext::ImportKey { .. } => Err(not_found(sign_with)),
     }
 }

@@ -79,7 +79,7 @@ pub fn api_key(p: &ApiKeyParams, now_ms: u64) -> Result<ApiKey> {
 
 /// Adds `key` to `user_id`, refusing a public key the organization already knows (a stamp
 /// must identify one credential).
-fn add_key(state: &mut OrgState, user_id: &UserId, key: ApiKey) -> Result<()> {
+pub(super) fn add_key(state: &mut OrgState, user_id: &UserId, key: ApiKey) -> Result<()> {
     if state.find_api_key(&key.public_key).is_some() {
         return Err(Error::invalid(
             "an API key with this public key already exists in the organization",

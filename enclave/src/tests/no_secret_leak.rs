@@ -13,12 +13,18 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use keyhold_host::cli::serve::{HostConfig, start};
 use keyhold_shared::Address;
 use p256::ecdsa::SigningKey;
+use p256::elliptic_curve::sec1::ToSec1Point as _;
 use tower::ServiceExt;
 
 use super::support::{create_wallet_body, sign_body, stamp};
+use crate::bundles::hpke_p256::{ReceiverKey, TargetKey, seal};
 use crate::keys::{Bip32Path, SeedMaterial};
 use crate::server::{Limits, serve};
 use crate::{Enclave, test_hooks};
+
+/// A mnemonic this test imports (BIP-39 test vector entropy 7f7f…).
+const IMPORTED: &str =
+    "legal winner thank year wave sausage worth useful legal winner thank yellow";
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -119,6 +125,7 @@ async fn no_seed_mnemonic_or_key_reaches_the_database_or_logs() {
 
     let before = test_hooks::seeds().len();
     let mut addresses = Vec::new();
+    let mut wallet_ids = Vec::new();
     for (name, words) in [("twelve", 12), ("twenty-four", 24)] {
         let mut body: serde_json::Value = serde_json::from_str(&create_wallet_body(
             &org,
@@ -139,6 +146,12 @@ async fn no_seed_mnemonic_or_key_reaches_the_database_or_logs() {
             .unwrap()
             .to_owned();
         addresses.push(address.clone());
+        wallet_ids.push(
+            out["activity"]["result"]["createWalletResult"]["walletId"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
         for hash in ["HASH_FUNCTION_KECCAK256", "HASH_FUNCTION_SHA256"] {
             post(
                 &router,
@@ -158,6 +171,84 @@ async fn no_seed_mnemonic_or_key_reaches_the_database_or_logs() {
     )
     .await;
     post(&router, "/public/v1/query/list_wallets", org_body, &key).await;
+
+    // Export one wallet, import a known mnemonic and open a session: the bundles are stored
+    // (as activity results, the import key as a sealed blob), what they carry must not be.
+    let transfer = |activity_type: &str, parameters: serde_json::Value| {
+        serde_json::json!({"type": activity_type, "timestampMs": crate::enclave::now_ms().to_string(),
+                           "organizationId": creds.organization_id, "parameters": parameters})
+        .to_string()
+    };
+    let client = ReceiverKey::generate().unwrap();
+    let client_public = hex::encode(client.public_uncompressed());
+    post(
+        &router,
+        "/public/v1/submit/export_wallet",
+        transfer(
+            "ACTIVITY_TYPE_EXPORT_WALLET",
+            serde_json::json!({"walletId": wallet_ids[0], "targetPublicKey": client_public}),
+        ),
+        &key,
+    )
+    .await;
+    let init = post(
+        &router,
+        "/public/v1/submit/init_import_wallet",
+        transfer(
+            "ACTIVITY_TYPE_INIT_IMPORT_WALLET",
+            serde_json::json!({"userId": creds.user_id}),
+        ),
+        &key,
+    )
+    .await;
+    let bundle: serde_json::Value = serde_json::from_str(
+        init["activity"]["result"]["initImportWalletResult"]["importBundle"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let data: serde_json::Value =
+        serde_json::from_slice(&hex::decode(bundle["data"].as_str().unwrap()).unwrap()).unwrap();
+    let target = TargetKey::parse_hex("t", data["targetPublic"].as_str().unwrap()).unwrap();
+    let sealed = seal(&target, IMPORTED.as_bytes()).unwrap();
+    let encrypted = serde_json::json!({"encappedPublic": hex::encode(sealed.encapped),
+                                       "ciphertext": hex::encode(&sealed.ciphertext)});
+    post(
+        &router,
+        "/public/v1/submit/import_wallet",
+        transfer(
+            "ACTIVITY_TYPE_IMPORT_WALLET",
+            serde_json::json!({"userId": creds.user_id, "walletName": "imported",
+                "encryptedBundle": encrypted.to_string(),
+                "accounts": [{"curve": "CURVE_SECP256K1", "pathFormat": "PATH_FORMAT_BIP32",
+                              "path": "m/44'/60'/0'/0/0", "addressFormat": "ADDRESS_FORMAT_ETHEREUM"}]}),
+        ),
+        &key,
+    )
+    .await;
+    let session = post(
+        &router,
+        "/public/v1/submit/create_read_write_session",
+        transfer(
+            "ACTIVITY_TYPE_CREATE_READ_WRITE_SESSION_V2",
+            serde_json::json!({"targetPublicKey": client_public}),
+        ),
+        &key,
+    )
+    .await;
+    let credential = bs58::decode(
+        session["activity"]["result"]["createReadWriteSessionResultV2"]["credentialBundle"]
+            .as_str()
+            .unwrap(),
+    )
+    .into_vec()
+    .unwrap();
+    let (payload, _) = credential.split_at(credential.len() - 4);
+    let (compressed, ciphertext) = payload.split_at(33);
+    let enc = p256::PublicKey::from_sec1_bytes(compressed)
+        .unwrap()
+        .to_sec1_point(false);
+    let session_secret = client.open(enc.as_bytes(), ciphertext).unwrap();
 
     // Other tests in this process create wallets too; ours are the ones whose address matches.
     let seeds = test_hooks::seeds();
@@ -191,6 +282,26 @@ async fn no_seed_mnemonic_or_key_reaches_the_database_or_logs() {
         }
     }
     assert_eq!(ours, 2, "the hook must have recorded both wallets");
+    let imported = SeedMaterial::from_mnemonic(IMPORTED).unwrap();
+    let words: Vec<&str> = IMPORTED.split(' ').collect();
+    for window in words.windows(4) {
+        needles.push((
+            "imported mnemonic words".into(),
+            window.join(" ").into_bytes(),
+        ));
+    }
+    for e in encodings(imported.seed()) {
+        needles.push(("imported seed".into(), e));
+    }
+    let imported_key = imported
+        .derive_secp256k1(&Bip32Path::parse("m/44'/60'/0'/0/0").unwrap())
+        .unwrap();
+    for e in encodings(&imported_key.to_bytes()) {
+        needles.push(("imported private key".into(), e));
+    }
+    for e in encodings(&session_secret) {
+        needles.push(("session private key".into(), e));
+    }
 
     let mut haystacks: Vec<(String, Vec<u8>)> = Vec::new();
     for file in ["keyhold.db", "keyhold.db-wal", "keyhold.db-shm"] {

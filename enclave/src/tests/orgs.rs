@@ -313,7 +313,7 @@ fn host_replays_an_organization_activity() {
 }
 
 /// A second organization in the same enclave (same operator as [`fixture`]).
-fn second_org(f: &Fixture, root_key: &SigningKey) -> (SealedOrgState, OrgId) {
+pub(super) fn second_org(f: &Fixture, root_key: &SigningKey) -> (SealedOrgState, OrgId) {
     let operator = SigningKey::from_slice(&[9u8; 32]).unwrap();
     let spec = OrgBootstrapSpec {
         organization_name: "globex".into(),

@@ -107,7 +107,10 @@ pub async fn vote(
         accounts,
         private_keys,
         sub_orgs,
+        exported,
+        import_key,
     } = records(output.result, &target_envelope.parameters, org.id, now)?;
+    super::submit::keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
     let mut vote = format::vote(
         &target.id.to_string(),
@@ -143,6 +146,7 @@ pub async fn vote(
                 .flatten()
                 .map(|stamp| (body_text, stamp)),
             replace_existing: true,
+            exported,
         })
         .await?;
     crate::metrics::global().activity(&record.activity_type, &record.status);

@@ -90,6 +90,24 @@ pub async fn quorum(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     })))
 }
 
+/// `GET /enclave/v1/signer`: the key that signs export and import bundles (for clients to pin
+/// as `@turnkey/crypto`'s `dangerouslyOverrideSignerPublicKey`), with the quorum key's
+/// endorsement of it. This host is not trusted: check the endorsement against the quorum
+/// public key you know (`keyhold signer-key --quorum-public-key` does).
+pub async fn signer(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let Response::SignerKey(key) = state.call(Request::SignerKey).await? else {
+        return Err(ApiError::internal("unexpected enclave answer"));
+    };
+    let Response::Status(status) = state.enclave.call(Request::Status).await? else {
+        return Err(ApiError::internal("unexpected enclave answer"));
+    };
+    Ok(Json(json!({
+        "signerPublicKey": hex::encode(&key.public_key),
+        "endorsement": hex::encode(&key.endorsement),
+        "quorumPublicKey": status.quorum_public_key.map(hex::encode),
+    })))
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenesisBody {

@@ -126,8 +126,8 @@ pub fn private_key(k: &PrivateKeyRecord) -> Value {
         "privateKeyTags": k.tags,
         "createdAt": timestamp(k.created_at_ms),
         "updatedAt": timestamp(k.created_at_ms),
-        "exported": false,
-        "imported": false,
+        "exported": k.exported,
+        "imported": k.imported,
     })
 }
 
@@ -137,8 +137,8 @@ pub fn wallet(w: &WalletRecord) -> Value {
         "walletName": w.name,
         "createdAt": timestamp(w.created_at_ms),
         "updatedAt": timestamp(w.created_at_ms),
-        "exported": false,
-        "imported": false,
+        "exported": w.exported,
+        "imported": w.imported,
     })
 }
 

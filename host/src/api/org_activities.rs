@@ -97,6 +97,8 @@ pub fn sub_org_records(
                 name: w.wallet_name,
                 sealed_seed: w.sealed_seed,
                 created_at_ms: now,
+                imported: false,
+                exported: false,
             })
         }
     };

@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::query::{authenticate, load_org, read_body, stamp_from};
 use super::{AppState, format};
-use crate::store::{AccountRecord, ActivityCommit, ActivityRecord, PrivateKeyRecord, WalletRecord};
+use crate::store::{
+    AccountRecord, ActivityCommit, ActivityRecord, ExportMark, PrivateKeyRecord, WalletRecord,
+};
 
 /// The activity types each path accepts (older versions that shipped SDKs still send go here).
 fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
@@ -28,7 +30,10 @@ fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
         "sign_raw_payload" => &["ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2"],
         "sign_raw_payloads" => &["ACTIVITY_TYPE_SIGN_RAW_PAYLOADS"],
         "sign_transaction" => &["ACTIVITY_TYPE_SIGN_TRANSACTION_V2"],
-        other => return super::org_activities::accepted_types(other),
+        other => {
+            return super::org_activities::accepted_types(other)
+                .or_else(|| super::transfer::accepted_types(other));
+        }
     })
 }
 
@@ -131,7 +136,10 @@ async fn run(
         accounts,
         private_keys,
         sub_orgs,
+        exported,
+        import_key,
     } = records(output.result, &envelope.parameters, org.id, now)?;
+    keep_import_key(&state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
     let votes = json!([format::vote(
         &activity_id,
@@ -168,6 +176,7 @@ async fn run(
                 .flatten()
                 .map(|stamp| (record.body.clone(), stamp)),
             replace_existing: false,
+            exported,
         })
         .await?;
     crate::metrics::global().activity(&record.activity_type, &record.status);
@@ -215,6 +224,22 @@ pub(super) struct Records {
     pub accounts: Vec<AccountRecord>,
     pub private_keys: Vec<PrivateKeyRecord>,
     pub sub_orgs: Vec<(crate::store::OrgRecord, OrgId)>,
+    pub exported: Vec<ExportMark>,
+    /// A sealed import key to keep under this name (`init_import_*`).
+    pub import_key: Option<(String, Vec<u8>)>,
+}
+
+/// Stores the sealed import key of an `init_import_*` before the activity is acknowledged. Not
+/// in the activity's transaction: a key left behind by a failed commit is harmless (sealed,
+/// expiring, replaced by the next init).
+pub(super) async fn keep_import_key(
+    state: &AppState,
+    import_key: Option<(String, Vec<u8>)>,
+) -> Result<(), ApiError> {
+    if let Some((name, sealed)) = import_key {
+        state.store.put_meta(&name, sealed).await?;
+    }
+    Ok(())
 }
 
 /// Turns the enclave's result into Turnkey's `result` object and the records to store.
@@ -228,6 +253,8 @@ pub(super) fn records(
     let mut accounts = Vec::new();
     let mut private_keys = Vec::new();
     let mut sub_orgs = Vec::new();
+    let mut exported = Vec::new();
+    let mut import_key = None;
     let result = match result {
         ActivityResult::CreateWallet {
             wallet_id,
@@ -243,6 +270,8 @@ pub(super) fn records(
                 name: wallet_name,
                 sealed_seed,
                 created_at_ms: now,
+                imported: false,
+                exported: false,
             });
             json!({"createWalletResult": {"walletId": wallet_id.to_string(), "addresses": addresses}})
         }
@@ -285,6 +314,8 @@ pub(super) fn records(
                     tags: key.tags,
                     sealed_key: key.sealed_key,
                     created_at_ms: now,
+                    imported: false,
+                    exported: false,
                 });
             }
             json!({"createPrivateKeysResultV2": {"privateKeys": results}})
@@ -310,6 +341,50 @@ pub(super) fn records(
             serde_json::from_str(&result_json)
                 .map_err(|_| ApiError::internal("unexpected enclave answer"))?
         }
+        ActivityResult::Exported {
+            target,
+            export_bundle,
+        } => {
+            let (result, mark) = super::transfer::export_result(target, export_bundle);
+            exported.push(mark);
+            result
+        }
+        ActivityResult::InitImport {
+            user_id,
+            kind,
+            import_bundle,
+            sealed_key,
+        } => {
+            let (result, keep) = super::transfer::init_import_result(
+                org,
+                user_id,
+                kind,
+                import_bundle,
+                &sealed_key,
+            )?;
+            import_key = Some(keep);
+            result
+        }
+        ActivityResult::ImportWallet(wallet) => {
+            let addresses: Vec<String> =
+                wallet.accounts.iter().map(|a| a.address.clone()).collect();
+            accounts = account_records(org, wallet.wallet_id, wallet.accounts, now)?;
+            wallets.push(WalletRecord {
+                id: wallet.wallet_id,
+                org,
+                name: wallet.wallet_name,
+                sealed_seed: wallet.sealed_seed,
+                created_at_ms: now,
+                imported: true,
+                exported: false,
+            });
+            json!({"importWalletResult": {"walletId": wallet.wallet_id.to_string(), "addresses": addresses}})
+        }
+        ActivityResult::ImportPrivateKey(key) => {
+            let (result, record) = super::transfer::import_private_key_result(key, org, now);
+            private_keys.push(record);
+            result
+        }
         ActivityResult::Empty => json!({}),
     };
     Ok(Records {
@@ -318,6 +393,8 @@ pub(super) fn records(
         accounts,
         private_keys,
         sub_orgs,
+        exported,
+        import_key,
     })
 }
 
@@ -328,6 +405,9 @@ pub(super) async fn resolve_context(
     org: OrgId,
     envelope: &Envelope,
 ) -> Result<ActivityContext, ApiError> {
+    if let Some(context) = super::transfer::resolve_context(state, org, envelope).await? {
+        return Ok(context);
+    }
     let param = |k: &str| envelope.parameters.get(k).and_then(Value::as_str);
     match envelope.activity_type.as_str() {
         "ACTIVITY_TYPE_CREATE_WALLET_ACCOUNTS" => {
@@ -349,21 +429,7 @@ pub(super) async fn resolve_context(
                 return Ok(ActivityContext::None);
             };
             if let Some((account, wallet)) = state.store.find_account(org, sign_with).await? {
-                let (Some(curve), Some(address_format)) = (
-                    Curve::from_turnkey(&account.curve),
-                    AddressFormat::from_turnkey(&account.address_format),
-                ) else {
-                    return Err(ApiError::internal(
-                        "stored account has an unknown curve or format",
-                    ));
-                };
-                return Ok(ActivityContext::WalletAccount {
-                    wallet_id: wallet.id,
-                    path: account.path,
-                    curve,
-                    address_format,
-                    sealed_seed: wallet.sealed_seed,
-                });
+                return account_context(account, wallet);
             }
             if let Some((key, format)) = state.store.find_private_key(org, sign_with).await? {
                 let address_format = match format {
@@ -382,4 +448,26 @@ pub(super) async fn resolve_context(
         }
         _ => Ok(ActivityContext::None),
     }
+}
+
+/// The context naming one wallet account: its derivation and its wallet's sealed seed.
+pub(super) fn account_context(
+    account: AccountRecord,
+    wallet: WalletRecord,
+) -> Result<ActivityContext, ApiError> {
+    let (Some(curve), Some(address_format)) = (
+        Curve::from_turnkey(&account.curve),
+        AddressFormat::from_turnkey(&account.address_format),
+    ) else {
+        return Err(ApiError::internal(
+            "stored account has an unknown curve or format",
+        ));
+    };
+    Ok(ActivityContext::WalletAccount {
+        wallet_id: wallet.id,
+        path: account.path,
+        curve,
+        address_format,
+        sealed_seed: wallet.sealed_seed,
+    })
 }

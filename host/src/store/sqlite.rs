@@ -10,8 +10,8 @@ use keyhold_shared::{ActivityId, OrgId, PrivateKeyId, WalletId};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
-    AccountRecord, ActivityCommit, ActivityRecord, OrgRecord, Page, PrivateKeyRecord, Store,
-    StoreResult, WalletRecord,
+    AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page, PrivateKeyRecord,
+    Store, StoreResult, WalletRecord,
 };
 use crate::error::HostError;
 
@@ -98,6 +98,12 @@ CREATE TABLE vote_requests (
     stamp TEXT NOT NULL,
     PRIMARY KEY (org_id, fingerprint, seq)
 );
+"#,
+    r#"
+ALTER TABLE wallets ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE wallets ADD COLUMN exported INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE private_keys ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE private_keys ADD COLUMN exported INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
 
@@ -272,7 +278,8 @@ fn org_from_row(row: &Row<'_>) -> rusqlite::Result<OrgRecord> {
     })
 }
 
-const WALLET_COLUMNS: &str = "wallet_id, org_id, name, sealed_seed, created_at_ms";
+const WALLET_COLUMNS: &str =
+    "wallet_id, org_id, name, sealed_seed, created_at_ms, imported, exported";
 
 fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<WalletRecord> {
     Ok(WalletRecord {
@@ -281,6 +288,8 @@ fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<WalletRecord> {
         name: row.get(2)?,
         sealed_seed: decode::<SealedSeed>(&row.get::<_, Vec<u8>>(3)?)?,
         created_at_ms: row.get::<_, i64>(4)? as u64,
+        imported: row.get(5)?,
+        exported: row.get(6)?,
     })
 }
 
@@ -301,8 +310,7 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<AccountRecord> {
     })
 }
 
-const PRIVATE_KEY_COLUMNS: &str =
-    "private_key_id, org_id, name, curve, public_key, tags, sealed_key, created_at_ms";
+const PRIVATE_KEY_COLUMNS: &str = "private_key_id, org_id, name, curve, public_key, tags, sealed_key, created_at_ms, imported, exported";
 
 fn private_key_from_row(row: &Row<'_>) -> rusqlite::Result<PrivateKeyRecord> {
     let tags: String = row.get(5)?;
@@ -315,6 +323,8 @@ fn private_key_from_row(row: &Row<'_>) -> rusqlite::Result<PrivateKeyRecord> {
         tags: serde_json::from_str(&tags).unwrap_or_default(),
         sealed_key: decode::<SealedSeed>(&row.get::<_, Vec<u8>>(6)?)?,
         created_at_ms: row.get::<_, i64>(7)? as u64,
+        imported: row.get(8)?,
+        exported: row.get(9)?,
         addresses: Vec::new(),
     })
 }
@@ -455,8 +465,8 @@ impl Store for SqliteStore {
             }
             for (w, seed) in &wallets {
                 tx.execute(
-                    &format!("INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
-                    params![w.id.to_string(), w.org.to_string(), w.name, seed, w.created_at_ms as i64],
+                    &format!("INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                    params![w.id.to_string(), w.org.to_string(), w.name, seed, w.created_at_ms as i64, w.imported, w.exported],
                 )?;
             }
             for (seq, acc) in commit.accounts.iter().enumerate() {
@@ -480,7 +490,7 @@ impl Store for SqliteStore {
             }
             for (k, sealed) in &private_keys {
                 tx.execute(
-                    &format!("INSERT INTO private_keys ({PRIVATE_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                    &format!("INSERT INTO private_keys ({PRIVATE_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                     params![
                         k.id.to_string(),
                         k.org.to_string(),
@@ -489,7 +499,9 @@ impl Store for SqliteStore {
                         k.public_key,
                         serde_json::to_string(&k.tags).unwrap_or_else(|_| "[]".into()),
                         sealed,
-                        k.created_at_ms as i64
+                        k.created_at_ms as i64,
+                        k.imported,
+                        k.exported
                     ],
                 )?;
                 for (seq, (format, address)) in k.addresses.iter().enumerate() {
@@ -498,6 +510,13 @@ impl Store for SqliteStore {
                         params![k.org.to_string(), k.id.to_string(), seq as i64, format, address, address.to_lowercase()],
                     )?;
                 }
+            }
+            for mark in &commit.exported {
+                let (sql, id) = match mark {
+                    ExportMark::Wallet(id) => ("UPDATE wallets SET exported = 1 WHERE org_id = ?1 AND wallet_id = ?2", id.to_string()),
+                    ExportMark::PrivateKey(id) => ("UPDATE private_keys SET exported = 1 WHERE org_id = ?1 AND private_key_id = ?2", id.to_string()),
+                };
+                tx.execute(sql, params![a.org.to_string(), id])?;
             }
             if let Some((state, bytes)) = org_state {
                 // Compare-and-swap on the version: a concurrent writer's update is never lost.
@@ -821,6 +840,7 @@ mod tests {
             sub_orgs: vec![],
             vote_request: None,
             replace_existing: false,
+            exported: vec![],
         }
     }
 

@@ -1,0 +1,174 @@
+//! The host's part in exports, imports and sessions: routing, looking up what the enclave
+//! needs (the sealed seed or key to export, the sealed import key of the user), keeping the
+//! sealed import key between `init_import_*` and `import_*`, and Turnkey's result shapes.
+//! The bundles themselves are made and checked in the enclave.
+
+use keyhold_shared::msg::{
+    ActivityContext, CreatedPrivateKey, ExportTarget, ImportKind, SealedSeed,
+};
+use keyhold_shared::{OrgId, UserId};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::submit::Envelope;
+use crate::store::{ExportMark, PrivateKeyRecord};
+
+pub fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
+    Some(match path {
+        "export_wallet" => &["ACTIVITY_TYPE_EXPORT_WALLET"],
+        "export_wallet_account" => &["ACTIVITY_TYPE_EXPORT_WALLET_ACCOUNT"],
+        "export_private_key" => &["ACTIVITY_TYPE_EXPORT_PRIVATE_KEY"],
+        "init_import_wallet" => &["ACTIVITY_TYPE_INIT_IMPORT_WALLET"],
+        "import_wallet" => &["ACTIVITY_TYPE_IMPORT_WALLET"],
+        "init_import_private_key" => &["ACTIVITY_TYPE_INIT_IMPORT_PRIVATE_KEY"],
+        "import_private_key" => &["ACTIVITY_TYPE_IMPORT_PRIVATE_KEY"],
+        "create_read_write_session" => &["ACTIVITY_TYPE_CREATE_READ_WRITE_SESSION_V2"],
+        _ => return None,
+    })
+}
+
+/// Where the host keeps a user's pending import key (one per kind; a new init replaces it).
+pub fn import_key_name(org: OrgId, user: UserId, kind: ImportKind) -> String {
+    format!("import-key/{org}/{user}/{}", kind.as_str())
+}
+
+/// What the enclave needs for an export or import, `None` for other activity types. Nothing
+/// found is `ActivityContext::None`: the enclave answers with the right error.
+pub async fn resolve_context(
+    state: &AppState,
+    org: OrgId,
+    envelope: &Envelope,
+) -> Result<Option<ActivityContext>, ApiError> {
+    let param = |k: &str| envelope.parameters.get(k).and_then(Value::as_str);
+    let context = match envelope.activity_type.as_str() {
+        "ACTIVITY_TYPE_EXPORT_WALLET" => {
+            let wallet = match param("walletId").and_then(|w| w.parse().ok()) {
+                Some(id) => state.store.get_wallet(org, id).await?,
+                None => None,
+            };
+            wallet.map(|w| ActivityContext::Wallet {
+                wallet_id: w.id,
+                sealed_seed: w.sealed_seed,
+            })
+        }
+        "ACTIVITY_TYPE_EXPORT_WALLET_ACCOUNT" => {
+            let account = match param("address") {
+                Some(address) => state.store.find_account(org, address.trim()).await?,
+                None => None,
+            };
+            match account {
+                Some((account, wallet)) => Some(super::submit::account_context(account, wallet)?),
+                None => None,
+            }
+        }
+        "ACTIVITY_TYPE_EXPORT_PRIVATE_KEY" => {
+            let key = match param("privateKeyId") {
+                Some(id) => state.store.find_private_key(org, id.trim()).await?,
+                None => None,
+            };
+            // By id only (`find_private_key` also matches addresses).
+            key.filter(|(_, format)| format.is_none())
+                .map(|(key, _)| ActivityContext::PrivateKey {
+                    private_key_id: key.id,
+                    address_format: None,
+                    sealed_key: key.sealed_key,
+                })
+        }
+        "ACTIVITY_TYPE_IMPORT_WALLET" | "ACTIVITY_TYPE_IMPORT_PRIVATE_KEY" => {
+            let kind = if envelope.activity_type == "ACTIVITY_TYPE_IMPORT_WALLET" {
+                ImportKind::Wallet
+            } else {
+                ImportKind::PrivateKey
+            };
+            let user = param("userId").and_then(|u| u.parse::<UserId>().ok());
+            let stored = match user {
+                Some(user) => {
+                    state
+                        .store
+                        .get_meta(&import_key_name(org, user, kind))
+                        .await?
+                }
+                None => None,
+            };
+            stored
+                .and_then(|bytes| postcard::from_bytes::<SealedSeed>(&bytes).ok())
+                .map(|sealed_key| ActivityContext::ImportKey { sealed_key })
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(context.unwrap_or(ActivityContext::None)))
+}
+
+/// `exportWalletResult` / `exportWalletAccountResult` / `exportPrivateKeyResult`, and what to
+/// mark exported.
+pub fn export_result(target: ExportTarget, export_bundle: String) -> (Value, ExportMark) {
+    match target {
+        ExportTarget::Wallet(id) => (
+            json!({"exportWalletResult": {"walletId": id.to_string(), "exportBundle": export_bundle}}),
+            ExportMark::Wallet(id),
+        ),
+        ExportTarget::WalletAccount { wallet_id, address } => (
+            json!({"exportWalletAccountResult": {"address": address, "exportBundle": export_bundle}}),
+            ExportMark::Wallet(wallet_id),
+        ),
+        ExportTarget::PrivateKey(id) => (
+            json!({"exportPrivateKeyResult": {"privateKeyId": id.to_string(), "exportBundle": export_bundle}}),
+            ExportMark::PrivateKey(id),
+        ),
+    }
+}
+
+/// `initImportWalletResult` / `initImportPrivateKeyResult`, and the sealed key to keep.
+pub fn init_import_result(
+    org: OrgId,
+    user: UserId,
+    kind: ImportKind,
+    import_bundle: String,
+    sealed_key: &SealedSeed,
+) -> Result<(Value, (String, Vec<u8>)), ApiError> {
+    let key = match kind {
+        ImportKind::Wallet => "initImportWalletResult",
+        ImportKind::PrivateKey => "initImportPrivateKeyResult",
+    };
+    let stored = postcard::to_allocvec(sealed_key)
+        .map_err(|_| ApiError::internal("encoding the import key failed"))?;
+    Ok((
+        json!({ key: {"importBundle": import_bundle} }),
+        (import_key_name(org, user, kind), stored),
+    ))
+}
+
+/// `importPrivateKeyResult` and the key's record.
+pub fn import_private_key_result(
+    key: CreatedPrivateKey,
+    org: OrgId,
+    now: u64,
+) -> (Value, PrivateKeyRecord) {
+    let addresses: Vec<(String, String)> = key
+        .addresses
+        .iter()
+        .map(|(f, a)| (f.as_turnkey().to_owned(), a.clone()))
+        .collect();
+    let result = json!({"importPrivateKeyResult": {
+        "privateKeyId": key.private_key_id.to_string(),
+        "addresses": addresses
+            .iter()
+            .map(|(format, address)| json!({"format": format, "address": address}))
+            .collect::<Vec<_>>(),
+    }});
+    let record = PrivateKeyRecord {
+        id: key.private_key_id,
+        org,
+        name: key.name,
+        curve: key.curve.as_turnkey().to_owned(),
+        public_key: hex::encode(&key.public_key),
+        addresses,
+        tags: key.tags,
+        sealed_key: key.sealed_key,
+        created_at_ms: now,
+        imported: true,
+        exported: false,
+    };
+    (result, record)
+}
