@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use keyhold_shared::Address;
 
+use crate::store::Database;
+
 /// keyhold: self-hostable wallet infrastructure. Keys live only in the enclave; this host
 /// serves Turnkey's API and stores sealed blobs.
 #[derive(Debug, Parser)]
@@ -52,6 +54,10 @@ pub struct DevArgs {
     /// Path of the `keyhold-enclave` binary (default: next to this one).
     #[arg(long)]
     pub enclave_bin: Option<PathBuf>,
+    /// Where to keep records: `postgres://user@host:port/db`, `sqlite:PATH` or a path
+    /// (default: SQLite, keyhold.db in the data directory).
+    #[arg(long, value_name = "DATABASE")]
+    pub database: Option<Database>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,4 +75,9 @@ pub struct ServeArgs {
     /// of the same deployment verify its attestation and hand it the quorum key.
     #[arg(long, value_name = "ENCLAVE_ADDR")]
     pub forward_from: Option<Address>,
+    /// Where to keep records: `postgres://user@host:port/db` (several hosts may share one
+    /// PostgreSQL database), `sqlite:PATH` or a path (default: SQLite, keyhold.db in the data
+    /// directory).
+    #[arg(long, value_name = "DATABASE")]
+    pub database: Option<Database>,
 }

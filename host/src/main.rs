@@ -43,6 +43,7 @@ fn main() -> ExitCode {
                     listen: args.listen,
                     dev: false,
                     forward_from: args.forward_from,
+                    database: args.database,
                 };
                 serve::start(&config)
                     .await?

@@ -109,6 +109,7 @@ async fn no_seed_mnemonic_or_key_reaches_the_database_or_logs() {
         listen: "127.0.0.1:0".parse().unwrap(),
         dev: true,
         forward_from: None,
+        database: None,
     };
     let host = start(&config).await.unwrap();
     let creds = host.credentials.clone().unwrap();

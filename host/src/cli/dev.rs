@@ -39,6 +39,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         listen: args.listen,
         dev: true,
         forward_from: None,
+        database: args.database.clone(),
     };
     let result = async {
         let host = serve::start(&config).await?;
