@@ -7,6 +7,7 @@ mod format;
 mod org_activities;
 mod org_queries;
 mod query;
+mod retry;
 mod submit;
 
 use std::sync::Arc;

@@ -1122,7 +1122,10 @@ fn database_argument() {
     assert!(parse("").is_err());
     // Logged at startup: the location, never the password.
     let shown = format!("{:?}", parse(url).unwrap());
-    assert!(shown.contains("db.internal") && shown.contains("5433"), "{shown}");
+    assert!(
+        shown.contains("db.internal") && shown.contains("5433"),
+        "{shown}"
+    );
     assert!(!shown.contains("s3cret"), "{shown}");
 }
 
