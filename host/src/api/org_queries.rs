@@ -37,16 +37,16 @@ pub async fn call_fresh(
     org_id: &str,
     make: impl Fn(&OrgRecord) -> Request,
 ) -> Result<(OrgRecord, Response), ApiError> {
-    let mut attempt = 0u64;
+    let mut attempt = 0u32;
     loop {
         let org = load_org(state, org_id).await?;
         match state.call(make(&org)).await {
             Err(HostError::Enclave(WireError {
                 code: ErrorCode::StaleState,
                 ..
-            })) if attempt < 8 => {
+            })) if attempt < 24 => {
                 attempt += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+                tokio::time::sleep(super::retry::backoff(attempt)).await;
             }
             Err(e) => return Err(e.into()),
             Ok(response) => return Ok((org, response)),

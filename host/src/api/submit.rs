@@ -125,14 +125,27 @@ async fn execute(
     }
 
     let context = resolve_context(state, org.id, envelope).await?;
-    let (org, response) = super::org_queries::call_fresh(state, &envelope.organization_id, |org| {
+    let called = super::org_queries::call_fresh(state, &envelope.organization_id, |org| {
         Request::Activity(ActivityRequest {
             request: request.clone(),
             org: org.sealed.clone(),
             context: context.clone(),
         })
     })
-    .await?;
+    .await;
+    let (org, response) = match called {
+        Ok(called) => called,
+        Err(refused) => {
+            // The same request submitted twice at once (a client retrying through another
+            // host, say): the first one stored may already be in the state the enclave got,
+            // which then refuses this one as a replay. Answer with the stored activity.
+            if let Some(existing) = state.store.find_activity(org.id, fingerprint).await? {
+                authenticate(state, org, request.clone()).await?;
+                return Ok(Json(json!({ "activity": format::activity(&existing) })));
+            }
+            return Err(refused.into());
+        }
+    };
     let Response::Activity(output) = response else {
         return Err(ApiError::internal("unexpected enclave answer").into());
     };

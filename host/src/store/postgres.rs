@@ -174,8 +174,14 @@ impl PgStore {
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS keyhold_migrations (version BIGINT NOT NULL)")
-            .await?;
+        let fresh = tx
+            .query_one("SELECT to_regclass('keyhold_migrations') IS NULL", &[])
+            .await?
+            .try_get::<_, bool>(0)?;
+        if fresh {
+            tx.batch_execute("CREATE TABLE keyhold_migrations (version BIGINT NOT NULL)")
+                .await?;
+        }
         let applied: i64 = tx
             .query_one("SELECT COUNT(*) FROM keyhold_migrations", &[])
             .await?
