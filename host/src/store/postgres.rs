@@ -367,8 +367,19 @@ async fn write_commit(
                 "INSERT INTO vote_requests (org_id, fingerprint, seq, body, stamp) VALUES ($1, $2, (SELECT COUNT(*) FROM vote_requests WHERE org_id = $1 AND fingerprint = $2), $3, $4)",
             )
             .await?;
-        tx.execute(&statement, &[&org, &a.fingerprint, body, stamp])
-            .await?;
+        // Two votes stored at once both count the same rows and claim the same seq: the second
+        // waits for the first and then loses on the primary key. It is run again.
+        match tx
+            .execute(&statement, &[&org, &a.fingerprint, body, stamp])
+            .await
+        {
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                return Err(HostError::Conflict("another vote was stored first".into()));
+            }
+            other => {
+                other?;
+            }
+        }
     }
     if commit.replace_existing {
         let statement = tx

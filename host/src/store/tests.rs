@@ -551,6 +551,63 @@ async fn votes_replace_a_waiting_activity(db: &TestDb) {
     ));
 }
 
+/// Votes on one waiting activity stored at once (through two hosts): each is stored whole with
+/// its own place in the order, or is a conflict (to be run again) and leaves nothing.
+async fn concurrent_votes_keep_their_order(db: &TestDb) {
+    let hosts = [db.open().await, db.open().await];
+    let o = org(1);
+    hosts[0].insert_org(o.clone()).await.unwrap();
+    let waiting = ActivityRecord {
+        status: "ACTIVITY_STATUS_CONSENSUS_NEEDED".into(),
+        ..activity(o.id, 1, 10)
+    };
+    hosts[0]
+        .commit_activity(ActivityCommit {
+            vote_request: Some(("submit".into(), "stamp".into())),
+            ..commit(waiting.clone())
+        })
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..8u32 {
+        let store = hosts[(n % 2) as usize].clone();
+        let waiting = waiting.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = store
+                .commit_activity(ActivityCommit {
+                    vote_request: Some((format!("vote {n}"), format!("stamp {n}"))),
+                    replace_existing: true,
+                    ..commit(ActivityRecord {
+                        votes: format!("[{n}]"),
+                        ..waiting
+                    })
+                })
+                .await;
+            (n, result)
+        }));
+    }
+    let mut stored = vec![("submit".to_owned(), "stamp".to_owned())];
+    for task in tasks {
+        match task.await.unwrap() {
+            (n, Ok(())) => stored.push((format!("vote {n}"), format!("stamp {n}"))),
+            (_, Err(HostError::Conflict(_))) => {}
+            (n, Err(e)) => panic!("vote {n}: {e}"),
+        }
+    }
+    let mut kept = hosts[1]
+        .vote_requests(o.id, &waiting.fingerprint)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.first(),
+        stored.first(),
+        "the submitter's request stays first"
+    );
+    kept.sort();
+    stored.sort();
+    assert_eq!(kept, stored, "exactly the acknowledged votes");
+}
+
 fn ids(list: &[ActivityRecord]) -> Vec<u32> {
     list.iter()
         .map(|a| {
@@ -1162,6 +1219,7 @@ backend_tests!(
     org_state_compare_and_swap,
     duplicate_activity_is_a_conflict,
     votes_replace_a_waiting_activity,
+    concurrent_votes_keep_their_order,
     activity_pagination,
     activity_limit_is_clamped_to_100,
     activity_filters,
