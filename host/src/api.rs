@@ -9,6 +9,7 @@ mod org_activities;
 mod org_queries;
 mod query;
 pub mod rate_limit;
+mod retry;
 pub mod server;
 mod submit;
 mod transfer;

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use keyhold_shared::Address;
 
+use crate::store::Database;
+
 /// keyhold: self-hostable wallet infrastructure. Keys live only in the enclave; this host
 /// serves Turnkey's API and stores sealed blobs.
 #[derive(Debug, Parser)]
@@ -60,6 +62,10 @@ pub struct DevArgs {
     pub enclave_bin: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Where to keep records: `postgres://user@host:port/db`, `sqlite:PATH` or a path
+    /// (default: SQLite, keyhold.db in the data directory).
+    #[arg(long, value_name = "DATABASE")]
+    pub database: Option<Database>,
 }
 
 /// Limits on what clients may ask of the host.
@@ -87,4 +93,9 @@ pub struct ServeArgs {
     pub forward_from: Option<Address>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Where to keep records: `postgres://user@host:port/db` (several hosts may share one
+    /// PostgreSQL database), `sqlite:PATH` or a path (default: SQLite, keyhold.db in the data
+    /// directory).
+    #[arg(long, value_name = "DATABASE")]
+    pub database: Option<Database>,
 }

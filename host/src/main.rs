@@ -45,6 +45,7 @@ fn main() -> ExitCode {
                     dev: false,
                     forward_from: args.forward_from,
                     org_rate_limit: args.limits.org_rate_limit,
+                    database: args.database,
                 };
                 serve::start(&config)
                     .await?

@@ -2,7 +2,13 @@
 //! `Store` trait is what the HTTP layer needs; SQLite is the embedded default and PostgreSQL
 //! (for several hosts sharing one database) implements the same trait.
 
+pub mod postgres;
 pub mod sqlite;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use keyhold_shared::msg::{SealedOrgState, SealedSeed};
@@ -12,7 +18,66 @@ use crate::error::HostError;
 
 pub type StoreResult<T> = Result<T, HostError>;
 
-#[derive(Clone, Debug)]
+/// Where the host keeps its records (`keyhold serve --database`): a SQLite file (the default,
+/// `keyhold.db` in the data directory) or a PostgreSQL database several hosts can share.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` URL (it may hold a password: never logged).
+    Postgres(String),
+}
+
+impl std::str::FromStr for Database {
+    type Err = String;
+
+    /// `postgres://...` / `postgresql://...`, `sqlite:PATH`, or a plain path (SQLite).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(Database::Postgres(s.to_owned()))
+        } else if let Some(path) = s.strip_prefix("sqlite:") {
+            match path.strip_prefix("//").unwrap_or(path) {
+                "" => Err("`sqlite:` needs a path".into()),
+                path => Ok(Database::Sqlite(path.into())),
+            }
+        } else if s.is_empty() {
+            Err("empty database".into())
+        } else {
+            Ok(Database::Sqlite(s.into()))
+        }
+    }
+}
+
+/// Shows the kind and location, never a PostgreSQL password.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Database::Postgres(url) => match url.parse::<tokio_postgres::Config>() {
+                Ok(config) => write!(
+                    f,
+                    "postgres (hosts {:?}, ports {:?}, database {:?}, user {:?})",
+                    config.get_hosts(),
+                    config.get_ports(),
+                    config.get_dbname().unwrap_or_default(),
+                    config.get_user().unwrap_or_default(),
+                ),
+                Err(_) => f.write_str("postgres (unparsable URL)"),
+            },
+        }
+    }
+}
+
+impl Database {
+    /// Opens the store (creating or migrating its schema).
+    pub async fn open(&self) -> StoreResult<Arc<dyn Store>> {
+        Ok(match self {
+            Database::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path)?),
+            Database::Postgres(url) => Arc::new(postgres::PgStore::connect(url).await?),
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrgRecord {
     pub id: OrgId,
     pub name: String,
@@ -20,7 +85,7 @@ pub struct OrgRecord {
     pub created_at_ms: u64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WalletRecord {
     pub id: WalletId,
     pub org: OrgId,
@@ -33,7 +98,7 @@ pub struct WalletRecord {
     pub exported: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountRecord {
     pub id: String,
     pub org: OrgId,
@@ -48,7 +113,7 @@ pub struct AccountRecord {
 }
 
 /// A standalone private key: public data plus the key sealed to (organization, key id).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PrivateKeyRecord {
     pub id: PrivateKeyId,
     pub org: OrgId,
@@ -75,7 +140,7 @@ pub enum ExportMark {
     PrivateKey(PrivateKeyId),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActivityRecord {
     pub id: ActivityId,
     pub org: OrgId,
@@ -93,7 +158,7 @@ pub struct ActivityRecord {
 }
 
 /// Everything one activity writes, committed atomically: a crash leaves all of it or none.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActivityCommit {
     pub activity: ActivityRecord,
     pub wallets: Vec<WalletRecord>,

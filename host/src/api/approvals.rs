@@ -12,9 +12,10 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use super::query::{authenticate, load_org};
+use super::retry::Failure;
 use super::submit::{Envelope, Records, records, resolve_context};
 use super::{AppState, format};
-use crate::store::{ActivityCommit, ActivityRecord};
+use crate::store::{ActivityCommit, ActivityRecord, OrgRecord};
 
 pub fn is_vote(path: &str) -> bool {
     path == "approve_activity" || path == "reject_activity"
@@ -59,16 +60,33 @@ pub async fn vote(
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::invalid("missing required field `parameters.fingerprint`"))?;
     let org = load_org(state, organization_id).await?;
+    super::retry::on_conflict(|| {
+        vote_once(state, &request, &org, organization_id, fingerprint, approve)
+    })
+    .await
+}
+
+/// One attempt at a vote, from reading the voted-on activity to storing the outcome; run again
+/// when another vote (or another activity on the organization) got stored first.
+async fn vote_once(
+    state: &AppState,
+    request: &SignedRequest,
+    org: &OrgRecord,
+    organization_id: &str,
+    fingerprint: &str,
+    approve: bool,
+) -> Result<Json<Value>, Failure> {
     let Some(target) = state.store.find_activity(org.id, fingerprint).await? else {
         // Only an authenticated caller learns whether an activity exists.
-        authenticate(state, &org, request).await?;
+        authenticate(state, org, request.clone()).await?;
         return Err(ApiError::not_found(format!(
             "No activity found with fingerprint {}",
             fingerprint.chars().take(80).collect::<String>()
-        )));
+        ))
+        .into());
     };
     if target.status != status(ActivityStatus::ConsensusNeeded) {
-        authenticate(state, &org, request).await?;
+        authenticate(state, org, request.clone()).await?;
         return Ok(Json(json!({ "activity": format::activity(&target) })));
     }
     let kept = state.store.vote_requests(org.id, fingerprint).await?;
@@ -98,7 +116,7 @@ pub async fn vote(
     })
     .await?;
     let Response::Activity(output) = response else {
-        return Err(ApiError::internal("unexpected enclave answer"));
+        return Err(ApiError::internal("unexpected enclave answer").into());
     };
     let now = output.executed_at_ms;
     let Records {

@@ -145,6 +145,15 @@ impl From<HostError> for ApiError {
                     "signer temporarily unavailable; retry shortly",
                 )
             }
+            HostError::Conflict(what) => {
+                tracing::warn!(conflict = %what, "activity kept losing races; giving up");
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    10,
+                    "INTERNAL",
+                    "the organization is being changed concurrently; retry the request",
+                )
+            }
             other => {
                 tracing::error!(error = %other, "internal error");
                 ApiError::internal("internal error")

@@ -70,7 +70,7 @@ async fn attempt(
     parent: Option<OrgId>,
     make: &impl Fn(&OrgRecord, Option<&SealedOrgState>) -> Request,
 ) -> Result<(OrgRecord, Result<Response, HostError>), ApiError> {
-    let mut tries = 0u64;
+    let mut tries = 0u32;
     loop {
         let org = load_org(state, org_id).await?;
         let parent_state = match parent {
@@ -88,9 +88,9 @@ async fn attempt(
             Err(HostError::Enclave(WireError {
                 code: ErrorCode::StaleState,
                 ..
-            })) if tries < 8 => {
+            })) if tries < 24 => {
                 tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(10 * tries)).await;
+                tokio::time::sleep(super::retry::backoff(tries)).await;
             }
             answer => return Ok((org, answer)),
         }

@@ -16,9 +16,11 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::query::{authenticate, load_org, read_body, stamp_from};
+use super::retry::Failure;
 use super::{AppState, format};
 use crate::store::{
-    AccountRecord, ActivityCommit, ActivityRecord, ExportMark, PrivateKeyRecord, WalletRecord,
+    AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, PrivateKeyRecord,
+    WalletRecord,
 };
 
 /// The activity types each path accepts (older versions that shipped SDKs still send go here).
@@ -107,26 +109,51 @@ async fn run(
         body: body.to_vec(),
         stamp,
     };
+    super::retry::on_conflict(|| execute(&state, &org, &envelope, &request, &fingerprint, &headers))
+        .await
+}
 
+/// One attempt at an activity: runs it in the enclave and stores what it wrote, or finds it
+/// already stored. A lost race to store it is retried from the top by the caller.
+async fn execute(
+    state: &AppState,
+    org: &OrgRecord,
+    envelope: &Envelope,
+    request: &SignedRequest,
+    fingerprint: &str,
+    headers: &HeaderMap,
+) -> Result<Json<Value>, Failure> {
     // The same body twice is the same activity — but only for a caller whose stamp verifies.
-    if let Some(existing) = state.store.find_activity(org.id, &fingerprint).await? {
-        authenticate(&state, &org, request).await?;
+    if let Some(existing) = state.store.find_activity(org.id, fingerprint).await? {
+        authenticate(state, org, request.clone()).await?;
         return Ok(Json(json!({ "activity": format::activity(&existing) })));
     }
 
-    let context = resolve_context(&state, org.id, &envelope).await?;
-    let (org, response) =
-        super::org_queries::call_fresh(&state, &envelope.organization_id, |org, parent| {
-            Request::Activity(ActivityRequest {
-                parent: parent.cloned(),
-                request: request.clone(),
-                org: org.sealed.clone(),
-                context: context.clone(),
-            })
+    let context = resolve_context(state, org.id, envelope).await?;
+    let called = super::org_queries::call_fresh(state, &envelope.organization_id, |org, parent| {
+        Request::Activity(ActivityRequest {
+            parent: parent.cloned(),
+            request: request.clone(),
+            org: org.sealed.clone(),
+            context: context.clone(),
         })
-        .await?;
+    })
+    .await;
+    let (org, response) = match called {
+        Ok(called) => called,
+        Err(refused) => {
+            // The same request submitted twice at once (a client retrying through another
+            // host, say): the first one stored may already be in the state the enclave got,
+            // which then refuses this one as a replay. Answer with the stored activity.
+            if let Some(existing) = state.store.find_activity(org.id, fingerprint).await? {
+                authenticate(state, org, request.clone()).await?;
+                return Ok(Json(json!({ "activity": format::activity(&existing) })));
+            }
+            return Err(refused.into());
+        }
+    };
     let Response::Activity(output) = response else {
-        return Err(ApiError::internal("unexpected enclave answer"));
+        return Err(ApiError::internal("unexpected enclave answer").into());
     };
     let now = output.executed_at_ms;
     let activity_id = output.activity_id.to_string();

@@ -40,6 +40,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         dev: true,
         forward_from: None,
         org_rate_limit: args.limits.org_rate_limit,
+        database: args.database.clone(),
     };
     let result = async {
         let host = serve::start(&config).await?;

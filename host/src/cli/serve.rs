@@ -15,7 +15,7 @@ use crate::api::{self, AppState};
 use crate::boot::{self, DevCredentials, Provisioner};
 use crate::enclave_client::EnclaveClient;
 use crate::operator::DevOperator;
-use crate::store::sqlite::SqliteStore;
+use crate::store::Database;
 use keyhold_attestation::TrustAnchor;
 
 #[derive(Clone, Debug)]
@@ -29,6 +29,8 @@ pub struct HostConfig {
     pub forward_from: Option<Address>,
     /// Requests per second per organization (0 = unlimited).
     pub org_rate_limit: u32,
+    /// Where the records live; `None`: SQLite, `keyhold.db` in the data directory.
+    pub database: Option<Database>,
 }
 
 /// A host that is ready to serve.
@@ -72,7 +74,15 @@ pub fn ensure_dev_ca(data_dir: &std::path::Path) -> anyhow::Result<()> {
 pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let store = Arc::new(SqliteStore::open(&config.data_dir.join(DATABASE_FILE))?);
+    let database = config
+        .database
+        .clone()
+        .unwrap_or_else(|| Database::Sqlite(config.data_dir.join(DATABASE_FILE)));
+    let store = database
+        .open()
+        .await
+        .with_context(|| format!("opening the database {database:?}"))?;
+    tracing::info!(?database, "store open");
     let operator_path = config.data_dir.join(OPERATOR_KEY_FILE);
     let operator = if config.dev || operator_path.exists() {
         Some(Arc::new(DevOperator::load_or_create(&operator_path)?))

@@ -444,10 +444,10 @@ impl Store for SqliteStore {
                     params![a.status, a.result, a.votes, a.updated_at_ms as i64, a.org.to_string(), a.fingerprint],
                 )?;
                 if changed != 1 {
-                    return Err(HostError::Store("activity changed concurrently".into()));
+                    return Err(HostError::Conflict("activity changed concurrently".into()));
                 }
             } else {
-            tx.execute(
+            let inserted = tx.execute(
                 &format!("INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
                     a.id.to_string(),
@@ -461,7 +461,18 @@ impl Store for SqliteStore {
                     a.created_at_ms as i64,
                     a.updated_at_ms as i64
                 ],
-            )?;
+            );
+            match inserted {
+                // The same request stored by a concurrent writer (another host, say).
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    return Err(HostError::Conflict("activity already stored".into()));
+                }
+                other => {
+                    other?;
+                }
+            }
             }
             for (w, seed) in &wallets {
                 tx.execute(
@@ -525,7 +536,7 @@ impl Store for SqliteStore {
                     params![state.version as i64, bytes, state.org_id.to_string(), state.version.saturating_sub(1) as i64],
                 )?;
                 if changed != 1 {
-                    return Err(HostError::Store("organization state changed concurrently".into()));
+                    return Err(HostError::Conflict("organization state changed concurrently".into()));
                 }
             }
             Ok(())
@@ -801,101 +812,5 @@ impl Store for SqliteStore {
             Ok(keys)
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use keyhold_shared::Uuid;
-
-    use super::*;
-
-    fn sealed(org: OrgId, version: u64) -> SealedOrgState {
-        SealedOrgState {
-            org_id: org,
-            version,
-            nonce: [0; 24],
-            ciphertext: vec![version as u8],
-        }
-    }
-
-    fn commit(org: OrgId, i: u8, org_state: Option<SealedOrgState>) -> ActivityCommit {
-        ActivityCommit {
-            activity: ActivityRecord {
-                id: ActivityId(Uuid::new_v4([i; 16])),
-                org,
-                fingerprint: format!("sha256:{i:064x}"),
-                activity_type: "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2".into(),
-                status: "ACTIVITY_STATUS_COMPLETED".into(),
-                body: "{}".into(),
-                result: "{}".into(),
-                votes: "[]".into(),
-                created_at_ms: u64::from(i),
-                updated_at_ms: u64::from(i),
-            },
-            wallets: vec![],
-            accounts: vec![],
-            private_keys: vec![],
-            org_state,
-            sub_orgs: vec![],
-            vote_request: None,
-            replace_existing: false,
-            exported: vec![],
-        }
-    }
-
-    /// Many concurrent commits are grouped; each is durable and visible once acknowledged, and
-    /// one that fails (a lost compare-and-swap on the org version) rolls back alone.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn group_commit_isolates_failures() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
-        let org = OrgId(Uuid::new_v4([9; 16]));
-        store
-            .insert_org(OrgRecord {
-                id: org,
-                name: "o".into(),
-                sealed: sealed(org, 1),
-                created_at_ms: 0,
-            })
-            .await
-            .unwrap();
-        let mut tasks = Vec::new();
-        for i in 1..=100u8 {
-            let store = store.clone();
-            // Activity 50 moves the org from version 1 to 2; 51 claims 1 → 2 as well and loses.
-            let state = match i {
-                50 | 51 => Some(sealed(org, 2)),
-                _ => None,
-            };
-            if i == 51 {
-                tasks.push(tokio::spawn(async move {
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    (i, store.commit_activity(commit(org, i, state)).await)
-                }));
-            } else {
-                tasks.push(tokio::spawn(async move {
-                    (i, store.commit_activity(commit(org, i, state)).await)
-                }));
-            }
-        }
-        for task in tasks {
-            let (i, result) = task.await.unwrap();
-            let found = store
-                .find_activity(org, &format!("sha256:{i:064x}"))
-                .await
-                .unwrap();
-            if i == 51 {
-                assert!(result.is_err(), "a stale version must not commit");
-                assert!(
-                    found.is_none(),
-                    "the failed commit must leave nothing behind"
-                );
-            } else {
-                result.unwrap();
-                assert!(found.is_some(), "acknowledged activity {i} must be stored");
-            }
-        }
-        assert_eq!(store.get_org(org).await.unwrap().unwrap().sealed.version, 2);
     }
 }

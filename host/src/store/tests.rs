@@ -1,0 +1,1296 @@
+//! One test suite, run against every backend: each test is an `async fn(&TestDb)` and the
+//! `backend_tests!` list at the bottom runs it on a fresh SQLite file and on a fresh PostgreSQL
+//! schema. PostgreSQL is the server at `KEYHOLD_TEST_DATABASE_URL` (`scripts/with-postgres`
+//! starts a throwaway one; `scripts/test` does so for the whole suite); without it the
+//! PostgreSQL tests fail rather than pass unseen.
+
+use std::sync::Arc;
+
+use keyhold_shared::Uuid;
+
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
+use super::*;
+
+pub const DATABASE_URL_VAR: &str = "KEYHOLD_TEST_DATABASE_URL";
+
+/// A fresh, empty database for one test. `open` may be called more than once: every handle
+/// sees the same data, as several host processes would.
+pub enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres { url: String, schema: String },
+}
+
+impl TestDb {
+    pub async fn sqlite() -> Self {
+        TestDb::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    /// A new schema of its own in the test server's database, so tests run in parallel.
+    pub async fn postgres() -> Self {
+        let url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
+            panic!(
+                "{DATABASE_URL_VAR} is not set: the PostgreSQL store tests need a server. \
+                 Run them with `scripts/with-postgres cargo test` (or `scripts/test`), or point \
+                 {DATABASE_URL_VAR} at a database you may create schemas in."
+            )
+        });
+        let schema = format!(
+            "keyhold_test_{}",
+            hex::encode(*crate::operator::random_bytes::<8>().unwrap())
+        );
+        admin(&url, &format!("CREATE SCHEMA {schema}")).await;
+        TestDb::Postgres { url, schema }
+    }
+
+    pub async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            TestDb::Sqlite(dir) => Arc::new(SqliteStore::open(&dir.path().join("k.db")).unwrap()),
+            TestDb::Postgres { url, schema } => {
+                let mut config: tokio_postgres::Config = url.parse().unwrap();
+                config.options(format!("-c search_path={schema}"));
+                Arc::new(PgStore::from_config(config).await.unwrap())
+            }
+        }
+    }
+
+    /// Drops the test's schema (kept when the test fails, to look at).
+    pub async fn finish(self) {
+        if let TestDb::Postgres { url, schema } = self {
+            admin(&url, &format!("DROP SCHEMA {schema} CASCADE")).await;
+        }
+    }
+}
+
+async fn admin(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {DATABASE_URL_VAR}: {e}"));
+    let task = tokio::spawn(connection);
+    client.batch_execute(sql).await.unwrap();
+    drop(client);
+    let _ = task.await;
+}
+
+// ---- records ----------------------------------------------------------------------------------
+
+fn uuid(kind: u8, n: u32) -> Uuid {
+    let mut bytes = [0u8; 16];
+    bytes[0] = kind;
+    bytes[12..].copy_from_slice(&n.to_be_bytes());
+    Uuid::new_v4(bytes)
+}
+
+fn org_id(n: u32) -> OrgId {
+    OrgId(uuid(1, n))
+}
+
+fn activity_id(n: u32) -> ActivityId {
+    ActivityId(uuid(2, n))
+}
+
+fn wallet_id(n: u32) -> WalletId {
+    WalletId(uuid(3, n))
+}
+
+fn key_id(n: u32) -> PrivateKeyId {
+    PrivateKeyId(uuid(4, n))
+}
+
+fn sealed(org: OrgId, version: u64) -> SealedOrgState {
+    SealedOrgState {
+        org_id: org,
+        version,
+        nonce: [version as u8; 24],
+        ciphertext: vec![version as u8, 1, 2, 3],
+    }
+}
+
+fn org(n: u32) -> OrgRecord {
+    let id = org_id(n);
+    OrgRecord {
+        id,
+        name: format!("org {n}"),
+        sealed: sealed(id, 1),
+        created_at_ms: 1_000 + u64::from(n),
+    }
+}
+
+fn fingerprint(n: u32) -> String {
+    format!("sha256:{n:064x}")
+}
+
+fn activity(org: OrgId, n: u32, created_at_ms: u64) -> ActivityRecord {
+    ActivityRecord {
+        id: activity_id(n),
+        org,
+        fingerprint: fingerprint(n),
+        activity_type: "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2".into(),
+        status: "ACTIVITY_STATUS_COMPLETED".into(),
+        body: format!("{{\"n\":{n}}}"),
+        result: "{}".into(),
+        votes: "[]".into(),
+        created_at_ms,
+        updated_at_ms: created_at_ms,
+    }
+}
+
+fn commit(activity: ActivityRecord) -> ActivityCommit {
+    ActivityCommit {
+        activity,
+        wallets: vec![],
+        accounts: vec![],
+        private_keys: vec![],
+        org_state: None,
+        sub_orgs: vec![],
+        vote_request: None,
+        replace_existing: false,
+        exported: vec![],
+    }
+}
+
+fn wallet(org: OrgId, n: u32, created_at_ms: u64) -> WalletRecord {
+    WalletRecord {
+        id: wallet_id(n),
+        org,
+        name: format!("wallet {n}"),
+        sealed_seed: SealedSeed {
+            nonce: [n as u8; 24],
+            ciphertext: vec![n as u8; 48],
+        },
+        created_at_ms,
+        imported: false,
+        exported: false,
+    }
+}
+
+fn account(wallet: &WalletRecord, n: u32, address: &str) -> AccountRecord {
+    AccountRecord {
+        id: format!("account-{n:04}"),
+        org: wallet.org,
+        wallet: wallet.id,
+        curve: "CURVE_SECP256K1".into(),
+        path_format: "PATH_FORMAT_BIP32".into(),
+        path: format!("m/44'/60'/0'/0/{n}"),
+        address_format: "ADDRESS_FORMAT_ETHEREUM".into(),
+        address: address.into(),
+        public_key: format!("02{n:064x}"),
+        created_at_ms: wallet.created_at_ms,
+    }
+}
+
+fn private_key(org: OrgId, n: u32, addresses: &[(&str, &str)]) -> PrivateKeyRecord {
+    PrivateKeyRecord {
+        id: key_id(n),
+        org,
+        name: format!("key {n}"),
+        curve: "CURVE_SECP256K1".into(),
+        public_key: format!("03{n:064x}"),
+        addresses: addresses
+            .iter()
+            .map(|(f, a)| ((*f).to_owned(), (*a).to_owned()))
+            .collect(),
+        tags: vec![format!("tag-{n}"), "shared".into()],
+        sealed_key: SealedSeed {
+            nonce: [7; 24],
+            ciphertext: vec![n as u8; 32],
+        },
+        created_at_ms: 5_000 + u64::from(n),
+        imported: false,
+        exported: false,
+    }
+}
+
+fn page(limit: Option<u32>, after: Option<String>, before: Option<String>) -> Page {
+    Page {
+        limit,
+        before,
+        after,
+    }
+}
+
+fn is_conflict<T: std::fmt::Debug>(result: StoreResult<T>) -> bool {
+    matches!(result, Err(HostError::Conflict(_)))
+}
+
+// ---- tests ------------------------------------------------------------------------------------
+
+async fn meta_round_trip(db: &TestDb) {
+    let store = db.open().await;
+    assert_eq!(store.get_meta("quorum").await.unwrap(), None);
+    store.put_meta("quorum", vec![1, 2, 3]).await.unwrap();
+    store.put_meta("other", vec![9]).await.unwrap();
+    assert_eq!(store.get_meta("quorum").await.unwrap(), Some(vec![1, 2, 3]));
+    store.put_meta("quorum", vec![4]).await.unwrap();
+    assert_eq!(store.get_meta("quorum").await.unwrap(), Some(vec![4]));
+    assert_eq!(store.get_meta("other").await.unwrap(), Some(vec![9]));
+    // A second handle (another host) sees the same data, and reopening migrates nothing twice.
+    let again = db.open().await;
+    assert_eq!(again.get_meta("quorum").await.unwrap(), Some(vec![4]));
+}
+
+async fn orgs_round_trip(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    store.insert_org(o.clone()).await.unwrap();
+    assert_eq!(store.get_org(o.id).await.unwrap(), Some(o.clone()));
+    assert_eq!(store.get_org(org_id(2)).await.unwrap(), None);
+    assert!(
+        store.insert_org(o.clone()).await.is_err(),
+        "an organization id is unique"
+    );
+    // A root organization has no parent: it is nobody's sub-organization.
+    assert!(
+        store
+            .list_sub_orgs(o.id, Page::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Everything one activity writes is readable afterwards, field for field.
+async fn commit_stores_everything(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    store.insert_org(o.clone()).await.unwrap();
+    let w = wallet(o.id, 1, 2_000);
+    let accounts = vec![
+        account(&w, 1, "0xAbC0000000000000000000000000000000000001"),
+        account(&w, 2, "0xabc0000000000000000000000000000000000002"),
+    ];
+    let key = private_key(
+        o.id,
+        1,
+        &[
+            (
+                "ADDRESS_FORMAT_ETHEREUM",
+                "0xDeF0000000000000000000000000000000000001",
+            ),
+            ("ADDRESS_FORMAT_COMPRESSED", "03aa"),
+        ],
+    );
+    let a = activity(o.id, 1, 2_000);
+    store
+        .commit_activity(ActivityCommit {
+            wallets: vec![w.clone()],
+            accounts: accounts.clone(),
+            private_keys: vec![key.clone()],
+            org_state: Some(sealed(o.id, 2)),
+            ..commit(a.clone())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_activity(o.id, a.id).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store.find_activity(o.id, &a.fingerprint).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.list_wallets(o.id).await.unwrap(), vec![w.clone()]);
+    assert_eq!(store.get_wallet(o.id, w.id).await.unwrap(), Some(w.clone()));
+    assert_eq!(
+        store
+            .list_accounts(o.id, Some(w.id), Page::default())
+            .await
+            .unwrap(),
+        accounts
+    );
+    assert_eq!(
+        store.list_private_keys(o.id).await.unwrap(),
+        vec![key.clone()]
+    );
+    let stored = store.get_org(o.id).await.unwrap().unwrap();
+    assert_eq!(stored.sealed, sealed(o.id, 2));
+    assert_eq!(stored.name, o.name);
+    assert_eq!(stored.created_at_ms, o.created_at_ms);
+    // Nothing leaks into another organization.
+    let other = org(2);
+    store.insert_org(other.clone()).await.unwrap();
+    assert_eq!(store.get_activity(other.id, a.id).await.unwrap(), None);
+    assert_eq!(
+        store.find_activity(other.id, &a.fingerprint).await.unwrap(),
+        None
+    );
+    assert_eq!(store.get_wallet(other.id, w.id).await.unwrap(), None);
+    assert!(store.list_wallets(other.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_accounts(other.id, None, Page::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.list_private_keys(other.id).await.unwrap().is_empty());
+    assert_eq!(
+        store.find_activity(o.id, &fingerprint(99)).await.unwrap(),
+        None
+    );
+}
+
+/// The sealed state moves only from version v to v + 1; a commit that lost the race is a
+/// `Conflict` and leaves nothing behind (not its activity, not its wallets).
+async fn org_state_compare_and_swap(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    store.insert_org(o.clone()).await.unwrap();
+    store
+        .commit_activity(ActivityCommit {
+            org_state: Some(sealed(o.id, 2)),
+            ..commit(activity(o.id, 1, 10))
+        })
+        .await
+        .unwrap();
+    // A second successor of version 1.
+    let w = wallet(o.id, 1, 11);
+    let lost = store
+        .commit_activity(ActivityCommit {
+            org_state: Some(sealed(o.id, 2)),
+            wallets: vec![w.clone()],
+            accounts: vec![account(&w, 1, "0x01")],
+            ..commit(activity(o.id, 2, 11))
+        })
+        .await;
+    assert!(is_conflict(lost), "a second version 2 must be a conflict");
+    assert_eq!(
+        store.find_activity(o.id, &fingerprint(2)).await.unwrap(),
+        None
+    );
+    assert_eq!(store.get_wallet(o.id, w.id).await.unwrap(), None);
+    assert_eq!(store.find_account(o.id, "0x01").await.unwrap(), None);
+    // Skipping a version is refused too.
+    let skipped = store
+        .commit_activity(ActivityCommit {
+            org_state: Some(sealed(o.id, 4)),
+            ..commit(activity(o.id, 3, 12))
+        })
+        .await;
+    assert!(is_conflict(skipped), "version 4 does not follow 2");
+    // An organization that does not exist has no version to swap.
+    let missing = org_id(7);
+    assert!(is_conflict(
+        store
+            .commit_activity(ActivityCommit {
+                org_state: Some(sealed(missing, 2)),
+                ..commit(activity(missing, 4, 12))
+            })
+            .await
+    ));
+    assert_eq!(
+        store.get_org(o.id).await.unwrap().unwrap().sealed,
+        sealed(o.id, 2)
+    );
+    // The retry, against the current version, goes through.
+    store
+        .commit_activity(ActivityCommit {
+            org_state: Some(sealed(o.id, 3)),
+            ..commit(activity(o.id, 2, 13))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_org(o.id).await.unwrap().unwrap().sealed,
+        sealed(o.id, 3)
+    );
+}
+
+/// The same request (fingerprint) stored twice in one organization is a conflict: the second
+/// writer must find the first one's activity instead. Other organizations are independent.
+async fn duplicate_activity_is_a_conflict(db: &TestDb) {
+    let store = db.open().await;
+    let (o, p) = (org(1), org(2));
+    store.insert_org(o.clone()).await.unwrap();
+    store.insert_org(p.clone()).await.unwrap();
+    let first = activity(o.id, 1, 10);
+    store.commit_activity(commit(first.clone())).await.unwrap();
+    let w = wallet(o.id, 1, 11);
+    let again = ActivityRecord {
+        id: activity_id(2),
+        ..first.clone()
+    };
+    assert!(is_conflict(
+        store
+            .commit_activity(ActivityCommit {
+                wallets: vec![w.clone()],
+                ..commit(again)
+            })
+            .await
+    ));
+    assert_eq!(store.get_wallet(o.id, w.id).await.unwrap(), None);
+    assert_eq!(
+        store.get_activity(o.id, activity_id(2)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_activity(o.id, &first.fingerprint).await.unwrap(),
+        Some(first.clone())
+    );
+    // The same fingerprint in another organization is another activity.
+    let elsewhere = ActivityRecord {
+        id: activity_id(3),
+        org: p.id,
+        ..first.clone()
+    };
+    store
+        .commit_activity(commit(elsewhere.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_activity(p.id, &first.fingerprint).await.unwrap(),
+        Some(elsewhere)
+    );
+}
+
+/// An activity waiting for consensus keeps its stamped requests in order; a vote replaces the
+/// activity only while it still waits.
+async fn votes_replace_a_waiting_activity(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    store.insert_org(o.clone()).await.unwrap();
+    let waiting = ActivityRecord {
+        status: "ACTIVITY_STATUS_CONSENSUS_NEEDED".into(),
+        ..activity(o.id, 1, 10)
+    };
+    store
+        .commit_activity(ActivityCommit {
+            vote_request: Some(("submit body".into(), "submit stamp".into())),
+            ..commit(waiting.clone())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .vote_requests(o.id, &waiting.fingerprint)
+            .await
+            .unwrap(),
+        vec![("submit body".to_owned(), "submit stamp".to_owned())]
+    );
+    // A first approval: still waiting.
+    let voted = ActivityRecord {
+        votes: "[1]".into(),
+        updated_at_ms: 20,
+        ..waiting.clone()
+    };
+    store
+        .commit_activity(ActivityCommit {
+            vote_request: Some(("vote 1".into(), "stamp 1".into())),
+            replace_existing: true,
+            ..commit(voted.clone())
+        })
+        .await
+        .unwrap();
+    // The second approval completes it and changes the organization's state.
+    let done = ActivityRecord {
+        status: "ACTIVITY_STATUS_COMPLETED".into(),
+        result: "{\"ok\":true}".into(),
+        votes: "[1,2]".into(),
+        updated_at_ms: 30,
+        ..waiting.clone()
+    };
+    store
+        .commit_activity(ActivityCommit {
+            vote_request: Some(("vote 2".into(), "stamp 2".into())),
+            org_state: Some(sealed(o.id, 2)),
+            replace_existing: true,
+            ..commit(done.clone())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_activity(o.id, waiting.id).await.unwrap(),
+        Some(done.clone()),
+        "id, fingerprint, body and creation time stay; status, result, votes change"
+    );
+    assert_eq!(
+        store
+            .vote_requests(o.id, &waiting.fingerprint)
+            .await
+            .unwrap(),
+        vec![
+            ("submit body".to_owned(), "submit stamp".to_owned()),
+            ("vote 1".to_owned(), "stamp 1".to_owned()),
+            ("vote 2".to_owned(), "stamp 2".to_owned()),
+        ]
+    );
+    // A late vote on a completed activity changes nothing at all.
+    let late = store
+        .commit_activity(ActivityCommit {
+            vote_request: Some(("vote 3".into(), "stamp 3".into())),
+            replace_existing: true,
+            ..commit(ActivityRecord {
+                status: "ACTIVITY_STATUS_REJECTED".into(),
+                ..done.clone()
+            })
+        })
+        .await;
+    assert!(is_conflict(late));
+    assert_eq!(
+        store.get_activity(o.id, waiting.id).await.unwrap(),
+        Some(done)
+    );
+    assert_eq!(
+        store
+            .vote_requests(o.id, &waiting.fingerprint)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(
+        store
+            .vote_requests(o.id, &fingerprint(2))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Replacing an activity that was never stored is a conflict too.
+    assert!(is_conflict(
+        store
+            .commit_activity(ActivityCommit {
+                replace_existing: true,
+                ..commit(activity(o.id, 5, 50))
+            })
+            .await
+    ));
+}
+
+/// Votes on one waiting activity stored at once (through two hosts): each is stored whole with
+/// its own place in the order, or is a conflict (to be run again) and leaves nothing.
+async fn concurrent_votes_keep_their_order(db: &TestDb) {
+    let hosts = [db.open().await, db.open().await];
+    let o = org(1);
+    hosts[0].insert_org(o.clone()).await.unwrap();
+    let waiting = ActivityRecord {
+        status: "ACTIVITY_STATUS_CONSENSUS_NEEDED".into(),
+        ..activity(o.id, 1, 10)
+    };
+    hosts[0]
+        .commit_activity(ActivityCommit {
+            vote_request: Some(("submit".into(), "stamp".into())),
+            ..commit(waiting.clone())
+        })
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..8u32 {
+        let store = hosts[(n % 2) as usize].clone();
+        let waiting = waiting.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = store
+                .commit_activity(ActivityCommit {
+                    vote_request: Some((format!("vote {n}"), format!("stamp {n}"))),
+                    replace_existing: true,
+                    ..commit(ActivityRecord {
+                        votes: format!("[{n}]"),
+                        ..waiting
+                    })
+                })
+                .await;
+            (n, result)
+        }));
+    }
+    let mut stored = vec![("submit".to_owned(), "stamp".to_owned())];
+    for task in tasks {
+        match task.await.unwrap() {
+            (n, Ok(())) => stored.push((format!("vote {n}"), format!("stamp {n}"))),
+            (_, Err(HostError::Conflict(_))) => {}
+            (n, Err(e)) => panic!("vote {n}: {e}"),
+        }
+    }
+    let mut kept = hosts[1]
+        .vote_requests(o.id, &waiting.fingerprint)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.first(),
+        stored.first(),
+        "the submitter's request stays first"
+    );
+    kept.sort();
+    stored.sort();
+    assert_eq!(kept, stored, "exactly the acknowledged votes");
+}
+
+fn ids(list: &[ActivityRecord]) -> Vec<u32> {
+    list.iter()
+        .map(|a| {
+            let bytes = a.id.0.as_bytes();
+            u32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]])
+        })
+        .collect()
+}
+
+/// Newest first (ties in creation time: the later stored first); cursors are activity ids;
+/// `after` pages towards older activities and `before` towards newer ones; a cursor that is not
+/// in the (filtered) list is ignored; the limit defaults to 10 and is clamped to 1..=100.
+async fn activity_pagination(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    store.insert_org(o.clone()).await.unwrap();
+    // Activities 1..=15, stored in that order; 7 and 8 share a timestamp with 6.
+    for n in 1..=15u32 {
+        let at = if (6..=8).contains(&n) {
+            60
+        } else {
+            u64::from(n) * 10
+        };
+        store
+            .commit_activity(commit(activity(o.id, n, at)))
+            .await
+            .unwrap();
+    }
+    let list = async |limit, after: Option<u32>, before: Option<u32>| {
+        let cursor = |n: Option<u32>| n.map(|n| activity_id(n).to_string());
+        ids(&store
+            .list_activities(
+                o.id,
+                vec![],
+                vec![],
+                page(limit, cursor(after), cursor(before)),
+            )
+            .await
+            .unwrap())
+    };
+    assert_eq!(
+        list(None, None, None).await,
+        vec![15, 14, 13, 12, 11, 10, 9, 8, 7, 6]
+    );
+    assert_eq!(list(Some(3), None, None).await, vec![15, 14, 13]);
+    assert_eq!(list(Some(3), Some(8), None).await, vec![7, 6, 5]);
+    assert_eq!(list(Some(100), Some(3), None).await, vec![2, 1]);
+    assert_eq!(list(None, Some(1), None).await, Vec::<u32>::new());
+    assert_eq!(list(None, None, Some(12)).await, vec![15, 14, 13]);
+    assert_eq!(list(Some(2), None, Some(7)).await, vec![15, 14]);
+    assert_eq!(list(None, Some(12), Some(7)).await, vec![11, 10, 9, 8]);
+    assert_eq!(list(None, Some(7), Some(12)).await, Vec::<u32>::new());
+    assert_eq!(list(Some(0), None, None).await, vec![15], "limit 0 means 1");
+    assert_eq!(list(Some(1000), None, None).await.len(), 15);
+    // Unknown cursors (and another organization's activity ids) are ignored.
+    assert_eq!(list(Some(2), Some(99), None).await, vec![15, 14]);
+    let p = org(2);
+    store.insert_org(p.clone()).await.unwrap();
+    store
+        .commit_activity(commit(activity(p.id, 50, 55)))
+        .await
+        .unwrap();
+    assert_eq!(list(Some(2), Some(50), Some(50)).await, vec![15, 14]);
+    let theirs = store
+        .list_activities(p.id, vec![], vec![], Page::default())
+        .await
+        .unwrap();
+    assert_eq!(ids(&theirs), vec![50]);
+}
+
+async fn activity_limit_is_clamped_to_100(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    store.insert_org(o.clone()).await.unwrap();
+    for n in 1..=105u32 {
+        store
+            .commit_activity(commit(activity(o.id, n, u64::from(n))))
+            .await
+            .unwrap();
+    }
+    let all = store
+        .list_activities(o.id, vec![], vec![], page(Some(500), None, None))
+        .await
+        .unwrap();
+    assert_eq!(ids(&all), (6..=105).rev().collect::<Vec<_>>());
+}
+
+async fn activity_filters(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    store.insert_org(o.clone()).await.unwrap();
+    let kinds = [
+        ("ACTIVITY_TYPE_CREATE_WALLET", "ACTIVITY_STATUS_COMPLETED"),
+        (
+            "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2",
+            "ACTIVITY_STATUS_COMPLETED",
+        ),
+        (
+            "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2",
+            "ACTIVITY_STATUS_CONSENSUS_NEEDED",
+        ),
+        ("ACTIVITY_TYPE_CREATE_POLICY_V3", "ACTIVITY_STATUS_REJECTED"),
+    ];
+    for n in 1..=12u32 {
+        let (t, s) = kinds[(n as usize) % kinds.len()];
+        store
+            .commit_activity(commit(ActivityRecord {
+                activity_type: t.into(),
+                status: s.into(),
+                ..activity(o.id, n, u64::from(n))
+            }))
+            .await
+            .unwrap();
+    }
+    let list = async |statuses: &[&str], types: &[&str], page: Page| {
+        ids(&store
+            .list_activities(
+                o.id,
+                statuses.iter().map(|s| (*s).to_owned()).collect(),
+                types.iter().map(|s| (*s).to_owned()).collect(),
+                page,
+            )
+            .await
+            .unwrap())
+    };
+    // n % 4: 0 → create wallet, 1 → signed, 2 → waiting, 3 → rejected policy.
+    assert_eq!(
+        list(&["ACTIVITY_STATUS_COMPLETED"], &[], Page::default()).await,
+        vec![12, 9, 8, 5, 4, 1]
+    );
+    assert_eq!(
+        list(&[], &["ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2"], Page::default()).await,
+        vec![10, 9, 6, 5, 2, 1]
+    );
+    assert_eq!(
+        list(
+            &["ACTIVITY_STATUS_COMPLETED"],
+            &["ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2"],
+            Page::default()
+        )
+        .await,
+        vec![9, 5, 1]
+    );
+    assert_eq!(
+        list(
+            &[
+                "ACTIVITY_STATUS_REJECTED",
+                "ACTIVITY_STATUS_CONSENSUS_NEEDED"
+            ],
+            &[],
+            Page::default()
+        )
+        .await,
+        vec![11, 10, 7, 6, 3, 2]
+    );
+    assert_eq!(
+        list(&["ACTIVITY_STATUS_FAILED"], &[], Page::default()).await,
+        Vec::<u32>::new()
+    );
+    // Cursors within the filtered list; one the filter excludes is ignored.
+    let after = |n: u32| page(Some(2), Some(activity_id(n).to_string()), None);
+    assert_eq!(
+        list(&["ACTIVITY_STATUS_COMPLETED"], &[], after(9)).await,
+        vec![8, 5]
+    );
+    assert_eq!(
+        list(&["ACTIVITY_STATUS_COMPLETED"], &[], after(10)).await,
+        vec![12, 9]
+    );
+}
+
+async fn account_pagination(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    store.insert_org(o.clone()).await.unwrap();
+    // Wallet 1 (time 100) with accounts 1..=3, wallet 2 (time 200) with 4..=5, then two more
+    // accounts for wallet 1 (time 300).
+    let w1 = wallet(o.id, 1, 100);
+    let w2 = wallet(o.id, 2, 200);
+    let acc = |w: &WalletRecord, n: u32, at: u64| AccountRecord {
+        created_at_ms: at,
+        ..account(w, n, &format!("0x{n:040x}"))
+    };
+    store
+        .commit_activity(ActivityCommit {
+            wallets: vec![w1.clone()],
+            accounts: (1..=3).map(|n| acc(&w1, n, 100)).collect(),
+            ..commit(activity(o.id, 1, 100))
+        })
+        .await
+        .unwrap();
+    store
+        .commit_activity(ActivityCommit {
+            wallets: vec![w2.clone()],
+            accounts: (4..=5).map(|n| acc(&w2, n, 200)).collect(),
+            ..commit(activity(o.id, 2, 200))
+        })
+        .await
+        .unwrap();
+    store
+        .commit_activity(ActivityCommit {
+            accounts: (6..=7).map(|n| acc(&w1, n, 300)).collect(),
+            ..commit(activity(o.id, 3, 300))
+        })
+        .await
+        .unwrap();
+    let list = async |wallet: Option<WalletId>, limit, after: Option<u32>, before: Option<u32>| {
+        let cursor = |n: Option<u32>| n.map(|n| format!("account-{n:04}"));
+        store
+            .list_accounts(o.id, wallet, page(limit, cursor(after), cursor(before)))
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.id.trim_start_matches("account-").parse::<u32>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(None, None, None, None).await,
+        vec![1, 2, 3, 4, 5, 6, 7]
+    );
+    assert_eq!(
+        list(Some(w1.id), None, None, None).await,
+        vec![1, 2, 3, 6, 7]
+    );
+    assert_eq!(list(Some(w2.id), None, None, None).await, vec![4, 5]);
+    assert_eq!(list(None, Some(2), None, None).await, vec![1, 2]);
+    assert_eq!(list(None, Some(2), Some(2), None).await, vec![3, 4]);
+    assert_eq!(list(None, None, None, Some(4)).await, vec![1, 2, 3]);
+    assert_eq!(list(None, None, Some(2), Some(6)).await, vec![3, 4, 5]);
+    // A cursor is an account of the organization, whichever wallet is listed.
+    assert_eq!(list(Some(w1.id), None, Some(4), None).await, vec![6, 7]);
+    assert_eq!(
+        list(None, Some(0), None, None).await,
+        vec![1],
+        "limit 0 means 1"
+    );
+    assert_eq!(
+        list(None, None, Some(99), None).await,
+        vec![1, 2, 3, 4, 5, 6, 7]
+    );
+    assert_eq!(
+        list(Some(wallet_id(9)), None, None, None).await,
+        Vec::<u32>::new()
+    );
+    let p = org(2);
+    store.insert_org(p.clone()).await.unwrap();
+    assert!(
+        store
+            .list_accounts(p.id, None, Page::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn account_by_address_ignores_case(db: &TestDb) {
+    let store = db.open().await;
+    let (o, p) = (org(1), org(2));
+    store.insert_org(o.clone()).await.unwrap();
+    store.insert_org(p.clone()).await.unwrap();
+    let w = wallet(o.id, 1, 100);
+    let a = account(&w, 1, "0xAbCdEf0000000000000000000000000000000001");
+    let b = account(&w, 2, "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu");
+    store
+        .commit_activity(ActivityCommit {
+            wallets: vec![w.clone()],
+            accounts: vec![a.clone(), b.clone()],
+            ..commit(activity(o.id, 1, 100))
+        })
+        .await
+        .unwrap();
+    for needle in [
+        "0xAbCdEf0000000000000000000000000000000001",
+        "0xabcdef0000000000000000000000000000000001",
+        "0XABCDEF0000000000000000000000000000000001",
+        "  0xabcdef0000000000000000000000000000000001 ",
+    ] {
+        assert_eq!(
+            store.find_account(o.id, needle).await.unwrap(),
+            Some((a.clone(), w.clone())),
+            "{needle:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .find_account(o.id, "BC1QCR8TE4KR609GCAWUTMRZA0J4XV80JY8Z306FYU")
+            .await
+            .unwrap(),
+        Some((b, w.clone()))
+    );
+    assert_eq!(
+        store
+            .find_account(p.id, "0xabcdef0000000000000000000000000000000001")
+            .await
+            .unwrap(),
+        None,
+        "another organization's address"
+    );
+    assert_eq!(store.find_account(o.id, "0xabcdef").await.unwrap(), None);
+}
+
+async fn private_keys_by_id_or_address(db: &TestDb) {
+    let store = db.open().await;
+    let (o, p) = (org(1), org(2));
+    store.insert_org(o.clone()).await.unwrap();
+    store.insert_org(p.clone()).await.unwrap();
+    let k1 = private_key(
+        o.id,
+        1,
+        &[
+            (
+                "ADDRESS_FORMAT_ETHEREUM",
+                "0xFeDc000000000000000000000000000000000001",
+            ),
+            ("ADDRESS_FORMAT_COMPRESSED", "03bb01"),
+        ],
+    );
+    let k2 = PrivateKeyRecord {
+        curve: "CURVE_ED25519".into(),
+        tags: vec![],
+        ..private_key(o.id, 2, &[("ADDRESS_FORMAT_SOLANA", "So1anaAddre55")])
+    };
+    let k3 = private_key(p.id, 3, &[("ADDRESS_FORMAT_ETHEREUM", "0xother")]);
+    store
+        .commit_activity(ActivityCommit {
+            private_keys: vec![k2.clone(), k1.clone()],
+            ..commit(activity(o.id, 1, 100))
+        })
+        .await
+        .unwrap();
+    store
+        .commit_activity(ActivityCommit {
+            private_keys: vec![k3.clone()],
+            ..commit(activity(p.id, 2, 100))
+        })
+        .await
+        .unwrap();
+    // Oldest first, each with its addresses in order.
+    assert_eq!(
+        store.list_private_keys(o.id).await.unwrap(),
+        vec![k1.clone(), k2.clone()]
+    );
+    assert_eq!(
+        store.list_private_keys(p.id).await.unwrap(),
+        vec![k3.clone()]
+    );
+    let find = async |org: OrgId, needle: &str| store.find_private_key(org, needle).await.unwrap();
+    assert_eq!(
+        find(o.id, &k1.id.to_string()).await,
+        Some((k1.clone(), None))
+    );
+    assert_eq!(
+        find(o.id, &k1.id.to_string().to_uppercase()).await,
+        Some((k1.clone(), None)),
+        "ids ignore case too"
+    );
+    assert_eq!(
+        find(o.id, "0xfedc000000000000000000000000000000000001").await,
+        Some((k1.clone(), Some("ADDRESS_FORMAT_ETHEREUM".to_owned())))
+    );
+    assert_eq!(
+        find(o.id, " 03BB01").await,
+        Some((k1.clone(), Some("ADDRESS_FORMAT_COMPRESSED".to_owned())))
+    );
+    assert_eq!(
+        find(o.id, "so1anaaddre55").await,
+        Some((k2.clone(), Some("ADDRESS_FORMAT_SOLANA".to_owned())))
+    );
+    assert_eq!(
+        find(o.id, &k3.id.to_string()).await,
+        None,
+        "another organization's key"
+    );
+    assert_eq!(find(o.id, "0xother").await, None);
+    assert_eq!(find(o.id, &key_id(9).to_string()).await, None);
+    assert_eq!(find(o.id, "nothing").await, None);
+}
+
+async fn sub_organizations(db: &TestDb) {
+    let store = db.open().await;
+    let parent = org(1);
+    store.insert_org(parent.clone()).await.unwrap();
+    // Sub-organizations 10..=14, two created by one activity with a wallet of its own.
+    let sub = |n: u32, at: u64| OrgRecord {
+        created_at_ms: at,
+        ..org(n)
+    };
+    let w = wallet(org_id(10), 1, 100);
+    store
+        .commit_activity(ActivityCommit {
+            sub_orgs: vec![(sub(10, 100), parent.id), (sub(11, 100), parent.id)],
+            wallets: vec![w.clone()],
+            accounts: vec![account(&w, 1, "0xSub")],
+            ..commit(activity(parent.id, 1, 100))
+        })
+        .await
+        .unwrap();
+    for n in 12..=14u32 {
+        store
+            .commit_activity(ActivityCommit {
+                sub_orgs: vec![(sub(n, u64::from(n) * 10), parent.id)],
+                ..commit(activity(parent.id, n, u64::from(n) * 10))
+            })
+            .await
+            .unwrap();
+    }
+    // A sub-organization of a sub-organization is not the parent's.
+    store
+        .commit_activity(ActivityCommit {
+            sub_orgs: vec![(sub(20, 50), org_id(10))],
+            ..commit(activity(org_id(10), 2, 50))
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.get_org(org_id(11)).await.unwrap(), Some(sub(11, 100)));
+    assert_eq!(
+        store.find_account(org_id(10), "0xsub").await.unwrap(),
+        Some((account(&w, 1, "0xSub"), w.clone()))
+    );
+    let list = async |parent: OrgId, limit, after: Option<u32>, before: Option<u32>| {
+        let cursor = |n: Option<u32>| n.map(|n| org_id(n).to_string());
+        store
+            .list_sub_orgs(parent, page(limit, cursor(after), cursor(before)))
+            .await
+            .unwrap()
+    };
+    let orgs = |ns: &[u32]| ns.iter().map(|n| org_id(*n)).collect::<Vec<_>>();
+    // Oldest first: 12 (120), 13 (130), 14 (140) were created after 10 and 11 (100).
+    assert_eq!(
+        list(parent.id, None, None, None).await,
+        orgs(&[10, 11, 12, 13, 14])
+    );
+    assert_eq!(list(parent.id, Some(2), None, None).await, orgs(&[10, 11]));
+    assert_eq!(
+        list(parent.id, Some(2), Some(11), None).await,
+        orgs(&[12, 13])
+    );
+    assert_eq!(list(parent.id, None, None, Some(12)).await, orgs(&[10, 11]));
+    assert_eq!(
+        list(parent.id, None, Some(10), Some(14)).await,
+        orgs(&[11, 12, 13])
+    );
+    assert_eq!(
+        list(parent.id, None, Some(20), None).await,
+        orgs(&[10, 11, 12, 13, 14])
+    );
+    assert_eq!(list(org_id(10), None, None, None).await, orgs(&[20]));
+    assert_eq!(list(org_id(12), None, None, None).await, orgs(&[]));
+    // parents, for parent credentials acting on a sub-organization
+    assert_eq!(store.parent_of(org_id(20)).await.unwrap(), Some(org_id(10)));
+    assert_eq!(store.parent_of(org_id(12)).await.unwrap(), Some(parent.id));
+    assert_eq!(store.parent_of(parent.id).await.unwrap(), None);
+    assert_eq!(store.parent_of(org_id(99)).await.unwrap(), None);
+}
+
+/// Imported records keep their flag; an export marks the wallet or key it exported, in the
+/// organization that exported it only.
+async fn import_and_export_flags(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    let other = org(2);
+    store.insert_org(o.clone()).await.unwrap();
+    store.insert_org(other.clone()).await.unwrap();
+    let imported = WalletRecord {
+        imported: true,
+        ..wallet(o.id, 1, 10)
+    };
+    let plain = wallet(o.id, 2, 20);
+    let key = PrivateKeyRecord {
+        imported: true,
+        ..private_key(o.id, 3, &[("ADDRESS_FORMAT_ETHEREUM", "0xKey3")])
+    };
+    store
+        .commit_activity(ActivityCommit {
+            wallets: vec![imported.clone(), plain.clone()],
+            private_keys: vec![key.clone()],
+            ..commit(activity(o.id, 1, 10))
+        })
+        .await
+        .unwrap();
+    let flags = async |id| {
+        let w = store.get_wallet(o.id, id).await.unwrap().unwrap();
+        (w.imported, w.exported)
+    };
+    assert_eq!(flags(imported.id).await, (true, false));
+    assert_eq!(flags(plain.id).await, (false, false));
+    // another organization naming these ids marks nothing
+    store
+        .commit_activity(ActivityCommit {
+            exported: vec![ExportMark::Wallet(plain.id), ExportMark::PrivateKey(key.id)],
+            ..commit(activity(other.id, 2, 20))
+        })
+        .await
+        .unwrap();
+    assert_eq!(flags(plain.id).await, (false, false));
+    store
+        .commit_activity(ActivityCommit {
+            exported: vec![ExportMark::Wallet(plain.id), ExportMark::PrivateKey(key.id)],
+            ..commit(activity(o.id, 3, 30))
+        })
+        .await
+        .unwrap();
+    assert_eq!(flags(plain.id).await, (false, true));
+    let keys = store.list_private_keys(o.id).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].imported && keys[0].exported);
+}
+
+/// Many commits at once; one that fails (a lost compare-and-swap) rolls back alone and the
+/// others are all durable and visible once acknowledged (SQLite: grouped in one transaction).
+async fn concurrent_commits_isolate_failures(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(9);
+    store.insert_org(o.clone()).await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 1..=100u32 {
+        let store = store.clone();
+        // Activity 50 moves the org from version 1 to 2; 51 claims 1 → 2 as well and loses.
+        let org_state = matches!(n, 50 | 51).then(|| sealed(o.id, 2));
+        tasks.push(tokio::spawn(async move {
+            if n == 51 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let result = store
+                .commit_activity(ActivityCommit {
+                    org_state,
+                    ..commit(activity(o.id, n, u64::from(n)))
+                })
+                .await;
+            (n, result)
+        }));
+    }
+    for task in tasks {
+        let (n, result) = task.await.unwrap();
+        let found = store.find_activity(o.id, &fingerprint(n)).await.unwrap();
+        if n == 51 {
+            assert!(is_conflict(result), "a stale version must not commit");
+            assert!(
+                found.is_none(),
+                "the failed commit must leave nothing behind"
+            );
+        } else {
+            result.unwrap();
+            assert!(found.is_some(), "acknowledged activity {n} must be stored");
+        }
+    }
+    assert_eq!(
+        store.get_org(o.id).await.unwrap().unwrap().sealed.version,
+        2
+    );
+}
+
+/// Two handles on one database (two hosts) race to change one organization: every change is
+/// read-modify-write of the version, retried on conflict. Every change lands exactly once and
+/// the version counts them: no lost update, no version written twice.
+async fn racing_hosts_serialise_on_the_version(db: &TestDb) {
+    let hosts = [db.open().await, db.open().await];
+    let o = org(1);
+    hosts[0].insert_org(o.clone()).await.unwrap();
+    const CHANGES: u32 = 40;
+    let mut tasks = Vec::new();
+    for n in 1..=CHANGES {
+        let store = hosts[(n % 2) as usize].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conflicts = 0u32;
+            loop {
+                let current = store.get_org(o.id).await.unwrap().unwrap().sealed.version;
+                let result = store
+                    .commit_activity(ActivityCommit {
+                        org_state: Some(sealed(o.id, current + 1)),
+                        ..commit(activity(o.id, n, u64::from(n)))
+                    })
+                    .await;
+                match result {
+                    Ok(()) => return conflicts,
+                    Err(HostError::Conflict(_)) => conflicts += 1,
+                    Err(e) => panic!("change {n}: {e}"),
+                }
+            }
+        }));
+    }
+    let mut conflicts = 0;
+    for task in tasks {
+        conflicts += task.await.unwrap();
+    }
+    let version = hosts[1]
+        .get_org(o.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .sealed
+        .version;
+    assert_eq!(
+        version,
+        u64::from(CHANGES) + 1,
+        "{conflicts} conflicts retried"
+    );
+    let all = hosts[1]
+        .list_activities(o.id, vec![], vec![], page(Some(100), None, None))
+        .await
+        .unwrap();
+    let mut seen = ids(&all);
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=CHANGES).collect::<Vec<_>>());
+}
+
+#[test]
+fn database_argument() {
+    let parse = |s: &str| s.parse::<Database>();
+    let url = "postgres://keyhold:s3cret@db.internal:5433/keyhold?connect_timeout=5";
+    assert_eq!(parse(url), Ok(Database::Postgres(url.into())));
+    assert!(matches!(
+        parse("postgresql://localhost/k"),
+        Ok(Database::Postgres(_))
+    ));
+    assert_eq!(
+        parse("sqlite:/var/lib/keyhold/k.db"),
+        Ok(Database::Sqlite("/var/lib/keyhold/k.db".into()))
+    );
+    assert_eq!(
+        parse("sqlite:///var/lib/k.db"),
+        Ok(Database::Sqlite("/var/lib/k.db".into()))
+    );
+    assert_eq!(parse("sqlite:k.db"), Ok(Database::Sqlite("k.db".into())));
+    assert_eq!(parse("data/k.db"), Ok(Database::Sqlite("data/k.db".into())));
+    assert!(parse("sqlite:").is_err());
+    assert!(parse("").is_err());
+    // Logged at startup: the location, never the password.
+    let shown = format!("{:?}", parse(url).unwrap());
+    assert!(
+        shown.contains("db.internal") && shown.contains("5433"),
+        "{shown}"
+    );
+    assert!(!shown.contains("s3cret"), "{shown}");
+}
+
+/// Runs each named test against a fresh database of each backend.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = super::TestDb::sqlite().await;
+                    super::$name(&db).await;
+                    db.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = super::TestDb::postgres().await;
+                    super::$name(&db).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(
+    meta_round_trip,
+    orgs_round_trip,
+    commit_stores_everything,
+    org_state_compare_and_swap,
+    duplicate_activity_is_a_conflict,
+    votes_replace_a_waiting_activity,
+    concurrent_votes_keep_their_order,
+    activity_pagination,
+    activity_limit_is_clamped_to_100,
+    activity_filters,
+    account_pagination,
+    account_by_address_ignores_case,
+    private_keys_by_id_or_address,
+    sub_organizations,
+    import_and_export_flags,
+    concurrent_commits_isolate_failures,
+    racing_hosts_serialise_on_the_version,
+);
