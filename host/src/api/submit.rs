@@ -166,7 +166,7 @@ async fn execute(
         exported,
         import_key,
     } = records(output.result, &envelope.parameters, org.id, now)?;
-    keep_import_key(&state, import_key).await?;
+    keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
     let votes = json!([format::vote(
         &activity_id,
