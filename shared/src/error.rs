@@ -37,6 +37,9 @@ pub enum ErrorCode {
     Busy,
     /// A bug or an unexpected internal failure.
     Internal,
+    /// The enclave does not know the organization's audit chain head (it restarted): send
+    /// `AuditResume` with the newest stored receipt, then retry.
+    AuditHeadNeeded,
 }
 
 /// An error answer: a code plus a caller-facing message.

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::WireError;
 use crate::ids::{ActivityId, ApiKeyId, OrgId, PrivateKeyId, RequestId, UserId, WalletId};
 
+mod audit;
 mod provisioning;
+pub use audit::*;
 pub use provisioning::*;
 
 /// Protocol version; both sides must speak the same one.
@@ -93,6 +95,14 @@ pub enum Request {
     Activity(ActivityRequest),
     /// Authenticate a query and return the organization's public data (users, policies, tags).
     ReadOrg(AuthenticateRequest),
+    /// The receipt key and its certificate by the quorum key.
+    AuditKey,
+    /// After an enclave restart, continue an organization's receipt chain.
+    AuditResume(AuditResumeRequest),
+    /// Recently issued receipts of an organization (for a host that lost some).
+    AuditReceipts(AuditReceiptsRequest),
+    /// The organization's current chain head, signed over a caller nonce.
+    AuditHead(AuditHeadRequest),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +117,10 @@ pub enum Response {
     Authenticate(Principal),
     Activity(Box<ActivityOutput>),
     ReadOrg(Box<OrgReadout>),
+    AuditKey(AuditKeyCertificate),
+    AuditResume(AuditPosition),
+    AuditReceipts(Vec<Receipt>),
+    AuditHead(Box<SignedAuditHead>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -476,4 +490,6 @@ pub struct ActivityOutput {
     pub result: ActivityResult,
     /// A new sealed state when the activity changed the organization.
     pub new_org_state: Option<SealedOrgState>,
+    /// The enclave's receipt for this step, chained to the organization's previous one.
+    pub receipt: Receipt,
 }
