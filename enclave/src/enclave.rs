@@ -13,6 +13,7 @@ use p256::ecdsa::{SigningKey, VerifyingKey};
 
 use crate::activities;
 use crate::attestation::Attester;
+use crate::audit::AuditLog;
 use crate::error::{Error, Result};
 use crate::hpke_suite::HpkeKeyPair;
 use crate::org::{ApiKey, ApiKeyCurve, OrgSealer, OrgState, RootQuorum, User};
@@ -33,6 +34,9 @@ pub struct Keys {
     pub quorum: QuorumKey,
     /// Unsealed seeds and derived keys (bounded, zeroizing).
     pub cache: crate::keys::cache::KeyCache,
+    /// The receipt key and the organizations' audit chain heads (shared across a manifest
+    /// update: the chains go on).
+    pub audit: Arc<AuditLog>,
 }
 
 impl Keys {
@@ -45,6 +49,7 @@ impl Keys {
             .to_sec1_point(true)
             .as_bytes()
             .to_vec();
+        let audit = Arc::new(AuditLog::derive(quorum, &signing)?);
         Ok(Keys {
             org_sealer: OrgSealer::new(SealKey::derive(quorum, b"keyhold/v1/seal/org-state")?),
             seed_seal: SealKey::derive(quorum, b"keyhold/v1/seal/wallet-seed")?,
@@ -53,6 +58,7 @@ impl Keys {
             manifest,
             quorum: QuorumKey::from_bytes(zeroize::Zeroizing::new(*quorum.expose())),
             cache: crate::keys::cache::KeyCache::default(),
+            audit,
         })
     }
 }
@@ -164,7 +170,7 @@ impl Enclave {
     }
 
     /// Swaps in keys for a new manifest of the same deployment (same quorum key).
-    fn replace(&self, keys: Keys) -> Result<()> {
+    fn replace(&self, mut keys: Keys) -> Result<()> {
         let mut slot = self
             .keys
             .write()
@@ -174,6 +180,7 @@ impl Enclave {
                 // The newest organization versions seen so far still bind: a manifest update
                 // must not reopen the door to replaying older states.
                 keys.org_sealer.adopt_history(&current.org_sealer)?;
+                keys.audit = Arc::clone(&current.audit);
                 *slot = Some(Arc::new(keys));
                 Ok(())
             }
@@ -273,6 +280,10 @@ impl Enclave {
             Request::Activity(activity) => {
                 let keys = self.keys()?;
                 let org = keys.org_sealer.open(&activity.org)?;
+                // Before the activity runs: a step that could not get its receipt must not.
+                if !keys.audit.knows(org.org_id)? {
+                    return Err(Error::AuditHeadNeeded);
+                }
                 let output = activities::execute(
                     &keys,
                     &org,
@@ -282,6 +293,24 @@ impl Enclave {
                 )?;
                 Ok(Response::Activity(Box::new(output)))
             }
+            Request::AuditKey => Ok(Response::AuditKey(self.keys()?.audit.certificate())),
+            Request::AuditResume(resume) => {
+                let keys = self.keys()?;
+                let org = keys.org_sealer.open(&resume.org)?;
+                Ok(Response::AuditResume(
+                    keys.audit.resume(&org, resume.latest.as_ref())?,
+                ))
+            }
+            Request::AuditReceipts(fetch) => Ok(Response::AuditReceipts(
+                self.keys()?
+                    .audit
+                    .receipts_after(fetch.org_id, fetch.after_seq)?,
+            )),
+            Request::AuditHead(request) => Ok(Response::AuditHead(Box::new(
+                self.keys()?
+                    .audit
+                    .signed_head(request.org_id, &request.nonce, now_ms())?,
+            ))),
         }
     }
 
@@ -351,8 +380,10 @@ impl Enclave {
             wallets: Vec::new(),
             parent_org_id: None,
             recent: Vec::new(),
+            audit: None,
         };
         let sealed_state = keys.org_sealer.seal(&state)?;
+        keys.audit.start_chain(org_id)?;
         tracing::info!(organization = %org_id, "organization bootstrapped");
         Ok(BootstrapOrgOutput {
             organization_id: org_id,
@@ -360,5 +391,20 @@ impl Enclave {
             api_key_id,
             sealed_state,
         })
+    }
+}
+
+#[cfg(test)]
+impl Enclave {
+    /// The same deployment after a restart: the same quorum key, nothing remembered.
+    pub(crate) fn restarted(&self) -> Result<Enclave> {
+        let keys = self.keys()?;
+        let fresh = Enclave::new()?;
+        fresh.install(Keys::derive(&keys.quorum, keys.manifest.clone())?)?;
+        Ok(fresh)
+    }
+
+    pub(crate) fn test_keys(&self) -> Arc<Keys> {
+        self.keys().unwrap()
     }
 }

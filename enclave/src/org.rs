@@ -10,6 +10,7 @@ use keyhold_shared::msg::SealedOrgState;
 use keyhold_shared::{ApiKeyId, OrgId, UserId, WalletId};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditCheckpoint;
 use crate::error::{Error, Result};
 use crate::seal::{SealKey, org_state_aad, org_state_aad_v2};
 
@@ -42,6 +43,11 @@ pub struct OrgState {
     /// with the time until which a replay of them could still pass the timestamp check. The
     /// host cannot drop an entry without presenting an older state, which the sealer refuses.
     pub recent: Vec<([u8; 16], u64)>,
+    /// The audit chain head as of this state's last change. Not part of the state's own
+    /// encoding: it is sealed after it (see [`OrgSealer::seal`]), so blobs from before the
+    /// audit chain open unchanged, and the state's format can evolve on its own.
+    #[serde(skip)]
+    pub audit: Option<AuditCheckpoint>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +170,7 @@ mod v1 {
                 wallets: Vec::new(),
                 parent_org_id: None,
                 recent: Vec::new(),
+                audit: None,
             }
         }
     }
@@ -247,9 +254,18 @@ impl OrgSealer {
         }
     }
 
+    /// Seals `state`: its encoding, followed by its audit checkpoint's when it has one. The
+    /// AEAD covers both, so the host can neither strip nor swap the checkpoint.
     pub fn seal(&self, state: &OrgState) -> Result<SealedOrgState> {
-        let plaintext =
-            postcard::to_allocvec(state).map_err(|_| Error::Internal("encode org state"))?;
+        let mut plaintext = zeroize::Zeroizing::new(
+            postcard::to_allocvec(state).map_err(|_| Error::Internal("encode org state"))?,
+        );
+        if let Some(checkpoint) = &state.audit {
+            plaintext.extend(
+                postcard::to_allocvec(checkpoint)
+                    .map_err(|_| Error::Internal("encode audit checkpoint"))?,
+            );
+        }
         let (nonce, ciphertext) = self
             .key
             .seal(&plaintext, &org_state_aad_v2(&state.org_id, state.version))?;
@@ -276,7 +292,15 @@ impl OrgSealer {
             &org_state_aad_v2(&sealed.org_id, sealed.version),
         ) {
             Ok(plaintext) => {
-                keyhold_shared::frame::decode(&plaintext).map_err(|_| Error::Unseal)?
+                let (mut state, rest) =
+                    postcard::take_from_bytes::<OrgState>(&plaintext).map_err(|_| Error::Unseal)?;
+                if !rest.is_empty() {
+                    state.audit = Some(
+                        keyhold_shared::frame::decode::<AuditCheckpoint>(rest)
+                            .map_err(|_| Error::Unseal)?,
+                    );
+                }
+                state
             }
             Err(_) => {
                 let plaintext = self.key.open(
@@ -373,6 +397,7 @@ mod tests {
             wallets: vec![],
             parent_org_id: None,
             recent: vec![],
+            audit: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! In-process tests of the whole enclave: the socket server against hostile peers, a host that
 //! lies, and the end-to-end check that no secret reaches the host's database or any log.
 
+mod audit;
 mod host_lies;
 mod no_secret_leak;
 mod orgs;

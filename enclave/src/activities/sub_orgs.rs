@@ -73,6 +73,7 @@ pub fn run(
         wallets: Vec::new(),
         parent_org_id: Some(parent.org_id),
         recent: Vec::new(),
+        audit: None,
     };
     for user in &intent.root_users {
         if user.api_keys.is_empty() {
