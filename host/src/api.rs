@@ -1,6 +1,7 @@
 //! Turnkey's public HTTP API (`POST /public/v1/query/*` and `/public/v1/submit/*`).
 
 mod approvals;
+mod audit;
 mod enclave;
 mod error;
 mod format;
@@ -35,6 +36,8 @@ pub struct AppState {
     /// How a restarted (unprovisioned) enclave is brought back: a dev operator, key forwarding,
     /// or nothing (operators provision it through `/enclave/v1/*`).
     pub provisioner: Provisioner,
+    /// Holes in the stored audit chains, noticed after commits.
+    pub audit: Arc<crate::audit::AuditTracker>,
 }
 
 impl AppState {
@@ -64,6 +67,8 @@ pub fn router(state: AppState) -> Router {
         .route("/public/v1/query/{name}", post(query::query))
         .route("/enclave/v1/attestation", get(enclave::attestation))
         .route("/enclave/v1/quorum", get(enclave::quorum))
+        .route("/enclave/v1/audit/key", get(audit::key))
+        .route("/enclave/v1/audit/head", get(audit::head))
         .route("/enclave/v1/genesis", post(enclave::genesis))
         .route("/enclave/v1/provision", post(enclave::provision))
         .route("/enclave/v1/manifest", post(enclave::update_manifest))

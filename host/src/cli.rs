@@ -1,5 +1,6 @@
 //! The `keyhold` command line: `dev` (whole stack, one command) and `serve` (host only).
 
+pub mod audit;
 pub mod dev;
 pub mod operator;
 pub mod serve;
@@ -39,6 +40,9 @@ pub enum Command {
     /// Operator tools: keys, manifests, approvals, genesis, provisioning an enclave.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
+    /// Audit receipts: verify an organization's chain (exit 0 verified, 1 failed, 2 error).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Debug, clap::Args)]

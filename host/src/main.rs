@@ -28,14 +28,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let command = match cli.command {
+        Command::Audit(audit) => {
+            return runtime
+                .block_on(keyhold_host::cli::audit::run(audit))
+                .into();
+        }
+        other => other,
+    };
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Dev(args) => dev::run(args).await,
             Command::DevCa { data_dir } => {
                 std::fs::create_dir_all(&data_dir)?;
                 serve::ensure_dev_ca(&data_dir)
             }
             Command::Operator(command) => keyhold_host::cli::operator::run(command).await,
+            Command::Audit(_) => Ok(()),
             Command::Serve(args) => {
                 let config = HostConfig {
                     enclave: args.enclave,

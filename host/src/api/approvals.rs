@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::query::{authenticate, load_org};
 use super::submit::{Envelope, Records, records, resolve_context};
 use super::{AppState, format};
-use crate::store::{ActivityCommit, ActivityRecord};
+use crate::store::{ActivityCommit, ActivityRecord, ReceiptRecord};
 
 pub fn is_vote(path: &str) -> bool {
     path == "approve_activity" || path == "reject_activity"
@@ -89,8 +89,10 @@ pub async fn vote(
         return Err(ApiError::internal("unexpected enclave answer"));
     };
     let now = output.executed_at_ms;
+    let receipt = output.receipt.clone();
     let Records {
         result,
+        audit_result,
         wallets,
         accounts,
         private_keys,
@@ -131,7 +133,14 @@ pub async fn vote(
                 .flatten()
                 .map(|stamp| (body_text, stamp)),
             replace_existing: true,
+            receipt: Some(ReceiptRecord {
+                receipt: receipt.clone(),
+                result: Some(audit_result),
+            }),
         })
         .await?;
-    Ok(Json(json!({ "activity": format::activity(&record) })))
+    state.audit.committed(state, &receipt);
+    Ok(Json(
+        json!({ "activity": format::activity(&record), "receipt": crate::audit::receipt_json(&receipt) }),
+    ))
 }

@@ -48,6 +48,22 @@ pub async fn call_fresh(
                 attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
             }
+            // A restarted enclave: tell it where the organization's audit chain stands.
+            Err(HostError::Enclave(WireError {
+                code: ErrorCode::AuditHeadNeeded,
+                ..
+            })) if attempt < 8 => {
+                attempt += 1;
+                match crate::audit::resume(state, &org).await {
+                    Ok(()) => {}
+                    // A concurrent change: reload and retry.
+                    Err(HostError::Enclave(WireError {
+                        code: ErrorCode::StaleState,
+                        ..
+                    })) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
             Err(e) => return Err(e.into()),
             Ok(response) => return Ok((org, response)),
         }

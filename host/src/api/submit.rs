@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use keyhold_shared::msg::{
-    ActivityContext, ActivityRequest, ActivityResult, ActivityStatus, AddressFormat, Curve,
-    DerivedAccount, RecoverableSignature, Request, Response, SignedRequest,
+    ActivityContext, ActivityRequest, ActivityResult, ActivityStatus, AddressFormat, AuditResult,
+    Curve, DerivedAccount, Request, Response, SignedRequest,
 };
 use keyhold_shared::{OrgId, Uuid, WalletId};
 use serde::Deserialize;
@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::query::{authenticate, load_org, read_body, stamp_from};
 use super::{AppState, format};
-use crate::store::{AccountRecord, ActivityCommit, ActivityRecord, PrivateKeyRecord, WalletRecord};
+use crate::store::{
+    AccountRecord, ActivityCommit, ActivityRecord, PrivateKeyRecord, ReceiptRecord, WalletRecord,
+};
 
 /// The activity types each path accepts (older versions that shipped SDKs still send go here).
 fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
@@ -123,8 +125,10 @@ async fn run(
     };
     let now = output.executed_at_ms;
     let activity_id = output.activity_id.to_string();
+    let receipt = output.receipt.clone();
     let Records {
         result,
+        audit_result,
         wallets,
         accounts,
         private_keys,
@@ -166,18 +170,16 @@ async fn run(
                 .flatten()
                 .map(|stamp| (record.body.clone(), stamp)),
             replace_existing: false,
+            receipt: Some(ReceiptRecord {
+                receipt: receipt.clone(),
+                result: Some(audit_result),
+            }),
         })
         .await?;
-    Ok(Json(json!({ "activity": format::activity(&record) })))
-}
-
-/// `{r, s, v}` as Turnkey returns them: 64 hex digits each (zero-padded), `v` "00"/"01".
-fn signature(sig: &RecoverableSignature) -> Value {
-    json!({
-        "r": hex::encode(sig.r),
-        "s": hex::encode(sig.s),
-        "v": format!("{:02x}", sig.v),
-    })
+    state.audit.committed(&state, &receipt);
+    Ok(Json(
+        json!({ "activity": format::activity(&record), "receipt": crate::audit::receipt_json(&receipt) }),
+    ))
 }
 
 fn account_records(
@@ -205,34 +207,43 @@ fn account_records(
         .collect()
 }
 
-/// What an activity result adds to the store: Turnkey's `result` object and new records.
+/// What an activity result adds to the store: Turnkey's `result` object, the canonical result
+/// bytes its receipt commits to, and new records.
 pub(super) struct Records {
     pub result: Value,
+    pub audit_result: Vec<u8>,
     pub wallets: Vec<WalletRecord>,
     pub accounts: Vec<AccountRecord>,
     pub private_keys: Vec<PrivateKeyRecord>,
     pub sub_orgs: Vec<(crate::store::OrgRecord, OrgId)>,
 }
 
-/// Turns the enclave's result into Turnkey's `result` object and the records to store.
+/// Turns the enclave's result into Turnkey's `result` object and the records to store. The
+/// object is made from the receipt's view of the result ([`crate::audit::turnkey_result`]),
+/// so `keyhold audit verify` can re-make it.
 pub(super) fn records(
     result: ActivityResult,
     parameters: &Value,
     org: OrgId,
     now: u64,
 ) -> Result<Records, ApiError> {
+    let audit = AuditResult::from(&result);
+    let audit_result = audit
+        .encode()
+        .map_err(|_| ApiError::internal("encoding the result failed"))?;
+    let json = crate::audit::turnkey_result(&audit)
+        .ok_or_else(|| ApiError::internal("unexpected enclave answer"))?;
     let mut wallets = Vec::new();
     let mut accounts = Vec::new();
     let mut private_keys = Vec::new();
     let mut sub_orgs = Vec::new();
-    let result = match result {
+    match result {
         ActivityResult::CreateWallet {
             wallet_id,
             wallet_name,
             accounts: derived,
             sealed_seed,
         } => {
-            let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
             accounts = account_records(org, wallet_id, derived, now)?;
             wallets.push(WalletRecord {
                 id: wallet_id,
@@ -241,13 +252,11 @@ pub(super) fn records(
                 sealed_seed,
                 created_at_ms: now,
             });
-            json!({"createWalletResult": {"walletId": wallet_id.to_string(), "addresses": addresses}})
         }
         ActivityResult::CreateWalletAccounts {
             wallet_id,
             accounts: derived,
         } => {
-            let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
             let persist = parameters
                 .get("persist")
                 .and_then(Value::as_bool)
@@ -255,62 +264,45 @@ pub(super) fn records(
             if persist {
                 accounts = account_records(org, wallet_id, derived, now)?;
             }
-            json!({"createWalletAccountsResult": {"addresses": addresses}})
         }
         ActivityResult::CreatePrivateKeys(created) => {
-            let mut results = Vec::new();
             for key in created {
-                let addresses: Vec<(String, String)> = key
-                    .addresses
-                    .iter()
-                    .map(|(f, a)| (f.as_turnkey().to_owned(), a.clone()))
-                    .collect();
-                results.push(json!({
-                    "privateKeyId": key.private_key_id.to_string(),
-                    "addresses": addresses
-                        .iter()
-                        .map(|(format, address)| json!({"format": format, "address": address}))
-                        .collect::<Vec<_>>(),
-                }));
                 private_keys.push(PrivateKeyRecord {
                     id: key.private_key_id,
                     org,
                     name: key.name,
                     curve: key.curve.as_turnkey().to_owned(),
                     public_key: hex::encode(&key.public_key),
-                    addresses,
+                    addresses: key
+                        .addresses
+                        .iter()
+                        .map(|(f, a)| (f.as_turnkey().to_owned(), a.clone()))
+                        .collect(),
                     tags: key.tags,
                     sealed_key: key.sealed_key,
                     created_at_ms: now,
                 });
             }
-            json!({"createPrivateKeysResultV2": {"privateKeys": results}})
         }
-        ActivityResult::SignRawPayload(sig) => json!({"signRawPayloadResult": signature(&sig)}),
-        ActivityResult::SignRawPayloads(sigs) => json!({"signRawPayloadsResult": {
-            "signatures": sigs.iter().map(signature).collect::<Vec<_>>(),
-        }}),
-        ActivityResult::SignTransaction(signed) => json!({"signTransactionResult": {
-            "signedTransaction": hex::encode(signed),
-        }}),
         ActivityResult::Organization {
-            result_json,
-            sub_organization,
+            sub_organization: Some(sub),
+            ..
         } => {
-            if let Some(sub) = sub_organization {
-                let (org, wallet, derived) =
-                    super::org_activities::sub_org_records(*sub, parameters, now)?;
-                sub_orgs.push(org);
-                wallets.extend(wallet);
-                accounts.extend(derived);
-            }
-            serde_json::from_str(&result_json)
-                .map_err(|_| ApiError::internal("unexpected enclave answer"))?
+            let (org, wallet, derived) =
+                super::org_activities::sub_org_records(*sub, parameters, now)?;
+            sub_orgs.push(org);
+            wallets.extend(wallet);
+            accounts.extend(derived);
         }
-        ActivityResult::Empty => json!({}),
-    };
+        ActivityResult::SignRawPayload(_)
+        | ActivityResult::SignRawPayloads(_)
+        | ActivityResult::SignTransaction(_)
+        | ActivityResult::Organization { .. }
+        | ActivityResult::Empty => {}
+    }
     Ok(Records {
-        result,
+        result: json,
+        audit_result,
         wallets,
         accounts,
         private_keys,

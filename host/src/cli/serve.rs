@@ -137,6 +137,7 @@ pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
             store,
             enclave,
             provisioner,
+            audit: Arc::default(),
         },
         listener,
     })
