@@ -25,10 +25,10 @@ use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey};
 use keyhold_shared::msg::{
-    ActivityOutput, ActivityResult, ActivityStatus, AuditHead, AuditKeyCertificate,
-    AuditPosition, AuditResult, DOMAIN_AUDIT_KEY, Ed25519Signature, MAX_HEAD_NONCE_LEN,
-    MAX_RECEIPT_TYPE_LEN, MAX_RECEIPTS_PER_FETCH, Principal, RECEIPT_FORMAT, Receipt,
-    ReceiptBody, ReceiptKind, SealedOrgState, SignedAuditHead, domain_digest, result_digest,
+    ActivityOutput, ActivityResult, ActivityStatus, AuditHead, AuditKeyCertificate, AuditPosition,
+    AuditResult, DOMAIN_AUDIT_KEY, Ed25519Signature, MAX_HEAD_NONCE_LEN, MAX_RECEIPT_TYPE_LEN,
+    MAX_RECEIPTS_PER_FETCH, Principal, RECEIPT_FORMAT, Receipt, ReceiptBody, ReceiptKind,
+    SealedOrgState, SignedAuditHead, domain_digest, result_digest,
 };
 use keyhold_shared::{ActivityId, OrgId, Uuid};
 use p256::ecdsa::DerSignature;
@@ -168,9 +168,7 @@ impl AuditLog {
             None => checkpoint,
             Some(receipt) => {
                 let body = &receipt.body;
-                let hash = body
-                    .hash()
-                    .map_err(|_| Error::Internal("encode receipt"))?;
+                let hash = body.hash().map_err(|_| Error::Internal("encode receipt"))?;
                 self.check_signature(&hash, &receipt.signature)?;
                 if body.org_id != state.org_id {
                     return Err(Error::AuditHeadRefused(
@@ -223,9 +221,7 @@ impl AuditLog {
             .checked_add(1)
             .ok_or(Error::Internal("receipt seq overflow"))?;
         body.prev = head.hash;
-        let hash = body
-            .hash()
-            .map_err(|_| Error::Internal("encode receipt"))?;
+        let hash = body.hash().map_err(|_| Error::Internal("encode receipt"))?;
         let sealed = match new_state {
             Some(mut state) => {
                 state.audit = Some(AuditCheckpoint {
@@ -283,9 +279,7 @@ impl AuditLog {
             nonce: nonce.to_vec(),
             issued_at_ms: now_ms,
         };
-        let digest = head
-            .digest()
-            .map_err(|_| Error::Internal("encode head"))?;
+        let digest = head.digest().map_err(|_| Error::Internal("encode head"))?;
         Ok(SignedAuditHead {
             signature: self.sign(&digest)?,
             head,

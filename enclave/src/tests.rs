@@ -2,6 +2,7 @@
 //! lies, and the end-to-end check that no secret reaches the host's database or any log.
 
 mod audit;
+mod audit_host;
 mod host_lies;
 mod no_secret_leak;
 mod orgs;

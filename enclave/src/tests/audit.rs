@@ -5,9 +5,9 @@
 use ed25519_dalek::{Signature, VerifyingKey};
 use keyhold_shared::msg::{
     ActivityContext, ActivityOutput, ActivityRequest, AuditHeadRequest, AuditKeyCertificate,
-    AuditReceiptsRequest, AuditResult, AuditResumeRequest, BootstrapOrgRequest,
-    DOMAIN_AUDIT_KEY, DOMAIN_BOOTSTRAP_ORG, OrgBootstrapSpec, Receipt, ReceiptKind, Request,
-    Response, SealedOrgState, domain_digest, result_digest,
+    AuditReceiptsRequest, AuditResult, AuditResumeRequest, BootstrapOrgRequest, DOMAIN_AUDIT_KEY,
+    DOMAIN_BOOTSTRAP_ORG, OrgBootstrapSpec, Receipt, ReceiptKind, Request, Response,
+    SealedOrgState, domain_digest, result_digest,
 };
 use keyhold_shared::{ErrorCode, OrgId, WireError};
 use p256::ecdsa::SigningKey;
@@ -140,7 +140,10 @@ fn second_org(enclave: &Enclave, root: &SigningKey) -> (SealedOrgState, OrgId) {
     };
     let approvals = vec![approve(&operator, DOMAIN_BOOTSTRAP_ORG, &spec)];
     let Ok(Response::BootstrapOrg(out)) =
-        enclave.handle(Request::BootstrapOrg(BootstrapOrgRequest { spec, approvals }))
+        enclave.handle(Request::BootstrapOrg(BootstrapOrgRequest {
+            spec,
+            approvals,
+        }))
     else {
         panic!("bootstrap")
     };
@@ -189,7 +192,10 @@ fn every_step_gets_a_receipt_chained_to_the_previous_one() {
     else {
         panic!("receipts")
     };
-    assert_eq!(recent, vec![signed1.receipt.clone(), signed2.receipt.clone()]);
+    assert_eq!(
+        recent,
+        vec![signed1.receipt.clone(), signed2.receipt.clone()]
+    );
 
     // the signed head names the newest receipt, over the caller's nonce
     let Ok(Response::AuditHead(head)) = enclave.handle(Request::AuditHead(AuditHeadRequest {
@@ -328,7 +334,10 @@ fn a_forged_foreign_or_older_head_is_refused_after_a_restart() {
     // a valid receipt of another organization
     refused(&foreign.receipt, "another organization");
     // a valid receipt of this organization, older than the sealed checkpoint (seq 3)
-    refused(&s2.receipt, "older than the organization's sealed checkpoint");
+    refused(
+        &s2.receipt,
+        "older than the organization's sealed checkpoint",
+    );
     // none of this left a head behind
     let err = activity(
         &restarted,

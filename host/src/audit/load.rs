@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use keyhold_shared::OrgId;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::AUDIT_KEY_META;
@@ -42,6 +43,17 @@ fn parse<T: std::str::FromStr<Err = keyhold_shared::ids::InvalidUuid>>(
     })
 }
 
+/// A column's bytes whatever type the host stored them as (a tampered row may hold text);
+/// `None` for NULL. Whether the bytes mean anything is the verifier's business.
+fn any_bytes(value: ValueRef<'_>) -> Option<Vec<u8>> {
+    match value {
+        ValueRef::Null => None,
+        ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+        ValueRef::Integer(i) => Some(i.to_be_bytes().to_vec()),
+        ValueRef::Real(f) => Some(f.to_be_bytes().to_vec()),
+    }
+}
+
 fn activity(row: &rusqlite::Row<'_>) -> rusqlite::Result<ActivityRecord> {
     Ok(ActivityRecord {
         id: parse(0, row.get(0)?)?,
@@ -60,7 +72,10 @@ fn activity(row: &rusqlite::Row<'_>) -> rusqlite::Result<ActivityRecord> {
 /// Reads `org`'s audit data from the database at `path` (opened read-only).
 pub fn read_sqlite(path: &Path, org: OrgId) -> Result<AuditData, HostError> {
     if !path.exists() {
-        return Err(HostError::Config(format!("{} does not exist", path.display())));
+        return Err(HostError::Config(format!(
+            "{} does not exist",
+            path.display()
+        )));
     }
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let has_table: bool = conn
@@ -73,7 +88,9 @@ pub fn read_sqlite(path: &Path, org: OrgId) -> Result<AuditData, HostError> {
         .unwrap_or(false);
     let org_text = org.to_string();
     let org_exists = conn
-        .query_row("SELECT 1 FROM orgs WHERE org_id = ?1", [&org_text], |_| Ok(()))
+        .query_row("SELECT 1 FROM orgs WHERE org_id = ?1", [&org_text], |_| {
+            Ok(())
+        })
         .optional()?
         .is_some();
     let receipts = if has_table {
@@ -83,8 +100,8 @@ pub fn read_sqlite(path: &Path, org: OrgId) -> Result<AuditData, HostError> {
         stmt.query_map([&org_text], |r| {
             Ok(StoredReceipt {
                 seq: r.get::<_, i64>(0)? as u64,
-                receipt: r.get(1)?,
-                result: r.get(2)?,
+                receipt: any_bytes(r.get_ref(1)?).unwrap_or_default(),
+                result: any_bytes(r.get_ref(2)?),
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?

@@ -146,7 +146,8 @@ pub fn receipt_key(quorum_public_key: &[u8], certificate: &[u8]) -> Result<Verif
 }
 
 fn signed_by(key: &VerifyingKey, digest: &[u8; 32], sig: &[u8; 64]) -> bool {
-    key.verify_strict(digest, &Signature::from_bytes(sig)).is_ok()
+    key.verify_strict(digest, &Signature::from_bytes(sig))
+        .is_ok()
 }
 
 struct Entry<'a> {
@@ -160,7 +161,13 @@ struct Checker {
 }
 
 impl Checker {
-    fn add(&mut self, kind: ProblemKind, seq: Option<u64>, activity: Option<String>, message: String) {
+    fn add(
+        &mut self,
+        kind: ProblemKind,
+        seq: Option<u64>,
+        activity: Option<String>,
+        message: String,
+    ) {
         self.problems.push(Problem {
             kind,
             seq,
@@ -211,12 +218,20 @@ pub fn verify(input: Input<'_>) -> Report {
                 ProblemKind::Undecodable,
                 Some(row.seq),
                 None,
-                format!("the receipt stored at seq {} does not decode (edited)", row.seq),
+                format!(
+                    "the receipt stored at seq {} does not decode (edited)",
+                    row.seq
+                ),
             );
             continue;
         };
         let Ok(hash) = receipt.body.hash() else {
-            c.add(ProblemKind::Undecodable, Some(row.seq), None, "cannot hash".into());
+            c.add(
+                ProblemKind::Undecodable,
+                Some(row.seq),
+                None,
+                "cannot hash".into(),
+            );
             continue;
         };
         if !signed_by(&key, &hash, &receipt.signature.to_bytes()) {
@@ -237,7 +252,10 @@ pub fn verify(input: Input<'_>) -> Report {
                 ProblemKind::Undecodable,
                 Some(row.seq),
                 None,
-                format!("receipt seq {} has unknown format {}", body.seq, body.format),
+                format!(
+                    "receipt seq {} has unknown format {}",
+                    body.seq, body.format
+                ),
             );
             continue;
         }
@@ -306,7 +324,10 @@ pub fn verify(input: Input<'_>) -> Report {
             let message = if seq == expected + 1 {
                 format!("receipt seq {expected} is missing (deleted)")
             } else {
-                format!("receipts seq {expected} to {} are missing (deleted)", seq - 1)
+                format!(
+                    "receipts seq {expected} to {} are missing (deleted)",
+                    seq - 1
+                )
             };
             c.add(ProblemKind::Missing, Some(expected), None, message);
         } else if entry.receipt.body.prev != prev {

@@ -116,8 +116,11 @@ fn anchor_from(json: &Value, nonce: Option<Vec<u8>>) -> anyhow::Result<Anchor> {
     }
 }
 
-async fn check(args: &VerifyArgs) -> anyhow::Result<Report> {
-    let data = load::read_sqlite(&args.data_dir.join(crate::cli::serve::DATABASE_FILE), args.org)?;
+pub async fn check(args: &VerifyArgs) -> anyhow::Result<Report> {
+    let data = load::read_sqlite(
+        &args.data_dir.join(crate::cli::serve::DATABASE_FILE),
+        args.org,
+    )?;
     if !data.org_exists {
         bail!("organization {} is not in this store", args.org);
     }

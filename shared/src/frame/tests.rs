@@ -314,9 +314,8 @@ fn request() -> impl Strategy<Value = Request> {
                 },
             })),
         Just(Request::AuditKey),
-        (sealed_org(), proptest::option::of(receipt())).prop_map(|(org, latest)| {
-            Request::AuditResume(AuditResumeRequest { org, latest })
-        }),
+        (sealed_org(), proptest::option::of(receipt()))
+            .prop_map(|(org, latest)| { Request::AuditResume(AuditResumeRequest { org, latest }) }),
         (uuid(), any::<u64>()).prop_map(|(o, after_seq)| Request::AuditReceipts(
             AuditReceiptsRequest {
                 org_id: OrgId(o),
@@ -337,7 +336,15 @@ fn hash() -> impl Strategy<Value = [u8; 32]> {
 fn receipt() -> impl Strategy<Value = Receipt> {
     (
         (uuid(), any::<u64>(), hash(), uuid(), text()),
-        (hash(), uuid(), any::<u64>(), any::<u64>(), hash(), hash(), hash()),
+        (
+            hash(),
+            uuid(),
+            any::<u64>(),
+            any::<u64>(),
+            hash(),
+            hash(),
+            hash(),
+        ),
         0u8..3,
     )
         .prop_map(
@@ -509,10 +516,8 @@ fn response() -> impl Strategy<Value = Result<Response, WireError>> {
                 signature
             }
         ))),
-        (any::<u64>(), hash()).prop_map(|(seq, hash)| Ok(Response::AuditResume(AuditPosition {
-            seq,
-            hash
-        }))),
+        (any::<u64>(), hash())
+            .prop_map(|(seq, hash)| Ok(Response::AuditResume(AuditPosition { seq, hash }))),
         proptest::collection::vec(receipt(), 0..4).prop_map(|r| Ok(Response::AuditReceipts(r))),
         (uuid(), any::<u64>(), hash(), bytes(64), hash(), hash()).prop_map(
             |(o, seq, hash, nonce, r, s)| Ok(Response::AuditHead(Box::new(SignedAuditHead {

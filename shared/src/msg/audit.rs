@@ -349,7 +349,10 @@ mod tests {
     fn receipt_golden_hash() {
         let body = body();
         let encoded = postcard::to_allocvec(&body).unwrap();
-        assert_eq!(encoded.len(), 1 + 16 + 1 + 32 + 1 + 32 + 16 + 34 + 1 + 32 + 16 + 1 + 1 + 32);
+        assert_eq!(
+            encoded.len(),
+            1 + 16 + 1 + 32 + 1 + 32 + 16 + 34 + 1 + 32 + 16 + 1 + 1 + 32
+        );
         assert_eq!(
             hex::encode(body.hash().unwrap()),
             "49026069a30e008831c59f8d47d96f3555e4b6fbbee0558bdaea302f2547811d"
@@ -371,6 +374,9 @@ mod tests {
     #[test]
     fn result_digest_is_domain_separated() {
         let bytes = AuditResult::Empty.encode().unwrap();
-        assert_ne!(result_digest(&bytes), <[u8; 32]>::from(Sha256::digest(&bytes)));
+        assert_ne!(
+            result_digest(&bytes),
+            <[u8; 32]>::from(Sha256::digest(&bytes))
+        );
     }
 }
