@@ -19,10 +19,9 @@ mod sub_orgs;
 mod transfer;
 mod users;
 
-use keyhold_shared::ActivityId;
-use keyhold_shared::Uuid;
 use keyhold_shared::msg::{
-    ActivityContext, ActivityOutput, ActivityResult, ActivityStatus, Principal, SignedRequest,
+    ActivityContext, ActivityOutput, ActivityResult, ActivityStatus, Principal, ReceiptKind,
+    SignedRequest,
 };
 use sha2::{Digest, Sha256};
 
@@ -32,7 +31,6 @@ use crate::enclave::Keys;
 use crate::error::{Error, Result};
 use crate::limits;
 use crate::org::OrgState;
-use crate::secrets::random;
 
 pub use envelope::{Envelope, QueryBody};
 pub use org_view::read_org;
@@ -73,7 +71,7 @@ pub fn execute(
     envelope.check_organization(org)?;
     envelope.check_timestamp(now_ms)?;
     if approvals::is_vote(&envelope.activity_type) {
-        return approvals::vote(keys, org, &envelope, &auth, context, now_ms);
+        return approvals::vote(keys, org, &request.body, &envelope, &auth, context, now_ms);
     }
     let (status, result, new_state) =
         match authorize::authorize(org, &envelope, &[&auth], context, now_ms)? {
@@ -94,16 +92,21 @@ pub fn execute(
                 (ActivityStatus::ConsensusNeeded, ActivityResult::Empty, None)
             }
         };
-    Ok(ActivityOutput {
-        activity_id: ActivityId(Uuid::new_v4(random()?)),
-        status,
-        activity_type: envelope.activity_type.clone(),
-        fingerprint: fingerprint(&request.body),
-        principal: principal(org, &auth),
-        executed_at_ms: now_ms,
-        result,
-        new_org_state: new_state.map(|s| keys.org_sealer.seal(&s)).transpose()?,
-    })
+    crate::audit::conclude(
+        keys,
+        org,
+        crate::audit::Step {
+            kind: ReceiptKind::Activity,
+            request_body: &request.body,
+            activity_type: envelope.activity_type.clone(),
+            status,
+            fingerprint: fingerprint(&request.body),
+            principal: principal(org, &auth),
+            executed_at_ms: now_ms,
+            result,
+            new_state,
+        },
+    )
 }
 
 /// Runs an authorized activity. Returns its result and, when it changed the organization, the

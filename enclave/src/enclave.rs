@@ -14,6 +14,7 @@ use p256::ecdsa::{SigningKey, VerifyingKey};
 
 use crate::activities;
 use crate::attestation::Attester;
+use crate::audit::AuditLog;
 use crate::auth;
 use crate::error::{Error, Result};
 use crate::hpke_suite::HpkeKeyPair;
@@ -37,6 +38,9 @@ pub struct Keys {
     pub cache: crate::keys::cache::KeyCache,
     /// Signs export and import bundles; clients pin its public key.
     pub bundle_signer: crate::bundles::signed::BundleSigner,
+    /// The receipt key and the organizations' audit chain heads (shared across a manifest
+    /// update: the chains go on).
+    pub audit: Arc<AuditLog>,
 }
 
 impl Keys {
@@ -49,6 +53,7 @@ impl Keys {
             .to_sec1_point(true)
             .as_bytes()
             .to_vec();
+        let audit = Arc::new(AuditLog::derive(quorum, &signing)?);
         Ok(Keys {
             org_sealer: OrgSealer::new(SealKey::derive(quorum, b"keyhold/v1/seal/org-state")?),
             seed_seal: SealKey::derive(quorum, b"keyhold/v1/seal/wallet-seed")?,
@@ -58,6 +63,7 @@ impl Keys {
             quorum: QuorumKey::from_bytes(zeroize::Zeroizing::new(*quorum.expose())),
             cache: crate::keys::cache::KeyCache::default(),
             bundle_signer: crate::bundles::signed::BundleSigner::derive(quorum)?,
+            audit,
         })
     }
 }
@@ -169,7 +175,7 @@ impl Enclave {
     }
 
     /// Swaps in keys for a new manifest of the same deployment (same quorum key).
-    fn replace(&self, keys: Keys) -> Result<()> {
+    fn replace(&self, mut keys: Keys) -> Result<()> {
         let mut slot = self
             .keys
             .write()
@@ -179,6 +185,7 @@ impl Enclave {
                 // The newest organization versions seen so far still bind: a manifest update
                 // must not reopen the door to replaying older states.
                 keys.org_sealer.adopt_history(&current.org_sealer)?;
+                keys.audit = Arc::clone(&current.audit);
                 *slot = Some(Arc::new(keys));
                 Ok(())
             }
@@ -290,6 +297,10 @@ impl Enclave {
                         now_ms(),
                     )?;
                 }
+                // Before the activity runs: a step that could not get its receipt must not.
+                if !keys.audit.knows(org.org_id)? {
+                    return Err(Error::AuditHeadNeeded);
+                }
                 let output = activities::execute(
                     &keys,
                     &org,
@@ -300,6 +311,24 @@ impl Enclave {
                 Ok(Response::Activity(Box::new(output)))
             }
             Request::SignerKey => Ok(Response::SignerKey(self.signer_key()?)),
+            Request::AuditKey => Ok(Response::AuditKey(self.keys()?.audit.certificate())),
+            Request::AuditResume(resume) => {
+                let keys = self.keys()?;
+                let org = keys.org_sealer.open(&resume.org)?;
+                Ok(Response::AuditResume(
+                    keys.audit.resume(&org, resume.latest.as_ref())?,
+                ))
+            }
+            Request::AuditReceipts(fetch) => Ok(Response::AuditReceipts(
+                self.keys()?
+                    .audit
+                    .receipts_after(fetch.org_id, fetch.after_seq)?,
+            )),
+            Request::AuditHead(request) => Ok(Response::AuditHead(Box::new(
+                self.keys()?
+                    .audit
+                    .signed_head(request.org_id, &request.nonce, now_ms())?,
+            ))),
         }
     }
 
@@ -398,8 +427,10 @@ impl Enclave {
             parent_org_id: None,
             recent: Vec::new(),
             usage: Vec::new(),
+            audit: None,
         };
         let sealed_state = keys.org_sealer.seal(&state)?;
+        keys.audit.start_chain(org_id)?;
         tracing::info!(organization = %org_id, "organization bootstrapped");
         Ok(BootstrapOrgOutput {
             organization_id: org_id,
@@ -407,5 +438,20 @@ impl Enclave {
             api_key_id,
             sealed_state,
         })
+    }
+}
+
+#[cfg(test)]
+impl Enclave {
+    /// The same deployment after a restart: the same quorum key, nothing remembered.
+    pub(crate) fn restarted(&self) -> Result<Enclave> {
+        let keys = self.keys()?;
+        let fresh = Enclave::new()?;
+        fresh.install(Keys::derive(&keys.quorum, keys.manifest.clone())?)?;
+        Ok(fresh)
+    }
+
+    pub(crate) fn test_keys(&self) -> Arc<Keys> {
+        self.keys().unwrap()
     }
 }

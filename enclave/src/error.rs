@@ -52,6 +52,10 @@ pub enum Error {
     Unsupported(String),
     #[error("internal enclave error: {0}")]
     Internal(&'static str),
+    #[error("the enclave does not know this organization's audit chain head; resume it first")]
+    AuditHeadNeeded,
+    #[error("audit chain head refused: {0}")]
+    AuditHeadRefused(&'static str),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -92,6 +96,8 @@ impl Error {
             Error::StaleState { .. } => ErrorCode::StaleState,
             Error::Unsupported(_) => ErrorCode::Unsupported,
             Error::Internal(_) => ErrorCode::Internal,
+            Error::AuditHeadNeeded => ErrorCode::AuditHeadNeeded,
+            Error::AuditHeadRefused(_) => ErrorCode::InvalidRequest,
         }
     }
 }

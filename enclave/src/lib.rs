@@ -8,6 +8,7 @@
 
 pub mod activities;
 pub mod attestation;
+pub mod audit;
 pub mod auth;
 pub mod authorize;
 pub mod bundles;

@@ -10,6 +10,7 @@ use keyhold_shared::msg::SealedOrgState;
 use keyhold_shared::{ApiKeyId, AuthenticatorId, OrgId, UserId, WalletId};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditCheckpoint;
 use crate::error::{Error, Result};
 use crate::seal::{SealKey, org_state_aad, org_state_aad_v2, org_state_aad_v3};
 
@@ -48,6 +49,11 @@ pub struct OrgState {
     pub recent: Vec<([u8; 16], u64)>,
     /// The spending and velocity ledger (only kept while a policy reads a limit counter).
     pub usage: Vec<crate::limits::Entry>,
+    /// The audit chain head as of this state's last change. Not part of the state's own
+    /// encoding: it is sealed after it (see [`OrgSealer::seal`]), so blobs from before the
+    /// audit chain open unchanged, and the state's format can evolve on its own.
+    #[serde(skip)]
+    pub audit: Option<AuditCheckpoint>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,6 +224,7 @@ mod v1 {
                 parent_org_id: None,
                 recent: Vec::new(),
                 usage: Vec::new(),
+                audit: None,
             }
         }
     }
@@ -311,9 +318,18 @@ impl OrgSealer {
         }
     }
 
+    /// Seals `state`: its encoding, followed by its audit checkpoint's when it has one. The
+    /// AEAD covers both, so the host can neither strip nor swap the checkpoint.
     pub fn seal(&self, state: &OrgState) -> Result<SealedOrgState> {
-        let plaintext =
-            postcard::to_allocvec(state).map_err(|_| Error::Internal("encode org state"))?;
+        let mut plaintext = zeroize::Zeroizing::new(
+            postcard::to_allocvec(state).map_err(|_| Error::Internal("encode org state"))?,
+        );
+        if let Some(checkpoint) = &state.audit {
+            plaintext.extend(
+                postcard::to_allocvec(checkpoint)
+                    .map_err(|_| Error::Internal("encode audit checkpoint"))?,
+            );
+        }
         let (nonce, ciphertext) = self
             .key
             .seal(&plaintext, &org_state_aad_v3(&state.org_id, state.version))?;
@@ -349,7 +365,16 @@ impl OrgSealer {
         let (org, version) = (&sealed.org_id, sealed.version);
         let open = |aad: Vec<u8>| self.key.open(&sealed.nonce, &sealed.ciphertext, &aad);
         if let Ok(plaintext) = open(org_state_aad_v3(org, version)) {
-            return keyhold_shared::frame::decode(&plaintext).map_err(|_| Error::Unseal);
+            let (mut state, rest) =
+                postcard::take_from_bytes::<OrgState>(&plaintext).map_err(|_| Error::Unseal)?;
+            // What follows the state is its audit checkpoint (see [`OrgSealer::seal`]).
+            if !rest.is_empty() {
+                state.audit = Some(
+                    keyhold_shared::frame::decode::<AuditCheckpoint>(rest)
+                        .map_err(|_| Error::Unseal)?,
+                );
+            }
+            return Ok(state);
         }
         if let Ok(plaintext) = open(org_state_aad_v2(org, version)) {
             return keyhold_shared::frame::decode::<v2::OrgState>(&plaintext)
@@ -440,6 +465,7 @@ mod tests {
             parent_org_id: None,
             recent: vec![],
             usage: vec![],
+            audit: None,
         }
     }
 

@@ -1,6 +1,8 @@
 //! In-process tests of the whole enclave: the socket server against hostile peers, a host that
 //! lies, and the end-to-end check that no secret reaches the host's database or any log.
 
+mod audit;
+mod audit_host;
 mod credentials;
 mod host_lies;
 mod limits;

@@ -237,6 +237,8 @@ async fn two_of_three_quorum_then_key_forwarding() {
     let Response::Activity(created) = call(&a, Request::Activity(request)).await.unwrap() else {
         panic!()
     };
+    // Another enclave continues the organization's audit chain from this receipt.
+    let receipt = created.receipt.clone();
     let ActivityResult::CreateWallet {
         wallet_id,
         accounts,
@@ -269,8 +271,16 @@ async fn two_of_three_quorum_then_key_forwarding() {
                 sealed_seed: sealed_seed.clone(),
             },
         });
+        // A restarted or new enclave must be told where the audit chain stands first.
+        let resume = Request::AuditResume(AuditResumeRequest {
+            org: org.sealed_state.clone(),
+            latest: Some(receipt.clone()),
+        });
         let client = enclave.client.clone();
-        async move { client.call(request).await }
+        async move {
+            client.call(resume).await?;
+            client.call(request).await
+        }
     };
     let recovers = |response: Response| {
         let Response::Activity(out) = response else {

@@ -1,6 +1,7 @@
 //! Turnkey's public HTTP API (`POST /public/v1/query/*` and `/public/v1/submit/*`).
 
 mod approvals;
+mod audit;
 mod enclave;
 mod error;
 mod format;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub provisioner: Provisioner,
     /// Per-organization request rate limit.
     pub rate_limiter: Arc<rate_limit::OrgRateLimiter>,
+    /// Holes in the stored audit chains, noticed after commits.
+    pub audit: Arc<crate::audit::AuditTracker>,
 }
 
 impl AppState {
@@ -72,6 +75,8 @@ pub fn router(state: AppState) -> Router {
         .route("/enclave/v1/attestation", get(enclave::attestation))
         .route("/enclave/v1/quorum", get(enclave::quorum))
         .route("/enclave/v1/signer", get(enclave::signer))
+        .route("/enclave/v1/audit/key", get(audit::key))
+        .route("/enclave/v1/audit/head", get(audit::head))
         .route("/enclave/v1/genesis", post(enclave::genesis))
         .route("/enclave/v1/provision", post(enclave::provision))
         .route("/enclave/v1/manifest", post(enclave::update_manifest))

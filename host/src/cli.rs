@@ -1,5 +1,6 @@
 //! The `keyhold` command line: `dev` (whole stack, one command) and `serve` (host only).
 
+pub mod audit;
 pub mod dev;
 pub mod operator;
 pub mod serve;
@@ -47,6 +48,9 @@ pub enum Command {
     /// `dangerouslyOverrideSignerPublicKey` of `@turnkey/crypto` to decrypt export bundles and
     /// to build import bundles.
     SignerKey(signer_key::SignerKeyArgs),
+    /// Audit receipts: verify an organization's chain (exit 0 verified, 1 failed, 2 error).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Debug, clap::Args)]

@@ -169,6 +169,10 @@ fn request_kind(request: &Request) -> &'static str {
         Request::Activity(_) => "activity",
         Request::ReadOrg(_) => "read_org",
         Request::SignerKey => "signer_key",
+        Request::AuditKey => "audit_key",
+        Request::AuditResume(_) => "audit_resume",
+        Request::AuditReceipts(_) => "audit_receipts",
+        Request::AuditHead(_) => "audit_head",
     }
 }
 

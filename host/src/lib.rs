@@ -3,6 +3,7 @@
 //! untouched — to the enclave, which alone decides and signs.
 
 pub mod api;
+pub mod audit;
 pub mod boot;
 pub mod cli;
 pub mod enclave_client;

@@ -28,8 +28,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let command = match cli.command {
+        Command::Audit(audit) => {
+            return runtime
+                .block_on(keyhold_host::cli::audit::run(audit))
+                .into();
+        }
+        other => other,
+    };
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Dev(args) => dev::run(args).await,
             Command::DevCa { data_dir } => {
                 std::fs::create_dir_all(&data_dir)?;
@@ -37,6 +45,7 @@ fn main() -> ExitCode {
             }
             Command::Operator(command) => keyhold_host::cli::operator::run(command).await,
             Command::SignerKey(args) => keyhold_host::cli::signer_key::run(args).await,
+            Command::Audit(_) => Ok(()),
             Command::Serve(args) => {
                 let config = HostConfig {
                     enclave: args.enclave,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keyhold_shared::msg::{SealedOrgState, SealedSeed};
+use keyhold_shared::msg::{Receipt, SealedOrgState, SealedSeed};
 use keyhold_shared::{ActivityId, OrgId, PrivateKeyId, WalletId};
 
 use crate::error::HostError;
@@ -174,6 +174,17 @@ pub struct ActivityCommit {
     pub replace_existing: bool,
     /// Wallets and private keys this activity exported.
     pub exported: Vec<ExportMark>,
+    /// The enclave's receipt for this step. Stored under (organization, seq); replaces a row
+    /// recovered earlier for the same seq (see [`Store::insert_recovered_receipts`]).
+    pub receipt: Option<ReceiptRecord>,
+}
+/// An audit receipt as the host keeps it (docs/audit.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptRecord {
+    pub receipt: Receipt,
+    /// The canonical `AuditResult` bytes the receipt's result digest covers; `None` for a
+    /// receipt recovered from the enclave after the host lost it: issued, no activity record.
+    pub result: Option<Vec<u8>>,
 }
 
 /// Cursor pagination as in Turnkey's `paginationOptions`.
@@ -241,4 +252,13 @@ pub trait Store: Send + Sync + 'static {
         id_or_address: &str,
     ) -> StoreResult<Option<(PrivateKeyRecord, Option<String>)>>;
     async fn list_private_keys(&self, org: OrgId) -> StoreResult<Vec<PrivateKeyRecord>>;
+    /// The stored receipt of `org` with the highest seq (below `before`, when given).
+    async fn latest_receipt(
+        &self,
+        org: OrgId,
+        before: Option<u64>,
+    ) -> StoreResult<Option<ReceiptRecord>>;
+    /// Stores receipts the enclave issued but the host never committed (`result` is `None`);
+    /// a seq already stored is left alone.
+    async fn insert_recovered_receipts(&self, receipts: Vec<ReceiptRecord>) -> StoreResult<()>;
 }

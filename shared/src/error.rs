@@ -40,6 +40,9 @@ pub enum ErrorCode {
     /// The stamp's passkey credential id is not an authenticator of the organization (Turnkey's
     /// `CREDENTIAL_NOT_FOUND`). Last, so the earlier variants keep their wire numbers.
     CredentialNotFound,
+    /// The enclave does not know the organization's audit chain head (it restarted): send
+    /// `AuditResume` with the newest stored receipt, then retry.
+    AuditHeadNeeded,
 }
 
 /// An error answer: a code plus a caller-facing message.

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::WireError;
 use crate::ids::{ActivityId, ApiKeyId, OrgId, PrivateKeyId, RequestId, UserId, WalletId};
 
+mod audit;
 mod provisioning;
+pub use audit::*;
 pub use provisioning::*;
 
 /// Protocol version; both sides must speak the same one.
@@ -96,6 +98,14 @@ pub enum Request {
     /// The deployment signing key that signs export and import bundles, endorsed by the quorum
     /// key (see [`SignerKey`]).
     SignerKey,
+    /// The receipt key and its certificate by the quorum key.
+    AuditKey,
+    /// After an enclave restart, continue an organization's receipt chain.
+    AuditResume(AuditResumeRequest),
+    /// Recently issued receipts of an organization (for a host that lost some).
+    AuditReceipts(AuditReceiptsRequest),
+    /// The organization's current chain head, signed over a caller nonce.
+    AuditHead(AuditHeadRequest),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +121,10 @@ pub enum Response {
     Activity(Box<ActivityOutput>),
     ReadOrg(Box<OrgReadout>),
     SignerKey(SignerKey),
+    AuditKey(AuditKeyCertificate),
+    AuditResume(AuditPosition),
+    AuditReceipts(Vec<Receipt>),
+    AuditHead(Box<SignedAuditHead>),
 }
 
 /// The P-256 key, derived from the quorum key, that signs export bundles and import bundles
@@ -549,4 +563,6 @@ pub struct ActivityOutput {
     pub result: ActivityResult,
     /// A new sealed state when the activity changed the organization.
     pub new_org_state: Option<SealedOrgState>,
+    /// The enclave's receipt for this step, chained to the organization's previous one.
+    pub receipt: Receipt,
 }

@@ -9,9 +9,8 @@
 //! too, so a rejected activity can never run.
 
 use keyhold_shared::msg::{
-    ActivityContext, ActivityOutput, ActivityResult, ActivityStatus, MAX_VOTES,
+    ActivityContext, ActivityOutput, ActivityResult, ActivityStatus, MAX_VOTES, ReceiptKind,
 };
-use keyhold_shared::{ActivityId, Uuid};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -22,7 +21,6 @@ use crate::authorize::{Verdict, authorize};
 use crate::enclave::Keys;
 use crate::error::{Error, Result};
 use crate::org::OrgState;
-use crate::secrets::random;
 
 const APPROVE: &str = "ACTIVITY_TYPE_APPROVE_ACTIVITY";
 const REJECT: &str = "ACTIVITY_TYPE_REJECT_ACTIVITY";
@@ -50,6 +48,7 @@ fn check_window(envelope: &Envelope, now_ms: u64, what: &str) -> Result<()> {
 pub fn vote(
     keys: &Keys,
     org: &OrgState,
+    voter_body: &[u8],
     envelope: &Envelope,
     voter: &Authenticated<'_>,
     context: &ActivityContext,
@@ -86,17 +85,27 @@ pub fn vote(
         .timestamp()?
         .saturating_add(APPROVAL_WINDOW_MS)
         .saturating_add(MAX_SKEW_MS);
-    let output = |status, result, state: Option<OrgState>| -> Result<ActivityOutput> {
-        Ok(ActivityOutput {
-            activity_id: ActivityId(Uuid::new_v4(random()?)),
-            status,
-            activity_type: target.activity_type.clone(),
-            fingerprint: target_fingerprint.clone(),
-            principal: principal(org, voter),
-            executed_at_ms: now_ms,
-            result,
-            new_org_state: state.map(|s| keys.org_sealer.seal(&s)).transpose()?,
-        })
+    let kind = if envelope.activity_type == REJECT {
+        ReceiptKind::Reject { target: digest }
+    } else {
+        ReceiptKind::Approve { target: digest }
+    };
+    let output = |status, result, new_state: Option<OrgState>| -> Result<ActivityOutput> {
+        crate::audit::conclude(
+            keys,
+            org,
+            crate::audit::Step {
+                kind,
+                request_body: voter_body,
+                activity_type: target.activity_type.clone(),
+                status,
+                fingerprint: target_fingerprint.clone(),
+                principal: principal(org, voter),
+                executed_at_ms: now_ms,
+                result,
+                new_state,
+            },
+        )
     };
 
     if envelope.activity_type == REJECT {

@@ -75,6 +75,7 @@ pub fn run(
         parent_org_id: Some(parent.org_id),
         recent: Vec::new(),
         usage: Vec::new(),
+        audit: None,
     };
     for user in &intent.root_users {
         if user.api_keys.is_empty() && user.authenticators.is_empty() {

@@ -641,6 +641,23 @@ fn two_of_three_approve_then_the_activity_runs_once() {
         out.result,
         keyhold_shared::msg::ActivityResult::CreateWallet { .. }
     ));
+    // both steps have receipts, one after the other: the submission, then the approval
+    use keyhold_shared::msg::ReceiptKind;
+    use sha2::{Digest, Sha256};
+    assert_eq!(first.receipt.body.kind, ReceiptKind::Activity);
+    assert_eq!(
+        out.receipt.body.kind,
+        ReceiptKind::Approve {
+            target: Sha256::digest(wallet.as_bytes()).into()
+        }
+    );
+    assert_eq!(out.receipt.body.seq, first.receipt.body.seq + 1);
+    assert_eq!(out.receipt.body.prev, first.receipt.body.hash().unwrap());
+    assert_eq!(
+        out.receipt.body.fingerprint,
+        <[u8; 32]>::from(Sha256::digest(approve.as_bytes()))
+    );
+    assert_eq!(out.receipt.body.status, ActivityStatus::Completed);
     let after = out.new_org_state.unwrap();
     // the host replays the old approval (on the new state): the activity already ran
     let err = cast(&b, &after, &b.members[1], &approve, &target, vec![]).unwrap_err();

@@ -15,7 +15,7 @@ use super::query::{authenticate, load_org};
 use super::retry::Failure;
 use super::submit::{Envelope, Records, records, resolve_context};
 use super::{AppState, format};
-use crate::store::{ActivityCommit, ActivityRecord, OrgRecord};
+use crate::store::{ActivityCommit, ActivityRecord, OrgRecord, ReceiptRecord};
 
 pub fn is_vote(path: &str) -> bool {
     path == "approve_activity" || path == "reject_activity"
@@ -119,8 +119,10 @@ async fn vote_once(
         return Err(ApiError::internal("unexpected enclave answer").into());
     };
     let now = output.executed_at_ms;
+    let receipt = output.receipt.clone();
     let Records {
         result,
+        audit_result,
         wallets,
         accounts,
         private_keys,
@@ -165,8 +167,15 @@ async fn vote_once(
                 .map(|stamp| (body_text, stamp)),
             replace_existing: true,
             exported,
+            receipt: Some(ReceiptRecord {
+                receipt: receipt.clone(),
+                result: Some(audit_result),
+            }),
         })
         .await?;
+    state.audit.committed(state, &receipt);
     crate::metrics::global().activity(&record.activity_type, &record.status);
-    Ok(Json(json!({ "activity": format::activity(&record) })))
+    Ok(Json(
+        json!({ "activity": format::activity(&record), "receipt": crate::audit::receipt_json(&receipt) }),
+    ))
 }

@@ -123,7 +123,9 @@ impl From<WireError> for ApiError {
             ErrorCode::NotFound => (S::NOT_FOUND, 5, "UNSPECIFIED"),
             ErrorCode::Unsupported => (S::NOT_IMPLEMENTED, 12, "UNSPECIFIED"),
             ErrorCode::StaleState => (S::CONFLICT, 10, "INTERNAL"),
-            ErrorCode::Busy | ErrorCode::NotProvisioned => (S::SERVICE_UNAVAILABLE, 14, "INTERNAL"),
+            ErrorCode::Busy | ErrorCode::NotProvisioned | ErrorCode::AuditHeadNeeded => {
+                (S::SERVICE_UNAVAILABLE, 14, "INTERNAL")
+            }
             ErrorCode::ProvisioningRefused | ErrorCode::SealedDataInvalid | ErrorCode::Internal => {
                 (S::INTERNAL_SERVER_ERROR, 13, "INTERNAL")
             }

@@ -92,6 +92,22 @@ async fn attempt(
                 tries += 1;
                 tokio::time::sleep(super::retry::backoff(tries)).await;
             }
+            // A restarted enclave: tell it where the organization's audit chain stands.
+            Err(HostError::Enclave(WireError {
+                code: ErrorCode::AuditHeadNeeded,
+                ..
+            })) if tries < 24 => {
+                tries += 1;
+                match crate::audit::resume(state, &org).await {
+                    Ok(()) => {}
+                    // A concurrent change: reload and retry.
+                    Err(HostError::Enclave(WireError {
+                        code: ErrorCode::StaleState,
+                        ..
+                    })) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
             answer => return Ok((org, answer)),
         }
     }

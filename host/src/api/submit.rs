@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use keyhold_shared::msg::{
-    ActivityContext, ActivityRequest, ActivityResult, ActivityStatus, AddressFormat, Curve,
-    DerivedAccount, RecoverableSignature, Request, Response, SignedRequest,
+    ActivityContext, ActivityRequest, ActivityResult, ActivityStatus, AddressFormat, AuditResult,
+    Curve, DerivedAccount, Request, Response, SignedRequest,
 };
 use keyhold_shared::{OrgId, Uuid, WalletId};
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use super::retry::Failure;
 use super::{AppState, format};
 use crate::store::{
     AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, PrivateKeyRecord,
-    WalletRecord,
+    ReceiptRecord, WalletRecord,
 };
 
 /// The activity types each path accepts (older versions that shipped SDKs still send go here).
@@ -157,8 +157,10 @@ async fn execute(
     };
     let now = output.executed_at_ms;
     let activity_id = output.activity_id.to_string();
+    let receipt = output.receipt.clone();
     let Records {
         result,
+        audit_result,
         wallets,
         accounts,
         private_keys,
@@ -204,19 +206,17 @@ async fn execute(
                 .map(|stamp| (record.body.clone(), stamp)),
             replace_existing: false,
             exported,
+            receipt: Some(ReceiptRecord {
+                receipt: receipt.clone(),
+                result: Some(audit_result),
+            }),
         })
         .await?;
+    state.audit.committed(state, &receipt);
     crate::metrics::global().activity(&record.activity_type, &record.status);
-    Ok(Json(json!({ "activity": format::activity(&record) })))
-}
-
-/// `{r, s, v}` as Turnkey returns them: 64 hex digits each (zero-padded), `v` "00"/"01".
-fn signature(sig: &RecoverableSignature) -> Value {
-    json!({
-        "r": hex::encode(sig.r),
-        "s": hex::encode(sig.s),
-        "v": format!("{:02x}", sig.v),
-    })
+    Ok(Json(
+        json!({ "activity": format::activity(&record), "receipt": crate::audit::receipt_json(&receipt) }),
+    ))
 }
 
 fn account_records(
@@ -244,9 +244,11 @@ fn account_records(
         .collect()
 }
 
-/// What an activity result adds to the store: Turnkey's `result` object and new records.
+/// What an activity result adds to the store: Turnkey's `result` object, the canonical result
+/// bytes its receipt commits to, and new records.
 pub(super) struct Records {
     pub result: Value,
+    pub audit_result: Vec<u8>,
     pub wallets: Vec<WalletRecord>,
     pub accounts: Vec<AccountRecord>,
     pub private_keys: Vec<PrivateKeyRecord>,
@@ -269,27 +271,34 @@ pub(super) async fn keep_import_key(
     Ok(())
 }
 
-/// Turns the enclave's result into Turnkey's `result` object and the records to store.
+/// Turns the enclave's result into Turnkey's `result` object and the records to store. The
+/// object is made from the receipt's view of the result ([`crate::audit::turnkey_result`]),
+/// so `keyhold audit verify` can re-make it.
 pub(super) fn records(
     result: ActivityResult,
     parameters: &Value,
     org: OrgId,
     now: u64,
 ) -> Result<Records, ApiError> {
+    let audit = AuditResult::from(&result);
+    let audit_result = audit
+        .encode()
+        .map_err(|_| ApiError::internal("encoding the result failed"))?;
+    let json = crate::audit::turnkey_result(&audit)
+        .ok_or_else(|| ApiError::internal("unexpected enclave answer"))?;
     let mut wallets = Vec::new();
     let mut accounts = Vec::new();
     let mut private_keys = Vec::new();
     let mut sub_orgs = Vec::new();
     let mut exported = Vec::new();
     let mut import_key = None;
-    let result = match result {
+    match result {
         ActivityResult::CreateWallet {
             wallet_id,
             wallet_name,
             accounts: derived,
             sealed_seed,
         } => {
-            let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
             accounts = account_records(org, wallet_id, derived, now)?;
             wallets.push(WalletRecord {
                 id: wallet_id,
@@ -300,13 +309,11 @@ pub(super) fn records(
                 imported: false,
                 exported: false,
             });
-            json!({"createWalletResult": {"walletId": wallet_id.to_string(), "addresses": addresses}})
         }
         ActivityResult::CreateWalletAccounts {
             wallet_id,
             accounts: derived,
         } => {
-            let addresses: Vec<String> = derived.iter().map(|a| a.address.clone()).collect();
             let persist = parameters
                 .get("persist")
                 .and_then(Value::as_bool)
@@ -314,30 +321,20 @@ pub(super) fn records(
             if persist {
                 accounts = account_records(org, wallet_id, derived, now)?;
             }
-            json!({"createWalletAccountsResult": {"addresses": addresses}})
         }
         ActivityResult::CreatePrivateKeys(created) => {
-            let mut results = Vec::new();
             for key in created {
-                let addresses: Vec<(String, String)> = key
-                    .addresses
-                    .iter()
-                    .map(|(f, a)| (f.as_turnkey().to_owned(), a.clone()))
-                    .collect();
-                results.push(json!({
-                    "privateKeyId": key.private_key_id.to_string(),
-                    "addresses": addresses
-                        .iter()
-                        .map(|(format, address)| json!({"format": format, "address": address}))
-                        .collect::<Vec<_>>(),
-                }));
                 private_keys.push(PrivateKeyRecord {
                     id: key.private_key_id,
                     org,
                     name: key.name,
                     curve: key.curve.as_turnkey().to_owned(),
                     public_key: hex::encode(&key.public_key),
-                    addresses,
+                    addresses: key
+                        .addresses
+                        .iter()
+                        .map(|(f, a)| (f.as_turnkey().to_owned(), a.clone()))
+                        .collect(),
                     tags: key.tags,
                     sealed_key: key.sealed_key,
                     created_at_ms: now,
@@ -345,56 +342,34 @@ pub(super) fn records(
                     exported: false,
                 });
             }
-            json!({"createPrivateKeysResultV2": {"privateKeys": results}})
         }
-        ActivityResult::SignRawPayload(sig) => json!({"signRawPayloadResult": signature(&sig)}),
-        ActivityResult::SignRawPayloads(sigs) => json!({"signRawPayloadsResult": {
-            "signatures": sigs.iter().map(signature).collect::<Vec<_>>(),
-        }}),
-        ActivityResult::SignTransaction(signed) => json!({"signTransactionResult": {
-            "signedTransaction": hex::encode(signed),
-        }}),
         ActivityResult::Organization {
-            result_json,
-            sub_organization,
+            sub_organization: Some(sub),
+            ..
         } => {
-            if let Some(sub) = sub_organization {
-                let (org, wallet, derived) =
-                    super::org_activities::sub_org_records(*sub, parameters, now)?;
-                sub_orgs.push(org);
-                wallets.extend(wallet);
-                accounts.extend(derived);
-            }
-            serde_json::from_str(&result_json)
-                .map_err(|_| ApiError::internal("unexpected enclave answer"))?
+            let (org, wallet, derived) =
+                super::org_activities::sub_org_records(*sub, parameters, now)?;
+            sub_orgs.push(org);
+            wallets.extend(wallet);
+            accounts.extend(derived);
         }
-        ActivityResult::Exported {
-            target,
-            export_bundle,
-        } => {
-            let (result, mark) = super::transfer::export_result(target, export_bundle);
-            exported.push(mark);
-            result
+        ActivityResult::Exported { target, .. } => {
+            exported.push(super::transfer::export_mark(&target));
         }
         ActivityResult::InitImport {
             user_id,
             kind,
-            import_bundle,
             sealed_key,
+            ..
         } => {
-            let (result, keep) = super::transfer::init_import_result(
+            import_key = Some(super::transfer::import_key_to_keep(
                 org,
                 user_id,
                 kind,
-                import_bundle,
                 &sealed_key,
-            )?;
-            import_key = Some(keep);
-            result
+            )?);
         }
         ActivityResult::ImportWallet(wallet) => {
-            let addresses: Vec<String> =
-                wallet.accounts.iter().map(|a| a.address.clone()).collect();
             accounts = account_records(org, wallet.wallet_id, wallet.accounts, now)?;
             wallets.push(WalletRecord {
                 id: wallet.wallet_id,
@@ -405,17 +380,19 @@ pub(super) fn records(
                 imported: true,
                 exported: false,
             });
-            json!({"importWalletResult": {"walletId": wallet.wallet_id.to_string(), "addresses": addresses}})
         }
         ActivityResult::ImportPrivateKey(key) => {
-            let (result, record) = super::transfer::import_private_key_result(key, org, now);
-            private_keys.push(record);
-            result
+            private_keys.push(super::transfer::imported_private_key_record(key, org, now));
         }
-        ActivityResult::Empty => json!({}),
-    };
+        ActivityResult::SignRawPayload(_)
+        | ActivityResult::SignRawPayloads(_)
+        | ActivityResult::SignTransaction(_)
+        | ActivityResult::Organization { .. }
+        | ActivityResult::Empty => {}
+    }
     Ok(Records {
-        result,
+        result: json,
+        audit_result,
         wallets,
         accounts,
         private_keys,

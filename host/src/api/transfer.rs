@@ -7,7 +7,7 @@ use keyhold_shared::msg::{
     ActivityContext, CreatedPrivateKey, ExportTarget, ImportKind, SealedSeed,
 };
 use keyhold_shared::{OrgId, UserId};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
@@ -100,75 +100,49 @@ pub async fn resolve_context(
     Ok(Some(context.unwrap_or(ActivityContext::None)))
 }
 
-/// `exportWalletResult` / `exportWalletAccountResult` / `exportPrivateKeyResult`, and what to
-/// mark exported.
-pub fn export_result(target: ExportTarget, export_bundle: String) -> (Value, ExportMark) {
+/// What an export marks exported (its Turnkey result is made from the receipt's view of the
+/// result, in `crate::audit::turnkey_result`).
+pub fn export_mark(target: &ExportTarget) -> ExportMark {
     match target {
-        ExportTarget::Wallet(id) => (
-            json!({"exportWalletResult": {"walletId": id.to_string(), "exportBundle": export_bundle}}),
-            ExportMark::Wallet(id),
-        ),
-        ExportTarget::WalletAccount { wallet_id, address } => (
-            json!({"exportWalletAccountResult": {"address": address, "exportBundle": export_bundle}}),
-            ExportMark::Wallet(wallet_id),
-        ),
-        ExportTarget::PrivateKey(id) => (
-            json!({"exportPrivateKeyResult": {"privateKeyId": id.to_string(), "exportBundle": export_bundle}}),
-            ExportMark::PrivateKey(id),
-        ),
+        ExportTarget::Wallet(id) => ExportMark::Wallet(*id),
+        ExportTarget::WalletAccount { wallet_id, .. } => ExportMark::Wallet(*wallet_id),
+        ExportTarget::PrivateKey(id) => ExportMark::PrivateKey(*id),
     }
 }
 
-/// `initImportWalletResult` / `initImportPrivateKeyResult`, and the sealed key to keep.
-pub fn init_import_result(
+/// The sealed import key of an `init_import_*` to keep, and under which name.
+pub fn import_key_to_keep(
     org: OrgId,
     user: UserId,
     kind: ImportKind,
-    import_bundle: String,
     sealed_key: &SealedSeed,
-) -> Result<(Value, (String, Vec<u8>)), ApiError> {
-    let key = match kind {
-        ImportKind::Wallet => "initImportWalletResult",
-        ImportKind::PrivateKey => "initImportPrivateKeyResult",
-    };
+) -> Result<(String, Vec<u8>), ApiError> {
     let stored = postcard::to_allocvec(sealed_key)
         .map_err(|_| ApiError::internal("encoding the import key failed"))?;
-    Ok((
-        json!({ key: {"importBundle": import_bundle} }),
-        (import_key_name(org, user, kind), stored),
-    ))
+    Ok((import_key_name(org, user, kind), stored))
 }
 
-/// `importPrivateKeyResult` and the key's record.
-pub fn import_private_key_result(
+/// The record of an imported private key.
+pub fn imported_private_key_record(
     key: CreatedPrivateKey,
     org: OrgId,
     now: u64,
-) -> (Value, PrivateKeyRecord) {
-    let addresses: Vec<(String, String)> = key
-        .addresses
-        .iter()
-        .map(|(f, a)| (f.as_turnkey().to_owned(), a.clone()))
-        .collect();
-    let result = json!({"importPrivateKeyResult": {
-        "privateKeyId": key.private_key_id.to_string(),
-        "addresses": addresses
-            .iter()
-            .map(|(format, address)| json!({"format": format, "address": address}))
-            .collect::<Vec<_>>(),
-    }});
-    let record = PrivateKeyRecord {
+) -> PrivateKeyRecord {
+    PrivateKeyRecord {
         id: key.private_key_id,
         org,
         name: key.name,
         curve: key.curve.as_turnkey().to_owned(),
         public_key: hex::encode(&key.public_key),
-        addresses,
+        addresses: key
+            .addresses
+            .iter()
+            .map(|(f, a)| (f.as_turnkey().to_owned(), a.clone()))
+            .collect(),
         tags: key.tags,
         sealed_key: key.sealed_key,
         created_at_ms: now,
         imported: true,
         exported: false,
-    };
-    (result, record)
+    }
 }

@@ -27,8 +27,12 @@ use serde_json::{Value, json};
 #[command(about = "Load generator for keyhold: throughput and latency against the crypto ceiling")]
 struct Args {
     /// dev-credentials.json of the stack under test.
+    #[arg(long, required_unless_present = "receipt_cost")]
+    credentials: Option<std::path::PathBuf>,
+    /// Only measure what an audit receipt adds to each activity in the enclave (hashes, encoding
+    /// and the Ed25519 signature), next to the per-request crypto ceiling; no stack needed.
     #[arg(long)]
-    credentials: std::path::PathBuf,
+    receipt_cost: bool,
     /// Wallets to create (requests are spread over their accounts).
     #[arg(long, default_value_t = 16)]
     wallets: usize,
@@ -196,6 +200,88 @@ fn ceiling_per_core() -> f64 {
     f64::from(n) / elapsed.as_secs_f64()
 }
 
+/// Mean time of `f` over `n` runs after a warm-up, in microseconds.
+fn mean_us(n: u32, mut f: impl FnMut(u32)) -> f64 {
+    for i in 0..n / 10 {
+        f(i);
+    }
+    let started = Instant::now();
+    for i in 0..n {
+        f(i);
+    }
+    started.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+}
+
+/// What the enclave adds to one `sign_raw_payload` for its receipt: the body's SHA-256, the
+/// result projection's encoding and digest, the receipt's hash and its Ed25519 signature.
+fn receipt_cost() {
+    use ed25519_dalek::Signer as _;
+    use keyhold_shared::msg::{
+        ActivityStatus, AuditResult, RECEIPT_FORMAT, ReceiptBody, ReceiptKind,
+        RecoverableSignature, result_digest,
+    };
+    use keyhold_shared::{ActivityId, OrgId, UserId, Uuid};
+    use sha2::Digest;
+
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
+    let body = br#"{"type":"ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2","timestampMs":"1700000000000","organizationId":"0b6ae5a0-8b1e-4f0c-9d6e-2f3a4b5c6d7e","parameters":{"signWith":"0x9858EfFD232B4033E47d90003D41EC34EcaEda94","payload":"c0ffee","encoding":"PAYLOAD_ENCODING_HEXADECIMAL","hashFunction":"HASH_FUNCTION_KECCAK256"}}"#;
+    let sign_only = mean_us(20_000, |i| {
+        let _ = std::hint::black_box(key.sign(&[i as u8; 32]));
+    });
+    let whole = mean_us(20_000, |i| {
+        let result = AuditResult::SignRawPayload(RecoverableSignature {
+            r: [i as u8; 32],
+            s: [2; 32],
+            v: 1,
+        });
+        let bytes = result.encode().unwrap_or_default();
+        let receipt = ReceiptBody {
+            format: RECEIPT_FORMAT,
+            org_id: OrgId(Uuid::from_bytes([1; 16])),
+            seq: u64::from(i),
+            prev: [3; 32],
+            kind: ReceiptKind::Activity,
+            activity_id: ActivityId(Uuid::from_bytes([4; 16])),
+            activity_type: "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2".into(),
+            status: ActivityStatus::Completed,
+            fingerprint: sha2::Sha256::digest(body).into(),
+            user_id: UserId(Uuid::from_bytes([5; 16])),
+            executed_at_ms: 1_700_000_000_000,
+            org_version: 3,
+            result_digest: result_digest(&bytes),
+        };
+        let hash = receipt.hash().unwrap_or_default();
+        let _ = std::hint::black_box(key.sign(&hash));
+    });
+    let ceiling_us = 1e6 / ceiling_per_core();
+    println!("keyhold-bench: audit receipt cost per activity (one thread)");
+    println!(
+        "  {:<40} {:>10}",
+        "Ed25519 sign, µs",
+        format!("{sign_only:.1}")
+    );
+    println!(
+        "  {:<40} {:>10}",
+        "whole receipt, µs",
+        format!("{whole:.1}")
+    );
+    println!(
+        "  {:<40} {:>10}",
+        "crypto ceiling per request, µs",
+        format!("{ceiling_us:.1}")
+    );
+    println!(
+        "  {:<40} {:>10}",
+        "receipt / ceiling",
+        format!("{:.3}", whole / ceiling_us)
+    );
+    println!(
+        "{}",
+        json!({"ed25519_sign_us": (sign_only * 10.0).round() / 10.0, "receipt_us": (whole * 10.0).round() / 10.0,
+               "ceiling_us": (ceiling_us * 10.0).round() / 10.0})
+    );
+}
+
 fn unreachable_key() -> SigningKey {
     SigningKey::from_slice(&[1u8; 32]).unwrap_or_else(|_| std::process::exit(3))
 }
@@ -218,7 +304,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let text = std::fs::read_to_string(&args.credentials).context("reading the credentials")?;
+    if args.receipt_cost {
+        receipt_cost();
+        return Ok(());
+    }
+    let credentials = args.credentials.as_ref().context("--credentials")?;
+    let text = std::fs::read_to_string(credentials).context("reading the credentials")?;
     let json: Value = serde_json::from_str(&text)?;
     let field = |k: &str| {
         json.get(k)

@@ -114,7 +114,8 @@ fn to_hex<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
     Ok(hex::encode(postcard::to_allocvec(value)?))
 }
 
-pub(crate) async fn http(method: &str, url: &str, body: Option<Value>) -> anyhow::Result<Value> {
+/// A JSON request to a keyhold host; a non-2xx answer is an error.
+pub async fn http(method: &str, url: &str, body: Option<Value>) -> anyhow::Result<Value> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut request = hyper::Request::builder().method(method).uri(url);
     let payload = match body {

@@ -152,6 +152,7 @@ pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
             rate_limiter: Arc::new(crate::api::rate_limit::OrgRateLimiter::new(
                 config.org_rate_limit,
             )),
+            audit: Arc::default(),
         },
         listener,
     })

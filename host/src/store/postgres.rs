@@ -15,7 +15,7 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page, PrivateKeyRecord,
-    Store, StoreResult, WalletRecord,
+    ReceiptRecord, Store, StoreResult, WalletRecord,
 };
 use crate::error::HostError;
 
@@ -111,6 +111,16 @@ ALTER TABLE wallets ADD COLUMN imported BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE wallets ADD COLUMN exported BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE private_keys ADD COLUMN imported BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE private_keys ADD COLUMN exported BOOLEAN NOT NULL DEFAULT FALSE;
+"#,
+    // Audit receipts (docs/audit.md), as in SQLite's migration 5.
+    r#"
+CREATE TABLE audit_receipts (
+    org_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    receipt BYTEA NOT NULL,
+    result BYTEA,
+    PRIMARY KEY (org_id, seq)
+);
 "#,
 ];
 
@@ -352,6 +362,25 @@ async fn write_commit(
     tx: &deadpool_postgres::Transaction<'_>,
     commit: &ActivityCommit,
 ) -> StoreResult<()> {
+    if let Some(record) = &commit.receipt {
+        // Replaces a row recovered from the enclave for the same seq: the real one wins.
+        let statement = tx
+            .prepare_cached(
+                "INSERT INTO audit_receipts (org_id, seq, receipt, result) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (org_id, seq) DO UPDATE SET receipt = excluded.receipt, result = excluded.result",
+            )
+            .await?;
+        tx.execute(
+            &statement,
+            &[
+                &record.receipt.body.org_id.to_string(),
+                &(record.receipt.body.seq as i64),
+                &encode(&record.receipt)?,
+                &record.result,
+            ],
+        )
+        .await?;
+    }
     // Sub-organizations first: their wallets reference them.
     for (org, parent) in &commit.sub_orgs {
         let statement = tx
@@ -600,6 +629,51 @@ impl Store for PgStore {
                     .transpose()
             }
         }
+    }
+
+    async fn latest_receipt(
+        &self,
+        org: OrgId,
+        before: Option<u64>,
+    ) -> StoreResult<Option<ReceiptRecord>> {
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        let row = self
+            .query_opt(
+                "SELECT receipt, result FROM audit_receipts WHERE org_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT 1",
+                &[&org.to_string(), &before],
+            )
+            .await?;
+        row.map(|row| {
+            Ok(ReceiptRecord {
+                receipt: decode(row.try_get(0)?)?,
+                result: row.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn insert_recovered_receipts(&self, receipts: Vec<ReceiptRecord>) -> StoreResult<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let statement = tx
+            .prepare_cached(
+                "INSERT INTO audit_receipts (org_id, seq, receipt, result) VALUES ($1, $2, $3, NULL)
+                 ON CONFLICT (org_id, seq) DO NOTHING",
+            )
+            .await?;
+        for r in &receipts {
+            tx.execute(
+                &statement,
+                &[
+                    &r.receipt.body.org_id.to_string(),
+                    &(r.receipt.body.seq as i64),
+                    &encode(&r.receipt)?,
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn get_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
     AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page, PrivateKeyRecord,
-    Store, StoreResult, WalletRecord,
+    ReceiptRecord, Store, StoreResult, WalletRecord,
 };
 use crate::error::HostError;
 
@@ -104,6 +104,17 @@ ALTER TABLE wallets ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE wallets ADD COLUMN exported INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE private_keys ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE private_keys ADD COLUMN exported INTEGER NOT NULL DEFAULT 0;
+"#,
+    // Audit receipts (docs/audit.md): the postcard-encoded receipt and the canonical result
+    // bytes it commits to (NULL: recovered from the enclave, no activity record).
+    r#"
+CREATE TABLE audit_receipts (
+    org_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    receipt BLOB NOT NULL,
+    result BLOB,
+    PRIMARY KEY (org_id, seq)
+);
 "#,
 ];
 
@@ -423,7 +434,25 @@ impl Store for SqliteStore {
             .iter()
             .map(|(o, parent)| encode(&o.sealed).map(|b| (o.clone(), *parent, b)))
             .collect::<StoreResult<Vec<_>>>()?;
+        let receipt = commit
+            .receipt
+            .as_ref()
+            .map(|r| encode(&r.receipt).map(|b| (r.clone(), b)))
+            .transpose()?;
         self.write(move |tx| {
+            if let Some((record, bytes)) = &receipt {
+                // Replaces a row recovered from the enclave for the same seq: the real one wins.
+                tx.execute(
+                    "INSERT INTO audit_receipts (org_id, seq, receipt, result) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (org_id, seq) DO UPDATE SET receipt = excluded.receipt, result = excluded.result",
+                    params![
+                        record.receipt.body.org_id.to_string(),
+                        record.receipt.body.seq as i64,
+                        bytes,
+                        record.result
+                    ],
+                )?;
+            }
             // Sub-organizations first: their wallets reference them.
             for (org, parent, sealed) in &sub_orgs {
                 tx.execute(
@@ -810,6 +839,46 @@ impl Store for SqliteStore {
                 private_key_addresses(c, key)?;
             }
             Ok(keys)
+        })
+        .await
+    }
+
+    async fn latest_receipt(
+        &self,
+        org: OrgId,
+        before: Option<u64>,
+    ) -> StoreResult<Option<ReceiptRecord>> {
+        let before = before.map_or(i64::MAX, |b| b as i64);
+        self.run(move |c| {
+            Ok(c.query_row(
+                "SELECT receipt, result FROM audit_receipts WHERE org_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT 1",
+                params![org.to_string(), before],
+                |r| {
+                    Ok(ReceiptRecord {
+                        receipt: decode(&r.get::<_, Vec<u8>>(0)?)?,
+                        result: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn insert_recovered_receipts(&self, receipts: Vec<ReceiptRecord>) -> StoreResult<()> {
+        let rows = receipts
+            .iter()
+            .map(|r| encode(&r.receipt).map(|b| (r.receipt.body.org_id, r.receipt.body.seq, b)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.write(move |tx| {
+            for (org, seq, bytes) in &rows {
+                tx.execute(
+                    "INSERT INTO audit_receipts (org_id, seq, receipt, result) VALUES (?1, ?2, ?3, NULL)
+                     ON CONFLICT (org_id, seq) DO NOTHING",
+                    params![org.to_string(), *seq as i64, bytes],
+                )?;
+            }
+            Ok(())
         })
         .await
     }

@@ -146,6 +146,31 @@ fn commit(activity: ActivityRecord) -> ActivityCommit {
         vote_request: None,
         replace_existing: false,
         exported: vec![],
+        receipt: None,
+    }
+}
+
+fn receipt(org: OrgId, seq: u64) -> keyhold_shared::msg::Receipt {
+    use keyhold_shared::msg::{
+        ActivityStatus, Ed25519Signature, Receipt, ReceiptBody, ReceiptKind,
+    };
+    Receipt {
+        body: ReceiptBody {
+            format: keyhold_shared::msg::RECEIPT_FORMAT,
+            org_id: org,
+            seq,
+            prev: [seq as u8; 32],
+            kind: ReceiptKind::Activity,
+            activity_id: ActivityId(Uuid::new_v4([seq as u8; 16])),
+            activity_type: "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2".into(),
+            status: ActivityStatus::Completed,
+            fingerprint: [1; 32],
+            user_id: keyhold_shared::UserId(Uuid::new_v4([2; 16])),
+            executed_at_ms: seq,
+            org_version: 1,
+            result_digest: [3; 32],
+        },
+        signature: Ed25519Signature([4; 32], [5; 32]),
     }
 }
 
@@ -1068,6 +1093,76 @@ async fn sub_organizations(db: &TestDb) {
     assert_eq!(store.parent_of(org_id(99)).await.unwrap(), None);
 }
 
+/// Receipts: stored with their activity, the newest before a seq found, recovered ones kept
+/// apart (no result) and replaced when the real commit arrives late.
+async fn audit_receipts(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    let other = org(2);
+    store.insert_org(o.clone()).await.unwrap();
+    store.insert_org(other.clone()).await.unwrap();
+    for seq in [1u64, 2] {
+        store
+            .commit_activity(ActivityCommit {
+                receipt: Some(ReceiptRecord {
+                    receipt: receipt(o.id, seq),
+                    result: Some(vec![seq as u8]),
+                }),
+                ..commit(activity(o.id, seq as u32, seq * 10))
+            })
+            .await
+            .unwrap();
+    }
+    let latest = store.latest_receipt(o.id, None).await.unwrap().unwrap();
+    assert_eq!(latest.receipt, receipt(o.id, 2));
+    assert_eq!(latest.result, Some(vec![2]));
+    let before = store.latest_receipt(o.id, Some(2)).await.unwrap().unwrap();
+    assert_eq!(before.receipt.body.seq, 1);
+    assert_eq!(store.latest_receipt(other.id, None).await.unwrap(), None);
+    // seq 3 recovered from the enclave (no result), then its real commit arrives
+    let recovered = ReceiptRecord {
+        receipt: receipt(o.id, 3),
+        result: None,
+    };
+    store
+        .insert_recovered_receipts(vec![recovered.clone(), recovered.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.latest_receipt(o.id, None).await.unwrap(),
+        Some(recovered)
+    );
+    store
+        .commit_activity(ActivityCommit {
+            receipt: Some(ReceiptRecord {
+                receipt: receipt(o.id, 3),
+                result: Some(vec![3]),
+            }),
+            ..commit(activity(o.id, 3, 30))
+        })
+        .await
+        .unwrap();
+    let latest = store.latest_receipt(o.id, None).await.unwrap().unwrap();
+    assert_eq!(latest.result, Some(vec![3]));
+    // recovering a seq that was stored for real changes nothing
+    store
+        .insert_recovered_receipts(vec![ReceiptRecord {
+            receipt: receipt(o.id, 3),
+            result: None,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .latest_receipt(o.id, None)
+            .await
+            .unwrap()
+            .unwrap()
+            .result,
+        Some(vec![3])
+    );
+}
+
 /// Imported records keep their flag; an export marks the wallet or key it exported, in the
 /// organization that exported it only.
 async fn import_and_export_flags(db: &TestDb) {
@@ -1291,6 +1386,7 @@ backend_tests!(
     private_keys_by_id_or_address,
     sub_organizations,
     import_and_export_flags,
+    audit_receipts,
     concurrent_commits_isolate_failures,
     racing_hosts_serialise_on_the_version,
 );

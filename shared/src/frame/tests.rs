@@ -327,7 +327,64 @@ fn request() -> impl Strategy<Value = Request> {
                     },
                 })
             ),
+        Just(Request::AuditKey),
+        (sealed_org(), proptest::option::of(receipt()))
+            .prop_map(|(org, latest)| { Request::AuditResume(AuditResumeRequest { org, latest }) }),
+        (uuid(), any::<u64>()).prop_map(|(o, after_seq)| Request::AuditReceipts(
+            AuditReceiptsRequest {
+                org_id: OrgId(o),
+                after_seq
+            }
+        )),
+        (uuid(), bytes(64)).prop_map(|(o, nonce)| Request::AuditHead(AuditHeadRequest {
+            org_id: OrgId(o),
+            nonce
+        })),
     ]
+}
+
+fn hash() -> impl Strategy<Value = [u8; 32]> {
+    any::<[u8; 32]>()
+}
+
+fn receipt() -> impl Strategy<Value = Receipt> {
+    (
+        (uuid(), any::<u64>(), hash(), uuid(), text()),
+        (
+            hash(),
+            uuid(),
+            any::<u64>(),
+            any::<u64>(),
+            hash(),
+            hash(),
+            hash(),
+        ),
+        0u8..3,
+    )
+        .prop_map(
+            |((o, seq, prev, a, activity_type), (fp, u, at, v, rd, r, s), kind)| Receipt {
+                body: ReceiptBody {
+                    format: RECEIPT_FORMAT,
+                    org_id: OrgId(o),
+                    seq,
+                    prev,
+                    kind: match kind {
+                        0 => ReceiptKind::Activity,
+                        1 => ReceiptKind::Approve { target: prev },
+                        _ => ReceiptKind::Reject { target: prev },
+                    },
+                    activity_id: ActivityId(a),
+                    activity_type,
+                    status: ActivityStatus::ConsensusNeeded,
+                    fingerprint: fp,
+                    user_id: UserId(u),
+                    executed_at_ms: at,
+                    org_version: v,
+                    result_digest: rd,
+                },
+                signature: Ed25519Signature(r, s),
+            },
+        )
 }
 
 fn curve() -> impl Strategy<Value = Curve> {
@@ -399,6 +456,7 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         ErrorCode::Busy,
         ErrorCode::Internal,
         ErrorCode::CredentialNotFound,
+        ErrorCode::AuditHeadNeeded,
     ])
 }
 
@@ -440,7 +498,8 @@ fn response() -> impl Strategy<Value = Result<Response, WireError>> {
             principal(),
             any::<u64>(),
             activity_result(),
-            proptest::option::of(sealed_org())
+            proptest::option::of(sealed_org()),
+            receipt(),
         )
             .prop_map(
                 |(
@@ -451,6 +510,7 @@ fn response() -> impl Strategy<Value = Result<Response, WireError>> {
                     executed_at_ms,
                     result,
                     new_org_state,
+                    receipt,
                 )| {
                     Ok(Response::Activity(Box::new(ActivityOutput {
                         activity_id: ActivityId(a),
@@ -461,9 +521,32 @@ fn response() -> impl Strategy<Value = Result<Response, WireError>> {
                         executed_at_ms,
                         result,
                         new_org_state,
+                        receipt,
                     })))
                 }
             ),
+        (hash(), bytes(72)).prop_map(|(receipt_key, signature)| Ok(Response::AuditKey(
+            AuditKeyCertificate {
+                receipt_key,
+                signature
+            }
+        ))),
+        (any::<u64>(), hash())
+            .prop_map(|(seq, hash)| Ok(Response::AuditResume(AuditPosition { seq, hash }))),
+        proptest::collection::vec(receipt(), 0..4).prop_map(|r| Ok(Response::AuditReceipts(r))),
+        (uuid(), any::<u64>(), hash(), bytes(64), hash(), hash()).prop_map(
+            |(o, seq, hash, nonce, r, s)| Ok(Response::AuditHead(Box::new(SignedAuditHead {
+                head: AuditHead {
+                    org_id: OrgId(o),
+                    seq,
+                    hash,
+                    resumed_at: seq / 2,
+                    nonce,
+                    issued_at_ms: seq,
+                },
+                signature: Ed25519Signature(r, s),
+            })))
+        ),
         (error_code(), text()).prop_map(|(code, message)| Err(WireError { code, message })),
     ]
 }
