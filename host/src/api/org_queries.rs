@@ -16,20 +16,6 @@ use crate::error::HostError;
 use crate::store::OrgRecord;
 use keyhold_shared::{ErrorCode, WireError};
 
-const NAMES: &[&str] = &[
-    "get_user",
-    "list_users",
-    "get_api_keys",
-    "get_policy",
-    "list_policies",
-    "list_user_tags",
-    "get_organization",
-    "get_organization_configs",
-    "list_activities",
-    "get_sub_org_ids",
-    "list_suborgs",
-];
-
 /// Calls the enclave with the organization's current sealed state, loading it again and
 /// retrying when the enclave has already seen a newer one (a concurrent activity changed it).
 pub async fn call_fresh(
@@ -52,10 +38,6 @@ pub async fn call_fresh(
             Ok(response) => return Ok((org, response)),
         }
     }
-}
-
-pub fn handles(name: &str) -> bool {
-    NAMES.contains(&name)
 }
 
 #[derive(Deserialize)]
@@ -157,7 +139,7 @@ pub async fn query(
             data["wallets"] = json!(wallets.iter().map(format::wallet).collect::<Vec<_>>());
             json!({"organizationData": data})
         }
-        "list_activities" | "get_sub_org_ids" | "list_suborgs" => {
+        "list_activities" | "list_suborgs" => {
             let page = page(q.pagination_options.as_ref())?;
             if name != "list_activities" {
                 let ids = state.store.list_sub_orgs(org.id, page).await?;
