@@ -558,6 +558,14 @@ pub fn query_handler(name: &str) -> Option<QueryHandler> {
     }
 }
 
+/// Whether some path accepts this activity type.
+pub fn is_activity_type(activity_type: &str) -> bool {
+    ENDPOINTS.iter().any(|e| match e.kind {
+        Kind::Activity(types) => types.iter().any(|a| a.activity_type == activity_type),
+        _ => false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -602,5 +610,7 @@ mod tests {
         assert_eq!(query_handler("whoami"), Some(QueryHandler::Records));
         assert_eq!(query_handler("list_users"), Some(QueryHandler::Org));
         assert_eq!(query_handler("create_wallet"), None);
+        assert!(is_activity_type("ACTIVITY_TYPE_UPDATE_POLICY"));
+        assert!(!is_activity_type("ACTIVITY_TYPE_UPDATE_POLICY_V9"));
     }
 }

@@ -53,6 +53,44 @@ struct Body_ {
     pagination_options: Option<Pagination>,
 }
 
+/// Turnkey's activity statuses: filtering by any of them is valid (keyhold's activities only
+/// ever have three of them), anything else is a misspelling.
+pub(crate) const ACTIVITY_STATUSES: &[&str] = &[
+    "ACTIVITY_STATUS_CREATED",
+    "ACTIVITY_STATUS_PENDING",
+    "ACTIVITY_STATUS_COMPLETED",
+    "ACTIVITY_STATUS_FAILED",
+    "ACTIVITY_STATUS_CONSENSUS_NEEDED",
+    "ACTIVITY_STATUS_REJECTED",
+    "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED",
+];
+
+/// A filter that can never match because it is misspelled is refused, not answered with an
+/// empty list.
+fn check_filters(statuses: &[String], types: &[String]) -> Result<(), ApiError> {
+    let clip = |s: &str| s.chars().take(80).collect::<String>();
+    if let Some(bad) = statuses
+        .iter()
+        .find(|s| !ACTIVITY_STATUSES.contains(&s.as_str()))
+    {
+        return Err(ApiError::invalid(format!(
+            "filterByStatus: `{}` is not an activity status (expected one of {})",
+            clip(bad),
+            ACTIVITY_STATUSES.join(", ")
+        )));
+    }
+    if let Some(bad) = types
+        .iter()
+        .find(|t| !super::endpoints::is_activity_type(t))
+    {
+        return Err(ApiError::invalid(format!(
+            "filterByType: `{}` is not an activity type keyhold runs",
+            clip(bad)
+        )));
+    }
+    Ok(())
+}
+
 fn field<'a>(data: &'a Value, name: &str) -> &'a [Value] {
     data.get(name)
         .and_then(Value::as_array)
@@ -147,6 +185,7 @@ pub async fn query(
                     "organizationIds": ids.iter().map(ToString::to_string).collect::<Vec<_>>()
                 })));
             }
+            check_filters(&q.filter_by_status, &q.filter_by_type)?;
             let activities = state
                 .store
                 .list_activities(org.id, q.filter_by_status, q.filter_by_type, page)

@@ -711,7 +711,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
         (
             "v1GetActivitiesRequest",
             query_request(vec![
-                ("filterByStatus", array(reference("v1ActivityStatus"))),
+                (
+                    "filterByStatus",
+                    array(enumeration(super::super::org_queries::ACTIVITY_STATUSES)),
+                ),
                 ("paginationOptions", reference("v1Pagination")),
                 ("filterByType", array(reference("v1ActivityType"))),
             ]),
