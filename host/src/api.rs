@@ -3,9 +3,11 @@
 mod approvals;
 mod audit;
 mod enclave;
+pub mod endpoints;
 mod error;
 mod format;
 mod observe;
+pub mod openapi;
 mod org_activities;
 mod org_queries;
 mod query;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use keyhold_shared::msg::{Request, Response};
 use keyhold_shared::{ErrorCode, WireError};
 
@@ -68,19 +70,48 @@ impl AppState {
     }
 }
 
+/// A route: method, path, and its handler for that method.
+type Route = (
+    endpoints::Method,
+    &'static str,
+    fn(MethodFilter) -> MethodRouter<AppState>,
+);
+
+/// Every route the server answers. `endpoints::ENDPOINTS` documents each fixed one (test
+/// `api::tests::every_route_is_in_the_endpoint_table`); the two `{name}` routes dispatch
+/// through that table. Add routes here, not on the router directly.
+fn routes() -> Vec<Route> {
+    use endpoints::Method::{Get, Post};
+    vec![
+        (Post, "/public/v1/submit/{name}", |m| on(m, submit::submit)),
+        (Post, "/public/v1/query/{name}", |m| on(m, query::query)),
+        (Get, "/enclave/v1/attestation", |m| {
+            on(m, enclave::attestation)
+        }),
+        (Get, "/enclave/v1/quorum", |m| on(m, enclave::quorum)),
+        (Get, "/enclave/v1/signer", |m| on(m, enclave::signer)),
+        (Get, "/enclave/v1/audit/key", |m| on(m, audit::key)),
+        (Get, "/enclave/v1/audit/head", |m| on(m, audit::head)),
+        (Post, "/enclave/v1/genesis", |m| on(m, enclave::genesis)),
+        (Post, "/enclave/v1/provision", |m| on(m, enclave::provision)),
+        (Post, "/enclave/v1/manifest", |m| {
+            on(m, enclave::update_manifest)
+        }),
+        (Get, "/metrics", |m| on(m, observe::metrics)),
+        (Get, "/openapi.json", |m| on(m, openapi::serve)),
+    ]
+}
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/public/v1/submit/{name}", post(submit::submit))
-        .route("/public/v1/query/{name}", post(query::query))
-        .route("/enclave/v1/attestation", get(enclave::attestation))
-        .route("/enclave/v1/quorum", get(enclave::quorum))
-        .route("/enclave/v1/signer", get(enclave::signer))
-        .route("/enclave/v1/audit/key", get(audit::key))
-        .route("/enclave/v1/audit/head", get(audit::head))
-        .route("/enclave/v1/genesis", post(enclave::genesis))
-        .route("/enclave/v1/provision", post(enclave::provision))
-        .route("/enclave/v1/manifest", post(enclave::update_manifest))
-        .route("/metrics", get(observe::metrics))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, (method, path, handler)| {
+            let filter = match method {
+                endpoints::Method::Get => MethodFilter::GET,
+                endpoints::Method::Post => MethodFilter::POST,
+            };
+            router.route(path, handler(filter))
+        })
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
@@ -91,4 +122,44 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoints::{ENDPOINTS, Kind, QUERY_PREFIX, SUBMIT_PREFIX};
+    use super::*;
+
+    #[test]
+    fn every_route_is_in_the_endpoint_table() {
+        let routes = routes();
+        for (method, path, _) in &routes {
+            if let Some(name) = path
+                .strip_prefix(SUBMIT_PREFIX)
+                .or_else(|| path.strip_prefix(QUERY_PREFIX))
+            {
+                assert_eq!(name, "{name}", "{path}: dispatch by the table instead");
+                continue;
+            }
+            assert!(
+                ENDPOINTS.iter().any(|e| e.path == *path
+                    && e.method == *method
+                    && matches!(e.kind, Kind::Fixed)),
+                "route {path} is not documented in endpoints::ENDPOINTS"
+            );
+        }
+        for e in ENDPOINTS {
+            let routed = match e.kind {
+                Kind::Activity(_) => format!("{SUBMIT_PREFIX}{{name}}"),
+                Kind::Query(_) => format!("{QUERY_PREFIX}{{name}}"),
+                Kind::Fixed => e.path.to_owned(),
+            };
+            assert!(
+                routes
+                    .iter()
+                    .any(|(m, p, _)| *p == routed && *m == e.method),
+                "{} is documented but has no route",
+                e.path
+            );
+        }
+    }
 }

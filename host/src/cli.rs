@@ -40,6 +40,9 @@ pub enum Command {
         #[arg(long, default_value = "./keyhold-data")]
         data_dir: PathBuf,
     },
+    /// Print the OpenAPI (Swagger 2.0) document of what this keyhold serves, as `GET
+    /// /openapi.json` does (scripts/compat-matrix builds the README's matrix from it).
+    Openapi,
     /// Operator tools: keys, manifests, approvals, genesis, provisioning an enclave.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),

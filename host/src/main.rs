@@ -43,6 +43,11 @@ fn main() -> ExitCode {
                 std::fs::create_dir_all(&data_dir)?;
                 serve::ensure_dev_ca(&data_dir)
             }
+            Command::Openapi => {
+                let text = serde_json::to_string_pretty(&keyhold_host::api::openapi::document())?;
+                std::io::Write::write_all(&mut std::io::stdout(), format!("{text}\n").as_bytes())?;
+                Ok(())
+            }
             Command::Operator(command) => keyhold_host::cli::operator::run(command).await,
             Command::SignerKey(args) => keyhold_host::cli::signer_key::run(args).await,
             Command::Audit(_) => Ok(()),

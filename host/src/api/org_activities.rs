@@ -1,5 +1,5 @@
-//! The organization activities (users, API keys, passkeys, tags, policies, root quorum) the host
-//! routes to the enclave, by path; older versions that shipped SDKs still send are accepted.
+//! The records organization activities add (sub-organizations); which paths accept which
+//! activity types is in `endpoints.rs`.
 
 use keyhold_shared::msg::NewSubOrganization;
 use keyhold_shared::{OrgId, Uuid};
@@ -7,43 +7,6 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use crate::store::{AccountRecord, OrgRecord, WalletRecord};
-
-pub fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
-    Some(match path {
-        "create_users" => &[
-            "ACTIVITY_TYPE_CREATE_USERS_V4",
-            "ACTIVITY_TYPE_CREATE_USERS_V3",
-            "ACTIVITY_TYPE_CREATE_USERS_V2",
-        ],
-        "delete_users" => &["ACTIVITY_TYPE_DELETE_USERS"],
-        "create_api_keys" => &[
-            "ACTIVITY_TYPE_CREATE_API_KEYS_V2",
-            "ACTIVITY_TYPE_CREATE_API_KEYS",
-        ],
-        "delete_api_keys" => &["ACTIVITY_TYPE_DELETE_API_KEYS"],
-        "create_authenticators" => &["ACTIVITY_TYPE_CREATE_AUTHENTICATORS_V2"],
-        "delete_authenticators" => &["ACTIVITY_TYPE_DELETE_AUTHENTICATORS"],
-        "create_user_tag" => &["ACTIVITY_TYPE_CREATE_USER_TAG"],
-        "update_user_tag" => &["ACTIVITY_TYPE_UPDATE_USER_TAG"],
-        "delete_user_tags" => &["ACTIVITY_TYPE_DELETE_USER_TAGS"],
-        "update_root_quorum" => &["ACTIVITY_TYPE_UPDATE_ROOT_QUORUM"],
-        "create_policy" => &["ACTIVITY_TYPE_CREATE_POLICY_V3"],
-        "create_policies" => &["ACTIVITY_TYPE_CREATE_POLICIES"],
-        "update_policy" => &[
-            "ACTIVITY_TYPE_UPDATE_POLICY_V2",
-            "ACTIVITY_TYPE_UPDATE_POLICY",
-        ],
-        "delete_policy" => &["ACTIVITY_TYPE_DELETE_POLICY"],
-        "delete_policies" => &["ACTIVITY_TYPE_DELETE_POLICIES"],
-        "approve_activity" => &["ACTIVITY_TYPE_APPROVE_ACTIVITY"],
-        "reject_activity" => &["ACTIVITY_TYPE_REJECT_ACTIVITY"],
-        "create_sub_organization" => &[
-            "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8",
-            "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V7",
-        ],
-        _ => return None,
-    })
-}
 
 type SubOrgRecords = ((OrgRecord, OrgId), Option<WalletRecord>, Vec<AccountRecord>);
 

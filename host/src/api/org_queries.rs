@@ -18,22 +18,6 @@ use crate::error::HostError;
 use crate::store::OrgRecord;
 use keyhold_shared::{ErrorCode, OrgId, WireError};
 
-const NAMES: &[&str] = &[
-    "get_user",
-    "list_users",
-    "get_api_keys",
-    "get_authenticators",
-    "get_authenticator",
-    "get_policy",
-    "list_policies",
-    "list_user_tags",
-    "get_organization",
-    "get_organization_configs",
-    "list_activities",
-    "get_sub_org_ids",
-    "list_suborgs",
-];
-
 /// Calls the enclave with the organization's current sealed state, loading it again and
 /// retrying when the enclave has already seen a newer one (a concurrent activity changed it).
 ///
@@ -113,10 +97,6 @@ async fn attempt(
     }
 }
 
-pub fn handles(name: &str) -> bool {
-    NAMES.contains(&name)
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Body_ {
@@ -129,6 +109,44 @@ struct Body_ {
     #[serde(default)]
     filter_by_type: Vec<String>,
     pagination_options: Option<Pagination>,
+}
+
+/// Turnkey's activity statuses: filtering by any of them is valid (keyhold's activities only
+/// ever have three of them), anything else is a misspelling.
+pub(crate) const ACTIVITY_STATUSES: &[&str] = &[
+    "ACTIVITY_STATUS_CREATED",
+    "ACTIVITY_STATUS_PENDING",
+    "ACTIVITY_STATUS_COMPLETED",
+    "ACTIVITY_STATUS_FAILED",
+    "ACTIVITY_STATUS_CONSENSUS_NEEDED",
+    "ACTIVITY_STATUS_REJECTED",
+    "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED",
+];
+
+/// A filter that can never match because it is misspelled is refused, not answered with an
+/// empty list.
+fn check_filters(statuses: &[String], types: &[String]) -> Result<(), ApiError> {
+    let clip = |s: &str| s.chars().take(80).collect::<String>();
+    if let Some(bad) = statuses
+        .iter()
+        .find(|s| !ACTIVITY_STATUSES.contains(&s.as_str()))
+    {
+        return Err(ApiError::invalid(format!(
+            "filterByStatus: `{}` is not an activity status (expected one of {})",
+            clip(bad),
+            ACTIVITY_STATUSES.join(", ")
+        )));
+    }
+    if let Some(bad) = types
+        .iter()
+        .find(|t| !super::endpoints::is_activity_type(t))
+    {
+        return Err(ApiError::invalid(format!(
+            "filterByType: `{}` is not an activity type keyhold runs",
+            clip(bad)
+        )));
+    }
+    Ok(())
 }
 
 fn field<'a>(data: &'a Value, name: &str) -> &'a [Value] {
@@ -232,7 +250,7 @@ pub async fn query(
             data["wallets"] = json!(wallets.iter().map(format::wallet).collect::<Vec<_>>());
             json!({"organizationData": data})
         }
-        "list_activities" | "get_sub_org_ids" | "list_suborgs" => {
+        "list_activities" | "list_suborgs" => {
             let page = page(q.pagination_options.as_ref())?;
             if name != "list_activities" {
                 let ids = state.store.list_sub_orgs(org.id, page).await?;
@@ -240,6 +258,7 @@ pub async fn query(
                     "organizationIds": ids.iter().map(ToString::to_string).collect::<Vec<_>>()
                 })));
             }
+            check_filters(&q.filter_by_status, &q.filter_by_type)?;
             let activities = state
                 .store
                 .list_activities(org.id, q.filter_by_status, q.filter_by_type, page)

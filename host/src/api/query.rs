@@ -133,22 +133,16 @@ pub async fn query(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    if super::org_queries::handles(&name) {
-        return super::org_queries::query(state, &name, headers, body).await;
-    }
-    if !matches!(
-        name.as_str(),
-        "whoami"
-            | "list_wallets"
-            | "get_wallet"
-            | "list_wallet_accounts"
-            | "get_activity"
-            | "get_private_key"
-            | "list_private_keys"
-    ) {
-        return Err(ApiError::unsupported(format!(
-            "the query endpoint `query/{name}`"
-        )));
+    match super::endpoints::query_handler(&name) {
+        Some(super::endpoints::QueryHandler::Org) => {
+            return super::org_queries::query(state, &name, headers, body).await;
+        }
+        Some(super::endpoints::QueryHandler::Records) => {}
+        None => {
+            return Err(ApiError::unsupported(format!(
+                "the query endpoint `query/{name}`"
+            )));
+        }
     }
     let stamp = stamp_from(&headers)?;
     let body = read_body(body).await?;

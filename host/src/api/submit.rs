@@ -23,20 +23,10 @@ use crate::store::{
     ReceiptRecord, WalletRecord,
 };
 
-/// The activity types each path accepts (older versions that shipped SDKs still send go here).
-fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
-    Some(match path {
-        "create_wallet" => &["ACTIVITY_TYPE_CREATE_WALLET"],
-        "create_wallet_accounts" => &["ACTIVITY_TYPE_CREATE_WALLET_ACCOUNTS"],
-        "create_private_keys" => &["ACTIVITY_TYPE_CREATE_PRIVATE_KEYS_V2"],
-        "sign_raw_payload" => &["ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2"],
-        "sign_raw_payloads" => &["ACTIVITY_TYPE_SIGN_RAW_PAYLOADS"],
-        "sign_transaction" => &["ACTIVITY_TYPE_SIGN_TRANSACTION_V2"],
-        other => {
-            return super::org_activities::accepted_types(other)
-                .or_else(|| super::transfer::accepted_types(other));
-        }
-    })
+/// The activity types each path accepts (older versions that shipped SDKs still send go
+/// here): the endpoint table decides.
+fn accepted_types(path: &str) -> Option<Vec<&'static str>> {
+    super::endpoints::activity_types(path)
 }
 
 #[derive(Deserialize)]

@@ -14,20 +14,6 @@ use super::error::ApiError;
 use super::submit::Envelope;
 use crate::store::{ExportMark, PrivateKeyRecord};
 
-pub fn accepted_types(path: &str) -> Option<&'static [&'static str]> {
-    Some(match path {
-        "export_wallet" => &["ACTIVITY_TYPE_EXPORT_WALLET"],
-        "export_wallet_account" => &["ACTIVITY_TYPE_EXPORT_WALLET_ACCOUNT"],
-        "export_private_key" => &["ACTIVITY_TYPE_EXPORT_PRIVATE_KEY"],
-        "init_import_wallet" => &["ACTIVITY_TYPE_INIT_IMPORT_WALLET"],
-        "import_wallet" => &["ACTIVITY_TYPE_IMPORT_WALLET"],
-        "init_import_private_key" => &["ACTIVITY_TYPE_INIT_IMPORT_PRIVATE_KEY"],
-        "import_private_key" => &["ACTIVITY_TYPE_IMPORT_PRIVATE_KEY"],
-        "create_read_write_session" => &["ACTIVITY_TYPE_CREATE_READ_WRITE_SESSION_V2"],
-        _ => return None,
-    })
-}
-
 /// Where the host keeps a user's pending import key (one per kind; a new init replaces it).
 pub fn import_key_name(org: OrgId, user: UserId, kind: ImportKind) -> String {
     format!("import-key/{org}/{user}/{}", kind.as_str())

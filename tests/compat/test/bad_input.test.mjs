@@ -1,5 +1,7 @@
-// Phase "main": rejected requests to /public/v1/submit/create_wallet must come back
-// as Turnkey-style errors (rpcStatus + TurnkeyErrorDetail) and must not create anything.
+// Phase "main": rejected requests (bad stamps, bodies, activity types, organization ids, missing
+// fields, misspelled enums, unsupported endpoints), mostly to /public/v1/submit/create_wallet,
+// must come back as Turnkey-style errors (rpcStatus + TurnkeyErrorDetail) with a message naming
+// the problem, and must not create anything.
 // Requests are built by hand with raw fetch; stamps, where valid, come from ApiKeyStamper.
 
 import { describe, test } from "node:test";
@@ -150,6 +152,61 @@ describe("phase main: bad input to create_wallet", { skip: onlyInPhase("main") }
     const res = await postRaw(url(), body, { "X-Stamp": stamp });
     assert.equal(res.status, 200, `control request: HTTP ${res.status} ${res.text.slice(0, 500)}`);
     assert.equal(res.json.activity.status, "ACTIVITY_STATUS_COMPLETED");
+  });
+
+  /** POST `body` (an object) to submit/create_wallet or another path, stamped by the org's key. */
+  async function stamped(body, path = "submit/create_wallet") {
+    const text = JSON.stringify(body);
+    return postRaw(`${loadCredentials().baseUrl}/public/v1/${path}`, text, { "X-Stamp": await realStamp(text) });
+  }
+  const INVALID = { status: 400, code: 3, turnkeyErrorCode: "REQUEST_INVALID" };
+
+  test("unknown activity type -> 400 naming it and the type the path expects", opts, async () => {
+    const res = await stamped({ ...walletBody("unknowntype"), type: "ACTIVITY_TYPE_CREATE_WALLET_V9" });
+    assertTurnkeyError(res, { ...INVALID, message: /ACTIVITY_TYPE_CREATE_WALLET_V9.*expected ACTIVITY_TYPE_CREATE_WALLET/ });
+  });
+
+  test("another path's activity type -> 400", opts, async () => {
+    const res = await stamped({ ...walletBody("othertype"), type: "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2" });
+    assertTurnkeyError(res, { ...INVALID, message: /ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2.*submit\/create_wallet/ });
+  });
+
+  test("organizationId that is not a UUID -> 400 naming organizationId", opts, async () => {
+    const res = await stamped(walletBody("orgnotuuid", { organizationId: "not-a-uuid" }));
+    assertTurnkeyError(res, { ...INVALID, message: /organizationId/ });
+  });
+
+  test("missing required fields -> 400 naming the field", opts, async () => {
+    const { walletName, ...noName } = walletBody("noname").parameters;
+    assertTurnkeyError(await stamped({ ...walletBody("noname2"), parameters: noName }), { ...INVALID, message: /walletName/ });
+    const { parameters, ...noParameters } = walletBody("noparams");
+    assertTurnkeyError(await stamped(noParameters), { ...INVALID, message: /parameters/ });
+    const { timestampMs, ...noTimestamp } = walletBody("notimestamp");
+    assertTurnkeyError(await stamped(noTimestamp), { ...INVALID, message: /timestampMs/ });
+    assertTurnkeyError(await stamped({ organizationId: loadCredentials().organizationId }, "query/get_wallet"),
+      { ...INVALID, message: /walletId/ });
+  });
+
+  test("wrong enum values -> 400 naming the value", opts, async () => {
+    for (const [field, value] of [["curve", "CURVE_SECP256K2"], ["addressFormat", "ADDRESS_FORMAT_ETHEREUMX"],
+      ["pathFormat", "PATH_FORMAT_BIP33"]]) {
+      const body = walletBody(`enum-${field}`);
+      body.parameters.accounts[0][field] = value;
+      assertTurnkeyError(await stamped(body), { ...INVALID, message: new RegExp(value) }, field);
+    }
+    const sign = activityBody("ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2", loadCredentials().organizationId, {
+      signWith: "0x0000000000000000000000000000000000000000", payload: "0x00", encoding: "PAYLOAD_ENCODING_HEX",
+      hashFunction: "HASH_FUNCTION_NO_OP" });
+    assertTurnkeyError(await stamped(sign, "submit/sign_raw_payload"), { ...INVALID, message: /PAYLOAD_ENCODING_HEX/ });
+    const list = { organizationId: loadCredentials().organizationId, filterByStatus: ["ACTIVITY_STATUS_DONE"] };
+    assertTurnkeyError(await stamped(list, "query/list_activities"), { ...INVALID, message: /ACTIVITY_STATUS_DONE/ });
+  });
+
+  test("an endpoint keyhold does not implement -> 501 not supported by keyhold", opts, async () => {
+    for (const path of ["submit/create_authenticators_v9", "submit/delete_sub_organization", "query/get_nonces"]) {
+      const res = await stamped({ ...walletBody(`unsupported-${path}`) }, path);
+      assertTurnkeyError(res, { status: 501, code: 12, message: /not supported by keyhold/ }, path);
+    }
   });
 
   test("none of the rejected requests created a wallet", opts, async () => {

@@ -1,0 +1,300 @@
+// Phase "main": keyhold's /openapi.json against Turnkey's swagger, and every implemented
+// endpoint's real answer against both.
+//
+// 1. Every path /openapi.json documents under /public/ is one of Turnkey's, with the same method;
+//    every Turnkey path keyhold does not document answers 501 "not supported by keyhold", every
+//    documented one does not (the router and the document agree).
+// 2. Every documented endpoint is called through the real @turnkey/http client, in a fresh
+//    sub-organization with the data it needs (wallets, users, tags, policies, keys, approvals).
+//    The SDK's request must be accepted (2xx) and fit keyhold's request definition; the answer
+//    must fit Turnkey's response definition (required properties, primitive types, enums spelled
+//    exactly, {seconds, nanos} timestamps) and keyhold's own (which must describe every field).
+// Turnkey's swagger is read from next to the repository (or $TURNKEY_SWAGGER); without it, from
+// the facts in turnkey-shapes.json (scripts/extract-turnkey-shapes), which must then cover
+// every documented endpoint. An endpoint without a recipe below fails the suite.
+
+import { describe, test, before } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+import { ApiKeyStamper } from "@turnkey/api-key-stamper";
+import { TurnkeyClient } from "@turnkey/http";
+import { generateP256KeyPair } from "@turnkey/crypto";
+import { serializeTransaction } from "viem";
+
+import {
+  TEST_TIMEOUT_MS,
+  RecordingStamper,
+  activityBody,
+  loadCredentials,
+  makeClient,
+  need,
+  onlyInPhase,
+  postRaw,
+  uniqueName,
+} from "../lib.mjs";
+import { FACTS_PATH, extractFacts, factsHeader, loadTurnkey, validate } from "../shapes.mjs";
+
+const opts = { timeout: TEST_TIMEOUT_MS };
+const PUBLIC = "/public/";
+
+let ours; // keyhold's /openapi.json
+let turnkey; // Turnkey's shapes (swagger or facts)
+const exercised = new Set();
+const s = {}; // state shared by the recipes, in order
+
+function clientFor(kp) {
+  const recorder = new RecordingStamper(new ApiKeyStamper({ apiPublicKey: kp.publicKey, apiPrivateKey: kp.privateKey }));
+  return { client: new TurnkeyClient({ baseUrl: loadCredentials().baseUrl }, recorder), recorder };
+}
+
+const ethAccount = (index) => ({ curve: "CURVE_SECP256K1", pathFormat: "PATH_FORMAT_BIP32",
+  path: `m/44'/60'/0'/0/${index}`, addressFormat: "ADDRESS_FORMAT_ETHEREUM" });
+const solAccount = { curve: "CURVE_ED25519", pathFormat: "PATH_FORMAT_BIP32", path: "m/44'/501'/0'/0'",
+  addressFormat: "ADDRESS_FORMAT_SOLANA" };
+const userParams = (name, kp, userTags = []) => ({ userName: uniqueName(name), apiKeys: kp ? [{ apiKeyName: `${name} key`,
+  publicKey: kp.publicKey, curveType: "API_KEY_CURVE_P256" }] : [], authenticators: [], oauthProviders: [], userTags });
+
+/** In the sub-organization, as its root user. */
+const sub = () => need(s.root, "the sub-organization's root client");
+const act = (type, parameters) => activityBody(type, need(s.subOrgId, "sub-organization id"), parameters);
+const q = (extra = {}) => ({ organizationId: need(s.subOrgId, "sub-organization id"), ...extra });
+
+// Path -> how to call it for real. Each returns [SDK response, the SDK client's recorder].
+// Order matters: later recipes use what earlier ones created.
+const RECIPES = [
+  ["/public/v1/submit/create_sub_organization", async () => {
+    const { creds, client, recorder } = makeClient();
+    s.rootKp = generateP256KeyPair();
+    const res = await client.createSubOrganization(activityBody("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", creds.organizationId, {
+      subOrganizationName: uniqueName("shapes"), rootUsers: [userParams("shapes-root", s.rootKp)], rootQuorumThreshold: 1,
+      wallet: { walletName: "first", accounts: [ethAccount(0)] },
+    }));
+    s.subOrgId = res.activity.result.createSubOrganizationResultV8.subOrganizationId;
+    s.rootUserId = res.activity.result.createSubOrganizationResultV8.rootUserIds[0];
+    s.root = clientFor(s.rootKp);
+    return [res, recorder];
+  }],
+  ["/public/v1/query/list_suborgs", async () => {
+    const { creds, client, recorder } = makeClient();
+    const res = await client.getSubOrgIds({ organizationId: creds.organizationId, paginationOptions: { limit: "100" } });
+    return [res, recorder];
+  }],
+  ["/public/v1/query/whoami", async () => [await sub().client.getWhoami(q()), sub().recorder]],
+  ["/public/v1/submit/create_wallet", async () => {
+    const res = await sub().client.createWallet(act("ACTIVITY_TYPE_CREATE_WALLET", {
+      walletName: uniqueName("shapes"), accounts: [ethAccount(0), solAccount], mnemonicLength: 12 }));
+    s.walletId = res.activity.result.createWalletResult.walletId;
+    s.ethAddress = res.activity.result.createWalletResult.addresses[0];
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/submit/create_wallet_accounts", async () => [await sub().client.createWalletAccounts(
+    act("ACTIVITY_TYPE_CREATE_WALLET_ACCOUNTS", { walletId: need(s.walletId, "wallet"), accounts: [ethAccount(1)] })), sub().recorder]],
+  ["/public/v1/query/list_wallets", async () => [await sub().client.getWallets(q()), sub().recorder]],
+  ["/public/v1/query/get_wallet", async () => [await sub().client.getWallet(q({ walletId: need(s.walletId, "wallet") })), sub().recorder]],
+  ["/public/v1/query/list_wallet_accounts", async () => [await sub().client.getWalletAccounts(q({
+    walletId: need(s.walletId, "wallet"), includeWalletDetails: true, paginationOptions: { limit: "10" } })), sub().recorder]],
+  ["/public/v1/submit/create_private_keys", async () => {
+    const res = await sub().client.createPrivateKeys(act("ACTIVITY_TYPE_CREATE_PRIVATE_KEYS_V2", { privateKeys: [{
+      privateKeyName: uniqueName("shapes-key"), curve: "CURVE_SECP256K1", privateKeyTags: [], addressFormats: ["ADDRESS_FORMAT_ETHEREUM"] }] }));
+    s.privateKeyId = res.activity.result.createPrivateKeysResultV2.privateKeys[0].privateKeyId;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/query/get_private_key", async () => [await sub().client.getPrivateKey(q({ privateKeyId: need(s.privateKeyId, "key") })), sub().recorder]],
+  ["/public/v1/query/list_private_keys", async () => [await sub().client.getPrivateKeys(q()), sub().recorder]],
+  ["/public/v1/submit/sign_raw_payload", async () => [await sub().client.signRawPayload(act("ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2", {
+    signWith: need(s.ethAddress, "address"), payload: "0xdeadbeef", encoding: "PAYLOAD_ENCODING_HEXADECIMAL",
+    hashFunction: "HASH_FUNCTION_KECCAK256" })), sub().recorder]],
+  ["/public/v1/submit/sign_raw_payloads", async () => [await sub().client.signRawPayloads(act("ACTIVITY_TYPE_SIGN_RAW_PAYLOADS", {
+    signWith: need(s.privateKeyId, "key"), payloads: ["hello", "world"], encoding: "PAYLOAD_ENCODING_TEXT_UTF8",
+    hashFunction: "HASH_FUNCTION_SHA256" })), sub().recorder]],
+  ["/public/v1/submit/sign_transaction", async () => {
+    const unsigned = serializeTransaction({ type: "eip1559", chainId: 1, nonce: 0, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n,
+      gas: 21000n, to: need(s.ethAddress, "address"), value: 0n }).slice(2);
+    return [await sub().client.signTransaction(act("ACTIVITY_TYPE_SIGN_TRANSACTION_V2", {
+      signWith: s.ethAddress, unsignedTransaction: unsigned, type: "TRANSACTION_TYPE_ETHEREUM" })), sub().recorder];
+  }],
+  ["/public/v1/submit/create_users", async () => {
+    s.board = [generateP256KeyPair(), generateP256KeyPair()];
+    s.bobKp = generateP256KeyPair();
+    const res = await sub().client.createUsers(act("ACTIVITY_TYPE_CREATE_USERS_V4", {
+      users: [userParams("board0", s.board[0]), userParams("board1", s.board[1]), userParams("bob", s.bobKp)] }));
+    [s.board0Id, s.board1Id, s.bobId] = res.activity.result.createUsersResult.userIds;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/query/get_user", async () => [await sub().client.getUser(q({ userId: need(s.bobId, "bob") })), sub().recorder]],
+  ["/public/v1/query/list_users", async () => [await sub().client.getUsers(q()), sub().recorder]],
+  ["/public/v1/submit/create_api_keys", async () => {
+    const res = await sub().client.createApiKeys(act("ACTIVITY_TYPE_CREATE_API_KEYS_V2", { userId: need(s.bobId, "bob"),
+      apiKeys: [{ apiKeyName: "second", publicKey: generateP256KeyPair().publicKey, curveType: "API_KEY_CURVE_P256",
+        expirationSeconds: "3600" }] }));
+    s.apiKeyId = res.activity.result.createApiKeysResult.apiKeyIds[0];
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/query/get_api_keys", async () => [await sub().client.getApiKeys(q({ userId: need(s.bobId, "bob") })), sub().recorder]],
+  ["/public/v1/submit/delete_api_keys", async () => [await sub().client.deleteApiKeys(act("ACTIVITY_TYPE_DELETE_API_KEYS", {
+    userId: s.bobId, apiKeyIds: [need(s.apiKeyId, "api key")] })), sub().recorder]],
+  ["/public/v1/submit/create_user_tag", async () => {
+    const res = await sub().client.createUserTag(act("ACTIVITY_TYPE_CREATE_USER_TAG", { userTagName: uniqueName("board"),
+      userIds: [need(s.board0Id, "board0"), need(s.board1Id, "board1")] }));
+    s.tagId = res.activity.result.createUserTagResult.userTagId;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/submit/update_user_tag", async () => [await sub().client.updateUserTag(act("ACTIVITY_TYPE_UPDATE_USER_TAG", {
+    userTagId: need(s.tagId, "tag"), newUserTagName: uniqueName("board-renamed"), addUserIds: [], removeUserIds: [] })), sub().recorder]],
+  ["/public/v1/query/list_user_tags", async () => [await sub().client.listUserTags(q()), sub().recorder]],
+  ["/public/v1/submit/create_policy", async () => {
+    const res = await sub().client.createPolicy(act("ACTIVITY_TYPE_CREATE_POLICY_V3", {
+      policyName: uniqueName("two board members create wallets"), effect: "EFFECT_ALLOW",
+      condition: "activity.type == 'ACTIVITY_TYPE_CREATE_WALLET'",
+      consensus: `approvers.filter(u, u.tags.contains('${need(s.tagId, "tag")}')).count() >= 2`, notes: "swagger shapes" }));
+    s.policyId = res.activity.result.createPolicyResult.policyId;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/submit/create_policies", async () => {
+    const res = await sub().client.createPolicies(act("ACTIVITY_TYPE_CREATE_POLICIES", { policies: [
+      { policyName: uniqueName("deny bob export"), effect: "EFFECT_DENY", condition: "activity.type == 'ACTIVITY_TYPE_EXPORT_WALLET'", consensus: `approvers.any(u, u.id == '${need(s.bobId, "bob")}')`, notes: "" },
+      { policyName: uniqueName("deny bob keys"), effect: "EFFECT_DENY", condition: "activity.type == 'ACTIVITY_TYPE_EXPORT_PRIVATE_KEY'", consensus: `approvers.any(u, u.id == '${s.bobId}')`, notes: "" },
+    ] }));
+    s.policyIds = res.activity.result.createPoliciesResult.policyIds;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/submit/update_policy", async () => [await sub().client.updatePolicy(act("ACTIVITY_TYPE_UPDATE_POLICY_V2", {
+    policyId: need(s.policyIds, "policies")[0], policyNotes: "updated" })), sub().recorder]],
+  ["/public/v1/query/get_policy", async () => [await sub().client.getPolicy(q({ policyId: need(s.policyId, "policy") })), sub().recorder]],
+  ["/public/v1/query/list_policies", async () => [await sub().client.getPolicies(q()), sub().recorder]],
+  ["/public/v1/submit/approve_activity", async () => {
+    const [m0, m1] = need(s.board, "board").map(clientFor);
+    const wallet = () => act("ACTIVITY_TYPE_CREATE_WALLET", { walletName: uniqueName("voted"), accounts: [ethAccount(0)] });
+    const pending = (await m0.client.createWallet(wallet())).activity;
+    assert.equal(pending.status, "ACTIVITY_STATUS_CONSENSUS_NEEDED", "the policy needs two board members");
+    s.pendingCheck = validateTurnkey("/public/v1/submit/create_wallet", { activity: pending });
+    s.toReject = (await m0.client.createWallet(wallet())).activity;
+    const res = await m1.client.approveActivity(act("ACTIVITY_TYPE_APPROVE_ACTIVITY", { fingerprint: pending.fingerprint }));
+    assert.equal(res.activity.status, "ACTIVITY_STATUS_COMPLETED");
+    return [res, m1.recorder];
+  }],
+  ["/public/v1/submit/reject_activity", async () => {
+    const m1 = clientFor(need(s.board, "board")[1]);
+    const res = await m1.client.rejectActivity(act("ACTIVITY_TYPE_REJECT_ACTIVITY", { fingerprint: need(s.toReject, "pending").fingerprint }));
+    assert.equal(res.activity.status, "ACTIVITY_STATUS_REJECTED");
+    return [res, m1.recorder];
+  }],
+  ["/public/v1/submit/delete_policy", async () => [await sub().client.deletePolicy(act("ACTIVITY_TYPE_DELETE_POLICY", {
+    policyId: need(s.policyId, "policy") })), sub().recorder]],
+  ["/public/v1/submit/delete_policies", async () => [await sub().client.deletePolicies(act("ACTIVITY_TYPE_DELETE_POLICIES", {
+    policyIds: need(s.policyIds, "policies") })), sub().recorder]],
+  ["/public/v1/submit/delete_user_tags", async () => [await sub().client.deleteUserTags(act("ACTIVITY_TYPE_DELETE_USER_TAGS", {
+    userTagIds: [need(s.tagId, "tag")] })), sub().recorder]],
+  ["/public/v1/submit/delete_users", async () => [await sub().client.deleteUsers(act("ACTIVITY_TYPE_DELETE_USERS", {
+    userIds: [need(s.bobId, "bob")] })), sub().recorder]],
+  ["/public/v1/submit/update_root_quorum", async () => [await sub().client.updateRootQuorum(act("ACTIVITY_TYPE_UPDATE_ROOT_QUORUM", {
+    threshold: 1, userIds: [need(s.rootUserId, "root user")] })), sub().recorder]],
+  ["/public/v1/query/get_organization", async () => [await sub().client.getOrganization(q()), sub().recorder]],
+  ["/public/v1/query/get_organization_configs", async () => [await sub().client.getOrganizationConfigs(q()), sub().recorder]],
+  ["/public/v1/query/list_activities", async () => {
+    const res = await sub().client.getActivities(q({ paginationOptions: { limit: "50" } }));
+    s.activityId = res.activities[0]?.id;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/query/get_activity", async () => [await sub().client.getActivity(q({ activityId: need(s.activityId, "activity") })), sub().recorder]],
+];
+
+function publicPaths(doc) {
+  return Object.keys(doc.paths).filter((p) => p.startsWith(PUBLIC));
+}
+
+function validateTurnkey(path, body) {
+  const def = turnkey.paths[path]?.response;
+  assert.ok(def, `Turnkey's swagger has no response definition for ${path}`);
+  const { errors } = validate(body, { $ref: `#/definitions/${def}` }, turnkey.definitions);
+  return errors.map((e) => `Turnkey ${def}: ${e}`);
+}
+
+describe("phase main: /openapi.json and Turnkey's swagger", { skip: onlyInPhase("main") }, () => {
+  before(async () => {
+    const res = await fetch(`${loadCredentials().baseUrl}/openapi.json`);
+    assert.equal(res.status, 200, "GET /openapi.json");
+    ours = await res.json();
+    turnkey = loadTurnkey();
+    console.log(`# swagger shapes: comparing with Turnkey's ${turnkey.from === "swagger" ? "swagger" : "extracted facts (turnkey-shapes.json)"}`);
+  });
+
+  test("openapi.json is Swagger 2.0 and documents endpoints", opts, () => {
+    assert.equal(ours.swagger, "2.0");
+    assert.ok(publicPaths(ours).length >= 30, `only ${publicPaths(ours).length} public paths documented`);
+  });
+
+  test("every public path of openapi.json is Turnkey's, with the same method", opts, () => {
+    const wrong = [];
+    for (const path of publicPaths(ours)) {
+      const methods = Object.keys(ours.paths[path]);
+      const theirs = turnkey.paths[path];
+      if (!theirs) wrong.push(`${path}: not in Turnkey's swagger`);
+      else if (methods.length !== 1 || methods[0] !== theirs.method) wrong.push(`${path}: ${methods} vs Turnkey's ${theirs.method}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  test("the server answers every Turnkey path as openapi.json says: documented ones are served, other public ones are 501", opts, async () => {
+    const { baseUrl } = loadCredentials();
+    const wrong = [];
+    for (const path of Object.keys(turnkey.paths)) {
+      // Without a stamp: a served path refuses it (401), an unsupported one says so first (501).
+      const res = await postRaw(`${baseUrl}${path}`, "{}");
+      const documented = path in ours.paths;
+      if (documented && res.status === 501) wrong.push(`${path}: documented but answers 501`);
+      if (!path.startsWith(PUBLIC)) {
+        // Turnkey's internal /tkhq/* routes are not part of its public API.
+        if (documented || res.status !== 404) wrong.push(`${path}: internal Turnkey route answers ${res.status}`);
+      } else if (!documented) {
+        if (res.status !== 501) wrong.push(`${path}: not documented but answers ${res.status}`);
+        else if (!/not supported by keyhold/.test(res.json?.message || "")) wrong.push(`${path}: 501 without "not supported by keyhold"`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  test("every documented endpoint has a recipe below, and Turnkey's shapes cover it", opts, () => {
+    const recipes = new Set(RECIPES.map(([p]) => p));
+    assert.deepEqual(publicPaths(ours).filter((p) => !recipes.has(p)), [], "endpoints without a recipe in swagger_shapes.test.mjs");
+    assert.deepEqual([...recipes].filter((p) => !(p in ours.paths)), [], "recipes for endpoints openapi.json does not document");
+    const uncovered = publicPaths(ours).filter((p) => !turnkey.definitions[turnkey.paths[p]?.response]);
+    assert.deepEqual(uncovered, [], "Turnkey response definitions missing (rerun scripts/extract-turnkey-shapes)");
+  });
+
+  test("turnkey-shapes.json is what scripts/extract-turnkey-shapes makes of the swagger and openapi.json", opts, (t) => {
+    if (turnkey.from !== "swagger") return t.skip("Turnkey's swagger is not available here; the facts file is the reference");
+    const committed = JSON.parse(readFileSync(FACTS_PATH, "utf8"));
+    const fresh = { ...factsHeader(turnkey.swaggerText), ...extractFacts(turnkey.swagger, ours) };
+    assert.deepEqual(committed, fresh, "tests/compat/turnkey-shapes.json is stale: run scripts/extract-turnkey-shapes");
+  });
+
+  for (const [path, recipe] of RECIPES) {
+    test(`${path}: the SDK's request is accepted and the answer fits Turnkey's and keyhold's definitions`, opts, async () => {
+      assert.ok(ours.paths[path], `${path} is not in openapi.json`);
+      const op = ours.paths[path].post;
+      const [body, recorder] = await recipe(); // @turnkey/http throws on any non-2xx answer
+      exercised.add(path);
+      const problems = validateTurnkey(path, body);
+      const mine = validate(body, op.responses["200"].schema, ours.definitions, { strict: true });
+      problems.push(...mine.errors.map((e) => `keyhold ${op.responses["200"].schema.$ref}: ${e}`));
+      const sent = JSON.parse(recorder.lastBody);
+      const request = validate(sent, op.parameters[0].schema, ours.definitions);
+      problems.push(...request.errors.map((e) => `keyhold request ${op.parameters[0].schema.$ref}: ${e}`));
+      if (body.activity && op["x-keyhold-activity-types"]) {
+        const accepted = op["x-keyhold-activity-types"].find((a) => a.type === sent.type);
+        assert.ok(accepted, `${sent.type} is not among the types openapi.json lists for ${path}`);
+        if (accepted.resultKey) {
+          assert.deepEqual(Object.keys(body.activity.result), [accepted.resultKey], "activity.result key");
+        }
+      }
+      if (path === "/public/v1/submit/approve_activity") problems.push(...need(s.pendingCheck, "pending activity check"));
+      assert.deepEqual(problems, [], `${path}: shape mismatches`);
+    });
+  }
+
+  test("every documented endpoint was exercised", opts, () => {
+    assert.deepEqual(publicPaths(ours).filter((p) => !exercised.has(p)), []);
+  });
+});
