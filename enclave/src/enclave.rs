@@ -41,6 +41,9 @@ pub struct Keys {
     /// The receipt key and the organizations' audit chain heads (shared across a manifest
     /// update: the chains go on).
     pub audit: Arc<AuditLog>,
+    /// State-changing answers the host has not yet shown it stored (shared across a manifest
+    /// update, like the audit chains).
+    pub pending: Arc<crate::recovery::PendingAnswers>,
 }
 
 impl Keys {
@@ -64,6 +67,7 @@ impl Keys {
             cache: crate::keys::cache::KeyCache::default(),
             bundle_signer: crate::bundles::signed::BundleSigner::derive(quorum)?,
             audit,
+            pending: Arc::default(),
         })
     }
 }
@@ -186,6 +190,7 @@ impl Enclave {
                 // must not reopen the door to replaying older states.
                 keys.org_sealer.adopt_history(&current.org_sealer)?;
                 keys.audit = Arc::clone(&current.audit);
+                keys.pending = Arc::clone(&current.pending);
                 *slot = Some(Arc::new(keys));
                 Ok(())
             }
@@ -267,6 +272,7 @@ impl Enclave {
             Request::Authenticate(auth) => {
                 let keys = self.keys()?;
                 let org = keys.org_sealer.open(&auth.org)?;
+                keys.pending.confirm(org.org_id, org.version)?;
                 let parent = Self::open_parent(&keys, &org, auth.parent.as_ref())?;
                 Ok(Response::Authenticate(activities::authenticate_query(
                     &org,
@@ -278,6 +284,7 @@ impl Enclave {
             Request::ReadOrg(read) => {
                 let keys = self.keys()?;
                 let org = keys.org_sealer.open(&read.org)?;
+                keys.pending.confirm(org.org_id, org.version)?;
                 let parent = Self::open_parent(&keys, &org, read.parent.as_ref())?;
                 Ok(Response::ReadOrg(Box::new(activities::read_org(
                     &org,
@@ -289,6 +296,8 @@ impl Enclave {
             Request::Activity(activity) => {
                 let keys = self.keys()?;
                 let org = keys.org_sealer.open(&activity.org)?;
+                // The host holds this version: an answer that sealed it is stored.
+                keys.pending.confirm(org.org_id, org.version)?;
                 if let Some(parent) = Self::open_parent(&keys, &org, activity.parent.as_ref())? {
                     auth::parent::refuse_parent_activity(
                         &org,
@@ -308,10 +317,14 @@ impl Enclave {
                     &activity.context,
                     now_ms(),
                 )?;
+                keys.pending.record(&activity.request, &output)?;
                 Ok(Response::Activity(Box::new(output)))
             }
             Request::SignerKey => Ok(Response::SignerKey(self.signer_key()?)),
             Request::AuditKey => Ok(Response::AuditKey(self.keys()?.audit.certificate())),
+            Request::Recover(org) => Ok(Response::Recover(
+                self.keys()?.pending.get(org)?.map(Box::new),
+            )),
             Request::AuditResume(resume) => {
                 let keys = self.keys()?;
                 let org = keys.org_sealer.open(&resume.org)?;

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod limits;
 pub mod org;
 pub mod provisioning;
+pub mod recovery;
 pub mod seal;
 pub mod secrets;
 pub mod server;

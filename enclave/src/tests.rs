@@ -3,6 +3,7 @@
 
 mod audit;
 mod audit_host;
+mod crash_recovery;
 mod credentials;
 mod host_lies;
 mod limits;

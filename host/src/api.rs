@@ -12,6 +12,7 @@ mod org_activities;
 mod org_queries;
 mod query;
 pub mod rate_limit;
+mod recovery;
 mod retry;
 pub mod server;
 mod submit;

@@ -173,6 +173,7 @@ fn request_kind(request: &Request) -> &'static str {
         Request::AuditResume(_) => "audit_resume",
         Request::AuditReceipts(_) => "audit_receipts",
         Request::AuditHead(_) => "audit_head",
+        Request::Recover(_) => "recover",
     }
 }
 

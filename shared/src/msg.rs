@@ -106,6 +106,9 @@ pub enum Request {
     AuditReceipts(AuditReceiptsRequest),
     /// The organization's current chain head, signed over a caller nonce.
     AuditHead(AuditHeadRequest),
+    /// The newest state-changing answer for an organization that the host has not yet shown
+    /// it stored (it crashed between the answer and the commit): see [`RecoveredActivity`].
+    Recover(OrgId),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +128,16 @@ pub enum Response {
     AuditResume(AuditPosition),
     AuditReceipts(Vec<Receipt>),
     AuditHead(Box<SignedAuditHead>),
+    Recover(Option<Box<RecoveredActivity>>),
+}
+
+/// An answer the enclave gave and the host may have lost: the request exactly as stamped and
+/// the enclave's output for it (with the new sealed state and the receipt). Storing it is
+/// storing the only successor the enclave sealed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveredActivity {
+    pub request: SignedRequest,
+    pub output: ActivityOutput,
 }
 
 /// The P-256 key, derived from the quorum key, that signs export bundles and import bundles

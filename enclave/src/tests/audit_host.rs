@@ -26,14 +26,14 @@ use crate::Enclave;
 use crate::enclave::now_ms;
 use crate::server::{Limits, serve};
 
-struct Stack {
-    dir: tempfile::TempDir,
-    data_dir: PathBuf,
-    base_url: String,
-    state: AppState,
-    enclave: Arc<Enclave>,
-    key: SigningKey,
-    org: OrgId,
+pub(super) struct Stack {
+    pub(super) dir: tempfile::TempDir,
+    pub(super) data_dir: PathBuf,
+    pub(super) base_url: String,
+    pub(super) state: AppState,
+    pub(super) enclave: Arc<Enclave>,
+    pub(super) key: SigningKey,
+    pub(super) org: OrgId,
 }
 
 async fn spawn_enclave(dir: &Path, name: &str, enclave: Arc<Enclave>) -> Address {
@@ -48,7 +48,7 @@ async fn spawn_enclave(dir: &Path, name: &str, enclave: Arc<Enclave>) -> Address
     address
 }
 
-async fn stack() -> Stack {
+pub(super) async fn stack() -> Stack {
     let dir = tempfile::tempdir().unwrap();
     let enclave = Arc::new(Enclave::new().unwrap());
     let address = spawn_enclave(dir.path(), "enclave.sock", enclave.clone()).await;
@@ -79,7 +79,7 @@ async fn stack() -> Stack {
     }
 }
 
-async fn post(state: &AppState, path: &str, body: String, key: &SigningKey) -> Value {
+pub(super) async fn post(state: &AppState, path: &str, body: String, key: &SigningKey) -> Value {
     let request = HttpRequest::post(path)
         .header("content-type", "application/json")
         .header("x-stamp", stamp(key, &body))
@@ -98,7 +98,7 @@ async fn post(state: &AppState, path: &str, body: String, key: &SigningKey) -> V
     json
 }
 
-fn body(org: &OrgId, activity_type: &str, parameters: Value) -> String {
+pub(super) fn body(org: &OrgId, activity_type: &str, parameters: Value) -> String {
     json!({
         "type": activity_type,
         "timestampMs": now_ms().to_string(),
@@ -200,7 +200,7 @@ async fn build_chain(s: &Stack) -> String {
     address
 }
 
-fn args(data_dir: &Path, org: OrgId) -> VerifyArgs {
+pub(super) fn args(data_dir: &Path, org: OrgId) -> VerifyArgs {
     VerifyArgs {
         org,
         data_dir: data_dir.to_path_buf(),

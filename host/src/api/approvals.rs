@@ -4,9 +4,10 @@
 //! is the voted-on activity, as Turnkey's SDKs expect.
 
 use axum::Json;
+use keyhold_shared::OrgId;
 use keyhold_shared::msg::{
-    ActivityContext, ActivityRequest, ActivityStatus, ApprovalContext, Request, Response,
-    SignedRequest, Stamp,
+    ActivityContext, ActivityOutput, ActivityRequest, ActivityStatus, ApprovalContext, Request,
+    Response, SignedRequest, Stamp,
 };
 use serde_json::{Value, json};
 
@@ -118,6 +119,22 @@ async fn vote_once(
     let Response::Activity(output) = response else {
         return Err(ApiError::internal("unexpected enclave answer").into());
     };
+    store_vote_output(state, org.id, target, request, *output, approve).await
+}
+
+/// Stores the outcome of a vote — the enclave's `output` for the vote `request` on `target` —
+/// and answers with the voted-on activity. Also stores a vote answer the host lost in a crash,
+/// recovered from the enclave (`recovery.rs`).
+pub(super) async fn store_vote_output(
+    state: &AppState,
+    org: OrgId,
+    target: ActivityRecord,
+    request: &SignedRequest,
+    output: ActivityOutput,
+    approve: bool,
+) -> Result<Json<Value>, Failure> {
+    let target_envelope: Envelope = serde_json::from_str(&target.body)
+        .map_err(|_| ApiError::internal("stored activity body is invalid"))?;
     let now = output.executed_at_ms;
     let receipt = output.receipt.clone();
     let Records {
@@ -129,7 +146,7 @@ async fn vote_once(
         sub_orgs,
         exported,
         import_key,
-    } = records(output.result, &target_envelope.parameters, org.id, now)?;
+    } = records(output.result, &target_envelope.parameters, org, now)?;
     super::submit::keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
     let mut vote = format::vote(

@@ -72,6 +72,10 @@ impl ApiError {
         self.status
     }
 
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, 5, "UNSPECIFIED", message)
     }

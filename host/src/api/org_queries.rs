@@ -55,6 +55,7 @@ async fn attempt(
     make: &impl Fn(&OrgRecord, Option<&SealedOrgState>) -> Request,
 ) -> Result<(OrgRecord, Result<Response, HostError>), ApiError> {
     let mut tries = 0u32;
+    let mut stale_at = None;
     loop {
         let org = load_org(state, org_id).await?;
         let parent_state = match parent {
@@ -74,6 +75,14 @@ async fn attempt(
                 ..
             })) if tries < 24 => {
                 tries += 1;
+                // The same stored version refused twice: nothing is moving it forward, so the
+                // enclave sealed a successor this host never stored (it crashed in between).
+                if stale_at == Some(org.sealed.version)
+                    && let Err(e) = super::recovery::catch_up(state, &org).await
+                {
+                    tracing::warn!(error = %e, org = %org.id, "crash recovery failed");
+                }
+                stale_at = Some(org.sealed.version);
                 tokio::time::sleep(super::retry::backoff(tries)).await;
             }
             // A restarted enclave: tell it where the organization's audit chain stands.

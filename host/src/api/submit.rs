@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use keyhold_shared::msg::{
-    ActivityContext, ActivityRequest, ActivityResult, ActivityStatus, AddressFormat, AuditResult,
-    Curve, DerivedAccount, Request, Response, SignedRequest,
+    ActivityContext, ActivityOutput, ActivityRequest, ActivityResult, ActivityStatus,
+    AddressFormat, AuditResult, Curve, DerivedAccount, Request, Response, SignedRequest,
 };
 use keyhold_shared::{OrgId, Uuid, WalletId};
 use serde::Deserialize;
@@ -99,8 +99,7 @@ async fn run(
         body: body.to_vec(),
         stamp,
     };
-    super::retry::on_conflict(|| execute(&state, &org, &envelope, &request, &fingerprint, &headers))
-        .await
+    super::retry::on_conflict(|| execute(&state, &org, &envelope, &request, &fingerprint)).await
 }
 
 /// One attempt at an activity: runs it in the enclave and stores what it wrote, or finds it
@@ -111,7 +110,6 @@ async fn execute(
     envelope: &Envelope,
     request: &SignedRequest,
     fingerprint: &str,
-    headers: &HeaderMap,
 ) -> Result<Json<Value>, Failure> {
     // The same body twice is the same activity — but only for a caller whose stamp verifies.
     if let Some(existing) = state.store.find_activity(org.id, fingerprint).await? {
@@ -145,6 +143,18 @@ async fn execute(
     let Response::Activity(output) = response else {
         return Err(ApiError::internal("unexpected enclave answer").into());
     };
+    store_output(state, org.id, &envelope.parameters, request, *output).await
+}
+
+/// Stores what an activity wrote — the enclave's `output` for `request` — and answers with it.
+/// Also stores an answer the host lost in a crash, recovered from the enclave (`recovery.rs`).
+pub(super) async fn store_output(
+    state: &AppState,
+    org: OrgId,
+    parameters: &Value,
+    request: &SignedRequest,
+    output: ActivityOutput,
+) -> Result<Json<Value>, Failure> {
     let now = output.executed_at_ms;
     let activity_id = output.activity_id.to_string();
     let receipt = output.receipt.clone();
@@ -157,20 +167,21 @@ async fn execute(
         sub_orgs,
         exported,
         import_key,
-    } = records(output.result, &envelope.parameters, org.id, now)?;
+    } = records(output.result, parameters, org, now)?;
     keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
+    let stamp = super::approvals::stamp_text(&request.stamp);
     let votes = json!([format::vote(
         &activity_id,
         &output.principal.user_id.to_string(),
         &output.principal.user_name,
         &body_text,
-        headers.get("x-stamp").and_then(|v| v.to_str().ok()),
+        stamp.as_deref(),
         now,
     )]);
     let record = ActivityRecord {
         id: output.activity_id,
-        org: org.id,
+        org,
         fingerprint: output.fingerprint,
         activity_type: output.activity_type,
         status: super::approvals::status(output.status).into(),
@@ -191,7 +202,7 @@ async fn execute(
             sub_orgs,
             // Kept so that approvals can re-send the submitter's stamp to the enclave.
             vote_request: (output.status == ActivityStatus::ConsensusNeeded)
-                .then(|| super::approvals::stamp_text(&request.stamp))
+                .then_some(stamp)
                 .flatten()
                 .map(|stamp| (record.body.clone(), stamp)),
             replace_existing: false,

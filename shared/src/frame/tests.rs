@@ -328,6 +328,7 @@ fn request() -> impl Strategy<Value = Request> {
                 })
             ),
         Just(Request::AuditKey),
+        uuid().prop_map(|o| Request::Recover(OrgId(o))),
         (sealed_org(), proptest::option::of(receipt()))
             .prop_map(|(org, latest)| { Request::AuditResume(AuditResumeRequest { org, latest }) }),
         (uuid(), any::<u64>()).prop_map(|(o, after_seq)| Request::AuditReceipts(
