@@ -104,6 +104,7 @@ fn unsealing(c: &mut Criterion) {
         parent_org_id: None,
         recent: vec![],
         usage: vec![],
+        private_keys: vec![],
         audit: None,
     };
     let sealed = sealer.seal(&state).unwrap();

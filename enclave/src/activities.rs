@@ -124,17 +124,7 @@ pub(crate) fn perform(
     // reads limit counters; the signature leaves the enclave only if that state is sealed.
     let ledger = match (allowed.tracks_limits(), limits::Resource::of(context)) {
         (true, Some(resource)) if is_signing(&envelope.activity_type) => {
-            let digest: [u8; 32] = Sha256::digest(body).into();
-            if org.seen(&digest) {
-                return Err(Error::invalid(
-                    "this request was already executed in this organization (replayed request)",
-                ));
-            }
-            let replay_until = envelope
-                .timestamp()?
-                .saturating_add(APPROVAL_WINDOW_MS.max(MAX_AGE_MS))
-                .saturating_add(MAX_SKEW_MS);
-            let mut state = org.successor(&digest, now_ms, replay_until)?;
+            let mut state = organization::successor_for(org, body, envelope, now_ms)?;
             limits::record(
                 &mut state.usage,
                 resource,
@@ -181,10 +171,16 @@ pub(crate) fn perform(
             create_wallet::run_accounts(keys, org, envelope, context, allowed)?,
             None,
         ),
-        "ACTIVITY_TYPE_CREATE_PRIVATE_KEYS_V2" => (
-            create_private_keys::run(keys, org, envelope, allowed)?,
-            None,
-        ),
+        "ACTIVITY_TYPE_CREATE_PRIVATE_KEYS_V2" => {
+            let result = create_private_keys::run(keys, org, envelope, allowed)?;
+            let state = match &result {
+                ActivityResult::CreatePrivateKeys(created) => Some(
+                    organization::with_private_keys(org, body, envelope, created, false, now_ms)?,
+                ),
+                _ => None,
+            };
+            (result, state)
+        }
         "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8" | "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V7" => {
             (sub_orgs::run(keys, org, envelope, allowed, now_ms)?, None)
         }

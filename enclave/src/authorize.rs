@@ -10,8 +10,8 @@
 mod transactions;
 
 use keyhold_policy::{
-    Activity, Context, Credential, Decision, Effect, Policy, Reason, RootQuorum, Timestamp, User,
-    Value, Wallet, WalletAccount,
+    Activity, Context, Credential, Decision, Effect, Policy, PrivateKey, Reason, RootQuorum,
+    Timestamp, User, Value, Wallet, WalletAccount,
 };
 use keyhold_shared::msg::ActivityContext;
 
@@ -177,6 +177,20 @@ pub fn context(
     | ActivityContext::Wallet { wallet_id, .. } = activity_context
     {
         ctx.wallet = wallet(wallet_id);
+    }
+    // The key the host resolved; its seal binds it to this id, checked when it is opened.
+    if let ActivityContext::PrivateKey { private_key_id, .. } = activity_context {
+        ctx.private_key = org
+            .private_keys
+            .iter()
+            .find(|k| &k.id == private_key_id)
+            .map(|k| PrivateKey {
+                id: k.id.to_string(),
+                tags: k.tags.clone(),
+                imported: k.imported,
+                exported: k.exported,
+                label: k.name.clone(),
+            });
     }
     if let Some(address) = envelope
         .parameters

@@ -440,6 +440,7 @@ impl Enclave {
             parent_org_id: None,
             recent: Vec::new(),
             usage: Vec::new(),
+            private_keys: Vec::new(),
             audit: None,
         };
         let sealed_state = keys.org_sealer.seal(&state)?;

@@ -28,6 +28,8 @@ pub const MAX_AUTHENTICATORS_PER_USER: usize = 10;
 pub const MAX_RECENT: usize = 10_000;
 /// Most wallets whose metadata an organization records.
 pub const MAX_WALLETS: usize = 10_000;
+/// Most private keys whose metadata an organization records.
+pub const MAX_PRIVATE_KEYS: usize = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgState {
@@ -49,6 +51,8 @@ pub struct OrgState {
     pub recent: Vec<([u8; 16], u64)>,
     /// The spending and velocity ledger (only kept while a policy reads a limit counter).
     pub usage: Vec<crate::limits::Entry>,
+    /// Private key metadata policies read (`private_key.*`).
+    pub private_keys: Vec<PrivateKeyMeta>,
     /// The audit chain head as of this state's last change. Not part of the state's own
     /// encoding: it is sealed after it (see [`OrgSealer::seal`]), so blobs from before the
     /// audit chain open unchanged, and the state's format can evolve on its own.
@@ -171,6 +175,17 @@ pub struct WalletMeta {
     pub created_at_ms: u64,
 }
 
+/// A standalone private key as policies see it (`private_key.id`, `.label`, `.tags`, …).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateKeyMeta {
+    pub id: keyhold_shared::PrivateKeyId,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub imported: bool,
+    pub exported: bool,
+    pub created_at_ms: u64,
+}
+
 /// The first sealed format (before users had tags and organizations had policies): still
 /// opened, and migrated on the fly; the next change seals it in the current format.
 mod v1 {
@@ -224,6 +239,7 @@ mod v1 {
                 parent_org_id: None,
                 recent: Vec::new(),
                 usage: Vec::new(),
+                private_keys: Vec::new(),
                 audit: None,
             }
         }
@@ -465,6 +481,7 @@ mod tests {
             parent_org_id: None,
             recent: vec![],
             usage: vec![],
+            private_keys: vec![],
             audit: None,
         }
     }

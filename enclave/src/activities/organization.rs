@@ -141,6 +141,60 @@ pub fn successor_for(
     org.successor(&digest, now_ms, replay_until)
 }
 
+/// The successor of `org` that records private keys just created or imported (policies read
+/// their metadata as `private_key.*`).
+pub fn with_private_keys(
+    org: &OrgState,
+    body: &[u8],
+    envelope: &Envelope,
+    created: &[keyhold_shared::msg::CreatedPrivateKey],
+    imported: bool,
+    now_ms: u64,
+) -> Result<OrgState> {
+    let mut state = successor_for(org, body, envelope, now_ms)?;
+    if state.private_keys.len().saturating_add(created.len()) > crate::org::MAX_PRIVATE_KEYS {
+        return Err(Error::invalid(format!(
+            "an organization holds at most {} private keys",
+            crate::org::MAX_PRIVATE_KEYS
+        )));
+    }
+    state
+        .private_keys
+        .extend(created.iter().map(|k| crate::org::PrivateKeyMeta {
+            id: k.private_key_id,
+            name: k.name.clone(),
+            tags: k.tags.clone(),
+            imported,
+            exported: false,
+            created_at_ms: now_ms,
+        }));
+    Ok(state)
+}
+
+/// The successor of `org` with private key `id` marked exported (recorded now if the key
+/// predates private key metadata).
+pub fn with_private_key_exported(
+    org: &OrgState,
+    body: &[u8],
+    envelope: &Envelope,
+    id: keyhold_shared::PrivateKeyId,
+    now_ms: u64,
+) -> Result<OrgState> {
+    let mut state = successor_for(org, body, envelope, now_ms)?;
+    match state.private_keys.iter_mut().find(|k| k.id == id) {
+        Some(meta) => meta.exported = true,
+        None => state.private_keys.push(crate::org::PrivateKeyMeta {
+            id,
+            name: String::new(),
+            tags: Vec::new(),
+            imported: false,
+            exported: true,
+            created_at_ms: now_ms,
+        }),
+    }
+    Ok(state)
+}
+
 /// What every organization state must satisfy after a change.
 pub(super) fn check_invariants(state: &OrgState) -> Result<()> {
     let quorum = &state.root_quorum;

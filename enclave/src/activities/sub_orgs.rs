@@ -75,6 +75,7 @@ pub fn run(
         parent_org_id: Some(parent.org_id),
         recent: Vec::new(),
         usage: Vec::new(),
+        private_keys: Vec::new(),
         audit: None,
     };
     for user in &intent.root_users {

@@ -1,7 +1,7 @@
 //! Dispatch of the activities that move key material across the enclave boundary in
 //! Turnkey's encrypted bundles: exports, imports and read-write sessions.
 
-use keyhold_shared::msg::{ActivityContext, ActivityResult, ImportKind};
+use keyhold_shared::msg::{ActivityContext, ActivityResult, ExportTarget, ImportKind};
 
 use super::envelope::Envelope;
 use super::{Allowed, export, import, sessions};
@@ -41,10 +41,19 @@ pub fn perform(
         "ACTIVITY_TYPE_EXPORT_WALLET_ACCOUNT" => {
             export::wallet_account(keys, org, body, envelope, context, allowed, now_ms)?
         }
-        "ACTIVITY_TYPE_EXPORT_PRIVATE_KEY" => (
-            export::private_key(keys, org, envelope, context, allowed)?,
-            None,
-        ),
+        "ACTIVITY_TYPE_EXPORT_PRIVATE_KEY" => {
+            let result = export::private_key(keys, org, envelope, context, allowed)?;
+            let state = match &result {
+                ActivityResult::Exported {
+                    target: ExportTarget::PrivateKey(id),
+                    ..
+                } => Some(super::organization::with_private_key_exported(
+                    org, body, envelope, *id, now_ms,
+                )?),
+                _ => None,
+            };
+            (result, state)
+        }
         "ACTIVITY_TYPE_INIT_IMPORT_WALLET" => (
             import::init(keys, org, envelope, ImportKind::Wallet, allowed, now_ms)?,
             None,
@@ -56,10 +65,23 @@ pub fn perform(
         "ACTIVITY_TYPE_IMPORT_WALLET" => {
             import::wallet(keys, org, body, envelope, context, allowed, now_ms)?
         }
-        "ACTIVITY_TYPE_IMPORT_PRIVATE_KEY" => (
-            import::private_key(keys, org, envelope, context, allowed, now_ms)?,
-            None,
-        ),
+        "ACTIVITY_TYPE_IMPORT_PRIVATE_KEY" => {
+            let result = import::private_key(keys, org, envelope, context, allowed, now_ms)?;
+            let state = match &result {
+                ActivityResult::ImportPrivateKey(key) => {
+                    Some(super::organization::with_private_keys(
+                        org,
+                        body,
+                        envelope,
+                        std::slice::from_ref(key),
+                        true,
+                        now_ms,
+                    )?)
+                }
+                _ => None,
+            };
+            (result, state)
+        }
         "ACTIVITY_TYPE_CREATE_READ_WRITE_SESSION_V2" => {
             sessions::read_write(org, body, envelope, allowed, now_ms)?
         }

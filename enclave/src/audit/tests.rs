@@ -37,6 +37,7 @@ fn state(org: OrgId, version: u64) -> OrgState {
         parent_org_id: None,
         recent: vec![],
         usage: vec![],
+        private_keys: vec![],
         audit: None,
     }
 }

@@ -64,6 +64,7 @@ impl From<OrgState> for super::OrgState {
             parent_org_id: old.parent_org_id,
             recent: old.recent,
             usage: Vec::new(),
+            private_keys: Vec::new(),
             audit: None,
         }
     }

@@ -198,6 +198,7 @@ fn state_with(keys: &[(&ClientKey, Option<u64>)]) -> OrgState {
         parent_org_id: None,
         recent: vec![],
         usage: vec![],
+        private_keys: vec![],
         audit: None,
     }
 }

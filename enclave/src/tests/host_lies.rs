@@ -357,7 +357,7 @@ fn host_lies_about_an_ed25519_accounts_path_curve_or_format() {
 }
 
 fn private_key(
-    f: &Fixture,
+    f: &mut Fixture,
     curve: &str,
     format: &str,
 ) -> (keyhold_shared::msg::CreatedPrivateKey, String) {
@@ -370,6 +370,7 @@ fn private_key(
     ) else {
         panic!("create private key")
     };
+    f.org = out.new_org_state.clone().unwrap();
     let ActivityResult::CreatePrivateKeys(mut keys) = out.result else {
         panic!()
     };
@@ -380,9 +381,9 @@ fn private_key(
 
 #[test]
 fn host_swaps_private_keys_or_lies_about_their_ids() {
-    let f = fixture();
-    let (a, a_address) = private_key(&f, "CURVE_SECP256K1", "ADDRESS_FORMAT_ETHEREUM");
-    let (b, _) = private_key(&f, "CURVE_SECP256K1", "ADDRESS_FORMAT_ETHEREUM");
+    let mut f = fixture();
+    let (a, a_address) = private_key(&mut f, "CURVE_SECP256K1", "ADDRESS_FORMAT_ETHEREUM");
+    let (b, _) = private_key(&mut f, "CURVE_SECP256K1", "ADDRESS_FORMAT_ETHEREUM");
     let ctx = |id, format, sealed: &SealedSeed| ActivityContext::PrivateKey {
         private_key_id: id,
         address_format: format,
@@ -450,8 +451,8 @@ fn host_swaps_private_keys_or_lies_about_their_ids() {
         ErrorCode::NotFound
     );
     // another organization's key
-    let other = fixture();
-    let (c, c_address) = private_key(&other, "CURVE_SECP256K1", "ADDRESS_FORMAT_ETHEREUM");
+    let mut other = fixture();
+    let (c, c_address) = private_key(&mut other, "CURVE_SECP256K1", "ADDRESS_FORMAT_ETHEREUM");
     assert_eq!(
         sign(
             &f,

@@ -1003,3 +1003,68 @@ fn policies_read_the_ethereum_transaction() {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::PermissionDenied);
 }
+
+#[test]
+fn policies_read_the_private_key_from_the_sealed_state() {
+    let f = fixture();
+    let bob = new_key();
+    let (mut state, bob_id) = create_user(&f, &f.org, "bob", &bob);
+    let mut keys = Vec::new();
+    for tag in ["hot", "cold"] {
+        let b = body(
+            &f.org_id,
+            "ACTIVITY_TYPE_CREATE_PRIVATE_KEYS_V2",
+            json!({"privateKeys": [{"privateKeyName": format!("{tag} key"), "curve": "CURVE_SECP256K1",
+                   "privateKeyTags": [tag], "addressFormats": ["ADDRESS_FORMAT_ETHEREUM"]}]}),
+        );
+        let out = run(&f, &state, &f.api_key, &b).unwrap();
+        state = out
+            .new_org_state
+            .expect("creating a key records its metadata");
+        let keyhold_shared::msg::ActivityResult::CreatePrivateKeys(mut created) = out.result else {
+            panic!()
+        };
+        keys.push(created.remove(0));
+    }
+    let (state, _) = create_policy(
+        &f,
+        &state,
+        "EFFECT_ALLOW",
+        "activity.action == 'SIGN' && private_key.tags.contains('hot') && private_key.label == 'hot key'",
+        &format!("approvers.any(u, u.id == '{bob_id}')"),
+    );
+    let sign = |id: keyhold_shared::PrivateKeyId, sealed: &keyhold_shared::msg::SealedSeed| {
+        let body = super::support::sign_body(
+            &f.org_id,
+            &id.to_string(),
+            "deadbeef",
+            "HASH_FUNCTION_KECCAK256",
+        );
+        f.enclave.handle(Request::Activity(ActivityRequest {
+            parent: None,
+            request: signed(&bob, &body),
+            org: state.clone(),
+            context: ActivityContext::PrivateKey {
+                private_key_id: id,
+                address_format: None,
+                sealed_key: sealed.clone(),
+            },
+        }))
+    };
+    let (hot, cold) = (&keys[0], &keys[1]);
+    assert!(matches!(
+        sign(hot.private_key_id, &hot.sealed_key),
+        Ok(Response::Activity(_))
+    ));
+    assert_eq!(
+        sign(cold.private_key_id, &cold.sealed_key)
+            .unwrap_err()
+            .code,
+        ErrorCode::PermissionDenied
+    );
+    // the host names the hot key while handing over the cold one: the seal binds the id
+    assert_ne!(
+        sign(hot.private_key_id, &cold.sealed_key).map(|_| ()),
+        Ok(())
+    );
+}
