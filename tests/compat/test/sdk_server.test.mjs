@@ -8,8 +8,14 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 
 import { Turnkey } from "@turnkey/sdk-server";
-import { generateP256KeyPair } from "@turnkey/crypto";
-import { keccak256, toHex } from "viem";
+import { decryptExportBundle, encryptWalletToBundle, generateP256KeyPair } from "@turnkey/crypto";
+import { createAccount } from "@turnkey/viem";
+import { TurnkeySigner as EthersSigner } from "@turnkey/ethers";
+import { TurnkeySigner as SolanaSigner } from "@turnkey/solana";
+import { Keypair, PublicKey, SystemProgram, Transaction as SolanaTransaction } from "@solana/web3.js";
+import { keccak256, recoverTransactionAddress, toHex, verifyMessage } from "viem";
+import { english, generateMnemonic, mnemonicToAccount } from "viem/accounts";
+import { verifyMessage as ethersVerifyMessage } from "ethers";
 
 import { TEST_TIMEOUT_MS, assertRecovers, loadCredentials, onlyInPhase, uniqueName } from "../lib.mjs";
 
@@ -21,14 +27,15 @@ const ETH_ACCOUNT = {
   addressFormat: "ADDRESS_FORMAT_ETHEREUM",
 };
 
-/** An sdk-server client holding `keys` (the dev root's when omitted). */
-function sdk(keys) {
+/** An sdk-server client holding `keys` (the dev root's when omitted), for `orgId` (the dev
+ * organization when omitted) — adapters sign in the client's default organization. */
+function sdk(keys, orgId) {
   const creds = loadCredentials();
   const turnkey = new Turnkey({
     apiBaseUrl: creds.baseUrl,
     apiPublicKey: keys?.publicKey ?? creds.apiPublicKey,
     apiPrivateKey: keys?.privateKey ?? creds.apiPrivateKey,
-    defaultOrganizationId: creds.organizationId,
+    defaultOrganizationId: orgId ?? creds.organizationId,
     // CONSENSUS_NEEDED is not terminal: poll once, briefly, then hand back the activity.
     activityPoller: { intervalMs: 50, numRetries: 1 },
   });
@@ -97,7 +104,108 @@ async function denied(promise, what) {
   });
 }
 
+/** The deployment's bundle signing key, pinned by the app for @turnkey/crypto. */
+async function signerKey() {
+  const res = await fetch(`${loadCredentials().baseUrl}/enclave/v1/signer`);
+  assert.equal(res.status, 200);
+  return (await res.json()).signerPublicKey;
+}
+
 describe("phase main: @turnkey/sdk-server app flow", { skip: onlyInPhase("main") }, () => {
+  test("an end user's sub-organization: list and get everything, sign with viem, ethers and solana adapters, export, import, paginate", opts, async () => {
+    const endUser = generateP256KeyPair();
+    const created = await sdk().createSubOrganization({
+      subOrganizationName: uniqueName("app-user"),
+      rootUsers: [{ userName: "app user", apiKeys: [apiKey("device", endUser)], authenticators: [], oauthProviders: [] }],
+      rootQuorumThreshold: 1,
+      wallet: {
+        walletName: "main",
+        accounts: [ETH_ACCOUNT, { curve: "CURVE_ED25519", pathFormat: "PATH_FORMAT_BIP32", path: "m/44'/501'/0'/0'", addressFormat: "ADDRESS_FORMAT_SOLANA" }],
+      },
+    });
+    const orgId = created.subOrganizationId;
+    const [eth, sol] = created.wallet.addresses;
+    const user = sdk(endUser, orgId);
+    // the parent lists it among its sub-organizations
+    const { organizationIds } = await sdk().getSubOrgIds({});
+    assert.ok(organizationIds.includes(orgId), "the parent lists the new sub-organization");
+    // list and get everything, as the end user
+    const whoami = await user.getWhoami({ organizationId: orgId });
+    assert.equal(whoami.organizationId, orgId);
+    const { wallets } = await user.getWallets({ organizationId: orgId });
+    assert.deepEqual(wallets.map((w) => w.walletId), [created.wallet.walletId]);
+    const { wallet } = await user.getWallet({ organizationId: orgId, walletId: created.wallet.walletId });
+    assert.equal(wallet.walletName, "main");
+    const { accounts } = await user.getWalletAccounts({ organizationId: orgId, walletId: created.wallet.walletId });
+    assert.deepEqual(accounts.map((a) => a.address).sort(), [eth, sol].sort());
+    const { users } = await user.getUsers({ organizationId: orgId });
+    assert.equal(users.length, 1);
+    const { user: me } = await user.getUser({ organizationId: orgId, userId: whoami.userId });
+    assert.equal(me.userName, "app user");
+    const { configs } = await user.getOrganizationConfigs({ organizationId: orgId });
+    assert.equal(typeof configs, "object");
+    const { apiKeys } = await user.getApiKeys({ organizationId: orgId, userId: whoami.userId });
+    assert.deepEqual(apiKeys.map((k) => k.credential.publicKey), [endUser.publicKey]);
+    const { policies } = await user.getPolicies({ organizationId: orgId });
+    assert.deepEqual(policies, []);
+
+    // viem, ethers and solana adapters on the sdk-server client
+    const viemAccount = await createAccount({ client: user, organizationId: orgId, signWith: eth, ethereumAddress: eth });
+    const viemSig = await viemAccount.signMessage({ message: "hello from the app" });
+    assert.ok(await verifyMessage({ address: eth, message: "hello from the app", signature: viemSig }));
+    const tx = { type: "eip1559", chainId: 1, nonce: 0, maxFeePerGas: 2n * 10n ** 9n, maxPriorityFeePerGas: 10n ** 9n, gas: 21000n, to: "0x3535353535353535353535353535353535353535", value: 1n };
+    const signedTx = await viemAccount.signTransaction(tx);
+    assert.equal((await recoverTransactionAddress({ serializedTransaction: signedTx })).toLowerCase(), eth.toLowerCase());
+    const ethersSigner = new EthersSigner({ client: user, organizationId: orgId, signWith: eth });
+    const ethersSig = await ethersSigner.signMessage("hello ethers");
+    assert.equal(ethersVerifyMessage("hello ethers", ethersSig).toLowerCase(), eth.toLowerCase());
+    const solSigner = new SolanaSigner({ organizationId: orgId, client: user });
+    const fromKey = new PublicKey(sol);
+    const solTx = new SolanaTransaction({ feePayer: fromKey, recentBlockhash: Keypair.generate().publicKey.toBase58() }).add(
+      SystemProgram.transfer({ fromPubkey: fromKey, toPubkey: Keypair.generate().publicKey, lamports: 1000 }),
+    );
+    await solSigner.addSignature(solTx, sol);
+    assert.ok(solTx.verifySignatures());
+
+    // export the wallet; @turnkey/crypto decrypts it to the same mnemonic's addresses
+    const signer = await signerKey();
+    const target = generateP256KeyPair();
+    const exported = await user.exportWallet({ organizationId: orgId, walletId: created.wallet.walletId, targetPublicKey: target.publicKeyUncompressed });
+    const mnemonic = await decryptExportBundle({
+      exportBundle: exported.exportBundle, embeddedKey: target.privateKey, organizationId: orgId,
+      returnMnemonic: true, dangerouslyOverrideSignerPublicKey: signer,
+    });
+    assert.equal(mnemonicToAccount(mnemonic).address, eth);
+
+    // import a wallet and sign with it
+    const { importBundle } = await user.initImportWallet({ organizationId: orgId, userId: whoami.userId });
+    const otherMnemonic = generateMnemonic(english);
+    const encryptedBundle = await encryptWalletToBundle({
+      mnemonic: otherMnemonic, importBundle, userId: whoami.userId, organizationId: orgId, dangerouslyOverrideSignerPublicKey: signer,
+    });
+    const imported = await user.importWallet({ organizationId: orgId, userId: whoami.userId, walletName: "imported", encryptedBundle, accounts: [ETH_ACCOUNT] });
+    const importedAddress = mnemonicToAccount(otherMnemonic).address;
+    assert.deepEqual(imported.addresses, [importedAddress]);
+    const sig = await user.signRawPayload({
+      organizationId: orgId, signWith: importedAddress, payload: toHex("imported"), encoding: "PAYLOAD_ENCODING_HEXADECIMAL", hashFunction: "HASH_FUNCTION_KECCAK256",
+    });
+    await assertRecovers(keccak256(toHex("imported")), sig, importedAddress, "imported wallet");
+
+    // list activities, newest first, two at a time
+    const all = await user.getActivities({ organizationId: orgId });
+    assert.ok(all.activities.length >= 8, `${all.activities.length} activities`);
+    const seen = [];
+    let after;
+    for (;;) {
+      const page = await user.getActivities({ organizationId: orgId, paginationOptions: { limit: "2", ...(after ? { after } : {}) } });
+      if (page.activities.length === 0) break;
+      assert.ok(page.activities.length <= 2);
+      seen.push(...page.activities.map((a) => a.id));
+      after = page.activities.at(-1).id;
+    }
+    assert.deepEqual(seen, all.activities.map((a) => a.id), "pages add up to the whole list, in order");
+  });
+
   test("a non-root user: denied by default, allowed by ALLOW, denied by DENY (deny wins)", opts, async () => {
     const sub = await endUserSubOrg();
     const [agent] = await addUsers(sub, ["agent"]);
