@@ -109,6 +109,11 @@ fn rate_limits_slow_clients_request_ids_and_metrics() {
     let refused = post(stack.addr, "/public/v1/query/whoami", &body, "");
     assert_eq!(status(&refused), 429);
     assert!(refused.contains(r#""code":8"#), "{refused}");
+    // queries answered from the sealed state count against the same budget
+    assert_eq!(
+        status(&post(stack.addr, "/public/v1/query/list_users", &body, "")),
+        429
+    );
     // another organization has its own budget (then fails for its own reasons: a bad stamp)
     let other = r#"{"organizationId":"6f9d3d2e-8b7a-4c1e-9f00-000000000002"}"#;
     assert_ne!(

@@ -186,6 +186,7 @@ pub async fn query(
     let body = read_body(body).await?;
     let q: Body_ = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
+    state.rate_limiter.admit(&q.organization_id)?;
     let request = SignedRequest {
         body: body.to_vec(),
         stamp,
