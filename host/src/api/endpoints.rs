@@ -2,7 +2,9 @@
 //! `submit/*` path accepts, which handler answers a `query/*` path) and the OpenAPI document at
 //! `/openapi.json`, so the two cannot drift apart; a test checks the router's fixed routes
 //! against it. To add an endpoint: add its row here, its request and response definitions in
-//! `openapi/definitions.rs`, and a request recipe in tests/compat/test/swagger_shapes.test.mjs.
+//! `openapi/definitions.rs` (or the module of its area under `openapi/definitions/`), a request
+//! recipe in tests/compat/test/swagger_shapes.test.mjs, then rerun scripts/extract-turnkey-shapes
+//! and scripts/compat-matrix.
 
 /// HTTP method of an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

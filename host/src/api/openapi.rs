@@ -154,7 +154,16 @@ fn activity_definitions() -> Vec<(String, Value)> {
         ),
         (
             "v1ActivityResponse".into(),
-            json!({"type": "object", "properties": {"activity": reference("v1Activity")}, "required": ["activity"]}),
+            json!({
+                "type": "object",
+                "properties": {
+                    "activity": reference("v1Activity"),
+                    // Not Turnkey's: absent where no step was taken (get_activity, a resubmitted
+                    // request answered with its earlier activity).
+                    "receipt": reference("keyholdAuditReceipt"),
+                },
+                "required": ["activity"],
+            }),
         ),
         (
             "v1Activity".into(),

@@ -5,22 +5,28 @@
 //    every Turnkey path keyhold does not document answers 501 "not supported by keyhold", every
 //    documented one does not (the router and the document agree).
 // 2. Every documented endpoint is called through the real @turnkey/http client, in a fresh
-//    sub-organization with the data it needs (wallets, users, tags, policies, keys, approvals).
+//    sub-organization with the data it needs (wallets, users, passkeys, tags, policies, keys,
+//    approvals; export and import bundles from @turnkey/crypto).
 //    The SDK's request must be accepted (2xx) and fit keyhold's request definition; the answer
 //    must fit Turnkey's response definition (required properties, primitive types, enums spelled
 //    exactly, {seconds, nanos} timestamps) and keyhold's own (which must describe every field).
 // Turnkey's swagger is read from next to the repository (or $TURNKEY_SWAGGER); without it, from
 // the facts in turnkey-shapes.json (scripts/extract-turnkey-shapes), which must then cover
 // every documented endpoint. An endpoint without a recipe below fails the suite.
+// 3. keyhold's own GET routes answer what openapi.json says they do (the POST ones, operators'
+//    genesis and provisioning, run in scripts/e2e-provisioning).
 
 import { describe, test, before } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
+import { randomBytes } from "node:crypto";
+
 import { ApiKeyStamper } from "@turnkey/api-key-stamper";
-import { TurnkeyClient } from "@turnkey/http";
-import { generateP256KeyPair } from "@turnkey/crypto";
+import { TurnkeyClient, getWebAuthnAttestation } from "@turnkey/http";
+import { encryptPrivateKeyToBundle, encryptWalletToBundle, generateP256KeyPair } from "@turnkey/crypto";
 import { serializeTransaction } from "viem";
+import { english, generateMnemonic, generatePrivateKey } from "viem/accounts";
 
 import {
   TEST_TIMEOUT_MS,
@@ -34,6 +40,7 @@ import {
   uniqueName,
 } from "../lib.mjs";
 import { FACTS_PATH, extractFacts, factsHeader, loadTurnkey, validate } from "../shapes.mjs";
+import { SoftAuthenticator } from "../softauthn.mjs";
 
 const opts = { timeout: TEST_TIMEOUT_MS };
 const PUBLIC = "/public/";
@@ -54,6 +61,26 @@ const solAccount = { curve: "CURVE_ED25519", pathFormat: "PATH_FORMAT_BIP32", pa
   addressFormat: "ADDRESS_FORMAT_SOLANA" };
 const userParams = (name, kp, userTags = []) => ({ userName: uniqueName(name), apiKeys: kp ? [{ apiKeyName: `${name} key`,
   publicKey: kp.publicKey, curveType: "API_KEY_CURVE_P256" }] : [], authenticators: [], oauthProviders: [], userTags });
+
+// Passkeys come from a software authenticator standing in for navigator.credentials.
+const RP_ID = "wallet.example";
+new SoftAuthenticator().install();
+
+/** A passkey registration as a Turnkey front end makes one (getWebAuthnAttestation). */
+async function passkeyParams(userName) {
+  const challenge = randomBytes(32);
+  const attestation = await getWebAuthnAttestation({ publicKey: {
+    rp: { id: RP_ID, name: "keyhold shapes" }, challenge, pubKeyCredParams: [{ type: "public-key", alg: -7 }],
+    user: { id: randomBytes(16), name: userName, displayName: userName } } });
+  return { authenticatorName: uniqueName("passkey"), challenge: challenge.toString("base64url"), attestation };
+}
+
+/** keyhold's bundle signer key, which @turnkey/crypto checks import bundles against. */
+async function signerKey() {
+  const res = await fetch(`${loadCredentials().baseUrl}/enclave/v1/signer`);
+  assert.equal(res.status, 200, "GET /enclave/v1/signer");
+  return (await res.json()).signerPublicKey;
+}
 
 /** In the sub-organization, as its root user. */
 const sub = () => need(s.root, "the sub-organization's root client");
@@ -114,6 +141,46 @@ const RECIPES = [
     return [await sub().client.signTransaction(act("ACTIVITY_TYPE_SIGN_TRANSACTION_V2", {
       signWith: s.ethAddress, unsignedTransaction: unsigned, type: "TRANSACTION_TYPE_ETHEREUM" })), sub().recorder];
   }],
+  // Exports, before any policy exists (these are the root user's anyway).
+  ["/public/v1/submit/export_wallet", async () => [await sub().client.exportWallet(act("ACTIVITY_TYPE_EXPORT_WALLET", {
+    walletId: need(s.walletId, "wallet"), targetPublicKey: generateP256KeyPair().publicKeyUncompressed,
+    language: "MNEMONIC_LANGUAGE_ENGLISH" })), sub().recorder]],
+  ["/public/v1/submit/export_wallet_account", async () => [await sub().client.exportWalletAccount(act(
+    "ACTIVITY_TYPE_EXPORT_WALLET_ACCOUNT", { address: need(s.ethAddress, "address"),
+      targetPublicKey: generateP256KeyPair().publicKeyUncompressed })), sub().recorder]],
+  ["/public/v1/submit/export_private_key", async () => [await sub().client.exportPrivateKey(act("ACTIVITY_TYPE_EXPORT_PRIVATE_KEY", {
+    privateKeyId: need(s.privateKeyId, "key"), targetPublicKey: generateP256KeyPair().publicKeyUncompressed })), sub().recorder]],
+  // Imports: the bundles are made by @turnkey/crypto, which checks the init's bundle first.
+  ["/public/v1/submit/init_import_wallet", async () => {
+    const res = await sub().client.initImportWallet(act("ACTIVITY_TYPE_INIT_IMPORT_WALLET", { userId: need(s.rootUserId, "root user") }));
+    s.walletImportBundle = res.activity.result.initImportWalletResult.importBundle;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/submit/import_wallet", async () => {
+    const encryptedBundle = await encryptWalletToBundle({ mnemonic: generateMnemonic(english),
+      importBundle: need(s.walletImportBundle, "import bundle"), userId: s.rootUserId, organizationId: s.subOrgId,
+      dangerouslyOverrideSignerPublicKey: await signerKey() });
+    return [await sub().client.importWallet(act("ACTIVITY_TYPE_IMPORT_WALLET", { userId: s.rootUserId,
+      walletName: uniqueName("imported"), encryptedBundle, accounts: [ethAccount(0), solAccount] })), sub().recorder];
+  }],
+  ["/public/v1/submit/init_import_private_key", async () => {
+    const res = await sub().client.initImportPrivateKey(act("ACTIVITY_TYPE_INIT_IMPORT_PRIVATE_KEY", {
+      userId: need(s.rootUserId, "root user") }));
+    s.keyImportBundle = res.activity.result.initImportPrivateKeyResult.importBundle;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/submit/import_private_key", async () => {
+    const encryptedBundle = await encryptPrivateKeyToBundle({ privateKey: generatePrivateKey(), keyFormat: "HEXADECIMAL",
+      importBundle: need(s.keyImportBundle, "import bundle"), userId: s.rootUserId, organizationId: s.subOrgId,
+      dangerouslyOverrideSignerPublicKey: await signerKey() });
+    return [await sub().client.importPrivateKey(act("ACTIVITY_TYPE_IMPORT_PRIVATE_KEY", { userId: s.rootUserId,
+      privateKeyName: uniqueName("imported-key"), encryptedBundle, curve: "CURVE_SECP256K1",
+      addressFormats: ["ADDRESS_FORMAT_ETHEREUM"] })), sub().recorder];
+  }],
+  ["/public/v1/submit/create_read_write_session", async () => [await sub().client.createReadWriteSession(act(
+    "ACTIVITY_TYPE_CREATE_READ_WRITE_SESSION_V2", { targetPublicKey: generateP256KeyPair().publicKeyUncompressed,
+      userId: need(s.rootUserId, "root user"), apiKeyName: uniqueName("session"), expirationSeconds: "900",
+      invalidateExisting: false })), sub().recorder]],
   ["/public/v1/submit/create_users", async () => {
     s.board = [generateP256KeyPair(), generateP256KeyPair()];
     s.bobKp = generateP256KeyPair();
@@ -122,8 +189,29 @@ const RECIPES = [
     [s.board0Id, s.board1Id, s.bobId] = res.activity.result.createUsersResult.userIds;
     return [res, sub().recorder];
   }],
+  ["/public/v1/submit/create_authenticators", async () => {
+    const res = await sub().client.createAuthenticators(act("ACTIVITY_TYPE_CREATE_AUTHENTICATORS_V2", {
+      userId: need(s.rootUserId, "root user"), authenticators: [await passkeyParams("root"), await passkeyParams("root")] }));
+    s.authenticatorIds = res.activity.result.createAuthenticatorsResult.authenticatorIds;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/query/get_authenticators", async () => {
+    const res = await sub().client.getAuthenticators(q({ userId: need(s.rootUserId, "root user") }));
+    assert.equal(res.authenticators.length, 2, "the root user's two passkeys");
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/query/get_authenticator", async () => [await sub().client.getAuthenticator(q({
+    authenticatorId: need(s.authenticatorIds, "authenticators")[0] })), sub().recorder]],
   ["/public/v1/query/get_user", async () => [await sub().client.getUser(q({ userId: need(s.bobId, "bob") })), sub().recorder]],
-  ["/public/v1/query/list_users", async () => [await sub().client.getUsers(q()), sub().recorder]],
+  ["/public/v1/query/list_users", async () => {
+    const res = await sub().client.getUsers(q());
+    const root = res.users.find((u) => u.userId === s.rootUserId);
+    assert.equal(root?.authenticators.length, 2, "list_users shows the root user's passkeys");
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/submit/delete_authenticators", async () => [await sub().client.deleteAuthenticators(act(
+    "ACTIVITY_TYPE_DELETE_AUTHENTICATORS", { userId: need(s.rootUserId, "root user"),
+      authenticatorIds: [need(s.authenticatorIds, "authenticators")[1]] })), sub().recorder]],
   ["/public/v1/submit/create_api_keys", async () => {
     const res = await sub().client.createApiKeys(act("ACTIVITY_TYPE_CREATE_API_KEYS_V2", { userId: need(s.bobId, "bob"),
       apiKeys: [{ apiKeyName: "second", publicKey: generateP256KeyPair().publicKey, curveType: "API_KEY_CURVE_P256",
@@ -293,6 +381,26 @@ describe("phase main: /openapi.json and Turnkey's swagger", { skip: onlyInPhase(
       assert.deepEqual(problems, [], `${path}: shape mismatches`);
     });
   }
+
+  test("keyhold's own GET routes answer as openapi.json describes them", opts, async () => {
+    const { baseUrl, organizationId } = loadCredentials();
+    const query = { "/enclave/v1/attestation": "?nonce=00ff", "/enclave/v1/audit/head": `?org=${organizationId}&nonce=00ff` };
+    const problems = [];
+    const gets = Object.keys(ours.paths).filter((p) => !p.startsWith(PUBLIC) && ours.paths[p].get);
+    assert.ok(gets.includes("/enclave/v1/signer") && gets.includes("/enclave/v1/audit/head"), `GET routes: ${gets}`);
+    for (const path of gets) {
+      const res = await fetch(`${baseUrl}${path}${query[path] || ""}`);
+      if (res.status !== 200) {
+        problems.push(`${path}: HTTP ${res.status}`);
+        continue;
+      }
+      const schema = ours.paths[path].get.responses["200"].schema;
+      if (!schema) continue; // not JSON (metrics) or this document itself
+      const { errors } = validate(await res.json(), schema, ours.definitions, { strict: true });
+      problems.push(...errors.map((e) => `${path} ${schema.$ref}: ${e}`));
+    }
+    assert.deepEqual(problems, []);
+  });
 
   test("every documented endpoint was exercised", opts, () => {
     assert.deepEqual(publicPaths(ours).filter((p) => !exercised.has(p)), []);

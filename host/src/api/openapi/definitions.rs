@@ -5,6 +5,10 @@
 //! accepts, which may be fewer values than Turnkey's. The activity envelope, `v1Intent`,
 //! `v1Result` and `v1ActivityType` are generated from the endpoint table in `openapi.rs`.
 
+mod operator;
+mod passkeys;
+mod transfer;
+
 use keyhold_shared::msg::{AddressFormat, Curve};
 use serde_json::{Map, Value, json};
 
@@ -78,6 +82,16 @@ fn query_request(fields: Vec<(&str, Value)>) -> Value {
 
 /// Every hand-written definition, by name.
 pub fn all() -> Vec<(&'static str, Value)> {
+    let mut all = core();
+    all.extend(passkeys::all());
+    all.extend(transfer::all());
+    all.extend(operator::all());
+    all
+}
+
+/// Shared shapes, records, and the activities and queries of wallets, signing, users, API keys,
+/// tags, policies, organizations and consensus.
+fn core() -> Vec<(&'static str, Value)> {
     let curves: Vec<&str> = Curve::ALL.iter().map(|c| c.as_turnkey()).collect();
     let formats: Vec<&str> = AddressFormat::ALL.iter().map(|f| f.as_turnkey()).collect();
     let user = object(vec![
@@ -85,13 +99,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("userName!", string()),
         ("userEmail", string()),
         ("userPhoneNumber", string()),
-        (
-            "authenticators!",
-            described(
-                array(json!({"type": "object"})),
-                "always empty: keyhold users have no passkeys",
-            ),
-        ),
+        ("authenticators!", array(reference("v1Authenticator"))),
         ("apiKeys!", array(reference("v1ApiKey"))),
         ("userTags!", described(strings(), "user tag ids")),
         (
@@ -112,10 +120,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("apiKeys", array(reference("v1ApiKeyParamsV2"))),
         (
             "authenticators",
-            described(
-                array(json!({"type": "object"})),
-                "must be empty: passkeys are not supported by keyhold",
-            ),
+            array(reference("v1AuthenticatorParamsV2")),
         ),
         (
             "oauthProviders",
@@ -210,10 +215,22 @@ pub fn all() -> Vec<(&'static str, Value)> {
             ]),
         ),
         ("v1Effect", enumeration(&["EFFECT_ALLOW", "EFFECT_DENY"])),
-        ("v1ApiKeyCurve", enumeration(&["API_KEY_CURVE_P256"])),
+        (
+            "v1ApiKeyCurve",
+            enumeration(&[
+                "API_KEY_CURVE_P256",
+                "API_KEY_CURVE_SECP256K1",
+                "API_KEY_CURVE_ED25519",
+            ]),
+        ),
         (
             "v1CredentialType",
-            enumeration(&["CREDENTIAL_TYPE_API_KEY_P256"]),
+            enumeration(&[
+                "CREDENTIAL_TYPE_WEBAUTHN_AUTHENTICATOR",
+                "CREDENTIAL_TYPE_API_KEY_P256",
+                "CREDENTIAL_TYPE_API_KEY_SECP256K1",
+                "CREDENTIAL_TYPE_API_KEY_ED25519",
+            ]),
         ),
         ("v1TagType", enumeration(&["TAG_TYPE_USER"])),
         (
@@ -469,7 +486,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
                 ("apiKeyName!", string()),
                 (
                     "publicKey!",
-                    described(string(), "compressed P-256 public key, hex"),
+                    described(
+                        string(),
+                        "hex: a compressed SEC1 point (P-256, secp256k1) or a 32-byte Ed25519 key",
+                    ),
                 ),
                 (
                     "curveType",
@@ -792,63 +812,6 @@ pub fn all() -> Vec<(&'static str, Value)> {
         (
             "v1GetSubOrgIdsResponse",
             object(vec![("organizationIds!", strings())]),
-        ),
-        // keyhold's operator routes (`/enclave/v1/*`): hex is postcard-encoded messages.
-        (
-            "keyholdAttestationResponse",
-            object(vec![
-                (
-                    "attestationDocument!",
-                    described(string(), "base64 COSE_Sign1 (Nitro or dev CA)"),
-                ),
-                ("bootKey!", described(string(), "hex")),
-                ("provisioned!", boolean()),
-                (
-                    "quorumPublicKey",
-                    described(string(), "hex; null before provisioning"),
-                ),
-                ("sharesReceived!", integer()),
-                ("deploymentExists!", boolean()),
-            ]),
-        ),
-        (
-            "keyholdQuorumResponse",
-            object(vec![
-                ("record!", described(string(), "hex postcard quorum record")),
-                ("quorumPublicKey!", string()),
-                ("threshold!", integer()),
-                ("operators!", integer()),
-                ("manifestNonce!", integer()),
-            ]),
-        ),
-        (
-            "keyholdManifestRequest",
-            object(vec![
-                ("manifest!", described(string(), "hex postcard manifest")),
-                (
-                    "approvals!",
-                    described(strings(), "hex postcard operator approvals"),
-                ),
-            ]),
-        ),
-        (
-            "keyholdQuorumKeyResponse",
-            object(vec![("quorumPublicKey!", described(string(), "hex"))]),
-        ),
-        (
-            "keyholdShareRequest",
-            object(vec![(
-                "share!",
-                described(string(), "hex postcard signed share"),
-            )]),
-        ),
-        (
-            "keyholdProvisionResponse",
-            object(vec![
-                ("provisioned!", boolean()),
-                ("sharesReceived!", integer()),
-                ("threshold!", integer()),
-            ]),
         ),
     ]
 }
