@@ -379,6 +379,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "v1GetWalletResponse",
     ),
     query(
+        "/public/v1/query/get_wallet_account",
+        Records,
+        "Wallets",
+        "Get a wallet account",
+        "v1GetWalletAccountRequest",
+        "v1GetWalletAccountResponse",
+    ),
+    query(
         "/public/v1/query/list_wallet_accounts",
         Records,
         "Wallets",

@@ -86,6 +86,8 @@ struct QueryBody {
     private_key_id: Option<String>,
     include_wallet_details: Option<bool>,
     pagination_options: Option<Pagination>,
+    address: Option<String>,
+    path: Option<String>,
 }
 
 /// Turnkey's `paginationOptions` (`limit` is an int64 string).
@@ -179,6 +181,32 @@ pub async fn query(
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("wallet {id} not found")))?;
             json!({"wallet": format::wallet(&wallet)})
+        }
+        "get_wallet_account" => {
+            let wallet: WalletId = required(&q.wallet_id, "walletId")?;
+            let account = match (q.address.as_deref(), q.path.as_deref()) {
+                (Some(address), _) => state
+                    .store
+                    .find_account(org.id, address.trim())
+                    .await?
+                    .map(|(account, _)| account)
+                    .filter(|a| a.wallet == wallet),
+                (None, Some(path)) => state
+                    .store
+                    .list_accounts(org.id, Some(wallet), Page::default())
+                    .await?
+                    .into_iter()
+                    .find(|a| a.path == path.trim()),
+                (None, None) => {
+                    return Err(ApiError::invalid(
+                        "get_wallet_account needs `address` or `path`",
+                    ));
+                }
+            };
+            let account = account.ok_or_else(|| {
+                ApiError::not_found(format!("no such account in wallet {wallet}"))
+            })?;
+            json!({"account": format::account(&account, None)})
         }
         "list_wallet_accounts" => {
             let wallet = match &q.wallet_id {

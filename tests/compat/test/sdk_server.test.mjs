@@ -138,6 +138,8 @@ describe("phase main: @turnkey/sdk-server app flow", { skip: onlyInPhase("main")
     assert.equal(wallet.walletName, "main");
     const { accounts } = await user.getWalletAccounts({ organizationId: orgId, walletId: created.wallet.walletId });
     assert.deepEqual(accounts.map((a) => a.address).sort(), [eth, sol].sort());
+    const { account } = await user.getWalletAccount({ organizationId: orgId, walletId: created.wallet.walletId, address: sol });
+    assert.equal(account.addressFormat, "ADDRESS_FORMAT_SOLANA");
     const { users } = await user.getUsers({ organizationId: orgId });
     assert.equal(users.length, 1);
     const { user: me } = await user.getUser({ organizationId: orgId, userId: whoami.userId });

@@ -119,6 +119,8 @@ const RECIPES = [
     act("ACTIVITY_TYPE_CREATE_WALLET_ACCOUNTS", { walletId: need(s.walletId, "wallet"), accounts: [ethAccount(1)] })), sub().recorder]],
   ["/public/v1/query/list_wallets", async () => [await sub().client.getWallets(q()), sub().recorder]],
   ["/public/v1/query/get_wallet", async () => [await sub().client.getWallet(q({ walletId: need(s.walletId, "wallet") })), sub().recorder]],
+  ["/public/v1/query/get_wallet_account", async () => [await sub().client.getWalletAccount(q({
+    walletId: need(s.walletId, "wallet"), address: need(s.ethAddress, "address") })), sub().recorder]],
   ["/public/v1/query/list_wallet_accounts", async () => [await sub().client.getWalletAccounts(q({
     walletId: need(s.walletId, "wallet"), includeWalletDetails: true, paginationOptions: { limit: "10" } })), sub().recorder]],
   ["/public/v1/submit/create_private_keys", async () => {

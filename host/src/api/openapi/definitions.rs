@@ -695,6 +695,14 @@ fn core() -> Vec<(&'static str, Value)> {
             query_request(vec![("walletId!", string())]),
         ),
         (
+            "v1GetWalletAccountRequest",
+            query_request(vec![
+                ("walletId!", string()),
+                ("address", string()),
+                ("path", string()),
+            ]),
+        ),
+        (
             "v1GetWalletAccountsRequest",
             query_request(vec![
                 ("walletId", string()),
@@ -760,6 +768,10 @@ fn core() -> Vec<(&'static str, Value)> {
         (
             "v1GetWalletResponse",
             object(vec![("wallet!", reference("v1Wallet"))]),
+        ),
+        (
+            "v1GetWalletAccountResponse",
+            object(vec![("account!", reference("v1WalletAccount"))]),
         ),
         (
             "v1GetWalletAccountsResponse",
