@@ -436,6 +436,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "v1GetUsersResponse",
     ),
     query(
+        "/public/v1/query/get_api_key",
+        Org,
+        "API keys",
+        "Get an API key",
+        "v1GetApiKeyRequest",
+        "v1GetApiKeyResponse",
+    ),
+    query(
         "/public/v1/query/get_api_keys",
         Org,
         "API keys",

@@ -113,6 +113,7 @@ struct Body_ {
     user_id: Option<String>,
     policy_id: Option<String>,
     authenticator_id: Option<String>,
+    api_key_id: Option<String>,
     #[serde(default)]
     filter_by_status: Vec<String>,
     #[serde(default)]
@@ -227,6 +228,14 @@ pub async fn query(
                 .flat_map(|u| field(u, "apiKeys"))
                 .collect();
             json!({"apiKeys": keys})
+        }
+        "get_api_key" => {
+            let id = required(&q.api_key_id, "apiKeyId")?;
+            let key = users
+                .iter()
+                .find_map(|u| find(field(u, "apiKeys"), "apiKeyId", id))
+                .ok_or_else(|| ApiError::not_found(format!("API key {id} not found")))?;
+            json!({"apiKey": key})
         }
         "get_authenticators" => {
             let id = required(&q.user_id, "userId")?;

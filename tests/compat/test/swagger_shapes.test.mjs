@@ -221,6 +221,7 @@ const RECIPES = [
     s.apiKeyId = res.activity.result.createApiKeysResult.apiKeyIds[0];
     return [res, sub().recorder];
   }],
+  ["/public/v1/query/get_api_key", async () => [await sub().client.getApiKey(q({ apiKeyId: need(s.apiKeyId, "api key") })), sub().recorder]],
   ["/public/v1/query/get_api_keys", async () => [await sub().client.getApiKeys(q({ userId: need(s.bobId, "bob") })), sub().recorder]],
   ["/public/v1/submit/delete_api_keys", async () => [await sub().client.deleteApiKeys(act("ACTIVITY_TYPE_DELETE_API_KEYS", {
     userId: s.bobId, apiKeyIds: [need(s.apiKeyId, "api key")] })), sub().recorder]],

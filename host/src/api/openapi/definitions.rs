@@ -725,6 +725,10 @@ fn core() -> Vec<(&'static str, Value)> {
         ),
         ("v1GetUsersRequest", query_request(vec![])),
         (
+            "v1GetApiKeyRequest",
+            query_request(vec![("apiKeyId!", string())]),
+        ),
+        (
             "v1GetApiKeysRequest",
             query_request(vec![("userId", string())]),
         ),
@@ -792,6 +796,10 @@ fn core() -> Vec<(&'static str, Value)> {
         (
             "v1GetUsersResponse",
             object(vec![("users!", array(reference("v1User")))]),
+        ),
+        (
+            "v1GetApiKeyResponse",
+            object(vec![("apiKey!", reference("v1ApiKey"))]),
         ),
         (
             "v1GetApiKeysResponse",
