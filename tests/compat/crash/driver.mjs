@@ -242,6 +242,8 @@ async function submit(item, stats) {
     } catch (e) {
       const c = classify(e);
       stats.errors[c.label] = (stats.errors[c.label] || 0) + 1;
+      // Requests cut off mid-flight, by kind (their answers may have been lost after the enclave ran them).
+      if (c.label === "connection-ECONNRESET") stats.cutOff[item.kind] = (stats.cutOff[item.kind] || 0) + 1;
       if (!c.clear) violation(`${item.kind}: unclear error during the outage: ${c.label}: ${c.message.slice(0, 300)}`);
       if (item.kind === "velocitySign" && e?.code === 7) return { denied: true };
       if (!c.transient) {
@@ -330,7 +332,7 @@ async function checkEffects(setup, lists) {
 
 async function round() {
   const setup = JSON.parse(readFileSync(SETUP, "utf8"));
-  const stats = { round: ROUND, acked: {}, errors: {}, denied: 0, attempts: 0, retried: 0 };
+  const stats = { round: ROUND, acked: {}, errors: {}, cutOff: {}, denied: 0, attempts: 0, retried: 0 };
   const client = root();
   const org = creds.organizationId;
 
@@ -484,8 +486,9 @@ async function round() {
   writeFileSync(control("report.json"), JSON.stringify(stats, null, 2) + "\n");
   const acked = Object.entries(stats.acked).map(([k, v]) => `${k} ${v}`).join(", ");
   const errors = Object.entries(stats.errors).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+  const cutOff = Object.entries(stats.cutOff).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
   console.log(`acknowledged ${acks.length} (${acked}); velocity ${thisRound}/${VELOCITY_LIMIT} signed, ${stats.denied} denied; ` +
-    `errors during the outage: ${errors}; ${stats.retried} retried through it; ${stats.resent} resent; ` +
+    `errors during the outage: ${errors} (cut off mid-request: ${cutOff}); ${stats.retried} retried through it; ${stats.resent} resent; ` +
     `${stats.recovered} receipts without record; ${violations.length} violations`);
 }
 
