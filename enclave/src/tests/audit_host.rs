@@ -593,7 +593,7 @@ async fn lose_a_signature(
     *lost
 }
 
-/// Found by scripts/crash-test: a host killed less than half a second after committing the
+/// Found while building scripts/crash-test: a host killed less than half a second after committing the
 /// receipt above a lost one never fills the hole (its repair was still waiting), and the next
 /// host process looked only right below the first receipt it committed — so the lost receipt
 /// stayed a `missing` hole, which `keyhold audit verify` reports as a deletion.

@@ -241,11 +241,11 @@ async function submit(item, stats) {
       return { ack: await acknowledge(item, answer, recorder.lastBody), attempts: attempt + 1 };
     } catch (e) {
       const c = classify(e);
+      if (item.kind === "velocitySign" && e?.code === 7) return { denied: true };
       stats.errors[c.label] = (stats.errors[c.label] || 0) + 1;
       // Requests cut off mid-flight, by kind (their answers may have been lost after the enclave ran them).
       if (c.label === "connection-ECONNRESET") stats.cutOff[item.kind] = (stats.cutOff[item.kind] || 0) + 1;
       if (!c.clear) violation(`${item.kind}: unclear error during the outage: ${c.label}: ${c.message.slice(0, 300)}`);
-      if (item.kind === "velocitySign" && e?.code === 7) return { denied: true };
       if (!c.transient) {
         violation(`${item.kind}: refused (${c.message.slice(0, 300)})`);
         return {};
