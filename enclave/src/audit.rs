@@ -42,7 +42,7 @@ use crate::org::{OrgSealer, OrgState};
 use crate::secrets::{QuorumKey, random};
 
 /// Receipts kept for hosts that lost some, over all organizations (a few hundred bytes each).
-pub const RING_LEN: usize = 4096;
+pub const RING_LEN: usize = keyhold_shared::msg::AUDIT_RING_LEN;
 
 /// The chain head an organization's sealed state remembers, as of its last change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,6 +18,11 @@ use crate::error::HostError;
 
 pub type StoreResult<T> = Result<T, HostError>;
 
+/// A receipt seq as the databases' signed 64-bit integer (seqs never get near the top).
+fn seq_param(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
 /// Where the host keeps its records (`keyhold serve --database`): a SQLite file (the default,
 /// `keyhold.db` in the data directory) or a PostgreSQL database several hosts can share.
 #[derive(Clone, PartialEq, Eq)]
@@ -258,6 +263,8 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
         before: Option<u64>,
     ) -> StoreResult<Option<ReceiptRecord>>;
+    /// The seqs of `org`'s stored receipts from `from` up to (not including) `before`, ascending.
+    async fn receipt_seqs(&self, org: OrgId, from: u64, before: u64) -> StoreResult<Vec<u64>>;
     /// Stores receipts the enclave issued but the host never committed (`result` is `None`);
     /// a seq already stored is left alone.
     async fn insert_recovered_receipts(&self, receipts: Vec<ReceiptRecord>) -> StoreResult<()>;

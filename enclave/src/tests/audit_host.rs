@@ -491,29 +491,7 @@ async fn the_chain_survives_an_enclave_restart_and_a_lost_receipt() {
     );
 
     // the host loses a receipt: the enclave answered, the host never committed
-    let org = state.store.get_org(s.org).await.unwrap().unwrap();
-    let sign = sign_body(&s.org, &address, "0c0d", "HASH_FUNCTION_KECCAK256");
-    let Some((account, wallet)) = state.store.find_account(s.org, &address).await.unwrap() else {
-        panic!("account")
-    };
-    let lost = state
-        .call(Request::Activity(ActivityRequest {
-            parent: None,
-            request: signed(&s.key, &sign),
-            org: org.sealed.clone(),
-            context: ActivityContext::WalletAccount {
-                wallet_id: wallet.id,
-                path: account.path,
-                curve: keyhold_shared::msg::Curve::Secp256k1,
-                address_format: keyhold_shared::msg::AddressFormat::Ethereum,
-                sealed_seed: wallet.sealed_seed,
-            },
-        }))
-        .await
-        .unwrap();
-    let Response::Activity(lost) = lost else {
-        panic!()
-    };
+    let lost = lose_a_signature(&s, &state, &address, "0c0d").await;
     assert_eq!(lost.receipt.body.seq, 10);
     // the next activity's receipt (11) shows the hole; the host fills it from the enclave
     let out = post(
@@ -579,4 +557,114 @@ async fn the_chain_survives_an_enclave_restart_and_a_lost_receipt() {
             .any(|p| p.kind == ProblemKind::Missing && p.seq == Some(9))
     );
     drop(restarted);
+}
+
+/// The enclave signs `payload` with `address` for `state`'s host, which never commits the answer
+/// (it crashed, or its commit failed): the receipt exists only in the enclave's ring.
+async fn lose_a_signature(
+    s: &Stack,
+    state: &AppState,
+    address: &str,
+    payload: &str,
+) -> keyhold_shared::msg::ActivityOutput {
+    let org = state.store.get_org(s.org).await.unwrap().unwrap();
+    let sign = sign_body(&s.org, address, payload, "HASH_FUNCTION_KECCAK256");
+    let Some((account, wallet)) = state.store.find_account(s.org, address).await.unwrap() else {
+        panic!("account")
+    };
+    let lost = state
+        .call(Request::Activity(ActivityRequest {
+            parent: None,
+            request: signed(&s.key, &sign),
+            org: org.sealed.clone(),
+            context: ActivityContext::WalletAccount {
+                wallet_id: wallet.id,
+                path: account.path,
+                curve: keyhold_shared::msg::Curve::Secp256k1,
+                address_format: keyhold_shared::msg::AddressFormat::Ethereum,
+                sealed_seed: wallet.sealed_seed,
+            },
+        }))
+        .await
+        .unwrap();
+    let Response::Activity(lost) = lost else {
+        panic!("not an activity")
+    };
+    *lost
+}
+
+/// Found while building scripts/crash-test: a host killed less than half a second after committing the
+/// receipt above a lost one never fills the hole (its repair was still waiting), and the next
+/// host process looked only right below the first receipt it committed — so the lost receipt
+/// stayed a `missing` hole, which `keyhold audit verify` reports as a deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hole_below_the_newest_stored_receipt_is_filled_by_the_next_host_process() {
+    let s = stack().await;
+    let address = build_chain(&s).await;
+    let sign = |payload: &str| sign_body(&s.org, &address, payload, "HASH_FUNCTION_KECCAK256");
+
+    // Host A: the enclave answers receipt n, A never stores it; A commits n + 1 and is killed
+    // before its repair runs. (Telling A's tracker that n was committed stands for that kill:
+    // it schedules no repair.)
+    let lost = lose_a_signature(&s, &s.state, &address, "0c0d").await;
+    let n = lost.receipt.body.seq;
+    s.state.audit.committed(&s.state, &lost.receipt);
+    let out = post(
+        &s.state,
+        "/public/v1/submit/sign_raw_payload",
+        sign("0e0f"),
+        &s.key,
+    )
+    .await;
+    assert_eq!(out["receipt"]["seq"], (n + 1).to_string());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        s.state
+            .store
+            .latest_receipt(s.org, Some(n + 1))
+            .await
+            .unwrap()
+            .unwrap()
+            .receipt
+            .body
+            .seq,
+        n - 1,
+        "host A left the hole"
+    );
+
+    // Host B: a new process (a new tracker), same store and enclave; its first commit is n + 2.
+    let b = AppState {
+        audit: Arc::default(),
+        ..s.state.clone()
+    };
+    let out = post(
+        &b,
+        "/public/v1/submit/sign_raw_payload",
+        sign("1a1b"),
+        &s.key,
+    )
+    .await;
+    assert_eq!(out["receipt"]["seq"], (n + 2).to_string());
+    let mut filled = false;
+    for _ in 0..50 {
+        if let Some(r) = b.store.latest_receipt(s.org, Some(n + 1)).await.unwrap()
+            && r.receipt.body.seq == n
+        {
+            assert_eq!(r.receipt, lost.receipt);
+            assert!(r.result.is_none(), "recovered, no activity record");
+            filled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        filled,
+        "host B must fill the hole below the receipts it found stored"
+    );
+    let report = check(&args(&s.data_dir, s.org)).await.unwrap();
+    assert!(report.ok, "{:#?}", report.problems);
+    assert_eq!(
+        report.recovered.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![n]
+    );
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use keyhold_shared::OrgId;
 use keyhold_shared::msg::{
-    AuditReceiptsRequest, AuditResumeRequest, MAX_RECEIPTS_PER_FETCH, Receipt, Request, Response,
+    AUDIT_RING_LEN, AuditReceiptsRequest, AuditResumeRequest, MAX_RECEIPTS_PER_FETCH, Receipt,
+    Request, Response,
 };
 use serde_json::{Value, json};
 
@@ -103,16 +104,23 @@ pub async fn save_key(state: &AppState) -> Result<(), HostError> {
 
 /// Fills holes below `upto` in `org`'s stored chain with receipts from the enclave's ring,
 /// stored as "issued, no activity record". Returns how many were recovered.
+///
+/// Every hole as far back as the ring reaches, not only one right below `upto`: a host killed
+/// before its own repair ran leaves a hole under receipts it did commit, and the next host
+/// process's first commit is the only chance to fill it.
 pub async fn repair(state: &AppState, org: OrgId, upto: u64) -> Result<usize, HostError> {
-    let below = state
+    let from = upto.saturating_sub(AUDIT_RING_LEN as u64).max(1);
+    let stored: HashSet<u64> = state
         .store
-        .latest_receipt(org, Some(upto))
+        .receipt_seqs(org, from, upto)
         .await?
-        .map_or(0, |r| r.receipt.body.seq);
-    if below.saturating_add(1) >= upto {
+        .into_iter()
+        .collect();
+    let missing: HashSet<u64> = (from..upto).filter(|seq| !stored.contains(seq)).collect();
+    let Some(first) = missing.iter().min().copied() else {
         return Ok(0);
-    }
-    let mut after = below;
+    };
+    let mut after = first.saturating_sub(1);
     let mut found = Vec::new();
     loop {
         let request = Request::AuditReceipts(AuditReceiptsRequest {
@@ -130,7 +138,7 @@ pub async fn repair(state: &AppState, org: OrgId, upto: u64) -> Result<usize, Ho
             }
             after = receipt.body.seq;
             progressed = true;
-            if receipt.body.seq < upto {
+            if missing.contains(&receipt.body.seq) {
                 found.push(ReceiptRecord {
                     receipt,
                     result: None,
@@ -150,11 +158,10 @@ pub async fn repair(state: &AppState, org: OrgId, upto: u64) -> Result<usize, Ho
         );
         state.store.insert_recovered_receipts(found).await?;
     }
-    let missing = upto.saturating_sub(below).saturating_sub(1) as usize;
-    if count < missing {
+    if count < missing.len() {
         tracing::warn!(
             organization = %org,
-            missing = missing - count,
+            missing = missing.len() - count,
             "receipts are missing and the enclave no longer holds them"
         );
     }

@@ -15,7 +15,7 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page, PrivateKeyRecord,
-    ReceiptRecord, Store, StoreResult, WalletRecord,
+    ReceiptRecord, Store, StoreResult, WalletRecord, seq_param,
 };
 use crate::error::HostError;
 
@@ -650,6 +650,18 @@ impl Store for PgStore {
             })
         })
         .transpose()
+    }
+
+    async fn receipt_seqs(&self, org: OrgId, from: u64, before: u64) -> StoreResult<Vec<u64>> {
+        let rows = self
+            .query(
+                "SELECT seq FROM audit_receipts WHERE org_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq",
+                &[&org.to_string(), &seq_param(from), &seq_param(before)],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| Ok(u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0)))
+            .collect()
     }
 
     async fn insert_recovered_receipts(&self, receipts: Vec<ReceiptRecord>) -> StoreResult<()> {

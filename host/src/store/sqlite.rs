@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
     AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page, PrivateKeyRecord,
-    ReceiptRecord, Store, StoreResult, WalletRecord,
+    ReceiptRecord, Store, StoreResult, WalletRecord, seq_param,
 };
 use crate::error::HostError;
 
@@ -861,6 +861,21 @@ impl Store for SqliteStore {
                 },
             )
             .optional()?)
+        })
+        .await
+    }
+
+    async fn receipt_seqs(&self, org: OrgId, from: u64, before: u64) -> StoreResult<Vec<u64>> {
+        let (from, before) = (seq_param(from), seq_param(before));
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq FROM audit_receipts WHERE org_id = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![org.to_string(), from, before], |r| {
+                r.get::<_, i64>(0)
+            })?;
+            rows.map(|seq| Ok(u64::try_from(seq?).unwrap_or(0)))
+                .collect()
         })
         .await
     }

@@ -1161,6 +1161,41 @@ async fn audit_receipts(db: &TestDb) {
             .result,
         Some(vec![3])
     );
+    // seq 6 recovered with 4 and 5 missing: the holes show in the seqs, per organization, in range
+    store
+        .insert_recovered_receipts(vec![ReceiptRecord {
+            receipt: receipt(o.id, 6),
+            result: None,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.receipt_seqs(o.id, 1, 10).await.unwrap(),
+        vec![1, 2, 3, 6]
+    );
+    assert_eq!(store.receipt_seqs(o.id, 2, 6).await.unwrap(), vec![2, 3]);
+    assert_eq!(
+        store.receipt_seqs(o.id, 7, u64::MAX).await.unwrap(),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        store.receipt_seqs(other.id, 1, 10).await.unwrap(),
+        Vec::<u64>::new()
+    );
+    store
+        .commit_activity(ActivityCommit {
+            receipt: Some(ReceiptRecord {
+                receipt: receipt(o.id, 5),
+                result: Some(vec![5]),
+            }),
+            ..commit(activity(o.id, 5, 50))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.receipt_seqs(o.id, 1, 10).await.unwrap(),
+        vec![1, 2, 3, 5, 6]
+    );
 }
 
 /// Imported records keep their flag; an export marks the wallet or key it exported, in the

@@ -30,6 +30,9 @@ pub const DOMAIN_AUDIT_HEAD: &[u8] = b"keyhold/v1/audit/head";
 pub const RECEIPT_FORMAT: u8 = 1;
 /// Longest activity type a receipt carries (Turnkey's longest is under 64 bytes).
 pub const MAX_RECEIPT_TYPE_LEN: usize = 128;
+/// Receipts (all organizations) the enclave keeps for the host to fetch: the host looks for holes
+/// only this far back, as older ones cannot be filled anyway.
+pub const AUDIT_RING_LEN: usize = 4096;
 /// Most receipts one [`AuditReceiptsRequest`] returns.
 pub const MAX_RECEIPTS_PER_FETCH: usize = 256;
 /// Longest caller nonce in a signed head.
