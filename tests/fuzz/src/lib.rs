@@ -43,7 +43,7 @@ pub const TARGETS: &[Target] = &[
     },
     Target {
         name: "eth_tx",
-        about: "Ethereum transactions (legacy, EIP-2930/1559/4844/7702): parse, hash, sign",
+        about: "Ethereum transactions (legacy, EIP-155, EIP-2930, EIP-1559): parse, hash, sign",
         run: chains::eth_tx,
     },
     Target {
