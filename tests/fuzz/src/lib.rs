@@ -7,6 +7,7 @@
 //! or a broken invariant it checks (a decoded message that does not encode back to itself, a
 //! parsed transaction that does not re-parse). `scripts/fuzz` runs them.
 
+pub mod activity;
 pub mod chains;
 pub mod frame;
 pub mod policy;
@@ -35,6 +36,11 @@ pub const TARGETS: &[Target] = &[
         name: "request",
         about: "a RequestFrame decoded with postcard and handled by a provisioned in-process enclave",
         run: request::run,
+    },
+    Target {
+        name: "activity",
+        about: "client request bodies as text, stamped and sent as activities, queries or reads",
+        run: activity::run,
     },
     Target {
         name: "policy",

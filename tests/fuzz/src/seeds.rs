@@ -25,6 +25,7 @@ pub fn all() -> Vec<Seed> {
     let mut out = Vec::new();
     out.extend(frame());
     out.extend(request());
+    out.extend(activity_text());
     out.extend(chains());
     out
 }
@@ -507,6 +508,19 @@ fn request() -> Vec<Seed> {
                 request,
             };
             ("request", name, payload(&frame))
+        })
+        .collect()
+}
+
+/// The request seeds that can be written as text (see [`crate::activity`]).
+fn activity_text() -> Vec<Seed> {
+    request_seeds()
+        .into_iter()
+        .filter_map(|(name, request)| {
+            let (head, body) = crate::activity::head(&request)?;
+            let mut text = format!("{head}\n").into_bytes();
+            text.extend(body);
+            Some(("activity", name, text))
         })
         .collect()
 }

@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use keyhold_fuzz::{TARGETS, request, seeds};
+use keyhold_fuzz::{TARGETS, activity, request, seeds};
+use keyhold_shared::RequestId;
+use keyhold_shared::msg::RequestFrame;
 
 fn corpus_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -87,8 +89,20 @@ fn every_target_has_seeds_and_runs_them_clean() {
 #[test]
 fn request_seeds_get_the_answers_their_names_promise() {
     let mut checked = 0;
-    for (name, bytes) in files("request") {
-        let Some(success) = seeds::expects_success(&name) else {
+    let as_frame = |bytes: &[u8]| {
+        let request = activity::request(bytes).expect("an activity seed parses");
+        postcard::to_allocvec(&RequestFrame {
+            id: RequestId(0),
+            request,
+        })
+        .unwrap()
+    };
+    let requests = files("request").into_iter();
+    let activities = files("activity")
+        .into_iter()
+        .map(|(name, bytes)| (format!("activity/{name}"), as_frame(&bytes)));
+    for (name, bytes) in requests.chain(activities) {
+        let Some(success) = seeds::expects_success(name.trim_start_matches("activity/")) else {
             continue;
         };
         let answers = request::answers(&bytes);
@@ -102,5 +116,5 @@ fn request_seeds_get_the_answers_their_names_promise() {
         }
         checked += 1;
     }
-    assert!(checked >= 20, "only {checked} request seeds checked");
+    assert!(checked >= 40, "only {checked} request seeds checked");
 }
