@@ -8,6 +8,7 @@
 //! parsed transaction that does not re-parse). `scripts/fuzz` runs them.
 
 pub mod activity;
+pub mod attestation;
 pub mod chains;
 pub mod frame;
 pub mod policy;
@@ -66,6 +67,11 @@ pub const TARGETS: &[Target] = &[
         name: "eip712",
         about: "EIP-712 typed data JSON: parse and hash",
         run: chains::eip712,
+    },
+    Target {
+        name: "attestation",
+        about: "Nitro attestation documents (COSE, CBOR, certificate chain): parse and verify",
+        run: attestation::run,
     },
     Target {
         name: "stamp",

@@ -556,6 +556,16 @@ fn chains() -> Vec<Seed> {
             samples::psbt(&samples::p2tr_script(&key), 10_000, true),
         ));
     }
+    let issuer = crate::attestation::issuer();
+    let mut spec = crate::attestation::spec();
+    if let Ok(document) = issuer.sign(&spec) {
+        out.push(("attestation", "valid".into(), document));
+    }
+    spec.map_encoding = keyhold_attestation::builder::MapEncoding::Indefinite;
+    spec.tagged = true;
+    if let Ok(document) = issuer.sign(&spec) {
+        out.push(("attestation", "tagged-indefinite".into(), document));
+    }
     out.push(("eip712", "mail".into(), samples::EIP712_MAIL.into()));
     out.push(("eip712", "permit".into(), samples::EIP712_PERMIT.into()));
     let key = crate::world::key(0x21);

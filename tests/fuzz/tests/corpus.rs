@@ -118,3 +118,12 @@ fn request_seeds_get_the_answers_their_names_promise() {
     }
     assert!(checked >= 40, "only {checked} request seeds checked");
 }
+
+#[test]
+fn attestation_seeds_verify() {
+    let seeds = files("attestation");
+    assert!(!seeds.is_empty());
+    for (name, bytes) in seeds.iter().filter(|(name, _)| name.starts_with("gen-")) {
+        assert!(keyhold_fuzz::attestation::check(bytes), "{name} does not verify");
+    }
+}
