@@ -124,6 +124,9 @@ fn attestation_seeds_verify() {
     let seeds = files("attestation");
     assert!(!seeds.is_empty());
     for (name, bytes) in seeds.iter().filter(|(name, _)| name.starts_with("gen-")) {
-        assert!(keyhold_fuzz::attestation::check(bytes), "{name} does not verify");
+        assert!(
+            keyhold_fuzz::attestation::check(bytes),
+            "{name} does not verify"
+        );
     }
 }
