@@ -57,12 +57,14 @@ pub fn request(data: &[u8]) -> Option<Request> {
     let context = match context {
         "query" => {
             return Some(Request::Authenticate(AuthenticateRequest {
+                parent: None,
                 request: signed,
                 org,
             }));
         }
         "read" => {
             return Some(Request::ReadOrg(AuthenticateRequest {
+                parent: None,
                 request: signed,
                 org,
             }));
@@ -99,6 +101,7 @@ pub fn request(data: &[u8]) -> Option<Request> {
         },
     };
     Some(Request::Activity(ActivityRequest {
+        parent: None,
         request: signed,
         org,
         context,
@@ -123,6 +126,7 @@ pub fn head(request: &Request) -> Option<(String, Vec<u8>)> {
         Request::Activity(a) => {
             let context = match &a.context {
                 ActivityContext::None => "none".to_owned(),
+                ActivityContext::ImportKey { .. } => "import".to_owned(),
                 ActivityContext::Wallet { .. } => "wallet".to_owned(),
                 ActivityContext::PrivateKey {
                     address_format: None,

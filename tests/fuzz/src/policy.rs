@@ -98,6 +98,8 @@ fn org() -> OrgState {
         parent_org_id: None,
         recent: Vec::new(),
         usage: Vec::new(),
+        private_keys: Vec::new(),
+        audit: None,
     }
 }
 

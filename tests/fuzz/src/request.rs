@@ -74,7 +74,13 @@ fn handle(w: &mut World, request: Request) -> Vec<Result<Response, WireError>> {
         Request::Forward(_)
         | Request::BootstrapOrg(_)
         | Request::Authenticate(_)
-        | Request::ReadOrg(_) => vec![w.enclave.handle(request)],
+        | Request::ReadOrg(_)
+        | Request::SignerKey
+        | Request::AuditKey
+        | Request::AuditResume(_)
+        | Request::AuditReceipts(_)
+        | Request::AuditHead(_)
+        | Request::Recover(_) => vec![w.enclave.handle(request)],
     }
 }
 
@@ -233,7 +239,7 @@ fn is_nil(id: &Uuid) -> bool {
 fn fill_context(w: &World, context: &mut ActivityContext) {
     let t = &w.template;
     match context {
-        ActivityContext::None => {}
+        ActivityContext::None | ActivityContext::ImportKey { .. } => {}
         ActivityContext::WalletAccount {
             wallet_id,
             sealed_seed,

@@ -98,6 +98,7 @@ fn template_seed(which: u8) -> SealedSeed {
 
 fn activity(stamp: &str, body: String, context: ActivityContext) -> Request {
     Request::Activity(ActivityRequest {
+        parent: None,
         request: signed(stamp, body),
         org: template_org(),
         context,
@@ -256,6 +257,7 @@ fn request_seeds() -> Vec<(String, Request)> {
         (
             "ok-authenticate".into(),
             Request::Authenticate(AuthenticateRequest {
+                parent: None,
                 request: signed("$BOB", json!({"organizationId": "$ORG"}).to_string()),
                 org: template_org(),
             }),
@@ -263,6 +265,7 @@ fn request_seeds() -> Vec<(String, Request)> {
         (
             "ok-read-org".into(),
             Request::ReadOrg(AuthenticateRequest {
+                parent: None,
                 request: signed("$ROOT", json!({"organizationId": "$ORG"}).to_string()),
                 org: template_org(),
             }),

@@ -369,6 +369,7 @@ impl World {
     fn setup(&self, t: &mut Template, body: &str) -> ActivityResult {
         let body = self.fill(t, body);
         let request = ActivityRequest {
+            parent: None,
             request: SignedRequest {
                 stamp: Stamp::ApiKey(stamp(&self.root, body.as_bytes())),
                 body: body.into_bytes(),
