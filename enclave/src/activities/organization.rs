@@ -59,18 +59,7 @@ pub fn run(
     let Some(op) = op(&envelope.activity_type) else {
         return Ok(None);
     };
-    if org.seen(digest) {
-        return Err(Error::invalid(
-            "this request was already executed in this organization (replayed request)",
-        ));
-    }
-    // Until then a replay would pass the timestamp check (or, for an activity that waited for
-    // approvals, the approval window); afterwards those checks refuse it.
-    let replay_until = envelope
-        .timestamp()?
-        .saturating_add(APPROVAL_WINDOW_MS.max(MAX_AGE_MS))
-        .saturating_add(MAX_SKEW_MS);
-    let mut state = org.successor(digest, now_ms, replay_until)?;
+    let mut state = successor_by_digest(org, digest, envelope, now_ms)?;
     let result = op(&mut state, envelope, now_ms)?;
     check_invariants(&state)?;
     Ok(Some(Change { state, result }))
@@ -129,16 +118,28 @@ pub fn successor_for(
     now_ms: u64,
 ) -> Result<OrgState> {
     let digest: [u8; 32] = Sha256::digest(body).into();
-    if org.seen(&digest) {
+    successor_by_digest(org, &digest, envelope, now_ms)
+}
+
+/// [`successor_for`], given the SHA-256 of the body.
+fn successor_by_digest(
+    org: &OrgState,
+    digest: &[u8; 32],
+    envelope: &Envelope,
+    now_ms: u64,
+) -> Result<OrgState> {
+    if org.seen(digest) {
         return Err(Error::invalid(
             "this request was already executed in this organization (replayed request)",
         ));
     }
+    // Until then a replay would pass the timestamp check (or, for an activity that waited for
+    // approvals, the approval window); afterwards those checks refuse it.
     let replay_until = envelope
         .timestamp()?
         .saturating_add(APPROVAL_WINDOW_MS.max(MAX_AGE_MS))
         .saturating_add(MAX_SKEW_MS);
-    org.successor(&digest, now_ms, replay_until)
+    org.successor(digest, now_ms, replay_until)
 }
 
 /// The successor of `org` that records private keys just created or imported (policies read
