@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::query::{authenticate, load_org};
 use super::retry::Failure;
-use super::submit::{Envelope, Records, records, resolve_context};
+use super::submit::{Envelope, Records, commit_and_answer, records, resolve_context};
 use super::{AppState, format};
 use crate::store::{ActivityCommit, ActivityRecord, OrgRecord, ReceiptRecord};
 
@@ -169,9 +169,9 @@ pub(super) async fn store_vote_output(
         updated_at_ms: now,
         ..target
     };
-    state
-        .store
-        .commit_activity(ActivityCommit {
+    commit_and_answer(
+        state,
+        ActivityCommit {
             activity: record.clone(),
             wallets,
             accounts,
@@ -188,11 +188,8 @@ pub(super) async fn store_vote_output(
                 receipt: receipt.clone(),
                 result: Some(audit_result),
             }),
-        })
-        .await?;
-    state.audit.committed(state, &receipt);
-    crate::metrics::global().activity(&record.activity_type, &record.status);
-    Ok(Json(
-        json!({ "activity": format::activity(&record), "receipt": crate::audit::receipt_json(&receipt) }),
-    ))
+        },
+        &receipt,
+    )
+    .await
 }

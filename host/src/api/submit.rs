@@ -191,9 +191,9 @@ pub(super) async fn store_output(
         created_at_ms: now,
         updated_at_ms: now,
     };
-    state
-        .store
-        .commit_activity(ActivityCommit {
+    commit_and_answer(
+        state,
+        ActivityCommit {
             activity: record.clone(),
             wallets,
             accounts,
@@ -211,12 +211,25 @@ pub(super) async fn store_output(
                 receipt: receipt.clone(),
                 result: Some(audit_result),
             }),
-        })
-        .await?;
-    state.audit.committed(state, &receipt);
+        },
+        &receipt,
+    )
+    .await
+}
+
+/// Stores one activity's records atomically and answers with the activity and its receipt;
+/// then looks for holes in the audit chain and counts the activity.
+pub(super) async fn commit_and_answer(
+    state: &AppState,
+    commit: ActivityCommit,
+    receipt: &keyhold_shared::msg::Receipt,
+) -> Result<Json<Value>, Failure> {
+    let record = commit.activity.clone();
+    state.store.commit_activity(commit).await?;
+    state.audit.committed(state, receipt);
     crate::metrics::global().activity(&record.activity_type, &record.status);
     Ok(Json(
-        json!({ "activity": format::activity(&record), "receipt": crate::audit::receipt_json(&receipt) }),
+        json!({ "activity": format::activity(&record), "receipt": crate::audit::receipt_json(receipt) }),
     ))
 }
 
