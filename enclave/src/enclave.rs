@@ -119,16 +119,16 @@ impl Enclave {
     }
 
     /// Idempotence for a provisioned enclave asked to provision again with the same key (a
-    /// restarted host); refusal for another deployment's key.
-    fn already_provisioned(&self, quorum_public_key: &[u8]) -> Result<Option<Response>> {
+    /// restarted host, or two requests racing to bring back a restarted enclave); refusal for
+    /// another deployment's key. Callers hold the lock of the pending shares, so of two racing
+    /// requests the second sees the first one's install.
+    fn already_provisioned(&self, quorum_public_key: &[u8]) -> Result<bool> {
         match self.keys() {
-            Ok(keys) if keys.quorum_public_key == quorum_public_key => {
-                Ok(Some(Response::Provision(self.status())))
-            }
+            Ok(keys) if keys.quorum_public_key == quorum_public_key => Ok(true),
             Ok(_) => Err(Error::Provisioning(
                 "this enclave is already provisioned with another key",
             )),
-            Err(_) => Ok(None),
+            Err(_) => Ok(false),
         }
     }
 
@@ -171,11 +171,17 @@ impl Enclave {
             .keys
             .write()
             .map_err(|_| Error::Internal("lock poisoned"))?;
-        if slot.is_some() {
-            return Err(Error::Provisioning("this enclave is already provisioned"));
+        match slot.as_ref() {
+            // Two hosts (or two requests of one host) racing to bring back a restarted enclave
+            // with the same deployment's key: the first install wins, the second is a no-op.
+            // Keeping the first keeps the newest-version history it has gathered since.
+            Some(current) if current.quorum_public_key == keys.quorum_public_key => Ok(()),
+            Some(_) => Err(Error::Provisioning("this enclave is already provisioned")),
+            None => {
+                *slot = Some(Arc::new(keys));
+                Ok(())
+            }
         }
-        *slot = Some(Arc::new(keys));
-        Ok(())
     }
 
     /// Swaps in keys for a new manifest of the same deployment (same quorum key).
@@ -224,19 +230,21 @@ impl Enclave {
                 Ok(Response::Genesis(output))
             }
             Request::Provision(p) => {
-                if let Some(done) = self.already_provisioned(&p.quorum_public_key)? {
-                    return Ok(done);
-                }
-                let keys = self.pending()?.add(
-                    &p.manifest,
-                    &p.manifest_signature,
-                    &p.quorum_public_key,
-                    &p.shares,
-                    &self.boot_key,
-                )?;
-                if let Some(keys) = keys {
-                    self.install(keys)?;
-                    tracing::info!("provisioned; quorum key reconstructed and checked");
+                {
+                    let mut pending = self.pending()?;
+                    if !self.already_provisioned(&p.quorum_public_key)? {
+                        let keys = pending.add(
+                            &p.manifest,
+                            &p.manifest_signature,
+                            &p.quorum_public_key,
+                            &p.shares,
+                            &self.boot_key,
+                        )?;
+                        if let Some(keys) = keys {
+                            self.install(keys)?;
+                            tracing::info!("provisioned; quorum key reconstructed and checked");
+                        }
+                    }
                 }
                 Ok(Response::Provision(self.status()))
             }
@@ -257,13 +265,15 @@ impl Enclave {
                 Ok(Response::Forward(forwarded))
             }
             Request::AcceptForward(request) => {
-                if let Some(done) = self.already_provisioned(&request.quorum_public_key)? {
-                    return Ok(done);
+                {
+                    let pending = self.pending()?;
+                    if !self.already_provisioned(&request.quorum_public_key)? {
+                        let keys =
+                            provisioning::accept_forward(&pending, &request, &self.boot_key)?;
+                        self.install(keys)?;
+                        tracing::info!("provisioned by key forwarding from another enclave");
+                    }
                 }
-                let keys =
-                    provisioning::accept_forward(&*self.pending()?, &request, &self.boot_key)?;
-                self.install(keys)?;
-                tracing::info!("provisioned by key forwarding from another enclave");
                 Ok(Response::Provision(self.status()))
             }
             Request::BootstrapOrg(bootstrap) => {

@@ -45,6 +45,9 @@ pub struct Provisioner {
     pub attestation_root: Option<TrustAnchor>,
     /// A provisioned enclave of the same deployment that may forward the key (scale-out).
     pub forward_from: Option<Arc<EnclaveClient>>,
+    /// One re-provisioning at a time: after an enclave restart every in-flight request notices
+    /// at once, and one boot serves them all.
+    pub in_progress: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// How old an enclave's attestation document may be when an operator checks it.
@@ -79,6 +82,8 @@ pub async fn ensure_provisioned(
     store: &dyn Store,
     provisioner: &Provisioner,
 ) -> Result<Option<Vec<u8>>, HostError> {
+    // Requests queued here find the enclave provisioned by the first and return at once.
+    let _one_at_a_time = provisioner.in_progress.lock().await;
     let Response::Status(status) = client.call(Request::Status).await? else {
         return Err(unexpected());
     };

@@ -110,6 +110,7 @@ pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
         operator: operator.clone(),
         attestation_root,
         forward_from,
+        in_progress: Default::default(),
     };
 
     let enclave = Arc::new(EnclaveClient::new(
