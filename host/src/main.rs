@@ -6,6 +6,10 @@ use clap::Parser;
 use keyhold_host::cli::serve::{self, HostConfig};
 use keyhold_host::cli::{Cli, Command, dev};
 
+/// See host/Cargo.toml for why the host does not use the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEYHOLD_LOG")

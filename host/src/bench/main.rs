@@ -50,6 +50,32 @@ struct Args {
     /// No progress bar (for logs).
     #[arg(long)]
     quiet: bool,
+    /// NAME=PID of a process of the stack (e.g. host=123, enclave=456) whose CPU time per
+    /// request to report: on a noisy machine CPU time per request says more than throughput.
+    #[arg(long = "watch", value_parser = parse_watch)]
+    watch: Vec<(String, u32)>,
+}
+
+fn parse_watch(text: &str) -> Result<(String, u32), String> {
+    let (name, pid) = text
+        .split_once('=')
+        .ok_or_else(|| "expected NAME=PID".to_owned())?;
+    let pid = pid
+        .parse()
+        .map_err(|_| format!("not a process id: {pid}"))?;
+    Ok((name.to_owned(), pid))
+}
+
+/// User + system CPU time of a process so far, in seconds (Linux `/proc/PID/stat`; `None`
+/// elsewhere or when the process is gone).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start at state, field 3;
+    // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    Some((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -455,9 +481,24 @@ async fn main() -> anyhow::Result<()> {
         }
         bar
     });
+    let mut watched: Vec<(String, String)> = args
+        .watch
+        .iter()
+        .map(|(name, pid)| (name.clone(), pid.to_string()))
+        .collect();
+    watched.push(("load generator".to_owned(), "self".to_owned()));
+    let cpu_before: Vec<Option<f64>> = watched.iter().map(|(_, pid)| cpu_seconds(pid)).collect();
     let started = Instant::now();
     let (mut latencies, errors) = run(args.warmup..total, bar.clone()).await;
     let elapsed = started.elapsed();
+    let cpu_per_op: Vec<(String, f64)> = watched
+        .iter()
+        .zip(cpu_before)
+        .filter_map(|((name, pid), before)| {
+            let used = cpu_seconds(pid)? - before?;
+            Some((name.clone(), used * 1e6 / args.requests.max(1) as f64))
+        })
+        .collect();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -503,6 +544,22 @@ async fn main() -> anyhow::Result<()> {
     println!("  {:<28} {:>12}", "p95 ms", format!("{:.2}", ms(p95)));
     println!("  {:<28} {:>12}", "p99 ms", format!("{:.2}", ms(p99)));
     println!(
+        "  {:<28} {:>12}",
+        "crypto ceiling µs/request",
+        format!("{:.0}", 1e6 / per_core)
+    );
+    for (name, us) in &cpu_per_op {
+        println!(
+            "  {:<28} {:>12}",
+            format!("{name} CPU µs/request"),
+            format!("{us:.0}")
+        );
+    }
+    let cpu_json: serde_json::Map<String, Value> = cpu_per_op
+        .iter()
+        .map(|(name, us)| (name.replace(' ', "_"), json!(us.round())))
+        .collect();
+    println!(
         "{}",
         json!({
             "kind": format!("{:?}", args.kind), "requests": latencies.len(), "concurrency": args.concurrency,
@@ -511,6 +568,7 @@ async fn main() -> anyhow::Result<()> {
             "p50_ms": (ms(p50) * 100.0).round() / 100.0, "p95_ms": (ms(p95) * 100.0).round() / 100.0,
             "p99_ms": (ms(p99) * 100.0).round() / 100.0, "cores": cores,
             "elapsed_s": (elapsed.as_secs_f64() * 100.0).round() / 100.0,
+            "cpu_us_per_request": cpu_json,
         })
     );
     Ok(())

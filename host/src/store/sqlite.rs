@@ -145,7 +145,25 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Room for every statement the store runs (the default of 16 is fewer).
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// `execute` through the connection's statement cache: the hot statements (one activity's
+/// inserts, the organization lookup) are parsed and planned once per connection, not per call.
+fn exec(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(params)
+}
+
+/// `query_row` through the statement cache (see `exec`).
+fn row<T>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.prepare_cached(sql)?.query_row(params, f)
 }
 
 fn write_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
@@ -372,10 +390,10 @@ impl Store for SqliteStore {
     async fn get_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         let key = key.to_owned();
         self.run(move |c| {
-            Ok(
-                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                    .optional()?,
-            )
+            Ok(row(c, "SELECT value FROM meta WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
         })
         .await
     }
@@ -383,7 +401,7 @@ impl Store for SqliteStore {
     async fn put_meta(&self, key: &str, value: Vec<u8>) -> StoreResult<()> {
         let key = key.to_owned();
         self.run(move |c| {
-            c.execute("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2", params![key, value])?;
+            exec(c, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2", params![key, value])?;
             Ok(())
         })
         .await
@@ -392,7 +410,7 @@ impl Store for SqliteStore {
     async fn insert_org(&self, org: OrgRecord) -> StoreResult<()> {
         let sealed = encode(&org.sealed)?;
         self.run(move |c| {
-            c.execute(
+            exec(c,
                 "INSERT INTO orgs (org_id, name, version, sealed, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![org.id.to_string(), org.name, org.sealed.version as i64, sealed, org.created_at_ms as i64],
             )?;
@@ -403,7 +421,8 @@ impl Store for SqliteStore {
 
     async fn get_org(&self, id: OrgId) -> StoreResult<Option<OrgRecord>> {
         self.run(move |c| {
-            Ok(c.query_row(
+            Ok(row(
+                c,
                 "SELECT org_id, name, sealed, created_at_ms FROM orgs WHERE org_id = ?1",
                 [id.to_string()],
                 org_from_row,
@@ -442,7 +461,7 @@ impl Store for SqliteStore {
         self.write(move |tx| {
             if let Some((record, bytes)) = &receipt {
                 // Replaces a row recovered from the enclave for the same seq: the real one wins.
-                tx.execute(
+                exec(tx,
                     "INSERT INTO audit_receipts (org_id, seq, receipt, result) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (org_id, seq) DO UPDATE SET receipt = excluded.receipt, result = excluded.result",
                     params![
@@ -455,20 +474,20 @@ impl Store for SqliteStore {
             }
             // Sub-organizations first: their wallets reference them.
             for (org, parent, sealed) in &sub_orgs {
-                tx.execute(
+                exec(tx,
                     "INSERT INTO orgs (org_id, name, version, sealed, created_at_ms, parent_org_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![org.id.to_string(), org.name, org.sealed.version as i64, sealed, org.created_at_ms as i64, parent.to_string()],
                 )?;
             }
             let a = &commit.activity;
             if let Some((body, stamp)) = &commit.vote_request {
-                tx.execute(
+                exec(tx,
                     "INSERT INTO vote_requests (org_id, fingerprint, seq, body, stamp) VALUES (?1, ?2, (SELECT COUNT(*) FROM vote_requests WHERE org_id = ?1 AND fingerprint = ?2), ?3, ?4)",
                     params![a.org.to_string(), a.fingerprint, body, stamp],
                 )?;
             }
             if commit.replace_existing {
-                let changed = tx.execute(
+                let changed = exec(tx,
                     "UPDATE activities SET status = ?1, result = ?2, votes = ?3, updated_at_ms = ?4 WHERE org_id = ?5 AND fingerprint = ?6 AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED'",
                     params![a.status, a.result, a.votes, a.updated_at_ms as i64, a.org.to_string(), a.fingerprint],
                 )?;
@@ -476,7 +495,7 @@ impl Store for SqliteStore {
                     return Err(HostError::Conflict("activity changed concurrently".into()));
                 }
             } else {
-            let inserted = tx.execute(
+            let inserted = exec(tx,
                 &format!("INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
                     a.id.to_string(),
@@ -504,13 +523,13 @@ impl Store for SqliteStore {
             }
             }
             for (w, seed) in &wallets {
-                tx.execute(
+                exec(tx,
                     &format!("INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
                     params![w.id.to_string(), w.org.to_string(), w.name, seed, w.created_at_ms as i64, w.imported, w.exported],
                 )?;
             }
             for (seq, acc) in commit.accounts.iter().enumerate() {
-                tx.execute(
+                exec(tx,
                     &format!("INSERT INTO wallet_accounts ({ACCOUNT_COLUMNS}, address_lower, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
                     params![
                         acc.id,
@@ -529,7 +548,7 @@ impl Store for SqliteStore {
                 )?;
             }
             for (k, sealed) in &private_keys {
-                tx.execute(
+                exec(tx,
                     &format!("INSERT INTO private_keys ({PRIVATE_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                     params![
                         k.id.to_string(),
@@ -545,7 +564,7 @@ impl Store for SqliteStore {
                     ],
                 )?;
                 for (seq, (format, address)) in k.addresses.iter().enumerate() {
-                    tx.execute(
+                    exec(tx,
                         "INSERT INTO private_key_addresses (org_id, private_key_id, seq, format, address, address_lower) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                         params![k.org.to_string(), k.id.to_string(), seq as i64, format, address, address.to_lowercase()],
                     )?;
@@ -556,11 +575,11 @@ impl Store for SqliteStore {
                     ExportMark::Wallet(id) => ("UPDATE wallets SET exported = 1 WHERE org_id = ?1 AND wallet_id = ?2", id.to_string()),
                     ExportMark::PrivateKey(id) => ("UPDATE private_keys SET exported = 1 WHERE org_id = ?1 AND private_key_id = ?2", id.to_string()),
                 };
-                tx.execute(sql, params![a.org.to_string(), id])?;
+                exec(tx, sql, params![a.org.to_string(), id])?;
             }
             if let Some((state, bytes)) = org_state {
                 // Compare-and-swap on the version: a concurrent writer's update is never lost.
-                let changed = tx.execute(
+                let changed = exec(tx,
                     "UPDATE orgs SET version = ?1, sealed = ?2 WHERE org_id = ?3 AND version = ?4",
                     params![state.version as i64, bytes, state.org_id.to_string(), state.version.saturating_sub(1) as i64],
                 )?;
@@ -579,7 +598,7 @@ impl Store for SqliteStore {
         id: ActivityId,
     ) -> StoreResult<Option<ActivityRecord>> {
         self.run(move |c| {
-            Ok(c.query_row(
+            Ok(row(c,
                 &format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND activity_id = ?2"),
                 [org.to_string(), id.to_string()],
                 activity_from_row,
@@ -596,7 +615,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<ActivityRecord>> {
         let fingerprint = fingerprint.to_owned();
         self.run(move |c| {
-            Ok(c.query_row(
+            Ok(row(c,
                 &format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND fingerprint = ?2"),
                 [org.to_string(), fingerprint],
                 activity_from_row,
@@ -626,13 +645,13 @@ impl Store for SqliteStore {
 
     async fn parent_of(&self, org: OrgId) -> StoreResult<Option<OrgId>> {
         self.run(move |c| {
-            let parent: Option<Option<String>> = c
-                .query_row(
-                    "SELECT parent_org_id FROM orgs WHERE org_id = ?1",
-                    [org.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let parent: Option<Option<String>> = row(
+                c,
+                "SELECT parent_org_id FROM orgs WHERE org_id = ?1",
+                [org.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
             parent
                 .flatten()
                 .map(parse_id::<OrgId>)
@@ -709,7 +728,8 @@ impl Store for SqliteStore {
 
     async fn get_wallet(&self, org: OrgId, id: WalletId) -> StoreResult<Option<WalletRecord>> {
         self.run(move |c| {
-            Ok(c.query_row(
+            Ok(row(
+                c,
                 &format!(
                     "SELECT {WALLET_COLUMNS} FROM wallets WHERE org_id = ?1 AND wallet_id = ?2"
                 ),
@@ -735,8 +755,7 @@ impl Store for SqliteStore {
             let cursor = |id: &Option<String>| -> rusqlite::Result<Option<(i64, i64)>> {
                 match id {
                     None => Ok(None),
-                    Some(id) => c
-                        .query_row(
+                    Some(id) => row(c,
                             "SELECT created_at_ms, seq FROM wallet_accounts WHERE org_id = ?1 AND account_id = ?2",
                             [org.to_string(), id.clone()],
                             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -768,16 +787,14 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<(AccountRecord, WalletRecord)>> {
         let address = address.trim().to_lowercase();
         self.run(move |c| {
-            let account = c
-                .query_row(
+            let account = row(c,
                     &format!("SELECT {ACCOUNT_COLUMNS} FROM wallet_accounts WHERE org_id = ?1 AND address_lower = ?2"),
                     [org.to_string(), address],
                     account_from_row,
                 )
                 .optional()?;
             let Some(account) = account else { return Ok(None) };
-            let wallet = c
-                .query_row(
+            let wallet = row(c,
                     &format!("SELECT {WALLET_COLUMNS} FROM wallets WHERE org_id = ?1 AND wallet_id = ?2"),
                     [org.to_string(), account.wallet.to_string()],
                     wallet_from_row,
@@ -799,8 +816,7 @@ impl Store for SqliteStore {
             let (id, format): (String, Option<String>) = match by_id {
                 Some(id) => (id.to_string(), None),
                 None => {
-                    let hit: Option<(String, String)> = c
-                        .query_row(
+                    let hit: Option<(String, String)> = row(c,
                             "SELECT private_key_id, format FROM private_key_addresses WHERE org_id = ?1 AND address_lower = ?2",
                             [org.to_string(), needle],
                             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -812,8 +828,7 @@ impl Store for SqliteStore {
                     }
                 }
             };
-            let key = c
-                .query_row(
+            let key = row(c,
                     &format!("SELECT {PRIVATE_KEY_COLUMNS} FROM private_keys WHERE org_id = ?1 AND private_key_id = ?2"),
                     [org.to_string(), id],
                     private_key_from_row,
@@ -850,7 +865,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<ReceiptRecord>> {
         let before = before.map_or(i64::MAX, |b| b as i64);
         self.run(move |c| {
-            Ok(c.query_row(
+            Ok(row(c,
                 "SELECT receipt, result FROM audit_receipts WHERE org_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT 1",
                 params![org.to_string(), before],
                 |r| {
@@ -887,7 +902,7 @@ impl Store for SqliteStore {
             .collect::<StoreResult<Vec<_>>>()?;
         self.write(move |tx| {
             for (org, seq, bytes) in &rows {
-                tx.execute(
+                exec(tx,
                     "INSERT INTO audit_receipts (org_id, seq, receipt, result) VALUES (?1, ?2, ?3, NULL)
                      ON CONFLICT (org_id, seq) DO NOTHING",
                     params![org.to_string(), *seq as i64, bytes],
