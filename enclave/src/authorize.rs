@@ -9,6 +9,8 @@
 
 mod transactions;
 
+use std::sync::{Arc, LazyLock, Mutex};
+
 use keyhold_policy::{
     Activity, Context, Credential, Decision, Effect, Policy, PrivateKey, Reason, RootQuorum,
     Timestamp, User, Value, Wallet, WalletAccount,
@@ -19,7 +21,8 @@ use crate::activities::{Allowed, Envelope};
 use crate::auth::Authenticated;
 use crate::error::{Error, Result};
 use crate::limits;
-use crate::org::OrgState;
+use crate::lru::{Lru, cache_key};
+use crate::org::{OrgState, StoredPolicy};
 
 pub use transactions::spend;
 
@@ -204,20 +207,50 @@ pub fn context(
     ctx
 }
 
+/// Most compiled policies kept (a few hundred bytes each).
+const COMPILED_CAPACITY: usize = 4096;
+
+/// Compiled policies by a digest of everything compiling reads (id, effect, condition,
+/// consensus, time window). Compiling is a pure function of those, and without this every
+/// request recompiled every policy of its organization (~10 µs each, see the criterion bench
+/// `policy/compile_one`). Process-wide: the same text compiles the same for every caller.
+static COMPILED: LazyLock<Mutex<Lru<Policy>>> =
+    LazyLock::new(|| Mutex::new(Lru::new(COMPILED_CAPACITY)));
+
+/// Compiles one stored policy, or finds it compiled; `None` if it does not compile.
+fn compile(p: &StoredPolicy, effect: Effect) -> Result<Option<Arc<Policy>>> {
+    let time = p.time.as_deref().unwrap_or("");
+    let key = cache_key(&[
+        p.id.as_bytes(),
+        &[u8::from(p.allow)],
+        p.condition.as_bytes(),
+        p.consensus.as_bytes(),
+        time.as_bytes(),
+    ]);
+    let compiled = Lru::get_or_insert(&COMPILED, key, || {
+        Policy::new(p.id.clone(), effect, &p.condition, &p.consensus)
+            .and_then(|policy| policy.with_time(time))
+            .map_err(|_| Error::invalid("policy does not compile"))
+    });
+    match compiled {
+        Ok(policy) => Ok(Some(policy)),
+        Err(Error::Internal(e)) => Err(Error::Internal(e)),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Compiles the organization's stored policies. A DENY that no longer compiles denies
 /// everything (fail closed); an ALLOW that no longer compiles is ignored.
-fn compiled(org: &OrgState) -> Result<Vec<Policy>> {
+fn compiled(org: &OrgState) -> Result<Vec<Arc<Policy>>> {
     let mut out = Vec::with_capacity(org.policies.len());
     for p in &org.policies {
         let effect = if p.allow { Effect::Allow } else { Effect::Deny };
-        let policy = Policy::new(p.id.clone(), effect, &p.condition, &p.consensus)
-            .and_then(|policy| policy.with_time(p.time.as_deref().unwrap_or("")));
-        match (policy, effect) {
-            (Ok(policy), _) => out.push(policy),
-            (Err(_), Effect::Allow) => {
+        match (compile(p, effect)?, effect) {
+            (Some(policy), _) => out.push(policy),
+            (None, Effect::Allow) => {
                 tracing::warn!(policy = %p.id, "stored ALLOW policy does not compile; ignored");
             }
-            (Err(_), Effect::Deny) => {
+            (None, Effect::Deny) => {
                 return Err(Error::Denied(format!(
                     "deny policy {} cannot be evaluated",
                     p.id
@@ -278,5 +311,47 @@ pub fn authorize(
             Reason::InvalidContext(_) => "the activity cannot be evaluated".into(),
             _ => "no policy allows this activity".into(),
         })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(id: &str, allow: bool, condition: &str) -> StoredPolicy {
+        StoredPolicy {
+            id: id.into(),
+            name: "p".into(),
+            allow,
+            condition: condition.into(),
+            consensus: String::new(),
+            notes: String::new(),
+            time: None,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn compiled_policies_are_reused_only_for_the_same_text() {
+        let a = stored("cache-test-1", true, "activity.type == 'A'");
+        let first = compile(&a, Effect::Allow).unwrap().unwrap();
+        let again = compile(&a, Effect::Allow).unwrap().unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "same text: served from the cache");
+
+        // an update_policy keeps the id and changes the text: never the old compiled form
+        let edited = stored("cache-test-1", true, "activity.type == 'B'");
+        let after_edit = compile(&edited, Effect::Allow).unwrap().unwrap();
+        assert!(!Arc::ptr_eq(&first, &after_edit));
+
+        let denied = stored("cache-test-1", false, "activity.type == 'A'");
+        let deny = compile(&denied, Effect::Deny).unwrap().unwrap();
+        assert_eq!(deny.effect(), Effect::Deny);
+        assert!(!Arc::ptr_eq(&first, &deny));
+
+        // a policy that does not compile is reported (not cached as anything)
+        let broken = stored("cache-test-2", false, "activity.type ==");
+        assert!(compile(&broken, Effect::Deny).unwrap().is_none());
+        assert!(compile(&broken, Effect::Deny).unwrap().is_none());
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod hpke_suite;
 pub mod keys;
 pub mod limits;
+pub mod lru;
 pub mod org;
 pub mod provisioning;
 pub mod recovery;

@@ -12,6 +12,7 @@
 //! entries are merged, keeping the *later* time, so an amount may be counted for longer than
 //! its window but never for shorter — a full ledger makes limits stricter, not looser.
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
 
 use keyhold_policy::{CounterKey, Counters, Metric, Policy};
@@ -89,8 +90,11 @@ impl Entry {
 }
 
 /// The counters any of `policies` reads (empty: the organization keeps no ledger).
-pub fn keys_read(policies: &[Policy]) -> BTreeSet<CounterKey> {
-    policies.iter().flat_map(Policy::counters).collect()
+pub fn keys_read<P: Borrow<Policy>>(policies: &[P]) -> BTreeSet<CounterKey> {
+    policies
+        .iter()
+        .flat_map(|p| p.borrow().counters())
+        .collect()
 }
 
 /// The counters `keys` for `resource` at `now_ms`, from `ledger`. An activity without a signing

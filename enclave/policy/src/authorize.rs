@@ -12,6 +12,7 @@
 //!
 //! Errors are handled by [`ErrorHandling::FailClosed`], the only mode.
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
 
 use crate::context::Context;
@@ -187,7 +188,11 @@ fn ids(results: &[PolicyResult], effect: Effect, pred: impl Fn(&Outcome) -> bool
 /// `ctx.approvers` are the users who approved so far (the submitter's stamp counts as the first
 /// approval); `ctx.credentials` the credentials they used.
 #[must_use]
-pub fn authorize(policies: &[Policy], root: &RootQuorum, ctx: &Context) -> Authorization {
+pub fn authorize<P: Borrow<Policy>>(
+    policies: &[P],
+    root: &RootQuorum,
+    ctx: &Context,
+) -> Authorization {
     let done = |decision, reason, policies| Authorization {
         decision,
         reason,
@@ -214,7 +219,8 @@ pub fn authorize(policies: &[Policy], root: &RootQuorum, ctx: &Context) -> Autho
     };
     let results: Vec<PolicyResult> = policies
         .iter()
-        .map(|p| PolicyResult {
+        .map(Borrow::borrow)
+        .map(|p: &Policy| PolicyResult {
             policy_id: p.id().to_owned(),
             effect: p.effect(),
             outcome: p.evaluate(&env),

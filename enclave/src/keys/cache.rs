@@ -7,74 +7,17 @@
 //! which fails for a forged or swapped blob as before. Values are `Arc`s of zeroize-on-drop
 //! types: an evicted secret is wiped once the last request using it finishes.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
-
 use super::SeedMaterial;
 use super::account::AccountKey;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::lru::Lru;
+pub use crate::lru::{CacheKey, cache_key};
 
 pub const SEED_CAPACITY: usize = 1024;
 pub const KEY_CAPACITY: usize = 4096;
-
-pub type CacheKey = [u8; 32];
-
-/// Hashes the parts that identify a cached secret.
-pub fn cache_key(parts: &[&[u8]]) -> CacheKey {
-    let mut h = Sha256::new();
-    for part in parts {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part);
-    }
-    h.finalize().into()
-}
-
-/// Least-recently-used map with a fixed capacity (eviction scans; capacities are small).
-struct Lru<V> {
-    capacity: usize,
-    tick: u64,
-    map: HashMap<CacheKey, (Arc<V>, u64)>,
-}
-
-impl<V> Lru<V> {
-    fn new(capacity: usize) -> Self {
-        Lru {
-            capacity,
-            tick: 0,
-            map: HashMap::new(),
-        }
-    }
-
-    fn get(&mut self, key: &CacheKey) -> Option<Arc<V>> {
-        self.tick = self.tick.wrapping_add(1);
-        let tick = self.tick;
-        self.map.get_mut(key).map(|(v, used)| {
-            *used = tick;
-            v.clone()
-        })
-    }
-
-    fn insert(&mut self, key: CacheKey, value: Arc<V>) {
-        if self.capacity == 0 {
-            return;
-        }
-        if self.map.len() >= self.capacity && !self.map.contains_key(&key) {
-            let oldest = self
-                .map
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| *k);
-            if let Some(oldest) = oldest {
-                self.map.remove(&oldest);
-            }
-        }
-        self.tick = self.tick.wrapping_add(1);
-        self.map.insert(key, (value, self.tick));
-    }
-}
 
 pub struct KeyCache {
     seeds: Mutex<Lru<SeedMaterial>>,
@@ -97,21 +40,6 @@ impl fmt::Debug for KeyCache {
     }
 }
 
-fn get_or_insert<V>(
-    lru: &Mutex<Lru<V>>,
-    key: CacheKey,
-    make: impl FnOnce() -> Result<V>,
-) -> Result<Arc<V>> {
-    let poisoned = |_| Error::Internal("key cache poisoned");
-    if let Some(hit) = lru.lock().map_err(poisoned)?.get(&key) {
-        return Ok(hit);
-    }
-    // Compute outside the lock: PBKDF2-free, but a SLIP-10 walk should not serialise requests.
-    let value = Arc::new(make()?);
-    lru.lock().map_err(poisoned)?.insert(key, value.clone());
-    Ok(value)
-}
-
 impl KeyCache {
     pub fn with_capacity(seeds: usize, keys: usize) -> Self {
         KeyCache {
@@ -125,7 +53,7 @@ impl KeyCache {
         key: CacheKey,
         open: impl FnOnce() -> Result<SeedMaterial>,
     ) -> Result<Arc<SeedMaterial>> {
-        get_or_insert(&self.seeds, key, open)
+        Lru::get_or_insert(&self.seeds, key, open)
     }
 
     pub fn key(
@@ -133,13 +61,13 @@ impl KeyCache {
         key: CacheKey,
         derive: impl FnOnce() -> Result<AccountKey>,
     ) -> Result<Arc<AccountKey>> {
-        get_or_insert(&self.keys, key, derive)
+        Lru::get_or_insert(&self.keys, key, derive)
     }
 
     /// (seeds, keys) currently held.
     pub fn len(&self) -> (usize, usize) {
-        let seeds = self.seeds.lock().map(|l| l.map.len()).unwrap_or(0);
-        let keys = self.keys.lock().map(|l| l.map.len()).unwrap_or(0);
+        let seeds = self.seeds.lock().map(|l| l.len()).unwrap_or(0);
+        let keys = self.keys.lock().map(|l| l.len()).unwrap_or(0);
         (seeds, keys)
     }
 }
@@ -147,6 +75,7 @@ impl KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use keyhold_shared::msg::Curve;
 
     #[test]
