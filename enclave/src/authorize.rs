@@ -337,7 +337,10 @@ mod tests {
         let a = stored("cache-test-1", true, "activity.type == 'A'");
         let first = compile(&a, Effect::Allow).unwrap().unwrap();
         let again = compile(&a, Effect::Allow).unwrap().unwrap();
-        assert!(Arc::ptr_eq(&first, &again), "same text: served from the cache");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "same text: served from the cache"
+        );
 
         // an update_policy keeps the id and changes the text: never the old compiled form
         let edited = stored("cache-test-1", true, "activity.type == 'B'");

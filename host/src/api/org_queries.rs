@@ -31,7 +31,18 @@ pub async fn call_fresh(
     org_id: &str,
     make: impl Fn(&OrgRecord, Option<&SealedOrgState>) -> Request,
 ) -> Result<(OrgRecord, Response), ApiError> {
-    let (org, first) = attempt(state, org_id, None, &make).await?;
+    call_fresh_from(state, org_id, None, make).await
+}
+
+/// `call_fresh`, trying first with `loaded`, a record the caller has just read (saves reading
+/// and decoding the sealed state twice per activity; a stale one is reloaded as usual).
+pub async fn call_fresh_from(
+    state: &AppState,
+    org_id: &str,
+    loaded: Option<OrgRecord>,
+    make: impl Fn(&OrgRecord, Option<&SealedOrgState>) -> Request,
+) -> Result<(OrgRecord, Response), ApiError> {
+    let (org, first) = attempt(state, org_id, None, loaded, &make).await?;
     let unknown_credential = matches!(
         &first,
         Err(HostError::Enclave(WireError {
@@ -40,7 +51,7 @@ pub async fn call_fresh(
         }))
     );
     if unknown_credential && let Some(parent) = state.store.parent_of(org.id).await? {
-        let (org, second) = attempt(state, org_id, Some(parent), &make).await?;
+        let (org, second) = attempt(state, org_id, Some(parent), None, &make).await?;
         return Ok((org, second?));
     }
     Ok((org, first?))
@@ -52,12 +63,16 @@ async fn attempt(
     state: &AppState,
     org_id: &str,
     parent: Option<OrgId>,
+    mut loaded: Option<OrgRecord>,
     make: &impl Fn(&OrgRecord, Option<&SealedOrgState>) -> Request,
 ) -> Result<(OrgRecord, Result<Response, HostError>), ApiError> {
     let mut tries = 0u32;
     let mut stale_at = None;
     loop {
-        let org = load_org(state, org_id).await?;
+        let org = match loaded.take() {
+            Some(org) => org,
+            None => load_org(state, org_id).await?,
+        };
         let parent_state = match parent {
             None => None,
             Some(id) => Some(

@@ -99,7 +99,13 @@ async fn run(
         body: body.to_vec(),
         stamp,
     };
-    super::retry::on_conflict(|| execute(&state, &org, &envelope, &request, &fingerprint)).await
+    // The record just read serves the first attempt; a retry after a lost race reads again.
+    let first = std::sync::atomic::AtomicBool::new(true);
+    super::retry::on_conflict(|| {
+        let fresh = first.swap(false, std::sync::atomic::Ordering::Relaxed);
+        execute(&state, &org, fresh, &envelope, &request, &fingerprint)
+    })
+    .await
 }
 
 /// One attempt at an activity: runs it in the enclave and stores what it wrote, or finds it
@@ -107,6 +113,7 @@ async fn run(
 async fn execute(
     state: &AppState,
     org: &OrgRecord,
+    fresh: bool,
     envelope: &Envelope,
     request: &SignedRequest,
     fingerprint: &str,
@@ -118,14 +125,19 @@ async fn execute(
     }
 
     let context = resolve_context(state, org.id, envelope).await?;
-    let called = super::org_queries::call_fresh(state, &envelope.organization_id, |org, parent| {
-        Request::Activity(ActivityRequest {
-            parent: parent.cloned(),
-            request: request.clone(),
-            org: org.sealed.clone(),
-            context: context.clone(),
-        })
-    })
+    let called = super::org_queries::call_fresh_from(
+        state,
+        &envelope.organization_id,
+        fresh.then(|| org.clone()),
+        |org, parent| {
+            Request::Activity(ActivityRequest {
+                parent: parent.cloned(),
+                request: request.clone(),
+                org: org.sealed.clone(),
+                context: context.clone(),
+            })
+        },
+    )
     .await;
     let (org, response) = match called {
         Ok(called) => called,
