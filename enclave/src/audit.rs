@@ -185,6 +185,14 @@ impl AuditLog {
                         "the receipt does not match the organization's sealed checkpoint",
                     ));
                 }
+                // Each receipt names the state version its step left behind: a newer one than
+                // the state presented means the host is presenting a state the chain has
+                // already moved past (a rollback, e.g. to undo a sub-organization's deletion).
+                if body.org_version > state.version {
+                    return Err(Error::AuditHeadRefused(
+                        "the receipt records a newer organization state than the one presented",
+                    ));
+                }
                 AuditCheckpoint {
                     seq: body.seq,
                     hash,

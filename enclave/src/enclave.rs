@@ -5,8 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use keyhold_shared::msg::{
     AttestRequest, Attestation, BootKey, BootstrapOrgOutput, BootstrapOrgRequest,
-    DOMAIN_BOOTSTRAP_ORG, DOMAIN_SIGNER_KEY, EnclaveStatus, MAX_NONCE_LEN, QuorumManifest, Request,
-    Response, SealedOrgState, SignerKey, domain_digest,
+    DOMAIN_BOOTSTRAP_ORG, DOMAIN_SESSION_SIGNER, DOMAIN_SIGNER_KEY, EnclaveStatus, MAX_NONCE_LEN,
+    QuorumManifest, Request, Response, SealedOrgState, SignerKey, domain_digest,
 };
 use keyhold_shared::{ApiKeyId, OrgId, UserId, Uuid, WireError};
 use p256::ecdsa::signature::hazmat::PrehashSigner as _;
@@ -38,6 +38,8 @@ pub struct Keys {
     pub cache: crate::keys::cache::KeyCache,
     /// Signs export and import bundles; clients pin its public key.
     pub bundle_signer: crate::bundles::signed::BundleSigner,
+    /// Signs session JWTs (`stamp_login`, read-only sessions) and checks read-only ones.
+    pub session_signer: crate::auth::session::SessionSigner,
     /// The receipt key and the organizations' audit chain heads (shared across a manifest
     /// update: the chains go on).
     pub audit: Arc<AuditLog>,
@@ -66,6 +68,7 @@ impl Keys {
             quorum: QuorumKey::from_bytes(zeroize::Zeroizing::new(*quorum.expose())),
             cache: crate::keys::cache::KeyCache::default(),
             bundle_signer: crate::bundles::signed::BundleSigner::derive(quorum)?,
+            session_signer: crate::auth::session::SessionSigner::derive(quorum)?,
             audit,
             pending: Arc::default(),
         })
@@ -275,6 +278,7 @@ impl Enclave {
                 keys.pending.confirm(org.org_id, org.version)?;
                 let parent = Self::open_parent(&keys, &org, auth.parent.as_ref())?;
                 Ok(Response::Authenticate(activities::authenticate_query(
+                    &keys.session_signer,
                     &org,
                     parent.as_ref(),
                     &auth.request,
@@ -287,6 +291,7 @@ impl Enclave {
                 keys.pending.confirm(org.org_id, org.version)?;
                 let parent = Self::open_parent(&keys, &org, read.parent.as_ref())?;
                 Ok(Response::ReadOrg(Box::new(activities::read_org(
+                    &keys.session_signer,
                     &org,
                     parent.as_ref(),
                     &read.request,
@@ -321,6 +326,7 @@ impl Enclave {
                 Ok(Response::Activity(Box::new(output)))
             }
             Request::SignerKey => Ok(Response::SignerKey(self.signer_key()?)),
+            Request::SessionSigner => Ok(Response::SessionSigner(self.session_signer_key()?)),
             Request::AuditKey => Ok(Response::AuditKey(self.keys()?.audit.certificate())),
             Request::Recover(org) => Ok(Response::Recover(
                 self.keys()?.pending.get(org)?.map(Box::new),
@@ -366,6 +372,22 @@ impl Enclave {
             .signing
             .sign_prehash(&digest)
             .map_err(|_| Error::Internal("endorse signer key"))?;
+        Ok(SignerKey {
+            public_key,
+            endorsement: signature.to_der().as_bytes().to_vec(),
+        })
+    }
+
+    /// The session JWT signing key, endorsed by the quorum signing key.
+    fn session_signer_key(&self) -> Result<SignerKey> {
+        let keys = self.keys()?;
+        let public_key = keys.session_signer.public_key();
+        let digest = domain_digest(DOMAIN_SESSION_SIGNER, &public_key)
+            .map_err(|_| Error::Internal("encode session signer key"))?;
+        let signature: p256::ecdsa::Signature = keys
+            .signing
+            .sign_prehash(&digest)
+            .map_err(|_| Error::Internal("endorse session signer key"))?;
         Ok(SignerKey {
             public_key,
             endorsement: signature.to_der().as_bytes().to_vec(),
@@ -442,6 +464,7 @@ impl Enclave {
             usage: Vec::new(),
             private_keys: Vec::new(),
             audit: None,
+            deleted_at_ms: None,
         };
         let sealed_state = keys.org_sealer.seal(&state)?;
         keys.audit.start_chain(org_id)?;

@@ -147,6 +147,7 @@ fn commit(activity: ActivityRecord) -> ActivityCommit {
         replace_existing: false,
         exported: vec![],
         receipt: None,
+        detach_from_parent: false,
     }
 }
 
