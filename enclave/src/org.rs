@@ -78,7 +78,7 @@ struct Tombstone {
 
 /// A sealed blob, opened.
 enum Opened {
-    Live(OrgState),
+    Live(Box<OrgState>),
     Deleted(Tombstone),
 }
 
@@ -403,7 +403,7 @@ impl OrgSealer {
         // The format is told apart by the associated data, which the AEAD authenticates: a
         // blob cannot be opened as the other format.
         let state = match self.open_any_format(sealed)? {
-            Opened::Live(state) => state,
+            Opened::Live(state) => *state,
             Opened::Deleted(tombstone) => {
                 if tombstone.org_id != sealed.org_id || tombstone.version != sealed.version {
                     return Err(Error::Unseal);
@@ -436,7 +436,7 @@ impl OrgSealer {
                         .map_err(|_| Error::Unseal)?,
                 );
             }
-            return Ok(Opened::Live(state));
+            return Ok(Opened::Live(Box::new(state)));
         }
         if let Ok(plaintext) = open(org_tombstone_aad(org, version)) {
             // The checkpoint that follows is of no use: nothing runs in a deleted organization.
@@ -446,12 +446,12 @@ impl OrgSealer {
         }
         if let Ok(plaintext) = open(org_state_aad_v2(org, version)) {
             return keyhold_shared::frame::decode::<v2::OrgState>(&plaintext)
-                .map(|s| Opened::Live(s.into()))
+                .map(|s| Opened::Live(Box::new(s.into())))
                 .map_err(|_| Error::Unseal);
         }
         let plaintext = open(org_state_aad(org, version))?;
         keyhold_shared::frame::decode::<v1::OrgState>(&plaintext)
-            .map(|s| Opened::Live(s.into()))
+            .map(|s| Opened::Live(Box::new(s.into())))
             .map_err(|_| Error::Unseal)
     }
 
