@@ -274,8 +274,7 @@ impl Enclave {
             }
             Request::Authenticate(auth) => {
                 let keys = self.keys()?;
-                let org = keys.org_sealer.open(&auth.org)?;
-                keys.pending.confirm(org.org_id, org.version)?;
+                let org = Self::open_stored(&keys, &auth.org)?;
                 let parent = Self::open_parent(&keys, &org, auth.parent.as_ref())?;
                 Ok(Response::Authenticate(activities::authenticate_query(
                     &keys.session_signer,
@@ -287,8 +286,7 @@ impl Enclave {
             }
             Request::ReadOrg(read) => {
                 let keys = self.keys()?;
-                let org = keys.org_sealer.open(&read.org)?;
-                keys.pending.confirm(org.org_id, org.version)?;
+                let org = Self::open_stored(&keys, &read.org)?;
                 let parent = Self::open_parent(&keys, &org, read.parent.as_ref())?;
                 Ok(Response::ReadOrg(Box::new(activities::read_org(
                     &keys.session_signer,
@@ -300,9 +298,7 @@ impl Enclave {
             }
             Request::Activity(activity) => {
                 let keys = self.keys()?;
-                let org = keys.org_sealer.open(&activity.org)?;
-                // The host holds this version: an answer that sealed it is stored.
-                keys.pending.confirm(org.org_id, org.version)?;
+                let org = Self::open_stored(&keys, &activity.org)?;
                 if let Some(parent) = Self::open_parent(&keys, &org, activity.parent.as_ref())? {
                     auth::parent::refuse_parent_activity(
                         &org,
@@ -348,6 +344,23 @@ impl Enclave {
                     .audit
                     .signed_head(request.org_id, &request.nonce, now_ms())?,
             ))),
+        }
+    }
+
+    /// Opens the organization state the host presents for a client request. The host holds
+    /// this version, so an answer that sealed it is stored and need not be kept for recovery —
+    /// also when it is a deleted organization's tombstone (the deletion's answer is stored).
+    fn open_stored(keys: &Keys, sealed: &SealedOrgState) -> Result<OrgState> {
+        match keys.org_sealer.open(sealed) {
+            Ok(org) => {
+                keys.pending.confirm(org.org_id, org.version)?;
+                Ok(org)
+            }
+            Err(Error::OrganizationDeleted(org)) => {
+                keys.pending.confirm(org, sealed.version)?;
+                Err(Error::OrganizationDeleted(org))
+            }
+            Err(e) => Err(e),
         }
     }
 

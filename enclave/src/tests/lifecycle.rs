@@ -573,6 +573,29 @@ fn a_deleted_sub_organization_is_refused_for_every_activity_and_query() {
 }
 
 #[test]
+fn the_deletion_is_kept_for_recovery_until_the_host_presents_the_tombstone() {
+    let d = deleted();
+    let recover = || match d.f.enclave.handle(Request::Recover(d.sub_id)).unwrap() {
+        Response::Recover(answer) => answer,
+        other => panic!("unexpected answer {other:?}"),
+    };
+    // a host that crashed before storing it gets the deletion back, as for any change
+    let kept = recover().unwrap();
+    assert_eq!(kept.output.new_org_state, Some(d.tombstone.clone()));
+    // presenting the tombstone shows it stored
+    assert_eq!(
+        code(authenticate(
+            &d.f,
+            &d.tombstone,
+            None,
+            signed(&d.alice, &query(&d.sub_id))
+        )),
+        ErrorCode::NotFound
+    );
+    assert!(recover().is_none());
+}
+
+#[test]
 fn host_keeps_sending_the_deleted_sub_organizations_old_state() {
     let d = deleted();
     let (f, sub_id) = (&d.f, d.sub_id);
