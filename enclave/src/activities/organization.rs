@@ -1,6 +1,6 @@
 //! Activities that change the organization itself (users, credentials, tags, policies, root
-//! quorum): each edits a successor of the sealed state, which must still be a valid
-//! organization afterwards, and remembers the activity's fingerprint against replay.
+//! quorum, name, deletion): each edits a successor of the sealed state, which must still be a
+//! valid organization afterwards, and remembers the activity's fingerprint against replay.
 
 use keyhold_shared::{Uuid, WalletId};
 use serde_json::Value;
