@@ -186,12 +186,14 @@ impl AuditLog {
                     ));
                 }
                 // Each receipt names the state version its step left behind: a newer one than
-                // the state presented means the host is presenting a state the chain has
-                // already moved past (a rollback, e.g. to undo a sub-organization's deletion).
+                // the state presented means the chain has moved past that state — a rollback
+                // (e.g. to undo a sub-organization's deletion), or an honest host that read the
+                // state just before another host committed the next one: stale, so it reloads.
                 if body.org_version > state.version {
-                    return Err(Error::AuditHeadRefused(
-                        "the receipt records a newer organization state than the one presented",
-                    ));
+                    return Err(Error::StaleState {
+                        got: state.version,
+                        seen: body.org_version,
+                    });
                 }
                 AuditCheckpoint {
                     seq: body.seq,

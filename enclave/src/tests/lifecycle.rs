@@ -659,7 +659,7 @@ fn after_a_restart_the_old_state_is_refused_with_the_deletion_receipt() {
         ErrorCode::AuditHeadNeeded
     );
     // ...and the host cannot resume it from the old state with the newest receipt, which
-    // records the tombstone's version
+    // records the tombstone's version: the old state is stale
     let err = f
         .enclave
         .handle(Request::AuditResume(AuditResumeRequest {
@@ -667,11 +667,7 @@ fn after_a_restart_the_old_state_is_refused_with_the_deletion_receipt() {
             latest: Some(d.output.receipt.clone()),
         }))
         .unwrap_err();
-    assert!(
-        err.message.contains("newer organization state"),
-        "{}",
-        err.message
-    );
+    assert_eq!(err.code, ErrorCode::StaleState, "{}", err.message);
     // the tombstone itself stays refused after the restart
     assert_eq!(
         code(authenticate(
