@@ -106,6 +106,7 @@ fn unsealing(c: &mut Criterion) {
         usage: vec![],
         private_keys: vec![],
         audit: None,
+        deleted_at_ms: None,
     };
     let sealed = sealer.seal(&state).unwrap();
     c.bench_function("unseal/org_state_20_policies", |b| {

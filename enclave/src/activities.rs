@@ -8,6 +8,8 @@ mod create_wallet;
 mod envelope;
 mod export;
 mod import;
+mod login_sessions;
+mod org_lifecycle;
 mod org_view;
 mod organization;
 mod policies;
@@ -17,6 +19,7 @@ mod sign_transaction;
 mod signer;
 mod sub_orgs;
 mod transfer;
+mod user_updates;
 mod users;
 
 use keyhold_shared::msg::{
@@ -46,6 +49,7 @@ pub const APPROVAL_WINDOW_MS: u64 = 24 * 60 * 60 * 1000;
 /// Authenticates a query (a read served by the host) and returns who asked: a user of `org`
 /// or of its `parent` (which may read its sub-organizations).
 pub fn authenticate_query(
+    sessions: &crate::auth::session::SessionSigner,
     org: &OrgState,
     parent: Option<&OrgState>,
     request: &SignedRequest,
@@ -53,7 +57,7 @@ pub fn authenticate_query(
 ) -> Result<Principal> {
     let body = QueryBody::parse(&request.body)?;
     // Authenticate first: an unauthenticated caller learns nothing about organization ids.
-    let auth = authenticate_reader(org, parent, request, now_ms)?;
+    let auth = authenticate_reader(sessions, org, parent, request, now_ms)?;
     body.check_organization(org)?;
     Ok(principal(auth.org, &auth))
 }
@@ -184,6 +188,18 @@ pub(crate) fn perform(
         "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8" | "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V7" => {
             (sub_orgs::run(keys, org, envelope, allowed, now_ms)?, None)
         }
+        "ACTIVITY_TYPE_CREATE_READ_ONLY_SESSION" => (
+            login_sessions::read_only(&keys.session_signer, org, &allowed, now_ms)?,
+            None,
+        ),
+        "ACTIVITY_TYPE_STAMP_LOGIN" => login_sessions::stamp_login(
+            &keys.session_signer,
+            org,
+            body,
+            envelope,
+            &allowed,
+            now_ms,
+        )?,
         kind if transfer::handles(kind) => {
             transfer::perform(keys, org, body, envelope, context, allowed, now_ms)?
         }
@@ -215,18 +231,21 @@ pub struct Allowed {
     _proof: keyhold_policy::PolicyAllowed,
     track_limits: bool,
     submitter: keyhold_shared::UserId,
+    /// Hex public key of the credential the submitter stamped with.
+    submitter_key: String,
 }
 
 impl Allowed {
     pub(crate) fn new(
         proof: keyhold_policy::PolicyAllowed,
         track_limits: bool,
-        submitter: keyhold_shared::UserId,
+        submitter: &Authenticated<'_>,
     ) -> Self {
         Allowed {
             _proof: proof,
             track_limits,
-            submitter,
+            submitter: submitter.user.id,
+            submitter_key: submitter.credential.public_key_hex(),
         }
     }
 
@@ -239,6 +258,11 @@ impl Allowed {
     /// The user whose stamp submitted the activity.
     pub fn submitter(&self) -> keyhold_shared::UserId {
         self.submitter
+    }
+
+    /// The public key (hex) of the credential the submitter stamped with.
+    pub fn submitter_key(&self) -> &str {
+        &self.submitter_key
     }
 }
 

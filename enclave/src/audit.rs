@@ -185,6 +185,16 @@ impl AuditLog {
                         "the receipt does not match the organization's sealed checkpoint",
                     ));
                 }
+                // Each receipt names the state version its step left behind: a newer one than
+                // the state presented means the chain has moved past that state — a rollback
+                // (e.g. to undo a sub-organization's deletion), or an honest host that read the
+                // state just before another host committed the next one: stale, so it reloads.
+                if body.org_version > state.version {
+                    return Err(Error::StaleState {
+                        got: state.version,
+                        seen: body.org_version,
+                    });
+                }
                 AuditCheckpoint {
                     seq: body.seq,
                     hash,

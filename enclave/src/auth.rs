@@ -4,6 +4,7 @@
 
 pub mod parent;
 pub mod schemes;
+pub mod session;
 pub mod stamp;
 pub mod webauthn;
 
@@ -19,6 +20,8 @@ use crate::org::{ApiKey, Authenticator, OrgState, User};
 pub enum Credential<'a> {
     ApiKey(&'a ApiKey),
     Authenticator(&'a Authenticator),
+    /// A read-only session token (`X-Session`): reads only, never an activity.
+    ReadOnlySession,
 }
 
 impl Credential<'_> {
@@ -27,6 +30,7 @@ impl Credential<'_> {
         match self {
             Credential::ApiKey(k) => k.id.to_string(),
             Credential::Authenticator(a) => a.id.to_string(),
+            Credential::ReadOnlySession => String::new(),
         }
     }
 
@@ -35,6 +39,7 @@ impl Credential<'_> {
         match self {
             Credential::ApiKey(k) => k.curve.credential_type(),
             Credential::Authenticator(_) => "CREDENTIAL_TYPE_WEBAUTHN_AUTHENTICATOR",
+            Credential::ReadOnlySession => "",
         }
     }
 
@@ -42,13 +47,14 @@ impl Credential<'_> {
         match self {
             Credential::ApiKey(k) => hex::encode(&k.public_key),
             Credential::Authenticator(a) => hex::encode(&a.public_key),
+            Credential::ReadOnlySession => String::new(),
         }
     }
 
     /// A passkey's credential id (base64url), as policies see it.
     pub fn credential_id(&self) -> Option<String> {
         match self {
-            Credential::ApiKey(_) => None,
+            Credential::ApiKey(_) | Credential::ReadOnlySession => None,
             Credential::Authenticator(a) => Some(URL_SAFE_NO_PAD.encode(&a.credential_id)),
         }
     }
@@ -90,6 +96,9 @@ pub fn authenticate<'a>(
 ) -> Result<Authenticated<'a>> {
     match &request.stamp {
         Stamp::Missing => Err(Error::SignatureMissing),
+        Stamp::Session(_) => Err(Error::PermissionDenied(
+            "a read-only session (X-Session) may only read; stamp activities with X-Stamp or X-Stamp-Webauthn",
+        )),
         Stamp::ApiKey(header) => {
             let stamp = stamp::ApiKeyStamp::parse(header)?;
             let (user, api_key) = org
@@ -129,13 +138,18 @@ pub fn authenticate<'a>(
 
 /// Authenticates a read: against `org`'s users, or else against its parent's, as Turnkey lets
 /// a parent organization's users read (never change) its sub-organizations. `parent` is checked
-/// to be `org`'s parent by the id sealed inside `org`.
+/// to be `org`'s parent by the id sealed inside `org`. A read may also come with a read-only
+/// session token instead of a stamp ([`read_only_session`]).
 pub fn authenticate_reader<'a>(
+    sessions: &session::SessionSigner,
     org: &'a OrgState,
     parent: Option<&'a OrgState>,
     request: &SignedRequest,
     now_ms: u64,
 ) -> Result<Authenticated<'a>> {
+    if let Stamp::Session(token) = &request.stamp {
+        return read_only_session(sessions, org, parent, token, now_ms);
+    }
     let Some(parent) = parent else {
         return authenticate(org, request, now_ms);
     };
@@ -150,4 +164,54 @@ pub fn authenticate_reader<'a>(
         }
         other => other,
     }
+}
+
+/// A read by the holder of a read-only session token: a bearer credential (as in Turnkey) for
+/// the user it names, in its organization — `org`, or `org`'s parent (checked as for stamps).
+/// The user must still exist: deleting the user ends their sessions.
+fn read_only_session<'a>(
+    sessions: &session::SessionSigner,
+    org: &'a OrgState,
+    parent: Option<&'a OrgState>,
+    token: &str,
+    now_ms: u64,
+) -> Result<Authenticated<'a>> {
+    let claims = sessions.verify(token)?;
+    if claims.session_type != session::READ_ONLY {
+        return Err(Error::SessionInvalid(
+            "only a read-only session may be sent as X-Session",
+        ));
+    }
+    if now_ms / 1000 >= claims.exp {
+        return Err(Error::SessionExpired);
+    }
+    let home = if claims.organization_id == org.org_id.to_string() {
+        org
+    } else {
+        match parent {
+            Some(parent) if claims.organization_id == parent.org_id.to_string() => {
+                parent::check(org, parent)?;
+                parent
+            }
+            // Without the parent's state, as for a stamp by a key the organization does not
+            // hold: the host asks again with it when the organization has a parent.
+            None => return Err(Error::PublicKeyNotFound),
+            Some(_) => {
+                return Err(Error::OrganizationMismatch(
+                    "the read-only session belongs to another organization".into(),
+                ));
+            }
+        }
+    };
+    let user = home
+        .users
+        .iter()
+        .find(|u| u.id.to_string() == claims.user_id)
+        .ok_or(Error::SessionInvalid("the session's user no longer exists"))?;
+    Ok(Authenticated {
+        org: home,
+        user,
+        credential: Credential::ReadOnlySession,
+        _proof: (),
+    })
 }

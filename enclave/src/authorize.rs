@@ -70,7 +70,7 @@ pub fn resource_action(kind: &str) -> (&'static str, &'static str) {
         "CREATE_API_KEYS" | "CREATE_AUTHENTICATORS" | "CREATE_OAUTH_PROVIDERS" => {
             ("CREDENTIAL", "CREATE")
         }
-        "CREATE_READ_WRITE_SESSION" => ("AUTH", "CREATE"),
+        "CREATE_READ_WRITE_SESSION" | "STAMP_LOGIN" => ("AUTH", "CREATE"),
         "DELETE_API_KEYS" | "DELETE_AUTHENTICATORS" | "DELETE_OAUTH_PROVIDERS" => {
             ("CREDENTIAL", "DELETE")
         }
@@ -126,6 +126,13 @@ fn activity(envelope: &Envelope) -> Activity {
         if let Some(value) = value {
             activity.params.insert((*name).to_owned(), value);
         }
+    }
+    // Turnkey: "the session profile ID, or an empty string when omitted".
+    if kind == "STAMP_LOGIN" {
+        let profile = string_param(envelope, "sessionProfileId").unwrap_or_else(|| Value::str(""));
+        activity
+            .params
+            .insert("session_profile_id".to_owned(), profile);
     }
     activity
 }
@@ -293,7 +300,6 @@ pub fn authorize(
         Decision::Allow => {
             let submitter = approvers
                 .first()
-                .map(|a| a.user.id)
                 .ok_or(Error::Internal("activity without submitter"))?;
             authorization
                 .allowed()

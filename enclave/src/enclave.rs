@@ -5,8 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use keyhold_shared::msg::{
     AttestRequest, Attestation, BootKey, BootstrapOrgOutput, BootstrapOrgRequest,
-    DOMAIN_BOOTSTRAP_ORG, DOMAIN_SIGNER_KEY, EnclaveStatus, MAX_NONCE_LEN, QuorumManifest, Request,
-    Response, SealedOrgState, SignerKey, domain_digest,
+    DOMAIN_BOOTSTRAP_ORG, DOMAIN_SESSION_SIGNER, DOMAIN_SIGNER_KEY, EnclaveStatus, MAX_NONCE_LEN,
+    QuorumManifest, Request, Response, SealedOrgState, SignerKey, domain_digest,
 };
 use keyhold_shared::{ApiKeyId, OrgId, UserId, Uuid, WireError};
 use p256::ecdsa::signature::hazmat::PrehashSigner as _;
@@ -38,6 +38,8 @@ pub struct Keys {
     pub cache: crate::keys::cache::KeyCache,
     /// Signs export and import bundles; clients pin its public key.
     pub bundle_signer: crate::bundles::signed::BundleSigner,
+    /// Signs session JWTs (`stamp_login`, read-only sessions) and checks read-only ones.
+    pub session_signer: crate::auth::session::SessionSigner,
     /// The receipt key and the organizations' audit chain heads (shared across a manifest
     /// update: the chains go on).
     pub audit: Arc<AuditLog>,
@@ -66,6 +68,7 @@ impl Keys {
             quorum: QuorumKey::from_bytes(zeroize::Zeroizing::new(*quorum.expose())),
             cache: crate::keys::cache::KeyCache::default(),
             bundle_signer: crate::bundles::signed::BundleSigner::derive(quorum)?,
+            session_signer: crate::auth::session::SessionSigner::derive(quorum)?,
             audit,
             pending: Arc::default(),
         })
@@ -281,10 +284,10 @@ impl Enclave {
             }
             Request::Authenticate(auth) => {
                 let keys = self.keys()?;
-                let org = keys.org_sealer.open(&auth.org)?;
-                keys.pending.confirm(org.org_id, org.version)?;
+                let org = Self::open_stored(&keys, &auth.org)?;
                 let parent = Self::open_parent(&keys, &org, auth.parent.as_ref())?;
                 Ok(Response::Authenticate(activities::authenticate_query(
+                    &keys.session_signer,
                     &org,
                     parent.as_ref(),
                     &auth.request,
@@ -293,10 +296,10 @@ impl Enclave {
             }
             Request::ReadOrg(read) => {
                 let keys = self.keys()?;
-                let org = keys.org_sealer.open(&read.org)?;
-                keys.pending.confirm(org.org_id, org.version)?;
+                let org = Self::open_stored(&keys, &read.org)?;
                 let parent = Self::open_parent(&keys, &org, read.parent.as_ref())?;
                 Ok(Response::ReadOrg(Box::new(activities::read_org(
+                    &keys.session_signer,
                     &org,
                     parent.as_ref(),
                     &read.request,
@@ -305,9 +308,7 @@ impl Enclave {
             }
             Request::Activity(activity) => {
                 let keys = self.keys()?;
-                let org = keys.org_sealer.open(&activity.org)?;
-                // The host holds this version: an answer that sealed it is stored.
-                keys.pending.confirm(org.org_id, org.version)?;
+                let org = Self::open_stored(&keys, &activity.org)?;
                 if let Some(parent) = Self::open_parent(&keys, &org, activity.parent.as_ref())? {
                     auth::parent::refuse_parent_activity(
                         &org,
@@ -331,6 +332,7 @@ impl Enclave {
                 Ok(Response::Activity(Box::new(output)))
             }
             Request::SignerKey => Ok(Response::SignerKey(self.signer_key()?)),
+            Request::SessionSigner => Ok(Response::SessionSigner(self.session_signer_key()?)),
             Request::AuditKey => Ok(Response::AuditKey(self.keys()?.audit.certificate())),
             Request::Recover(org) => Ok(Response::Recover(
                 self.keys()?.pending.get(org)?.map(Box::new),
@@ -355,6 +357,23 @@ impl Enclave {
         }
     }
 
+    /// Opens the organization state the host presents for a client request. The host holds
+    /// this version, so an answer that sealed it is stored and need not be kept for recovery —
+    /// also when it is a deleted organization's tombstone (the deletion's answer is stored).
+    fn open_stored(keys: &Keys, sealed: &SealedOrgState) -> Result<OrgState> {
+        match keys.org_sealer.open(sealed) {
+            Ok(org) => {
+                keys.pending.confirm(org.org_id, org.version)?;
+                Ok(org)
+            }
+            Err(Error::OrganizationDeleted(org)) => {
+                keys.pending.confirm(org, sealed.version)?;
+                Err(Error::OrganizationDeleted(org))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The parent organization state the host passed along, opened and checked to be `org`'s.
     fn open_parent(
         keys: &Keys,
@@ -376,6 +395,22 @@ impl Enclave {
             .signing
             .sign_prehash(&digest)
             .map_err(|_| Error::Internal("endorse signer key"))?;
+        Ok(SignerKey {
+            public_key,
+            endorsement: signature.to_der().as_bytes().to_vec(),
+        })
+    }
+
+    /// The session JWT signing key, endorsed by the quorum signing key.
+    fn session_signer_key(&self) -> Result<SignerKey> {
+        let keys = self.keys()?;
+        let public_key = keys.session_signer.public_key();
+        let digest = domain_digest(DOMAIN_SESSION_SIGNER, &public_key)
+            .map_err(|_| Error::Internal("encode session signer key"))?;
+        let signature: p256::ecdsa::Signature = keys
+            .signing
+            .sign_prehash(&digest)
+            .map_err(|_| Error::Internal("endorse session signer key"))?;
         Ok(SignerKey {
             public_key,
             endorsement: signature.to_der().as_bytes().to_vec(),
@@ -452,6 +487,7 @@ impl Enclave {
             usage: Vec::new(),
             private_keys: Vec::new(),
             audit: None,
+            deleted_at_ms: None,
         };
         let sealed_state = keys.org_sealer.seal(&state)?;
         keys.audit.start_chain(org_id)?;

@@ -29,6 +29,10 @@ pub enum Error {
     CredentialNotFoundWithParent,
     #[error("expired api key")]
     ApiKeyExpired,
+    #[error("invalid read-only session: {0}")]
+    SessionInvalid(&'static str),
+    #[error("expired read-only session")]
+    SessionExpired,
     #[error("{0}")]
     InvalidTime(String),
     #[error("organization mismatch: {0}")]
@@ -48,6 +52,8 @@ pub enum Error {
     Unseal,
     #[error("organization state version {got} is older than version {seen} already seen")]
     StaleState { got: u64, seen: u64 },
+    #[error("organization {0} has been deleted")]
+    OrganizationDeleted(keyhold_shared::OrgId),
     #[error("{0} is not supported by keyhold")]
     Unsupported(String),
     #[error("internal enclave error: {0}")]
@@ -84,12 +90,13 @@ impl Error {
             Error::CredentialNotFound | Error::CredentialNotFoundWithParent => {
                 ErrorCode::CredentialNotFound
             }
-            Error::ApiKeyExpired => ErrorCode::ApiKeyExpired,
+            Error::ApiKeyExpired | Error::SessionExpired => ErrorCode::ApiKeyExpired,
+            Error::SessionInvalid(_) => ErrorCode::SignatureInvalid,
             Error::InvalidTime(_) => ErrorCode::InvalidTime,
             Error::OrganizationMismatch(_) | Error::PermissionDenied(_) | Error::Denied(_) => {
                 ErrorCode::PermissionDenied
             }
-            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::NotFound(_) | Error::OrganizationDeleted(_) => ErrorCode::NotFound,
             Error::NotProvisioned => ErrorCode::NotProvisioned,
             Error::Provisioning(_) => ErrorCode::ProvisioningRefused,
             Error::Unseal => ErrorCode::SealedDataInvalid,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditCheckpoint;
 use crate::error::{Error, Result};
-use crate::seal::{SealKey, org_state_aad, org_state_aad_v2, org_state_aad_v3};
+use crate::seal::{SealKey, org_state_aad, org_state_aad_v2, org_state_aad_v3, org_tombstone_aad};
 
 mod v2;
 
@@ -58,6 +58,28 @@ pub struct OrgState {
     /// audit chain open unchanged, and the state's format can evolve on its own.
     #[serde(skip)]
     pub audit: Option<AuditCheckpoint>,
+    /// Set by `DELETE_SUB_ORGANIZATION`. Not part of the state's encoding: a deleted state is
+    /// sealed as a [`Tombstone`] instead (see [`OrgSealer::seal`]), which no request can use.
+    #[serde(skip)]
+    pub deleted_at_ms: Option<u64>,
+}
+
+/// What the enclave keeps of a deleted organization: who it was and the version of its
+/// deletion. Sealed under its own associated data, so it never opens as a live state; its
+/// version makes every earlier state stale, so the host cannot bring the organization back by
+/// presenting one (while the enclave runs: docs/rollback.md).
+#[derive(Debug, Serialize, Deserialize)]
+struct Tombstone {
+    org_id: OrgId,
+    version: u64,
+    parent_org_id: Option<OrgId>,
+    deleted_at_ms: u64,
+}
+
+/// A sealed blob, opened.
+enum Opened {
+    Live(Box<OrgState>),
+    Deleted(Tombstone),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,6 +263,7 @@ mod v1 {
                 usage: Vec::new(),
                 private_keys: Vec::new(),
                 audit: None,
+                deleted_at_ms: None,
             }
         }
     }
@@ -335,20 +358,33 @@ impl OrgSealer {
     }
 
     /// Seals `state`: its encoding, followed by its audit checkpoint's when it has one. The
-    /// AEAD covers both, so the host can neither strip nor swap the checkpoint.
+    /// AEAD covers both, so the host can neither strip nor swap the checkpoint. A deleted state
+    /// is sealed as its [`Tombstone`] (with the checkpoint of the deletion's receipt).
     pub fn seal(&self, state: &OrgState) -> Result<SealedOrgState> {
-        let mut plaintext = zeroize::Zeroizing::new(
-            postcard::to_allocvec(state).map_err(|_| Error::Internal("encode org state"))?,
-        );
+        let (encoded, aad) = match state.deleted_at_ms {
+            None => (
+                postcard::to_allocvec(state),
+                org_state_aad_v3(&state.org_id, state.version),
+            ),
+            Some(deleted_at_ms) => (
+                postcard::to_allocvec(&Tombstone {
+                    org_id: state.org_id,
+                    version: state.version,
+                    parent_org_id: state.parent_org_id,
+                    deleted_at_ms,
+                }),
+                org_tombstone_aad(&state.org_id, state.version),
+            ),
+        };
+        let mut plaintext =
+            zeroize::Zeroizing::new(encoded.map_err(|_| Error::Internal("encode org state"))?);
         if let Some(checkpoint) = &state.audit {
             plaintext.extend(
                 postcard::to_allocvec(checkpoint)
                     .map_err(|_| Error::Internal("encode audit checkpoint"))?,
             );
         }
-        let (nonce, ciphertext) = self
-            .key
-            .seal(&plaintext, &org_state_aad_v3(&state.org_id, state.version))?;
+        let (nonce, ciphertext) = self.key.seal(&plaintext, &aad)?;
         // Strictly newer: two different states never carry the same version, so a host cannot
         // keep two concurrent successors of one state and choose later which one to present.
         self.observe_new(state.org_id, state.version)?;
@@ -366,7 +402,17 @@ impl OrgSealer {
         }
         // The format is told apart by the associated data, which the AEAD authenticates: a
         // blob cannot be opened as the other format.
-        let state = self.open_any_format(sealed)?;
+        let state = match self.open_any_format(sealed)? {
+            Opened::Live(state) => *state,
+            Opened::Deleted(tombstone) => {
+                if tombstone.org_id != sealed.org_id || tombstone.version != sealed.version {
+                    return Err(Error::Unseal);
+                }
+                // Seen, so that every earlier (live) state of the organization is now stale.
+                self.observe(tombstone.org_id, tombstone.version)?;
+                return Err(Error::OrganizationDeleted(tombstone.org_id));
+            }
+        };
         // The AEAD binds org id and version already; this only guards against our own bugs.
         if state.org_id != sealed.org_id || state.version != sealed.version {
             return Err(Error::Unseal);
@@ -377,7 +423,7 @@ impl OrgSealer {
 
     /// Opens the current format or migrates an older one. The format is told apart by the
     /// associated data, which the AEAD authenticates: a blob cannot be opened as another format.
-    fn open_any_format(&self, sealed: &SealedOrgState) -> Result<OrgState> {
+    fn open_any_format(&self, sealed: &SealedOrgState) -> Result<Opened> {
         let (org, version) = (&sealed.org_id, sealed.version);
         let open = |aad: Vec<u8>| self.key.open(&sealed.nonce, &sealed.ciphertext, &aad);
         if let Ok(plaintext) = open(org_state_aad_v3(org, version)) {
@@ -390,16 +436,22 @@ impl OrgSealer {
                         .map_err(|_| Error::Unseal)?,
                 );
             }
-            return Ok(state);
+            return Ok(Opened::Live(Box::new(state)));
+        }
+        if let Ok(plaintext) = open(org_tombstone_aad(org, version)) {
+            // The checkpoint that follows is of no use: nothing runs in a deleted organization.
+            let (tombstone, _checkpoint) =
+                postcard::take_from_bytes::<Tombstone>(&plaintext).map_err(|_| Error::Unseal)?;
+            return Ok(Opened::Deleted(tombstone));
         }
         if let Ok(plaintext) = open(org_state_aad_v2(org, version)) {
             return keyhold_shared::frame::decode::<v2::OrgState>(&plaintext)
-                .map(Into::into)
+                .map(|s| Opened::Live(Box::new(s.into())))
                 .map_err(|_| Error::Unseal);
         }
         let plaintext = open(org_state_aad(org, version))?;
         keyhold_shared::frame::decode::<v1::OrgState>(&plaintext)
-            .map(Into::into)
+            .map(|s| Opened::Live(Box::new(s.into())))
             .map_err(|_| Error::Unseal)
     }
 
@@ -483,6 +535,7 @@ mod tests {
             usage: vec![],
             private_keys: vec![],
             audit: None,
+            deleted_at_ms: None,
         }
     }
 

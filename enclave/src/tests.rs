@@ -6,6 +6,7 @@ mod audit_host;
 mod crash_recovery;
 mod credentials;
 mod host_lies;
+mod lifecycle;
 mod limits;
 mod no_secret_leak;
 mod orgs;

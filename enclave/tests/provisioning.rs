@@ -237,8 +237,13 @@ async fn two_of_three_quorum_then_key_forwarding() {
     let Response::Activity(created) = call(&a, Request::Activity(request)).await.unwrap() else {
         panic!()
     };
-    // Another enclave continues the organization's audit chain from this receipt.
+    // Another enclave continues the organization's audit chain from this receipt, with the
+    // state it left (an older state with it is refused as a rollback).
     let receipt = created.receipt.clone();
+    let state = created
+        .new_org_state
+        .clone()
+        .expect("creating a wallet changes the state");
     let ActivityResult::CreateWallet {
         wallet_id,
         accounts,
@@ -262,7 +267,7 @@ async fn two_of_three_quorum_then_key_forwarding() {
         let request = Request::Activity(ActivityRequest {
             parent: None,
             request: stamp(&api_key, &body),
-            org: org.sealed_state.clone(),
+            org: state.clone(),
             context: ActivityContext::WalletAccount {
                 wallet_id,
                 curve: Curve::Secp256k1,
@@ -273,7 +278,7 @@ async fn two_of_three_quorum_then_key_forwarding() {
         });
         // A restarted or new enclave must be told where the audit chain stands first.
         let resume = Request::AuditResume(AuditResumeRequest {
-            org: org.sealed_state.clone(),
+            org: state.clone(),
             latest: Some(receipt.clone()),
         });
         let client = enclave.client.clone();

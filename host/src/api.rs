@@ -91,6 +91,9 @@ fn routes() -> Vec<Route> {
         }),
         (Get, "/enclave/v1/quorum", |m| on(m, enclave::quorum)),
         (Get, "/enclave/v1/signer", |m| on(m, enclave::signer)),
+        (Get, "/enclave/v1/session-signer", |m| {
+            on(m, enclave::session_signer)
+        }),
         (Get, "/enclave/v1/audit/key", |m| on(m, audit::key)),
         (Get, "/enclave/v1/audit/head", |m| on(m, audit::head)),
         (Post, "/enclave/v1/genesis", |m| on(m, enclave::genesis)),

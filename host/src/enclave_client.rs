@@ -174,6 +174,7 @@ fn request_kind(request: &Request) -> &'static str {
         Request::AuditReceipts(_) => "audit_receipts",
         Request::AuditHead(_) => "audit_head",
         Request::Recover(_) => "recover",
+        Request::SessionSigner => "session_signer",
     }
 }
 

@@ -179,6 +179,10 @@ pub struct ActivityCommit {
     pub replace_existing: bool,
     /// Wallets and private keys this activity exported.
     pub exported: Vec<ExportMark>,
+    /// The activity deleted its own organization (`DELETE_SUB_ORGANIZATION`): unlink it from
+    /// its parent, so the parent no longer lists it. The enclave refuses it from its sealed
+    /// tombstone (`org_state`) whatever the records say.
+    pub detach_from_parent: bool,
     /// The enclave's receipt for this step. Stored under (organization, seq); replaces a row
     /// recovered earlier for the same seq (see [`Store::insert_recovered_receipts`]).
     pub receipt: Option<ReceiptRecord>,

@@ -109,6 +109,9 @@ pub enum Request {
     /// The newest state-changing answer for an organization that the host has not yet shown
     /// it stored (it crashed between the answer and the commit): see [`RecoveredActivity`].
     Recover(OrgId),
+    /// The key that signs session JWTs (`stamp_login`, read-only sessions), endorsed by the
+    /// quorum key under [`DOMAIN_SESSION_SIGNER`].
+    SessionSigner,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +132,7 @@ pub enum Response {
     AuditReceipts(Vec<Receipt>),
     AuditHead(Box<SignedAuditHead>),
     Recover(Option<Box<RecoveredActivity>>),
+    SessionSigner(SignerKey),
 }
 
 /// An answer the enclave gave and the host may have lost: the request exactly as stamped and
@@ -154,6 +158,8 @@ pub struct SignerKey {
 
 /// Domain of the quorum key's endorsement of the bundle signing key.
 pub const DOMAIN_SIGNER_KEY: &[u8] = b"keyhold/v1/signer-key";
+/// Domain of the quorum key's endorsement of the session JWT signing key.
+pub const DOMAIN_SESSION_SIGNER: &[u8] = b"keyhold/v1/session-signer-key";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnclaveStatus {
@@ -232,6 +238,9 @@ pub enum Stamp {
     ApiKey(String),
     /// The `X-Stamp-Webauthn` header value (JSON).
     Webauthn(String),
+    /// No stamp, but an `X-Session` header: a read-only session token, which authenticates
+    /// queries only (the enclave verifies it; activities are refused).
+    Session(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -132,13 +132,14 @@ pub fn organization_data(org: &OrgState) -> Value {
 /// Authenticates a query, then returns the organization's public data (every user may read
 /// their organization, and a parent organization's users its sub-organizations, as in Turnkey).
 pub fn read_org(
+    sessions: &crate::auth::session::SessionSigner,
     org: &OrgState,
     parent: Option<&OrgState>,
     request: &SignedRequest,
     now_ms: u64,
 ) -> Result<OrgReadout> {
     let body = QueryBody::parse(&request.body)?;
-    let auth = authenticate_reader(org, parent, request, now_ms)?;
+    let auth = authenticate_reader(sessions, org, parent, request, now_ms)?;
     body.check_organization(org)?;
     Ok(OrgReadout {
         principal: principal(auth.org, &auth),

@@ -1,6 +1,6 @@
 //! Activities that change the organization itself (users, credentials, tags, policies, root
-//! quorum): each edits a successor of the sealed state, which must still be a valid
-//! organization afterwards, and remembers the activity's fingerprint against replay.
+//! quorum, name, deletion): each edits a successor of the sealed state, which must still be a
+//! valid organization afterwards, and remembers the activity's fingerprint against replay.
 
 use keyhold_shared::{Uuid, WalletId};
 use serde_json::Value;
@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 
 use super::envelope::Envelope;
 use super::{
-    APPROVAL_WINDOW_MS, Allowed, MAX_AGE_MS, MAX_SKEW_MS, authenticators, policies, users,
+    APPROVAL_WINDOW_MS, Allowed, MAX_AGE_MS, MAX_SKEW_MS, authenticators, org_lifecycle, policies,
+    user_updates, users,
 };
 use crate::error::{Error, Result};
 use crate::org::{MAX_WALLETS, OrgState, WalletMeta};
@@ -44,6 +45,14 @@ fn op(activity_type: &str) -> Option<Op> {
         "ACTIVITY_TYPE_UPDATE_POLICY_V2" | "ACTIVITY_TYPE_UPDATE_POLICY" => policies::update_policy,
         "ACTIVITY_TYPE_DELETE_POLICY" => policies::delete_policy,
         "ACTIVITY_TYPE_DELETE_POLICIES" => policies::delete_policies,
+        // Users after creation, API-only users, the organization's name and deletion.
+        "ACTIVITY_TYPE_UPDATE_USER" => user_updates::update_user,
+        "ACTIVITY_TYPE_UPDATE_USER_NAME" => user_updates::update_user_name,
+        "ACTIVITY_TYPE_UPDATE_USER_EMAIL" => user_updates::update_user_email,
+        "ACTIVITY_TYPE_UPDATE_USER_PHONE_NUMBER" => user_updates::update_user_phone_number,
+        "ACTIVITY_TYPE_CREATE_API_ONLY_USERS" => user_updates::create_api_only_users,
+        "ACTIVITY_TYPE_UPDATE_ORGANIZATION_NAME" => org_lifecycle::update_organization_name,
+        "ACTIVITY_TYPE_DELETE_SUB_ORGANIZATION" => org_lifecycle::delete_sub_organization,
         _ => return None,
     })
 }

@@ -77,6 +77,7 @@ pub fn run(
         usage: Vec::new(),
         private_keys: Vec::new(),
         audit: None,
+        deleted_at_ms: None,
     };
     for user in &intent.root_users {
         if user.api_keys.is_empty() && user.authenticators.is_empty() {

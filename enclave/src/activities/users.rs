@@ -28,15 +28,15 @@ pub struct ApiKeyParams {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct UserParams {
-    user_name: String,
-    user_email: Option<String>,
-    user_phone_number: Option<String>,
+    pub(super) user_name: String,
+    pub(super) user_email: Option<String>,
+    pub(super) user_phone_number: Option<String>,
     #[serde(default)]
     pub(super) api_keys: Vec<ApiKeyParams>,
     #[serde(default)]
     pub(super) authenticators: Vec<AuthenticatorParams>,
     #[serde(default)]
-    oauth_providers: Vec<Value>,
+    pub(super) oauth_providers: Vec<Value>,
     #[serde(default)]
     pub(super) user_tags: Vec<String>,
 }
@@ -97,7 +97,7 @@ pub(super) fn add_key(state: &mut OrgState, user_id: &UserId, key: ApiKey) -> Re
     Ok(())
 }
 
-fn check_tags(state: &OrgState, tags: &[String]) -> Result<()> {
+pub(super) fn check_tags(state: &OrgState, tags: &[String]) -> Result<()> {
     for t in tags {
         if !state.user_tags.iter().any(|tag| &tag.id == t) {
             return Err(Error::NotFound(format!(

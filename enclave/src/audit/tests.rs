@@ -39,6 +39,7 @@ fn state(org: OrgId, version: u64) -> OrgState {
         usage: vec![],
         private_keys: vec![],
         audit: None,
+        deleted_at_ms: None,
     }
 }
 

@@ -66,6 +66,7 @@ impl From<OrgState> for super::OrgState {
             usage: Vec::new(),
             private_keys: Vec::new(),
             audit: None,
+            deleted_at_ms: None,
         }
     }
 }

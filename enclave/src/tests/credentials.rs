@@ -200,6 +200,7 @@ fn state_with(keys: &[(&ClientKey, Option<u64>)]) -> OrgState {
         usage: vec![],
         private_keys: vec![],
         audit: None,
+        deleted_at_ms: None,
     }
 }
 

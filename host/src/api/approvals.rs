@@ -36,7 +36,8 @@ pub fn status(status: ActivityStatus) -> &'static str {
 pub fn stamp_text(stamp: &Stamp) -> Option<String> {
     match stamp {
         Stamp::ApiKey(s) | Stamp::Webauthn(s) => Some(s.clone()),
-        Stamp::Missing => None,
+        // A read-only session cannot vote (the enclave refuses it for every activity).
+        Stamp::Missing | Stamp::Session(_) => None,
     }
 }
 
@@ -183,6 +184,7 @@ pub(super) async fn store_vote_output(
                 .flatten()
                 .map(|stamp| (body_text, stamp)),
             replace_existing: true,
+            detach_from_parent: super::org_activities::deletes_organization(&record),
             exported,
             receipt: Some(ReceiptRecord {
                 receipt: receipt.clone(),

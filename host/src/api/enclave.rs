@@ -108,6 +108,23 @@ pub async fn signer(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     })))
 }
 
+/// `GET /enclave/v1/session-signer`: the key that signs session JWTs (`stamp_login`, read-only
+/// sessions), for `@turnkey/crypto`'s `verifySessionJwtSignature` (its notarizer key override),
+/// endorsed by the quorum key like the bundle signer key.
+pub async fn session_signer(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let Response::SessionSigner(key) = state.call(Request::SessionSigner).await? else {
+        return Err(ApiError::internal("unexpected enclave answer"));
+    };
+    let Response::Status(status) = state.enclave.call(Request::Status).await? else {
+        return Err(ApiError::internal("unexpected enclave answer"));
+    };
+    Ok(Json(json!({
+        "sessionSignerPublicKey": hex::encode(&key.public_key),
+        "endorsement": hex::encode(&key.endorsement),
+        "quorumPublicKey": status.quorum_public_key.map(hex::encode),
+    })))
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenesisBody {

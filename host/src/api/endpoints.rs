@@ -619,6 +619,93 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "createReadWriteSessionResultV2",
         )],
     ),
+    // Users after creation, API-only users, the organization's name and deletion, and the
+    // sessions answered with a session JWT (enclave: user_updates.rs, org_lifecycle.rs,
+    // login_sessions.rs; definitions: openapi/definitions/users.rs).
+    activity(
+        "/public/v1/submit/update_user",
+        "Users",
+        "Update user",
+        "v1UpdateUserRequest",
+        &[accepts("ACTIVITY_TYPE_UPDATE_USER", "updateUserResult")],
+    ),
+    activity(
+        "/public/v1/submit/update_user_name",
+        "Users",
+        "Update user's name",
+        "v1UpdateUserNameRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_UPDATE_USER_NAME",
+            "updateUserNameResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/update_user_email",
+        "Users",
+        "Update user's email",
+        "v1UpdateUserEmailRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_UPDATE_USER_EMAIL",
+            "updateUserEmailResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/update_user_phone_number",
+        "Users",
+        "Update user's phone number",
+        "v1UpdateUserPhoneNumberRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_UPDATE_USER_PHONE_NUMBER",
+            "updateUserPhoneNumberResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/create_api_only_users",
+        "Users",
+        "Create API-only users",
+        "v1CreateApiOnlyUsersRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_CREATE_API_ONLY_USERS",
+            "createApiOnlyUsersResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/update_organization_name",
+        "Organizations",
+        "Update organization name",
+        "v1UpdateOrganizationNameRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_UPDATE_ORGANIZATION_NAME",
+            "updateOrganizationNameResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/delete_sub_organization",
+        "Organizations",
+        "Delete sub-organization",
+        "v1DeleteSubOrganizationRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_DELETE_SUB_ORGANIZATION",
+            "deleteSubOrganizationResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/create_read_only_session",
+        "Sessions",
+        "Create read only session",
+        "v1CreateReadOnlySessionRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_CREATE_READ_ONLY_SESSION",
+            "createReadOnlySessionResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/stamp_login",
+        "Sessions",
+        "Login with a stamp",
+        "v1StampLoginRequest",
+        &[accepts("ACTIVITY_TYPE_STAMP_LOGIN", "stampLoginResult")],
+    ),
     // keyhold's own routes.
     fixed(Method::Get, "/openapi.json", "This document", None, None),
     fixed(
@@ -648,6 +735,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "The deployment's bundle signing key, endorsed by the quorum key (pin it as @turnkey/crypto's signer key)",
         None,
         Some("keyholdSignerKeyResponse"),
+    ),
+    fixed(
+        Method::Get,
+        "/enclave/v1/session-signer",
+        "The deployment's session JWT signing key, endorsed by the quorum key (pass it to @turnkey/crypto's verifySessionJwtSignature)",
+        None,
+        Some("keyholdSessionSignerResponse"),
     ),
     fixed(
         Method::Get,

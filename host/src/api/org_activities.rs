@@ -6,7 +6,14 @@ use keyhold_shared::{OrgId, Uuid};
 use serde_json::Value;
 
 use super::error::ApiError;
-use crate::store::{AccountRecord, OrgRecord, WalletRecord};
+use crate::store::{AccountRecord, ActivityRecord, OrgRecord, WalletRecord};
+
+/// Whether a stored activity deleted its own organization (a completed
+/// `DELETE_SUB_ORGANIZATION`), so its commit unlinks it from its parent.
+pub fn deletes_organization(record: &ActivityRecord) -> bool {
+    record.activity_type == "ACTIVITY_TYPE_DELETE_SUB_ORGANIZATION"
+        && record.status == "ACTIVITY_STATUS_COMPLETED"
+}
 
 type SubOrgRecords = ((OrgRecord, OrgId), Option<WalletRecord>, Vec<AccountRecord>);
 

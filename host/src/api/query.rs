@@ -35,7 +35,14 @@ pub fn stamp_from(headers: &HeaderMap) -> Result<Stamp, ApiError> {
     match (text("x-stamp"), text("x-stamp-webauthn")) {
         (Some(Ok(s)), None) => Ok(Stamp::ApiKey(s)),
         (None, Some(Ok(s))) => Ok(Stamp::Webauthn(s)),
-        (None, None) => Err(ApiError::missing_stamp()),
+        // A read-only session token stands in for a stamp on reads (the enclave checks it and
+        // refuses it for activities); with a stamp, `@turnkey/sdk-browser` sends both, and the
+        // stamp is what counts.
+        (None, None) => match text("x-session") {
+            Some(Ok(token)) => Ok(Stamp::Session(token)),
+            Some(Err(_)) => Err(ApiError::invalid("X-Session header is not valid text")),
+            None => Err(ApiError::missing_stamp()),
+        },
         (Some(_), Some(_)) => Err(ApiError::invalid(
             "send exactly one of X-Stamp and X-Stamp-Webauthn",
         )),

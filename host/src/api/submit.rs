@@ -218,6 +218,7 @@ pub(super) async fn store_output(
                 .flatten()
                 .map(|stamp| (record.body.clone(), stamp)),
             replace_existing: false,
+            detach_from_parent: super::org_activities::deletes_organization(&record),
             exported,
             receipt: Some(ReceiptRecord {
                 receipt: receipt.clone(),

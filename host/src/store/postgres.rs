@@ -590,6 +590,13 @@ async fn write_commit(
             ));
         }
     }
+    if commit.detach_from_parent {
+        tx.execute(
+            "UPDATE orgs SET parent_org_id = NULL WHERE org_id = $1",
+            &[&commit.activity.org.to_string()],
+        )
+        .await?;
+    }
     for mark in &commit.exported {
         let (sql, id) = match mark {
             ExportMark::Wallet(id) => (

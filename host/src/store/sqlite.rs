@@ -587,6 +587,12 @@ impl Store for SqliteStore {
                     return Err(HostError::Conflict("organization state changed concurrently".into()));
                 }
             }
+            if commit.detach_from_parent {
+                tx.execute(
+                    "UPDATE orgs SET parent_org_id = NULL WHERE org_id = ?1",
+                    params![commit.activity.org.to_string()],
+                )?;
+            }
             Ok(())
         })
         .await

@@ -147,6 +147,7 @@ fn commit(activity: ActivityRecord) -> ActivityCommit {
         replace_existing: false,
         exported: vec![],
         receipt: None,
+        detach_from_parent: false,
     }
 }
 
@@ -1091,6 +1092,30 @@ async fn sub_organizations(db: &TestDb) {
     assert_eq!(store.parent_of(org_id(12)).await.unwrap(), Some(parent.id));
     assert_eq!(store.parent_of(parent.id).await.unwrap(), None);
     assert_eq!(store.parent_of(org_id(99)).await.unwrap(), None);
+    // A sub-organization that deleted itself is unlinked from its parent in the same commit...
+    store
+        .commit_activity(ActivityCommit {
+            detach_from_parent: true,
+            ..commit(activity(org_id(12), 50, 500))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        list(parent.id, None, None, None).await,
+        orgs(&[10, 11, 13, 14])
+    );
+    assert_eq!(store.parent_of(org_id(12)).await.unwrap(), None);
+    // ...and not when that commit fails (here: its activity id is taken)
+    assert!(
+        store
+            .commit_activity(ActivityCommit {
+                detach_from_parent: true,
+                ..commit(activity(org_id(13), 50, 600))
+            })
+            .await
+            .is_err()
+    );
+    assert_eq!(store.parent_of(org_id(13)).await.unwrap(), Some(parent.id));
 }
 
 /// Receipts: stored with their activity, the newest before a seq found, recovered ones kept

@@ -203,7 +203,7 @@ describe("phase main: bad input to create_wallet", { skip: onlyInPhase("main") }
   });
 
   test("an endpoint keyhold does not implement -> 501 not supported by keyhold", opts, async () => {
-    for (const path of ["submit/create_authenticators_v9", "submit/delete_sub_organization", "query/get_nonces"]) {
+    for (const path of ["submit/create_authenticators_v9", "submit/init_otp", "query/get_nonces"]) {
       const res = await stamped({ ...walletBody(`unsupported-${path}`) }, path);
       assertTurnkeyError(res, { status: 501, code: 12, message: /not supported by keyhold/ }, path);
     }

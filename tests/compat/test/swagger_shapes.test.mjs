@@ -281,6 +281,41 @@ const RECIPES = [
     userIds: [need(s.bobId, "bob")] })), sub().recorder]],
   ["/public/v1/submit/update_root_quorum", async () => [await sub().client.updateRootQuorum(act("ACTIVITY_TYPE_UPDATE_ROOT_QUORUM", {
     threshold: 1, userIds: [need(s.rootUserId, "root user")] })), sub().recorder]],
+  // Users after creation, API-only users, the organization's name and deletion, and the
+  // sessions answered with a session JWT (test/lifecycle.test.mjs checks what they do).
+  ["/public/v1/submit/create_api_only_users", async () => {
+    const res = await sub().client.createApiOnlyUsers(act("ACTIVITY_TYPE_CREATE_API_ONLY_USERS", { apiOnlyUsers: [{
+      userName: uniqueName("svc"), userEmail: "svc@example.com", userTags: [],
+      apiKeys: [{ apiKeyName: "svc key", publicKey: generateP256KeyPair().publicKey, expirationSeconds: "3600" }] }] }));
+    [s.svcId] = res.activity.result.createApiOnlyUsersResult.userIds;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/submit/update_user", async () => [await sub().client.updateUser(act("ACTIVITY_TYPE_UPDATE_USER", {
+    userId: need(s.svcId, "API-only user"), userName: uniqueName("svc-renamed"), userEmail: "svc2@example.com",
+    userTagIds: [], userPhoneNumber: "+13214567890" })), sub().recorder]],
+  ["/public/v1/submit/update_user_name", async () => [await sub().client.updateUserName(act("ACTIVITY_TYPE_UPDATE_USER_NAME", {
+    userId: need(s.svcId, "API-only user"), userName: uniqueName("svc-named") })), sub().recorder]],
+  ["/public/v1/submit/update_user_email", async () => [await sub().client.updateUserEmail(act("ACTIVITY_TYPE_UPDATE_USER_EMAIL", {
+    userId: need(s.svcId, "API-only user"), userEmail: "svc3@example.com" })), sub().recorder]],
+  ["/public/v1/submit/update_user_phone_number", async () => [await sub().client.updateUserPhoneNumber(act(
+    "ACTIVITY_TYPE_UPDATE_USER_PHONE_NUMBER", { userId: need(s.svcId, "API-only user"), userPhoneNumber: "" })), sub().recorder]],
+  ["/public/v1/submit/update_organization_name", async () => [await sub().client.updateOrganizationName(act(
+    "ACTIVITY_TYPE_UPDATE_ORGANIZATION_NAME", { organizationName: uniqueName("shapes-renamed") })), sub().recorder]],
+  ["/public/v1/submit/create_read_only_session", async () => [await sub().client.createReadOnlySession(act(
+    "ACTIVITY_TYPE_CREATE_READ_ONLY_SESSION", {})), sub().recorder]],
+  ["/public/v1/submit/stamp_login", async () => [await sub().client.stampLogin(act("ACTIVITY_TYPE_STAMP_LOGIN", {
+    publicKey: generateP256KeyPair().publicKey, expirationSeconds: "900", invalidateExisting: false })), sub().recorder]],
+  ["/public/v1/submit/delete_sub_organization", async () => {
+    // A sub-organization of its own, deleted by its own root: the shapes one is still needed.
+    const { creds, client } = makeClient();
+    const kp = generateP256KeyPair();
+    const created = await client.createSubOrganization(activityBody("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", creds.organizationId, {
+      subOrganizationName: uniqueName("doomed"), rootUsers: [userParams("doomed-root", kp)], rootQuorumThreshold: 1 }));
+    const id = created.activity.result.createSubOrganizationResultV8.subOrganizationId;
+    const doomed = clientFor(kp);
+    return [await doomed.client.deleteSubOrganization(activityBody("ACTIVITY_TYPE_DELETE_SUB_ORGANIZATION", id, {
+      deleteWithoutExport: false })), doomed.recorder];
+  }],
   ["/public/v1/query/get_organization", async () => [await sub().client.getOrganization(q()), sub().recorder]],
   ["/public/v1/query/get_organization_configs", async () => [await sub().client.getOrganizationConfigs(q()), sub().recorder]],
   ["/public/v1/query/list_activities", async () => {

@@ -100,6 +100,7 @@ fn org() -> OrgState {
         usage: Vec::new(),
         private_keys: Vec::new(),
         audit: None,
+        deleted_at_ms: None,
     }
 }
 

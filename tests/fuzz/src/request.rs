@@ -76,6 +76,7 @@ fn handle(w: &mut World, request: Request) -> Vec<Result<Response, WireError>> {
         | Request::Authenticate(_)
         | Request::ReadOrg(_)
         | Request::SignerKey
+        | Request::SessionSigner
         | Request::AuditKey
         | Request::AuditResume(_)
         | Request::AuditReceipts(_)

@@ -8,6 +8,7 @@
 mod operator;
 mod passkeys;
 mod transfer;
+mod users;
 
 use keyhold_shared::msg::{AddressFormat, Curve};
 use serde_json::{Map, Value, json};
@@ -86,6 +87,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
     all.extend(passkeys::all());
     all.extend(transfer::all());
     all.extend(operator::all());
+    all.extend(users::all());
     all
 }
 
