@@ -11,6 +11,7 @@ mod import;
 mod org_view;
 mod organization;
 mod policies;
+mod private_key_tags;
 mod sessions;
 mod sign_raw_payload;
 mod sign_transaction;
@@ -18,6 +19,7 @@ mod signer;
 mod sub_orgs;
 mod transfer;
 mod users;
+mod wallets;
 
 use keyhold_shared::msg::{
     ActivityContext, ActivityOutput, ActivityResult, ActivityStatus, Principal, ReceiptKind,

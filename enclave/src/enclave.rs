@@ -441,6 +441,7 @@ impl Enclave {
             recent: Vec::new(),
             usage: Vec::new(),
             private_keys: Vec::new(),
+            private_key_tags: Vec::new(),
             audit: None,
         };
         let sealed_state = keys.org_sealer.seal(&state)?;

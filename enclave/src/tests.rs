@@ -13,3 +13,4 @@ mod passkey;
 mod server;
 mod support;
 mod transfer;
+mod wallets;

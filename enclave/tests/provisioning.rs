@@ -239,6 +239,8 @@ async fn two_of_three_quorum_then_key_forwarding() {
     };
     // Another enclave continues the organization's audit chain from this receipt.
     let receipt = created.receipt.clone();
+    // The state that records the wallet: signing needs the wallet to be in it.
+    let state = created.new_org_state.clone().unwrap();
     let ActivityResult::CreateWallet {
         wallet_id,
         accounts,
@@ -262,7 +264,7 @@ async fn two_of_three_quorum_then_key_forwarding() {
         let request = Request::Activity(ActivityRequest {
             parent: None,
             request: stamp(&api_key, &body),
-            org: org.sealed_state.clone(),
+            org: state.clone(),
             context: ActivityContext::WalletAccount {
                 wallet_id,
                 curve: Curve::Secp256k1,
@@ -273,7 +275,7 @@ async fn two_of_three_quorum_then_key_forwarding() {
         });
         // A restarted or new enclave must be told where the audit chain stands first.
         let resume = Request::AuditResume(AuditResumeRequest {
-            org: org.sealed_state.clone(),
+            org: state.clone(),
             latest: Some(receipt.clone()),
         });
         let client = enclave.client.clone();

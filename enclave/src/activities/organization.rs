@@ -1,6 +1,7 @@
 //! Activities that change the organization itself (users, credentials, tags, policies, root
-//! quorum): each edits a successor of the sealed state, which must still be a valid
-//! organization afterwards, and remembers the activity's fingerprint against replay.
+//! quorum, wallet names, deleted wallets and keys): each edits a successor of the sealed state,
+//! which must still be a valid organization afterwards, and remembers the activity's
+//! fingerprint against replay.
 
 use keyhold_shared::{Uuid, WalletId};
 use serde_json::Value;
@@ -8,7 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::envelope::Envelope;
 use super::{
-    APPROVAL_WINDOW_MS, Allowed, MAX_AGE_MS, MAX_SKEW_MS, authenticators, policies, users,
+    APPROVAL_WINDOW_MS, Allowed, MAX_AGE_MS, MAX_SKEW_MS, authenticators, policies,
+    private_key_tags, users, wallets,
 };
 use crate::error::{Error, Result};
 use crate::org::{MAX_WALLETS, OrgState, WalletMeta};
@@ -44,6 +46,13 @@ fn op(activity_type: &str) -> Option<Op> {
         "ACTIVITY_TYPE_UPDATE_POLICY_V2" | "ACTIVITY_TYPE_UPDATE_POLICY" => policies::update_policy,
         "ACTIVITY_TYPE_DELETE_POLICY" => policies::delete_policy,
         "ACTIVITY_TYPE_DELETE_POLICIES" => policies::delete_policies,
+        "ACTIVITY_TYPE_UPDATE_WALLET" => wallets::update_wallet,
+        "ACTIVITY_TYPE_DELETE_WALLETS" => wallets::delete_wallets,
+        "ACTIVITY_TYPE_DELETE_WALLET_ACCOUNTS" => wallets::delete_wallet_accounts,
+        "ACTIVITY_TYPE_DELETE_PRIVATE_KEYS" => wallets::delete_private_keys,
+        "ACTIVITY_TYPE_CREATE_PRIVATE_KEY_TAG" => private_key_tags::create_private_key_tag,
+        "ACTIVITY_TYPE_UPDATE_PRIVATE_KEY_TAG" => private_key_tags::update_private_key_tag,
+        "ACTIVITY_TYPE_DELETE_PRIVATE_KEY_TAGS" => private_key_tags::delete_private_key_tags,
         _ => return None,
     })
 }
