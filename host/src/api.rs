@@ -11,6 +11,7 @@ pub mod openapi;
 mod org_activities;
 mod org_queries;
 mod query;
+mod record_edits;
 pub mod rate_limit;
 mod recovery;
 mod retry;

@@ -146,6 +146,7 @@ pub(super) async fn store_vote_output(
         sub_orgs,
         exported,
         import_key,
+        edits,
     } = records(output.result, &target_envelope.parameters, org, now)?;
     super::submit::keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
@@ -184,6 +185,7 @@ pub(super) async fn store_vote_output(
                 .map(|stamp| (body_text, stamp)),
             replace_existing: true,
             exported,
+            edits,
             receipt: Some(ReceiptRecord {
                 receipt: receipt.clone(),
                 result: Some(audit_result),

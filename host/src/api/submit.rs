@@ -20,7 +20,7 @@ use super::retry::Failure;
 use super::{AppState, format};
 use crate::store::{
     AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, PrivateKeyRecord,
-    ReceiptRecord, WalletRecord,
+    ReceiptRecord, RecordEdit, WalletRecord,
 };
 
 /// The activity types each path accepts (older versions that shipped SDKs still send go
@@ -117,6 +117,11 @@ async fn execute(
         return Ok(Json(json!({ "activity": format::activity(&existing) })));
     }
 
+    if envelope.activity_type == "ACTIVITY_TYPE_DELETE_WALLET_ACCOUNTS" {
+        // Only an authenticated caller learns which accounts exist and were exported.
+        authenticate(state, org, request.clone()).await?;
+        super::record_edits::check_account_deletion(state, org.id, &envelope.parameters).await?;
+    }
     let context = resolve_context(state, org.id, envelope).await?;
     let called = super::org_queries::call_fresh(state, &envelope.organization_id, |org, parent| {
         Request::Activity(ActivityRequest {
@@ -167,6 +172,7 @@ pub(super) async fn store_output(
         sub_orgs,
         exported,
         import_key,
+        edits,
     } = records(output.result, parameters, org, now)?;
     keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
@@ -207,6 +213,7 @@ pub(super) async fn store_output(
                 .map(|stamp| (record.body.clone(), stamp)),
             replace_existing: false,
             exported,
+            edits,
             receipt: Some(ReceiptRecord {
                 receipt: receipt.clone(),
                 result: Some(audit_result),
@@ -270,6 +277,8 @@ pub(super) struct Records {
     pub exported: Vec<ExportMark>,
     /// A sealed import key to keep under this name (`init_import_*`).
     pub import_key: Option<(String, Vec<u8>)>,
+    /// Renamed or deleted wallets, accounts and keys, private key tags.
+    pub edits: Vec<RecordEdit>,
 }
 
 /// Stores the sealed import key of an `init_import_*` before the activity is acknowledged. Not
@@ -306,6 +315,7 @@ pub(super) fn records(
     let mut sub_orgs = Vec::new();
     let mut exported = Vec::new();
     let mut import_key = None;
+    let edits = super::record_edits::edits(&json, parameters)?;
     match result {
         ActivityResult::CreateWallet {
             wallet_id,
@@ -322,6 +332,7 @@ pub(super) fn records(
                 created_at_ms: now,
                 imported: false,
                 exported: false,
+                updated_at_ms: now,
             });
         }
         ActivityResult::CreateWalletAccounts {
@@ -354,6 +365,7 @@ pub(super) fn records(
                     created_at_ms: now,
                     imported: false,
                     exported: false,
+                    updated_at_ms: now,
                 });
             }
         }
@@ -393,6 +405,7 @@ pub(super) fn records(
                 created_at_ms: now,
                 imported: true,
                 exported: false,
+                updated_at_ms: now,
             });
         }
         ActivityResult::ImportPrivateKey(key) => {
@@ -413,6 +426,7 @@ pub(super) fn records(
         sub_orgs,
         exported,
         import_key,
+        edits,
     })
 }
 
