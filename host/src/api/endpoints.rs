@@ -203,7 +203,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "Wallets",
         "Delete wallets",
         "v1DeleteWalletsRequest",
-        &[accepts("ACTIVITY_TYPE_DELETE_WALLETS", "deleteWalletsResult")],
+        &[accepts(
+            "ACTIVITY_TYPE_DELETE_WALLETS",
+            "deleteWalletsResult",
+        )],
     ),
     activity(
         "/public/v1/submit/delete_wallet_accounts",

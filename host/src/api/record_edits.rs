@@ -66,11 +66,17 @@ pub(super) fn edits(result: &Value, parameters: &Value) -> Result<Vec<RecordEdit
         Ok::<(), ApiError>(())
     };
     if let Some(r) = result.get("createPrivateKeyTagResult") {
-        let tag = r.get("privateKeyTagId").and_then(Value::as_str).unwrap_or("");
+        let tag = r
+            .get("privateKeyTagId")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         tag_keys(tag, strings(r, "privateKeyIds").collect(), true, &mut edits)?;
     }
     if let Some(r) = result.get("updatePrivateKeyTagResult") {
-        let tag = r.get("privateKeyTagId").and_then(Value::as_str).unwrap_or("");
+        let tag = r
+            .get("privateKeyTagId")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let add = strings(parameters, "addPrivateKeyIds").collect();
         let remove = strings(parameters, "removePrivateKeyIds").collect();
         tag_keys(tag, add, true, &mut edits)?;

@@ -379,12 +379,7 @@ fn activity_from_row(row: &Row<'_>) -> rusqlite::Result<ActivityRecord> {
 }
 
 /// Applies an activity's [`RecordEdit`]s inside its transaction; `now_ms` is the activity's time.
-fn apply_edits(
-    tx: &Connection,
-    org: &str,
-    edits: &[RecordEdit],
-    now_ms: u64,
-) -> StoreResult<()> {
+fn apply_edits(tx: &Connection, org: &str, edits: &[RecordEdit], now_ms: u64) -> StoreResult<()> {
     let now = now_ms as i64;
     let set_tags = |id: &str, tags: &[String]| -> StoreResult<()> {
         tx.execute(
@@ -449,7 +444,9 @@ fn apply_edits(
                     "SELECT private_key_id, tags FROM private_keys WHERE org_id = ?1",
                 )?;
                 let rows = stmt
-                    .query_map([org], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                    .query_map([org], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 for (id, tags) in rows {
                     let mut tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();

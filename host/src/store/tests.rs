@@ -1428,7 +1428,10 @@ async fn renames_and_deletions(db: &TestDb) {
         })
         .await
         .unwrap();
-    assert_eq!(store.list_wallets(o.id).await.unwrap(), vec![kept.clone(), gone.clone()]);
+    assert_eq!(
+        store.list_wallets(o.id).await.unwrap(),
+        vec![kept.clone(), gone.clone()]
+    );
     assert_eq!(store.list_private_keys(o.id).await.unwrap().len(), 2);
     // a commit that loses its compare-and-swap applies none of its edits
     let stale = store
@@ -1461,9 +1464,15 @@ async fn renames_and_deletions(db: &TestDb) {
         }
     );
     assert_eq!(store.get_wallet(o.id, gone.id).await.unwrap(), None);
-    assert_eq!(store.list_wallets(o.id).await.unwrap(), vec![renamed.clone()]);
     assert_eq!(
-        store.list_accounts(o.id, None, Page::default()).await.unwrap(),
+        store.list_wallets(o.id).await.unwrap(),
+        vec![renamed.clone()]
+    );
+    assert_eq!(
+        store
+            .list_accounts(o.id, None, Page::default())
+            .await
+            .unwrap(),
         vec![accounts[0].clone()]
     );
     for address in ["0xKept2", "0xGone3"] {
@@ -1480,12 +1489,21 @@ async fn renames_and_deletions(db: &TestDb) {
         ids(&store.get_accounts(o.id, asked.clone()).await.unwrap()),
         vec![accounts[0].id.clone()]
     );
-    assert!(store.get_accounts(other.id, asked).await.unwrap().is_empty());
+    assert!(
+        store
+            .get_accounts(other.id, asked)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // the deleted key is gone by id and by address; the other one stays
     for needle in [k2.id.to_string(), "0xkey2".into()] {
         assert_eq!(store.find_private_key(o.id, &needle).await.unwrap(), None);
     }
-    assert_eq!(store.list_private_keys(o.id).await.unwrap(), vec![k1.clone()]);
+    assert_eq!(
+        store.list_private_keys(o.id).await.unwrap(),
+        vec![k1.clone()]
+    );
     // the same ids may be used again (an import of the deleted wallet's mnemonic, say)
     store
         .commit_activity(ActivityCommit {
@@ -1558,7 +1576,10 @@ async fn private_key_tag_edits(db: &TestDb) {
     );
     assert_eq!(tags_of(o.id, k2.id).await, (Vec::<String>::new(), 700));
     // another organization's key keeps its tags, "shared" included
-    assert_eq!(tags_of(other.id, k3.id).await, (k3.tags.clone(), k3.updated_at_ms));
+    assert_eq!(
+        tags_of(other.id, k3.id).await,
+        (k3.tags.clone(), k3.updated_at_ms)
+    );
 }
 
 /// Runs each named test against a fresh database of each backend.

@@ -115,10 +115,7 @@ pub(super) fn all() -> Vec<(&'static str, Value)> {
         ("v1ListPrivateKeyTagsRequest", query_request(vec![])),
         (
             "v1ListPrivateKeyTagsResponse",
-            object(vec![(
-                "privateKeyTags!",
-                array(reference("datav1Tag")),
-            )]),
+            object(vec![("privateKeyTags!", array(reference("datav1Tag")))]),
         ),
     ]
 }
