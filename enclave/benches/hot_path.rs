@@ -105,6 +105,7 @@ fn unsealing(c: &mut Criterion) {
         recent: vec![],
         usage: vec![],
         private_keys: vec![],
+        private_key_tags: vec![],
         audit: None,
         deleted_at_ms: None,
     };

@@ -13,6 +13,7 @@ mod org_lifecycle;
 mod org_view;
 mod organization;
 mod policies;
+mod private_key_tags;
 mod sessions;
 mod sign_raw_payload;
 mod sign_transaction;
@@ -21,6 +22,7 @@ mod sub_orgs;
 mod transfer;
 mod user_updates;
 mod users;
+mod wallets;
 
 use keyhold_shared::msg::{
     ActivityContext, ActivityOutput, ActivityResult, ActivityStatus, Principal, ReceiptKind,

@@ -188,6 +188,16 @@ pub fn context(
     {
         ctx.wallet = wallet(wallet_id);
     }
+    // The wallet an update names (in the signed body, so no host claim is involved).
+    if envelope.activity_type == "ACTIVITY_TYPE_UPDATE_WALLET"
+        && let Some(id) = envelope
+            .parameters
+            .get("walletId")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|id| id.parse::<keyhold_shared::WalletId>().ok())
+    {
+        ctx.wallet = wallet(&id);
+    }
     // The key the host resolved; its seal binds it to this id, checked when it is opened.
     if let ActivityContext::PrivateKey { private_key_id, .. } = activity_context {
         ctx.private_key = org

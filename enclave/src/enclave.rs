@@ -486,6 +486,7 @@ impl Enclave {
             recent: Vec::new(),
             usage: Vec::new(),
             private_keys: Vec::new(),
+            private_key_tags: Vec::new(),
             audit: None,
             deleted_at_ms: None,
         };

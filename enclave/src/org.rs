@@ -53,6 +53,9 @@ pub struct OrgState {
     pub usage: Vec<crate::limits::Entry>,
     /// Private key metadata policies read (`private_key.*`).
     pub private_keys: Vec<PrivateKeyMeta>,
+    /// Private key tags (`TAG_TYPE_PRIVATE_KEY`); keys name them by id in
+    /// [`PrivateKeyMeta::tags`], which policies read as `private_key.tags`.
+    pub private_key_tags: Vec<Tag>,
     /// The audit chain head as of this state's last change. Not part of the state's own
     /// encoding: it is sealed after it (see [`OrgSealer::seal`]), so blobs from before the
     /// audit chain open unchanged, and the state's format can evolve on its own.
@@ -262,6 +265,7 @@ mod v1 {
                 recent: Vec::new(),
                 usage: Vec::new(),
                 private_keys: Vec::new(),
+                private_key_tags: Vec::new(),
                 audit: None,
                 deleted_at_ms: None,
             }
@@ -534,6 +538,7 @@ mod tests {
             recent: vec![],
             usage: vec![],
             private_keys: vec![],
+            private_key_tags: vec![],
             audit: None,
             deleted_at_ms: None,
         }

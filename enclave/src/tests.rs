@@ -14,3 +14,4 @@ mod passkey;
 mod server;
 mod support;
 mod transfer;
+mod wallets;

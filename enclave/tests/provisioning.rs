@@ -240,6 +240,7 @@ async fn two_of_three_quorum_then_key_forwarding() {
     // Another enclave continues the organization's audit chain from this receipt, with the
     // state it left (an older state with it is refused as a rollback).
     let receipt = created.receipt.clone();
+    // The state that records the wallet: signing needs the wallet to be in it.
     let state = created
         .new_org_state
         .clone()

@@ -12,6 +12,7 @@ mod org_activities;
 mod org_queries;
 mod query;
 pub mod rate_limit;
+mod record_edits;
 mod recovery;
 mod retry;
 pub mod server;

@@ -23,6 +23,15 @@ fn seq_param(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
+/// A private key's tag list after adding or removing `tag`, as the enclave edits it: no
+/// duplicates, a new tag last.
+fn edit_tags(tags: &mut Vec<String>, tag: &str, add: bool) {
+    tags.retain(|t| t != tag);
+    if add {
+        tags.push(tag.to_owned());
+    }
+}
+
 /// Where the host keeps its records (`keyhold serve --database`): a SQLite file (the default,
 /// `keyhold.db` in the data directory) or a PostgreSQL database several hosts can share.
 #[derive(Clone, PartialEq, Eq)]
@@ -101,6 +110,8 @@ pub struct WalletRecord {
     pub imported: bool,
     /// Exported at least once (`export_wallet`, `export_wallet_account`).
     pub exported: bool,
+    /// Last renamed (`update_wallet`); the creation time until then.
+    pub updated_at_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,6 +147,8 @@ pub struct PrivateKeyRecord {
     pub imported: bool,
     /// Exported at least once (`export_private_key`).
     pub exported: bool,
+    /// Last tagged or untagged; the creation time until then.
+    pub updated_at_ms: u64,
 }
 
 /// A wallet or private key an activity exported (its `exported` flag is set in the commit).
@@ -143,6 +156,28 @@ pub struct PrivateKeyRecord {
 pub enum ExportMark {
     Wallet(WalletId),
     PrivateKey(PrivateKeyId),
+}
+
+/// A change an activity makes to records that already exist (the enclave made the same change
+/// to the sealed state; these copies only serve listings).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordEdit {
+    /// `update_wallet`.
+    RenameWallet { wallet: WalletId, name: String },
+    /// `delete_wallets`: the wallet, its accounts and its sealed seed.
+    DeleteWallet(WalletId),
+    /// `delete_wallet_accounts` (by account id).
+    DeleteAccount(String),
+    /// `delete_private_keys`: the key, its addresses and its sealed key.
+    DeletePrivateKey(PrivateKeyId),
+    /// Private key tag `tag` added to (or removed from) `key`; a key already deleted is skipped.
+    TagPrivateKey {
+        key: PrivateKeyId,
+        tag: String,
+        add: bool,
+    },
+    /// `delete_private_key_tags`: `tag` removed from every key of the organization.
+    DropPrivateKeyTag(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,6 +218,8 @@ pub struct ActivityCommit {
     /// its parent, so the parent no longer lists it. The enclave refuses it from its sealed
     /// tombstone (`org_state`) whatever the records say.
     pub detach_from_parent: bool,
+    /// Changes to existing wallets, accounts and private keys, applied after the inserts.
+    pub edits: Vec<RecordEdit>,
     /// The enclave's receipt for this step. Stored under (organization, seq); replaces a row
     /// recovered earlier for the same seq (see [`Store::insert_recovered_receipts`]).
     pub receipt: Option<ReceiptRecord>,
@@ -261,6 +298,8 @@ pub trait Store: Send + Sync + 'static {
         id_or_address: &str,
     ) -> StoreResult<Option<(PrivateKeyRecord, Option<String>)>>;
     async fn list_private_keys(&self, org: OrgId) -> StoreResult<Vec<PrivateKeyRecord>>;
+    /// The accounts of `org` with these ids, in no particular order (unknown ids are left out).
+    async fn get_accounts(&self, org: OrgId, ids: Vec<String>) -> StoreResult<Vec<AccountRecord>>;
     /// The stored receipt of `org` with the highest seq (below `before`, when given).
     async fn latest_receipt(
         &self,

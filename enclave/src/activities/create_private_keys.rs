@@ -17,7 +17,7 @@ use crate::secrets::random;
 
 const MAX_KEYS: usize = 100;
 const MAX_FORMATS: usize = 32;
-const MAX_TAGS: usize = 32;
+const MAX_TAGS: usize = super::private_key_tags::MAX_TAGS_PER_KEY;
 const MAX_NAME_LEN: usize = 256;
 
 #[derive(Debug, Deserialize)]
@@ -61,6 +61,11 @@ pub fn run(
                 "at most {MAX_FORMATS} address formats and {MAX_TAGS} tags per key"
             )));
         }
+        // Tags are the organization's private key tags, named by id (`private_key.tags`).
+        super::private_key_tags::check_tags(org, &params.private_key_tags)?;
+        let mut tags = params.private_key_tags;
+        tags.sort();
+        tags.dedup();
         let curve = parse_curve(&params.curve)?;
         let formats = params
             .address_formats
@@ -84,7 +89,7 @@ pub fn run(
             curve,
             public_key: public.to_bytes(),
             addresses,
-            tags: params.private_key_tags,
+            tags,
             sealed_key: private_key::seal(&keys.seed_seal, &org.org_id, &id, &key)?,
         });
     }

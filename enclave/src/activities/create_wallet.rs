@@ -114,7 +114,7 @@ pub fn run_accounts(
     if *wallet_id != named {
         return Err(not_found());
     }
-    let seed = wallet_seed(keys, &org.org_id, wallet_id, sealed_seed)?;
+    let seed = wallet_seed(keys, org, wallet_id, sealed_seed)?;
     Ok(ActivityResult::CreateWalletAccounts {
         wallet_id: *wallet_id,
         accounts: derive_accounts(&seed, &intent.accounts)?,

@@ -123,7 +123,7 @@ pub fn wallet(
     if *wallet_id != named {
         return Err(not_found());
     }
-    let seed = wallet_seed(keys, &org.org_id, wallet_id, sealed_seed)?;
+    let seed = wallet_seed(keys, org, wallet_id, sealed_seed)?;
     let mnemonic = seed.mnemonic()?;
     let export_bundle = bundle(keys, org, &target, mnemonic.as_bytes())?;
     let state = mark_exported(org, body, envelope, *wallet_id, now_ms)?;

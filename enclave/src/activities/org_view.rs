@@ -96,11 +96,11 @@ fn policy(p: &StoredPolicy) -> Value {
     v
 }
 
-fn tag(t: &Tag) -> Value {
+fn tag(t: &Tag, tag_type: &str) -> Value {
     json!({
         "tagId": t.id,
         "tagName": t.name,
-        "tagType": "TAG_TYPE_USER",
+        "tagType": tag_type,
         "createdAt": timestamp(t.created_at_ms),
         "updatedAt": timestamp(t.updated_at_ms),
     })
@@ -115,7 +115,16 @@ pub fn organization_data(org: &OrgState) -> Value {
         "policies": org.policies.iter().map(policy).collect::<Vec<_>>(),
         "privateKeys": [],
         "invitations": [],
-        "tags": org.user_tags.iter().map(tag).collect::<Vec<_>>(),
+        "tags": org
+            .user_tags
+            .iter()
+            .map(|t| tag(t, "TAG_TYPE_USER"))
+            .chain(
+                org.private_key_tags
+                    .iter()
+                    .map(|t| tag(t, "TAG_TYPE_PRIVATE_KEY")),
+            )
+            .collect::<Vec<_>>(),
         "rootQuorum": {
             "threshold": org.root_quorum.threshold,
             "userIds": org.root_quorum.user_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),

@@ -1,6 +1,7 @@
 //! Activities that change the organization itself (users, credentials, tags, policies, root
-//! quorum, name, deletion): each edits a successor of the sealed state, which must still be a
-//! valid organization afterwards, and remembers the activity's fingerprint against replay.
+//! quorum, name, deletion, wallet names, deleted wallets and keys, private key tags): each
+//! edits a successor of the sealed state, which must still be a valid organization afterwards,
+//! and remembers the activity's fingerprint against replay.
 
 use keyhold_shared::{Uuid, WalletId};
 use serde_json::Value;
@@ -9,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::envelope::Envelope;
 use super::{
     APPROVAL_WINDOW_MS, Allowed, MAX_AGE_MS, MAX_SKEW_MS, authenticators, org_lifecycle, policies,
-    user_updates, users,
+    private_key_tags, user_updates, users, wallets,
 };
 use crate::error::{Error, Result};
 use crate::org::{MAX_WALLETS, OrgState, WalletMeta};
@@ -53,6 +54,13 @@ fn op(activity_type: &str) -> Option<Op> {
         "ACTIVITY_TYPE_CREATE_API_ONLY_USERS" => user_updates::create_api_only_users,
         "ACTIVITY_TYPE_UPDATE_ORGANIZATION_NAME" => org_lifecycle::update_organization_name,
         "ACTIVITY_TYPE_DELETE_SUB_ORGANIZATION" => org_lifecycle::delete_sub_organization,
+        "ACTIVITY_TYPE_UPDATE_WALLET" => wallets::update_wallet,
+        "ACTIVITY_TYPE_DELETE_WALLETS" => wallets::delete_wallets,
+        "ACTIVITY_TYPE_DELETE_WALLET_ACCOUNTS" => wallets::delete_wallet_accounts,
+        "ACTIVITY_TYPE_DELETE_PRIVATE_KEYS" => wallets::delete_private_keys,
+        "ACTIVITY_TYPE_CREATE_PRIVATE_KEY_TAG" => private_key_tags::create_private_key_tag,
+        "ACTIVITY_TYPE_UPDATE_PRIVATE_KEY_TAG" => private_key_tags::update_private_key_tag,
+        "ACTIVITY_TYPE_DELETE_PRIVATE_KEY_TAGS" => private_key_tags::delete_private_key_tags,
         _ => return None,
     })
 }

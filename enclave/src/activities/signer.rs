@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use keyhold_shared::PrivateKeyId;
+use keyhold_shared::WalletId;
 use keyhold_shared::msg::{ActivityContext, AddressFormat, Curve, SealedSeed};
-use keyhold_shared::{OrgId, WalletId};
 
 use crate::enclave::Keys;
 use crate::error::{Error, Result, clip};
@@ -52,21 +52,44 @@ fn same_address(format: AddressFormat, derived: &str, claimed: &str) -> bool {
     }
 }
 
-/// Opens a wallet's seed (through the cache).
+/// Opens a wallet's seed (through the cache), if the wallet still exists.
+///
+/// The seal proves the seed was made for this (organization, wallet id); only the sealed
+/// organization state says whether the wallet has been deleted since. A host that keeps a
+/// deleted wallet's sealed seed and hands it over again gets "not found" (checked after the
+/// seal, so a forged or swapped blob is still reported as such).
 pub fn wallet_seed(
     keys: &Keys,
-    org: &OrgId,
+    org: &OrgState,
     wallet_id: &WalletId,
     sealed: &SealedSeed,
 ) -> Result<Arc<SeedMaterial>> {
-    let aad = seed_aad(org, wallet_id);
+    let aad = seed_aad(&org.org_id, wallet_id);
     let id = cache_key(&[b"seed", &aad, &sealed.nonce, &sealed.ciphertext]);
-    keys.cache.seed(id, || {
+    let seed = keys.cache.seed(id, || {
         let plaintext = keys
             .seed_seal
             .open(&sealed.nonce, &sealed.ciphertext, &aad)?;
         SeedMaterial::decode(&plaintext)
-    })
+    })?;
+    if !org.wallets.iter().any(|w| &w.id == wallet_id) {
+        return Err(Error::NotFound(format!(
+            "no wallet `{wallet_id}` in this organization"
+        )));
+    }
+    Ok(seed)
+}
+
+/// Refuses a private key the sealed organization state no longer lists (deleted), even when
+/// the host still holds and hands over its sealed key.
+fn check_private_key_exists(org: &OrgState, id: &PrivateKeyId) -> Result<()> {
+    if org.private_keys.iter().any(|k| &k.id == id) {
+        Ok(())
+    } else {
+        Err(Error::NotFound(format!(
+            "no private key `{id}` in this organization"
+        )))
+    }
 }
 
 fn curve_tag(curve: Curve) -> &'static [u8] {
@@ -88,7 +111,7 @@ pub fn resolve(
             address_format,
             sealed_seed,
         } => {
-            let seed = wallet_seed(keys, &org.org_id, wallet_id, sealed_seed)?;
+            let seed = wallet_seed(keys, org, wallet_id, sealed_seed)?;
             let parsed = Bip32Path::parse(path)?;
             let id = cache_key(&[
                 b"key",
@@ -124,6 +147,7 @@ pub fn resolve(
             let key = keys.cache.key(id, || {
                 private_key::open(&keys.seed_seal, &org.org_id, private_key_id, sealed_key)
             })?;
+            check_private_key_exists(org, private_key_id)?;
             match address_format {
                 None => {
                     let named: PrivateKeyId =

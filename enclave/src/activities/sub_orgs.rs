@@ -76,6 +76,7 @@ pub fn run(
         recent: Vec::new(),
         usage: Vec::new(),
         private_keys: Vec::new(),
+        private_key_tags: Vec::new(),
         audit: None,
         deleted_at_ms: None,
     };

@@ -38,6 +38,7 @@ fn state(org: OrgId, version: u64) -> OrgState {
         recent: vec![],
         usage: vec![],
         private_keys: vec![],
+        private_key_tags: vec![],
         audit: None,
         deleted_at_ms: None,
     }

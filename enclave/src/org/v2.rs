@@ -65,6 +65,7 @@ impl From<OrgState> for super::OrgState {
             recent: old.recent,
             usage: Vec::new(),
             private_keys: Vec::new(),
+            private_key_tags: Vec::new(),
             audit: None,
             deleted_at_ms: None,
         }

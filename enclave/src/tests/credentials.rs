@@ -199,6 +199,7 @@ fn state_with(keys: &[(&ClientKey, Option<u64>)]) -> OrgState {
         recent: vec![],
         usage: vec![],
         private_keys: vec![],
+        private_key_tags: vec![],
         audit: None,
         deleted_at_ms: None,
     }

@@ -1010,12 +1010,31 @@ fn policies_read_the_private_key_from_the_sealed_state() {
     let bob = new_key();
     let (mut state, bob_id) = create_user(&f, &f.org, "bob", &bob);
     let mut keys = Vec::new();
+    let mut hot_tag = String::new();
     for tag in ["hot", "cold"] {
+        let (next, result) = change(
+            &f,
+            &state,
+            &f.api_key,
+            &body(
+                &f.org_id,
+                "ACTIVITY_TYPE_CREATE_PRIVATE_KEY_TAG",
+                json!({"privateKeyTagName": tag, "privateKeyIds": []}),
+            ),
+        );
+        state = next;
+        let tag_id = result["createPrivateKeyTagResult"]["privateKeyTagId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if tag == "hot" {
+            hot_tag = tag_id.clone();
+        }
         let b = body(
             &f.org_id,
             "ACTIVITY_TYPE_CREATE_PRIVATE_KEYS_V2",
             json!({"privateKeys": [{"privateKeyName": format!("{tag} key"), "curve": "CURVE_SECP256K1",
-                   "privateKeyTags": [tag], "addressFormats": ["ADDRESS_FORMAT_ETHEREUM"]}]}),
+                   "privateKeyTags": [tag_id], "addressFormats": ["ADDRESS_FORMAT_ETHEREUM"]}]}),
         );
         let out = run(&f, &state, &f.api_key, &b).unwrap();
         state = out
@@ -1030,7 +1049,9 @@ fn policies_read_the_private_key_from_the_sealed_state() {
         &f,
         &state,
         "EFFECT_ALLOW",
-        "activity.action == 'SIGN' && private_key.tags.contains('hot') && private_key.label == 'hot key'",
+        &format!(
+            "activity.action == 'SIGN' && private_key.tags.contains('{hot_tag}') && private_key.label == 'hot key'"
+        ),
         &format!("approvers.any(u, u.id == '{bob_id}')"),
     );
     let sign = |id: keyhold_shared::PrivateKeyId, sealed: &keyhold_shared::msg::SealedSeed| {

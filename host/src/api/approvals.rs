@@ -147,6 +147,7 @@ pub(super) async fn store_vote_output(
         sub_orgs,
         exported,
         import_key,
+        edits,
     } = records(output.result, &target_envelope.parameters, org, now)?;
     super::submit::keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
@@ -186,6 +187,7 @@ pub(super) async fn store_vote_output(
             replace_existing: true,
             detach_from_parent: super::org_activities::deletes_organization(&record),
             exported,
+            edits,
             receipt: Some(ReceiptRecord {
                 receipt: receipt.clone(),
                 result: Some(audit_result),

@@ -190,6 +190,82 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "signTransactionResult",
         )],
     ),
+    // Renaming and deleting wallets, accounts and private keys; private key tags.
+    activity(
+        "/public/v1/submit/update_wallet",
+        "Wallets",
+        "Update wallet",
+        "v1UpdateWalletRequest",
+        &[accepts("ACTIVITY_TYPE_UPDATE_WALLET", "updateWalletResult")],
+    ),
+    activity(
+        "/public/v1/submit/delete_wallets",
+        "Wallets",
+        "Delete wallets",
+        "v1DeleteWalletsRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_DELETE_WALLETS",
+            "deleteWalletsResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/delete_wallet_accounts",
+        "Wallets",
+        "Delete wallet accounts",
+        "v1DeleteWalletAccountsRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_DELETE_WALLET_ACCOUNTS",
+            "deleteWalletAccountsResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/delete_private_keys",
+        "Private Keys",
+        "Delete private keys",
+        "v1DeletePrivateKeysRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_DELETE_PRIVATE_KEYS",
+            "deletePrivateKeysResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/create_private_key_tag",
+        "Private Key Tags",
+        "Create private key tag",
+        "v1CreatePrivateKeyTagRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_CREATE_PRIVATE_KEY_TAG",
+            "createPrivateKeyTagResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/update_private_key_tag",
+        "Private Key Tags",
+        "Update private key tag",
+        "v1UpdatePrivateKeyTagRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_UPDATE_PRIVATE_KEY_TAG",
+            "updatePrivateKeyTagResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/delete_private_key_tags",
+        "Private Key Tags",
+        "Delete private key tags",
+        "v1DeletePrivateKeyTagsRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_DELETE_PRIVATE_KEY_TAGS",
+            "deletePrivateKeyTagsResult",
+        )],
+    ),
+    query(
+        "/public/v1/query/list_private_key_tags",
+        Org,
+        "Private Key Tags",
+        "List private key tags",
+        "v1ListPrivateKeyTagsRequest",
+        "v1ListPrivateKeyTagsResponse",
+    ),
     // Users, API keys, user tags.
     activity(
         "/public/v1/submit/create_users",

@@ -125,7 +125,7 @@ pub fn private_key(k: &PrivateKeyRecord) -> Value {
         "addresses": k.addresses.iter().map(|(format, address)| json!({"format": format, "address": address})).collect::<Vec<_>>(),
         "privateKeyTags": k.tags,
         "createdAt": timestamp(k.created_at_ms),
-        "updatedAt": timestamp(k.created_at_ms),
+        "updatedAt": timestamp(k.updated_at_ms),
         "exported": k.exported,
         "imported": k.imported,
     })
@@ -136,7 +136,7 @@ pub fn wallet(w: &WalletRecord) -> Value {
         "walletId": w.id.to_string(),
         "walletName": w.name,
         "createdAt": timestamp(w.created_at_ms),
-        "updatedAt": timestamp(w.created_at_ms),
+        "updatedAt": timestamp(w.updated_at_ms),
         "exported": w.exported,
         "imported": w.imported,
     })

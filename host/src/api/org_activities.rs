@@ -69,6 +69,7 @@ pub fn sub_org_records(
                 created_at_ms: now,
                 imported: false,
                 exported: false,
+                updated_at_ms: now,
             })
         }
     };

@@ -181,6 +181,14 @@ fn field<'a>(data: &'a Value, name: &str) -> &'a [Value] {
         .unwrap_or_default()
 }
 
+/// The organization's tags of one `tagType` (user tags and private key tags share the list).
+fn tags_of<'a>(data: &'a Value, tag_type: &str) -> Vec<&'a Value> {
+    field(data, "tags")
+        .iter()
+        .filter(|t| t.get("tagType").and_then(Value::as_str) == Some(tag_type))
+        .collect()
+}
+
 fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
     value
         .as_deref()
@@ -273,7 +281,10 @@ pub async fn query(
             json!({"policy": policy})
         }
         "list_policies" => json!({"policies": policies}),
-        "list_user_tags" => json!({"userTags": field(&data, "tags")}),
+        "list_user_tags" => json!({"userTags": tags_of(&data, "TAG_TYPE_USER")}),
+        "list_private_key_tags" => {
+            json!({"privateKeyTags": tags_of(&data, "TAG_TYPE_PRIVATE_KEY")})
+        }
         "get_organization_configs" => json!({"configs": {
             "features": [],
             "quorum": data.get("rootQuorum").cloned().unwrap_or(Value::Null),

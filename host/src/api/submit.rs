@@ -20,7 +20,7 @@ use super::retry::Failure;
 use super::{AppState, format};
 use crate::store::{
     AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, PrivateKeyRecord,
-    ReceiptRecord, WalletRecord,
+    ReceiptRecord, RecordEdit, WalletRecord,
 };
 
 /// The activity types each path accepts (older versions that shipped SDKs still send go
@@ -124,6 +124,11 @@ async fn execute(
         return Ok(Json(json!({ "activity": format::activity(&existing) })));
     }
 
+    if envelope.activity_type == "ACTIVITY_TYPE_DELETE_WALLET_ACCOUNTS" {
+        // Only an authenticated caller learns which accounts exist and were exported.
+        authenticate(state, org, request.clone()).await?;
+        super::record_edits::check_account_deletion(state, org.id, &envelope.parameters).await?;
+    }
     let context = resolve_context(state, org.id, envelope).await?;
     let called = super::org_queries::call_fresh_from(
         state,
@@ -179,6 +184,7 @@ pub(super) async fn store_output(
         sub_orgs,
         exported,
         import_key,
+        edits,
     } = records(output.result, parameters, org, now)?;
     keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
@@ -220,6 +226,7 @@ pub(super) async fn store_output(
             replace_existing: false,
             detach_from_parent: super::org_activities::deletes_organization(&record),
             exported,
+            edits,
             receipt: Some(ReceiptRecord {
                 receipt: receipt.clone(),
                 result: Some(audit_result),
@@ -283,6 +290,8 @@ pub(super) struct Records {
     pub exported: Vec<ExportMark>,
     /// A sealed import key to keep under this name (`init_import_*`).
     pub import_key: Option<(String, Vec<u8>)>,
+    /// Renamed or deleted wallets, accounts and keys, private key tags.
+    pub edits: Vec<RecordEdit>,
 }
 
 /// Stores the sealed import key of an `init_import_*` before the activity is acknowledged. Not
@@ -319,6 +328,7 @@ pub(super) fn records(
     let mut sub_orgs = Vec::new();
     let mut exported = Vec::new();
     let mut import_key = None;
+    let edits = super::record_edits::edits(&json, parameters)?;
     match result {
         ActivityResult::CreateWallet {
             wallet_id,
@@ -335,6 +345,7 @@ pub(super) fn records(
                 created_at_ms: now,
                 imported: false,
                 exported: false,
+                updated_at_ms: now,
             });
         }
         ActivityResult::CreateWalletAccounts {
@@ -367,6 +378,7 @@ pub(super) fn records(
                     created_at_ms: now,
                     imported: false,
                     exported: false,
+                    updated_at_ms: now,
                 });
             }
         }
@@ -406,6 +418,7 @@ pub(super) fn records(
                 created_at_ms: now,
                 imported: true,
                 exported: false,
+                updated_at_ms: now,
             });
         }
         ActivityResult::ImportPrivateKey(key) => {
@@ -426,6 +439,7 @@ pub(super) fn records(
         sub_orgs,
         exported,
         import_key,
+        edits,
     })
 }
 

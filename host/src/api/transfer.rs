@@ -130,5 +130,6 @@ pub fn imported_private_key_record(
         created_at_ms: now,
         imported: true,
         exported: false,
+        updated_at_ms: now,
     }
 }

@@ -15,7 +15,7 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page, PrivateKeyRecord,
-    ReceiptRecord, Store, StoreResult, WalletRecord, seq_param,
+    ReceiptRecord, RecordEdit, Store, StoreResult, WalletRecord, edit_tags, seq_param,
 };
 use crate::error::HostError;
 
@@ -122,6 +122,13 @@ CREATE TABLE audit_receipts (
     PRIMARY KEY (org_id, seq)
 );
 "#,
+    // When a wallet was renamed or a private key's tags changed, as in SQLite's migration 6.
+    r#"
+ALTER TABLE wallets ADD COLUMN updated_at_ms BIGINT NOT NULL DEFAULT 0;
+UPDATE wallets SET updated_at_ms = created_at_ms;
+ALTER TABLE private_keys ADD COLUMN updated_at_ms BIGINT NOT NULL DEFAULT 0;
+UPDATE private_keys SET updated_at_ms = created_at_ms;
+"#,
 ];
 
 /// Taken (per database) while migrating, so hosts starting together migrate once.
@@ -132,9 +139,9 @@ const POOL_SIZE: usize = 16;
 
 const ORG_COLUMNS: &str = "org_id, name, sealed, created_at_ms";
 const WALLET_COLUMNS: &str =
-    "wallet_id, org_id, name, sealed_seed, created_at_ms, imported, exported";
+    "wallet_id, org_id, name, sealed_seed, created_at_ms, imported, exported, updated_at_ms";
 const ACCOUNT_COLUMNS: &str = "account_id, org_id, wallet_id, curve, path_format, path, address_format, address, public_key, created_at_ms";
-const PRIVATE_KEY_COLUMNS: &str = "private_key_id, org_id, name, curve, public_key, tags, sealed_key, created_at_ms, imported, exported";
+const PRIVATE_KEY_COLUMNS: &str = "private_key_id, org_id, name, curve, public_key, tags, sealed_key, created_at_ms, imported, exported, updated_at_ms";
 const ACTIVITY_COLUMNS: &str = "activity_id, org_id, fingerprint, type, status, body, result, votes, created_at_ms, updated_at_ms";
 
 /// A pool of connections to one PostgreSQL database (or one schema of it, via `search_path`).
@@ -295,6 +302,7 @@ fn wallet_from_row(row: &Row) -> StoreResult<WalletRecord> {
         created_at_ms: ms(row, 4)?,
         imported: row.try_get(5)?,
         exported: row.try_get(6)?,
+        updated_at_ms: ms(row, 7)?,
     })
 }
 
@@ -326,6 +334,7 @@ fn private_key_from_row(row: &Row) -> StoreResult<PrivateKeyRecord> {
         created_at_ms: ms(row, 7)?,
         imported: row.try_get(8)?,
         exported: row.try_get(9)?,
+        updated_at_ms: ms(row, 10)?,
         addresses: Vec::new(),
     })
 }
@@ -480,7 +489,7 @@ async fn write_commit(
     for w in &commit.wallets {
         let statement = tx
             .prepare_cached(&format!(
-                "INSERT INTO wallets ({WALLET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                "INSERT INTO wallets ({WALLET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             ))
             .await?;
         tx.execute(
@@ -493,6 +502,7 @@ async fn write_commit(
                 &(w.created_at_ms as i64),
                 &w.imported,
                 &w.exported,
+                &(w.updated_at_ms as i64),
             ],
         )
         .await?;
@@ -525,7 +535,7 @@ async fn write_commit(
     for k in &commit.private_keys {
         let statement = tx
             .prepare_cached(&format!(
-                "INSERT INTO private_keys ({PRIVATE_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                "INSERT INTO private_keys ({PRIVATE_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
             ))
             .await?;
         tx.execute(
@@ -541,6 +551,7 @@ async fn write_commit(
                 &(k.created_at_ms as i64),
                 &k.imported,
                 &k.exported,
+                &(k.updated_at_ms as i64),
             ],
         )
         .await?;
@@ -612,6 +623,116 @@ async fn write_commit(
         tx.execute(&statement, &[&commit.activity.org.to_string(), &id])
             .await?;
     }
+    apply_edits(
+        tx,
+        &commit.activity.org.to_string(),
+        &commit.edits,
+        commit.activity.updated_at_ms,
+    )
+    .await
+}
+
+/// Applies an activity's [`RecordEdit`]s inside its transaction; `now_ms` is the activity's time.
+async fn apply_edits(
+    tx: &deadpool_postgres::Transaction<'_>,
+    org: &str,
+    edits: &[RecordEdit],
+    now_ms: u64,
+) -> StoreResult<()> {
+    let now = now_ms as i64;
+    for edit in edits {
+        match edit {
+            RecordEdit::RenameWallet { wallet, name } => {
+                tx.execute(
+                    "UPDATE wallets SET name = $1, updated_at_ms = $2 WHERE org_id = $3 AND wallet_id = $4",
+                    &[name, &now, &org, &wallet.to_string()],
+                )
+                .await?;
+            }
+            RecordEdit::DeleteWallet(wallet) => {
+                let wallet = wallet.to_string();
+                tx.execute(
+                    "DELETE FROM wallet_accounts WHERE org_id = $1 AND wallet_id = $2",
+                    &[&org, &wallet],
+                )
+                .await?;
+                tx.execute(
+                    "DELETE FROM wallets WHERE org_id = $1 AND wallet_id = $2",
+                    &[&org, &wallet],
+                )
+                .await?;
+            }
+            RecordEdit::DeleteAccount(account) => {
+                tx.execute(
+                    "DELETE FROM wallet_accounts WHERE org_id = $1 AND account_id = $2",
+                    &[&org, account],
+                )
+                .await?;
+            }
+            RecordEdit::DeletePrivateKey(key) => {
+                let key = key.to_string();
+                tx.execute(
+                    "DELETE FROM private_key_addresses WHERE org_id = $1 AND private_key_id = $2",
+                    &[&org, &key],
+                )
+                .await?;
+                tx.execute(
+                    "DELETE FROM private_keys WHERE org_id = $1 AND private_key_id = $2",
+                    &[&org, &key],
+                )
+                .await?;
+            }
+            RecordEdit::TagPrivateKey { key, tag, add } => {
+                let key = key.to_string();
+                // FOR UPDATE: a concurrent tag edit of the same key waits instead of being lost.
+                let row = tx
+                    .query_opt(
+                        "SELECT tags FROM private_keys WHERE org_id = $1 AND private_key_id = $2 FOR UPDATE",
+                        &[&org, &key],
+                    )
+                    .await?;
+                if let Some(row) = row {
+                    let tags: String = row.try_get(0)?;
+                    let mut tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
+                    edit_tags(&mut tags, tag, *add);
+                    set_tags(tx, org, &key, &tags, now).await?;
+                }
+            }
+            RecordEdit::DropPrivateKeyTag(tag) => {
+                let rows = tx
+                    .query(
+                        "SELECT private_key_id, tags FROM private_keys WHERE org_id = $1 FOR UPDATE",
+                        &[&org],
+                    )
+                    .await?;
+                for row in rows {
+                    let id: String = row.try_get(0)?;
+                    let tags: String = row.try_get(1)?;
+                    let mut tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
+                    if tags.contains(tag) {
+                        edit_tags(&mut tags, tag, false);
+                        set_tags(tx, org, &id, &tags, now).await?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn set_tags(
+    tx: &deadpool_postgres::Transaction<'_>,
+    org: &str,
+    key: &str,
+    tags: &[String],
+    now: i64,
+) -> StoreResult<()> {
+    let tags = serde_json::to_string(tags).unwrap_or_else(|_| "[]".into());
+    tx.execute(
+        "UPDATE private_keys SET tags = $1, updated_at_ms = $2 WHERE org_id = $3 AND private_key_id = $4",
+        &[&tags, &now, &org, &key],
+    )
+    .await?;
     Ok(())
 }
 
@@ -1019,5 +1140,17 @@ impl Store for PgStore {
             self.fill_addresses(key).await?;
         }
         Ok(keys)
+    }
+
+    async fn get_accounts(&self, org: OrgId, ids: Vec<String>) -> StoreResult<Vec<AccountRecord>> {
+        let rows = self
+            .query(
+                &format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM wallet_accounts WHERE org_id = $1 AND account_id = ANY($2) ORDER BY created_at_ms, seq"
+                ),
+                &[&org.to_string(), &ids],
+            )
+            .await?;
+        rows.iter().map(account_from_row).collect()
     }
 }

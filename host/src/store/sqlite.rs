@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
     AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page, PrivateKeyRecord,
-    ReceiptRecord, Store, StoreResult, WalletRecord, seq_param,
+    ReceiptRecord, RecordEdit, Store, StoreResult, WalletRecord, edit_tags, seq_param,
 };
 use crate::error::HostError;
 
@@ -116,6 +116,13 @@ CREATE TABLE audit_receipts (
     PRIMARY KEY (org_id, seq)
 );
 "#,
+    // When a wallet was renamed or a private key's tags changed (Turnkey's `updatedAt`).
+    r#"
+ALTER TABLE wallets ADD COLUMN updated_at_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE wallets SET updated_at_ms = created_at_ms;
+ALTER TABLE private_keys ADD COLUMN updated_at_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE private_keys SET updated_at_ms = created_at_ms;
+"#,
 ];
 
 #[derive(Clone)]
@@ -144,6 +151,8 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     // FULL: an acknowledged activity survives power loss, not just a process crash.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A deleted wallet's or key's sealed blob is overwritten in the file, not left in a free page.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // Room for every statement the store runs (the default of 16 is fewer).
     conn.set_prepared_statement_cache_capacity(64);
@@ -308,7 +317,7 @@ fn org_from_row(row: &Row<'_>) -> rusqlite::Result<OrgRecord> {
 }
 
 const WALLET_COLUMNS: &str =
-    "wallet_id, org_id, name, sealed_seed, created_at_ms, imported, exported";
+    "wallet_id, org_id, name, sealed_seed, created_at_ms, imported, exported, updated_at_ms";
 
 fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<WalletRecord> {
     Ok(WalletRecord {
@@ -319,6 +328,7 @@ fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<WalletRecord> {
         created_at_ms: row.get::<_, i64>(4)? as u64,
         imported: row.get(5)?,
         exported: row.get(6)?,
+        updated_at_ms: row.get::<_, i64>(7)? as u64,
     })
 }
 
@@ -339,7 +349,7 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<AccountRecord> {
     })
 }
 
-const PRIVATE_KEY_COLUMNS: &str = "private_key_id, org_id, name, curve, public_key, tags, sealed_key, created_at_ms, imported, exported";
+const PRIVATE_KEY_COLUMNS: &str = "private_key_id, org_id, name, curve, public_key, tags, sealed_key, created_at_ms, imported, exported, updated_at_ms";
 
 fn private_key_from_row(row: &Row<'_>) -> rusqlite::Result<PrivateKeyRecord> {
     let tags: String = row.get(5)?;
@@ -354,6 +364,7 @@ fn private_key_from_row(row: &Row<'_>) -> rusqlite::Result<PrivateKeyRecord> {
         created_at_ms: row.get::<_, i64>(7)? as u64,
         imported: row.get(8)?,
         exported: row.get(9)?,
+        updated_at_ms: row.get::<_, i64>(10)? as u64,
         addresses: Vec::new(),
     })
 }
@@ -383,6 +394,101 @@ fn activity_from_row(row: &Row<'_>) -> rusqlite::Result<ActivityRecord> {
         created_at_ms: row.get::<_, i64>(8)? as u64,
         updated_at_ms: row.get::<_, i64>(9)? as u64,
     })
+}
+
+/// Applies an activity's [`RecordEdit`]s inside its transaction; `now_ms` is the activity's time.
+fn apply_edits(tx: &Connection, org: &str, edits: &[RecordEdit], now_ms: u64) -> StoreResult<()> {
+    let now = now_ms as i64;
+    let set_tags = |id: &str, tags: &[String]| -> StoreResult<()> {
+        exec(
+            tx,
+            "UPDATE private_keys SET tags = ?1, updated_at_ms = ?2 WHERE org_id = ?3 AND private_key_id = ?4",
+            params![
+                serde_json::to_string(tags).unwrap_or_else(|_| "[]".into()),
+                now,
+                org,
+                id
+            ],
+        )?;
+        Ok(())
+    };
+    for edit in edits {
+        match edit {
+            RecordEdit::RenameWallet { wallet, name } => {
+                exec(
+                    tx,
+                    "UPDATE wallets SET name = ?1, updated_at_ms = ?2 WHERE org_id = ?3 AND wallet_id = ?4",
+                    params![name, now, org, wallet.to_string()],
+                )?;
+            }
+            RecordEdit::DeleteWallet(wallet) => {
+                let wallet = wallet.to_string();
+                exec(
+                    tx,
+                    "DELETE FROM wallet_accounts WHERE org_id = ?1 AND wallet_id = ?2",
+                    params![org, wallet],
+                )?;
+                exec(
+                    tx,
+                    "DELETE FROM wallets WHERE org_id = ?1 AND wallet_id = ?2",
+                    params![org, wallet],
+                )?;
+            }
+            RecordEdit::DeleteAccount(account) => {
+                exec(
+                    tx,
+                    "DELETE FROM wallet_accounts WHERE org_id = ?1 AND account_id = ?2",
+                    params![org, account],
+                )?;
+            }
+            RecordEdit::DeletePrivateKey(key) => {
+                let key = key.to_string();
+                exec(
+                    tx,
+                    "DELETE FROM private_key_addresses WHERE org_id = ?1 AND private_key_id = ?2",
+                    params![org, key],
+                )?;
+                exec(
+                    tx,
+                    "DELETE FROM private_keys WHERE org_id = ?1 AND private_key_id = ?2",
+                    params![org, key],
+                )?;
+            }
+            RecordEdit::TagPrivateKey { key, tag, add } => {
+                let key = key.to_string();
+                let tags: Option<String> = tx
+                    .query_row(
+                        "SELECT tags FROM private_keys WHERE org_id = ?1 AND private_key_id = ?2",
+                        params![org, key],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(tags) = tags {
+                    let mut tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
+                    edit_tags(&mut tags, tag, *add);
+                    set_tags(&key, &tags)?;
+                }
+            }
+            RecordEdit::DropPrivateKeyTag(tag) => {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT private_key_id, tags FROM private_keys WHERE org_id = ?1",
+                )?;
+                let rows = stmt
+                    .query_map([org], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                for (id, tags) in rows {
+                    let mut tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
+                    if tags.contains(tag) {
+                        edit_tags(&mut tags, tag, false);
+                        set_tags(&id, &tags)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -524,8 +630,8 @@ impl Store for SqliteStore {
             }
             for (w, seed) in &wallets {
                 exec(tx,
-                    &format!("INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-                    params![w.id.to_string(), w.org.to_string(), w.name, seed, w.created_at_ms as i64, w.imported, w.exported],
+                    &format!("INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                    params![w.id.to_string(), w.org.to_string(), w.name, seed, w.created_at_ms as i64, w.imported, w.exported, w.updated_at_ms as i64],
                 )?;
             }
             for (seq, acc) in commit.accounts.iter().enumerate() {
@@ -549,7 +655,7 @@ impl Store for SqliteStore {
             }
             for (k, sealed) in &private_keys {
                 exec(tx,
-                    &format!("INSERT INTO private_keys ({PRIVATE_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                    &format!("INSERT INTO private_keys ({PRIVATE_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
                     params![
                         k.id.to_string(),
                         k.org.to_string(),
@@ -560,7 +666,8 @@ impl Store for SqliteStore {
                         sealed,
                         k.created_at_ms as i64,
                         k.imported,
-                        k.exported
+                        k.exported,
+                        k.updated_at_ms as i64
                     ],
                 )?;
                 for (seq, (format, address)) in k.addresses.iter().enumerate() {
@@ -577,6 +684,7 @@ impl Store for SqliteStore {
                 };
                 exec(tx, sql, params![a.org.to_string(), id])?;
             }
+            apply_edits(tx, &a.org.to_string(), &commit.edits, a.updated_at_ms)?;
             if let Some((state, bytes)) = org_state {
                 // Compare-and-swap on the version: a concurrent writer's update is never lost.
                 let changed = exec(tx,
@@ -588,7 +696,7 @@ impl Store for SqliteStore {
                 }
             }
             if commit.detach_from_parent {
-                tx.execute(
+                exec(tx,
                     "UPDATE orgs SET parent_org_id = NULL WHERE org_id = ?1",
                     params![commit.activity.org.to_string()],
                 )?;
@@ -860,6 +968,25 @@ impl Store for SqliteStore {
                 private_key_addresses(c, key)?;
             }
             Ok(keys)
+        })
+        .await
+    }
+
+    async fn get_accounts(&self, org: OrgId, ids: Vec<String>) -> StoreResult<Vec<AccountRecord>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM wallet_accounts WHERE org_id = ?1 AND account_id = ?2"
+            ))?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(account) = stmt
+                    .query_row(params![org.to_string(), id], account_from_row)
+                    .optional()?
+                {
+                    out.push(account);
+                }
+            }
+            Ok(out)
         })
         .await
     }

@@ -146,6 +146,7 @@ fn commit(activity: ActivityRecord) -> ActivityCommit {
         vote_request: None,
         replace_existing: false,
         exported: vec![],
+        edits: vec![],
         receipt: None,
         detach_from_parent: false,
     }
@@ -187,6 +188,7 @@ fn wallet(org: OrgId, n: u32, created_at_ms: u64) -> WalletRecord {
         created_at_ms,
         imported: false,
         exported: false,
+        updated_at_ms: created_at_ms,
     }
 }
 
@@ -224,6 +226,7 @@ fn private_key(org: OrgId, n: u32, addresses: &[(&str, &str)]) -> PrivateKeyReco
         created_at_ms: 5_000 + u64::from(n),
         imported: false,
         exported: false,
+        updated_at_ms: 5_000 + u64::from(n),
     }
 }
 
@@ -1404,6 +1407,206 @@ fn database_argument() {
     assert!(!shown.contains("s3cret"), "{shown}");
 }
 
+// ---- renames, deletions and private key tags -------------------------------------------------
+
+/// `update_wallet`, `delete_wallets`, `delete_wallet_accounts` and `delete_private_keys` edit
+/// and remove records (sealed seeds and keys included) of their own organization only, in the
+/// activity's transaction.
+async fn renames_and_deletions(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    let other = org(2);
+    store.insert_org(o.clone()).await.unwrap();
+    store.insert_org(other.clone()).await.unwrap();
+    let kept = wallet(o.id, 1, 10);
+    let gone = wallet(o.id, 2, 20);
+    let accounts = vec![
+        account(&kept, 1, "0xKept1"),
+        account(&kept, 2, "0xKept2"),
+        account(&gone, 3, "0xGone3"),
+    ];
+    let k1 = private_key(o.id, 1, &[("ADDRESS_FORMAT_ETHEREUM", "0xKey1")]);
+    let k2 = private_key(o.id, 2, &[("ADDRESS_FORMAT_ETHEREUM", "0xKey2")]);
+    store
+        .commit_activity(ActivityCommit {
+            wallets: vec![kept.clone(), gone.clone()],
+            accounts: accounts.clone(),
+            private_keys: vec![k1.clone(), k2.clone()],
+            ..commit(activity(o.id, 1, 10))
+        })
+        .await
+        .unwrap();
+    let edits = vec![
+        RecordEdit::RenameWallet {
+            wallet: kept.id,
+            name: "renamed".into(),
+        },
+        RecordEdit::DeleteWallet(gone.id),
+        RecordEdit::DeleteAccount(accounts[1].id.clone()),
+        RecordEdit::DeletePrivateKey(k2.id),
+    ];
+    // another organization naming these records changes nothing
+    store
+        .commit_activity(ActivityCommit {
+            edits: edits.clone(),
+            ..commit(activity(other.id, 2, 400))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_wallets(o.id).await.unwrap(),
+        vec![kept.clone(), gone.clone()]
+    );
+    assert_eq!(store.list_private_keys(o.id).await.unwrap().len(), 2);
+    // a commit that loses its compare-and-swap applies none of its edits
+    let stale = store
+        .commit_activity(ActivityCommit {
+            edits: edits.clone(),
+            org_state: Some(sealed(o.id, 7)),
+            ..commit(activity(o.id, 3, 450))
+        })
+        .await;
+    assert!(is_conflict(stale));
+    assert_eq!(store.list_wallets(o.id).await.unwrap().len(), 2);
+
+    let mut activity_4 = activity(o.id, 4, 400);
+    activity_4.updated_at_ms = 500;
+    store
+        .commit_activity(ActivityCommit {
+            edits,
+            org_state: Some(sealed(o.id, 2)),
+            ..commit(activity_4)
+        })
+        .await
+        .unwrap();
+    let renamed = store.get_wallet(o.id, kept.id).await.unwrap().unwrap();
+    assert_eq!(
+        renamed,
+        WalletRecord {
+            name: "renamed".into(),
+            updated_at_ms: 500,
+            ..kept.clone()
+        }
+    );
+    assert_eq!(store.get_wallet(o.id, gone.id).await.unwrap(), None);
+    assert_eq!(
+        store.list_wallets(o.id).await.unwrap(),
+        vec![renamed.clone()]
+    );
+    assert_eq!(
+        store
+            .list_accounts(o.id, None, Page::default())
+            .await
+            .unwrap(),
+        vec![accounts[0].clone()]
+    );
+    for address in ["0xKept2", "0xGone3"] {
+        assert_eq!(store.find_account(o.id, address).await.unwrap(), None);
+    }
+    assert_eq!(
+        store.find_account(o.id, "0xKept1").await.unwrap(),
+        Some((accounts[0].clone(), renamed))
+    );
+    let ids = |a: &[AccountRecord]| a.iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+    let mut asked = ids(&accounts);
+    asked.push("unknown".into());
+    assert_eq!(
+        ids(&store.get_accounts(o.id, asked.clone()).await.unwrap()),
+        vec![accounts[0].id.clone()]
+    );
+    assert!(
+        store
+            .get_accounts(other.id, asked)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // the deleted key is gone by id and by address; the other one stays
+    for needle in [k2.id.to_string(), "0xkey2".into()] {
+        assert_eq!(store.find_private_key(o.id, &needle).await.unwrap(), None);
+    }
+    assert_eq!(
+        store.list_private_keys(o.id).await.unwrap(),
+        vec![k1.clone()]
+    );
+    // the same ids may be used again (an import of the deleted wallet's mnemonic, say)
+    store
+        .commit_activity(ActivityCommit {
+            wallets: vec![gone.clone()],
+            accounts: vec![accounts[2].clone()],
+            private_keys: vec![k2.clone()],
+            ..commit(activity(o.id, 5, 600))
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.get_wallet(o.id, gone.id).await.unwrap(), Some(gone));
+}
+
+/// Private key tags are added once, removed, and dropped from every key of the organization.
+async fn private_key_tag_edits(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    let other = org(2);
+    store.insert_org(o.clone()).await.unwrap();
+    store.insert_org(other.clone()).await.unwrap();
+    let k1 = private_key(o.id, 1, &[]);
+    let k2 = private_key(o.id, 2, &[]);
+    let k3 = private_key(other.id, 3, &[]);
+    store
+        .commit_activity(ActivityCommit {
+            private_keys: vec![k1.clone(), k2.clone()],
+            ..commit(activity(o.id, 1, 10))
+        })
+        .await
+        .unwrap();
+    store
+        .commit_activity(ActivityCommit {
+            private_keys: vec![k3.clone()],
+            ..commit(activity(other.id, 2, 10))
+        })
+        .await
+        .unwrap();
+    let tag = |key, tag: &str, add| RecordEdit::TagPrivateKey {
+        key,
+        tag: tag.into(),
+        add,
+    };
+    let mut a = activity(o.id, 3, 100);
+    a.updated_at_ms = 700;
+    store
+        .commit_activity(ActivityCommit {
+            edits: vec![
+                tag(k1.id, "new", true),
+                tag(k1.id, "new", true),
+                tag(k2.id, "tag-2", false),
+                tag(k3.id, "new", true),
+                tag(key_id(99), "new", true),
+                RecordEdit::DropPrivateKeyTag("shared".into()),
+            ],
+            ..commit(a)
+        })
+        .await
+        .unwrap();
+    let tags_of = async |org, key: PrivateKeyId| {
+        let (k, _) = store
+            .find_private_key(org, &key.to_string())
+            .await
+            .unwrap()
+            .unwrap();
+        (k.tags, k.updated_at_ms)
+    };
+    assert_eq!(
+        tags_of(o.id, k1.id).await,
+        (vec!["tag-1".to_owned(), "new".to_owned()], 700)
+    );
+    assert_eq!(tags_of(o.id, k2.id).await, (Vec::<String>::new(), 700));
+    // another organization's key keeps its tags, "shared" included
+    assert_eq!(
+        tags_of(other.id, k3.id).await,
+        (k3.tags.clone(), k3.updated_at_ms)
+    );
+}
+
 /// Runs each named test against a fresh database of each backend.
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
@@ -1449,4 +1652,6 @@ backend_tests!(
     audit_receipts,
     concurrent_commits_isolate_failures,
     racing_hosts_serialise_on_the_version,
+    renames_and_deletions,
+    private_key_tag_edits,
 );

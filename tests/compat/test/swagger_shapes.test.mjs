@@ -143,6 +143,43 @@ const RECIPES = [
     return [await sub().client.signTransaction(act("ACTIVITY_TYPE_SIGN_TRANSACTION_V2", {
       signWith: s.ethAddress, unsignedTransaction: unsigned, type: "TRANSACTION_TYPE_ETHEREUM" })), sub().recorder];
   }],
+  // Renaming and deleting wallets, accounts and keys, private key tags: what is deleted is made
+  // here, so the recipes below keep their wallet and key.
+  ["/public/v1/submit/update_wallet", async () => [await sub().client.updateWallet(act("ACTIVITY_TYPE_UPDATE_WALLET", {
+    walletId: need(s.walletId, "wallet"), walletName: uniqueName("renamed") })), sub().recorder]],
+  ["/public/v1/submit/create_private_key_tag", async () => {
+    const res = await sub().client.createPrivateKeyTag(act("ACTIVITY_TYPE_CREATE_PRIVATE_KEY_TAG", {
+      privateKeyTagName: uniqueName("hot"), privateKeyIds: [need(s.privateKeyId, "key")] }));
+    s.keyTagId = res.activity.result.createPrivateKeyTagResult.privateKeyTagId;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/submit/update_private_key_tag", async () => [await sub().client.updatePrivateKeyTag(act(
+    "ACTIVITY_TYPE_UPDATE_PRIVATE_KEY_TAG", { privateKeyTagId: need(s.keyTagId, "key tag"),
+      newPrivateKeyTagName: uniqueName("warm"), addPrivateKeyIds: [], removePrivateKeyIds: [] })), sub().recorder]],
+  ["/public/v1/query/list_private_key_tags", async () => {
+    const res = await sub().client.listPrivateKeyTags(q());
+    assert.equal(res.privateKeyTags.length, 1, "the tag just made");
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/submit/delete_private_key_tags", async () => [await sub().client.deletePrivateKeyTags(act(
+    "ACTIVITY_TYPE_DELETE_PRIVATE_KEY_TAGS", { privateKeyTagIds: [need(s.keyTagId, "key tag")] })), sub().recorder]],
+  ["/public/v1/submit/delete_wallet_accounts", async () => {
+    const created = await sub().client.createWallet(act("ACTIVITY_TYPE_CREATE_WALLET", {
+      walletName: uniqueName("doomed"), accounts: [ethAccount(0), ethAccount(1)] }));
+    s.doomedWalletId = created.activity.result.createWalletResult.walletId;
+    const { accounts } = await sub().client.getWalletAccounts(q({ walletId: s.doomedWalletId }));
+    return [await sub().client.deleteWalletAccounts(act("ACTIVITY_TYPE_DELETE_WALLET_ACCOUNTS", {
+      walletAccountIds: [accounts[1].walletAccountId], deleteWithoutExport: true })), sub().recorder];
+  }],
+  ["/public/v1/submit/delete_wallets", async () => [await sub().client.deleteWallets(act("ACTIVITY_TYPE_DELETE_WALLETS", {
+    walletIds: [need(s.doomedWalletId, "doomed wallet")], deleteWithoutExport: true })), sub().recorder]],
+  ["/public/v1/submit/delete_private_keys", async () => {
+    const created = await sub().client.createPrivateKeys(act("ACTIVITY_TYPE_CREATE_PRIVATE_KEYS_V2", { privateKeys: [{
+      privateKeyName: uniqueName("doomed-key"), curve: "CURVE_SECP256K1", privateKeyTags: [], addressFormats: ["ADDRESS_FORMAT_ETHEREUM"] }] }));
+    const doomed = created.activity.result.createPrivateKeysResultV2.privateKeys[0].privateKeyId;
+    return [await sub().client.deletePrivateKeys(act("ACTIVITY_TYPE_DELETE_PRIVATE_KEYS", {
+      privateKeyIds: [doomed], deleteWithoutExport: true })), sub().recorder];
+  }],
   // Exports, before any policy exists (these are the root user's anyway).
   ["/public/v1/submit/export_wallet", async () => [await sub().client.exportWallet(act("ACTIVITY_TYPE_EXPORT_WALLET", {
     walletId: need(s.walletId, "wallet"), targetPublicKey: generateP256KeyPair().publicKeyUncompressed,

@@ -423,6 +423,50 @@ fn request_seeds() -> Vec<(String, Request)> {
             ),
         ),
         (
+            "ok-root-renames-wallet".into(),
+            activity(
+                "$ROOT",
+                body(
+                    "ACTIVITY_TYPE_UPDATE_WALLET",
+                    json!({"walletId": "$WALLET", "walletName": "renamed"}),
+                ),
+                ActivityContext::None,
+            ),
+        ),
+        (
+            "ok-root-tags-private-key".into(),
+            activity(
+                "$ROOT",
+                body(
+                    "ACTIVITY_TYPE_CREATE_PRIVATE_KEY_TAG",
+                    json!({"privateKeyTagName": "hot", "privateKeyIds": ["$PK"]}),
+                ),
+                ActivityContext::None,
+            ),
+        ),
+        (
+            "ok-root-deletes-private-key".into(),
+            activity(
+                "$ROOT",
+                body(
+                    "ACTIVITY_TYPE_DELETE_PRIVATE_KEYS",
+                    json!({"privateKeyIds": ["$PK"], "deleteWithoutExport": true}),
+                ),
+                ActivityContext::None,
+            ),
+        ),
+        (
+            "err-bob-may-not-delete-wallets".into(),
+            activity(
+                "$BOB",
+                body(
+                    "ACTIVITY_TYPE_DELETE_WALLETS",
+                    json!({"walletIds": ["$WALLET"], "deleteWithoutExport": true}),
+                ),
+                ActivityContext::None,
+            ),
+        ),
+        (
             "ok-sub-organization".into(),
             activity(
                 "$ROOT",

@@ -9,6 +9,7 @@ mod operator;
 mod passkeys;
 mod transfer;
 mod users;
+mod wallets;
 
 use keyhold_shared::msg::{AddressFormat, Curve};
 use serde_json::{Map, Value, json};
@@ -86,6 +87,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
     let mut all = core();
     all.extend(passkeys::all());
     all.extend(transfer::all());
+    all.extend(wallets::all());
     all.extend(operator::all());
     all.extend(users::all());
     all
@@ -234,7 +236,10 @@ fn core() -> Vec<(&'static str, Value)> {
                 "CREDENTIAL_TYPE_API_KEY_ED25519",
             ]),
         ),
-        ("v1TagType", enumeration(&["TAG_TYPE_USER"])),
+        (
+            "v1TagType",
+            enumeration(&["TAG_TYPE_USER", "TAG_TYPE_PRIVATE_KEY"]),
+        ),
         (
             "v1ActivityStatus",
             enumeration(&[
