@@ -12,9 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditCheckpoint;
 use crate::error::{Error, Result};
-use crate::seal::{SealKey, org_state_aad, org_state_aad_v2, org_state_aad_v3, org_tombstone_aad};
+use crate::seal::{
+    SealKey, org_state_aad, org_state_aad_v2, org_state_aad_v3, org_state_aad_v4, org_tombstone_aad,
+};
 
 mod v2;
+mod v3;
 
 /// Most policies an organization may hold (Turnkey: 100).
 pub const MAX_POLICIES: usize = 100;
@@ -368,7 +371,7 @@ impl OrgSealer {
         let (encoded, aad) = match state.deleted_at_ms {
             None => (
                 postcard::to_allocvec(state),
-                org_state_aad_v3(&state.org_id, state.version),
+                org_state_aad_v4(&state.org_id, state.version),
             ),
             Some(deleted_at_ms) => (
                 postcard::to_allocvec(&Tombstone {
@@ -430,16 +433,27 @@ impl OrgSealer {
     fn open_any_format(&self, sealed: &SealedOrgState) -> Result<Opened> {
         let (org, version) = (&sealed.org_id, sealed.version);
         let open = |aad: Vec<u8>| self.key.open(&sealed.nonce, &sealed.ciphertext, &aad);
-        if let Ok(plaintext) = open(org_state_aad_v3(org, version)) {
+        // What follows a state of the third or fourth format is its audit checkpoint (see
+        // [`OrgSealer::seal`]).
+        let checkpoint = |rest: &[u8]| -> Result<Option<AuditCheckpoint>> {
+            if rest.is_empty() {
+                return Ok(None);
+            }
+            keyhold_shared::frame::decode::<AuditCheckpoint>(rest)
+                .map(Some)
+                .map_err(|_| Error::Unseal)
+        };
+        if let Ok(plaintext) = open(org_state_aad_v4(org, version)) {
             let (mut state, rest) =
                 postcard::take_from_bytes::<OrgState>(&plaintext).map_err(|_| Error::Unseal)?;
-            // What follows the state is its audit checkpoint (see [`OrgSealer::seal`]).
-            if !rest.is_empty() {
-                state.audit = Some(
-                    keyhold_shared::frame::decode::<AuditCheckpoint>(rest)
-                        .map_err(|_| Error::Unseal)?,
-                );
-            }
+            state.audit = checkpoint(rest)?;
+            return Ok(Opened::Live(Box::new(state)));
+        }
+        if let Ok(plaintext) = open(org_state_aad_v3(org, version)) {
+            let (old, rest) =
+                postcard::take_from_bytes::<v3::OrgState>(&plaintext).map_err(|_| Error::Unseal)?;
+            let mut state = OrgState::from(old);
+            state.audit = checkpoint(rest)?;
             return Ok(Opened::Live(Box::new(state)));
         }
         if let Ok(plaintext) = open(org_tombstone_aad(org, version)) {
@@ -573,6 +587,53 @@ mod tests {
         ));
         // another enclave (other quorum key) cannot open it at all
         assert!(matches!(self::sealer().open(&v2), Err(Error::Unseal)));
+    }
+
+    #[test]
+    fn third_format_blobs_open_and_migrate() {
+        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
+        let current = state(3, 4);
+        let old = v3::OrgState {
+            org_id: current.org_id,
+            name: current.name.clone(),
+            version: current.version,
+            users: current.users.clone(),
+            root_quorum: current.root_quorum.clone(),
+            created_at_ms: current.created_at_ms,
+            policies: current.policies.clone(),
+            user_tags: current.user_tags.clone(),
+            wallets: current.wallets.clone(),
+            parent_org_id: current.parent_org_id,
+            recent: vec![([2; 16], 8)],
+            usage: vec![],
+            private_keys: current.private_keys.clone(),
+        };
+        let (nonce, ciphertext) = key
+            .seal(
+                &postcard::to_allocvec(&old).unwrap(),
+                &org_state_aad_v3(&current.org_id, 4),
+            )
+            .unwrap();
+        let sealer = OrgSealer::new(key);
+        let sealed = SealedOrgState {
+            org_id: current.org_id,
+            version: 4,
+            nonce,
+            ciphertext,
+        };
+        let opened = sealer.open(&sealed).unwrap();
+        assert_eq!(opened.users, current.users);
+        assert_eq!(opened.recent, vec![([2; 16], 8)]);
+        assert!(opened.private_key_tags.is_empty());
+        // resealed in the current format, the old blob is stale
+        let mut next = opened.clone();
+        next.version = 5;
+        let resealed = sealer.seal(&next).unwrap();
+        assert_eq!(sealer.open(&resealed).unwrap(), next);
+        assert!(matches!(
+            sealer.open(&sealed),
+            Err(Error::StaleState { .. })
+        ));
     }
 
     #[test]
