@@ -18,6 +18,7 @@ use serde_json::json;
 use super::Allowed;
 use super::envelope::Envelope;
 use super::organization::{new_id, successor_for};
+use super::sessions::expiration_seconds;
 use super::users::add_key;
 use crate::auth::session::{Claims, READ_ONLY, READ_WRITE, SessionSigner};
 use crate::error::{Error, Result, clip};
@@ -106,18 +107,11 @@ pub fn stamp_login(
         ));
     }
     let public_key = session_key(&intent.public_key)?;
-    let seconds = match &intent.expiration_seconds {
-        None => DEFAULT_LOGIN_SECONDS,
-        Some(s) => s
-            .parse::<u64>()
-            .ok()
-            .filter(|s| (1..=MAX_LOGIN_SECONDS).contains(s))
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "expirationSeconds must be a number of seconds from 1 to {MAX_LOGIN_SECONDS}"
-                ))
-            })?,
-    };
+    let seconds = expiration_seconds(
+        intent.expiration_seconds.as_deref(),
+        DEFAULT_LOGIN_SECONDS,
+        MAX_LOGIN_SECONDS,
+    )?;
     let expires_at_ms = now_ms.saturating_add(seconds.saturating_mul(1000));
     let user = allowed.submitter();
 

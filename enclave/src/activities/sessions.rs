@@ -49,18 +49,11 @@ pub fn read_write(
         Some(id) if !id.is_empty() => user_id("userId", id, org)?,
         _ => allowed.submitter(),
     };
-    let seconds = match &intent.expiration_seconds {
-        None => DEFAULT_EXPIRATION_SECONDS,
-        Some(s) => s
-            .parse::<u64>()
-            .ok()
-            .filter(|s| (1..=MAX_EXPIRATION_SECONDS).contains(s))
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "expirationSeconds must be a number of seconds from 1 to {MAX_EXPIRATION_SECONDS}"
-                ))
-            })?,
-    };
+    let seconds = expiration_seconds(
+        intent.expiration_seconds.as_deref(),
+        DEFAULT_EXPIRATION_SECONDS,
+        MAX_EXPIRATION_SECONDS,
+    )?;
     let name = intent
         .api_key_name
         .filter(|n| !n.is_empty())
@@ -107,4 +100,21 @@ pub fn read_write(
         },
         Some(state),
     ))
+}
+
+/// A session's `expirationSeconds` (a decimal string in Turnkey's intents): `default` when
+/// absent, else a number from 1 to `max`.
+pub(super) fn expiration_seconds(value: Option<&str>, default: u64, max: u64) -> Result<u64> {
+    match value {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=max).contains(s))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "expirationSeconds must be a number of seconds from 1 to {max}"
+                ))
+            }),
+    }
 }
