@@ -174,17 +174,13 @@ impl Enclave {
             .keys
             .write()
             .map_err(|_| Error::Internal("lock poisoned"))?;
-        match slot.as_ref() {
-            // Two hosts (or two requests of one host) racing to bring back a restarted enclave
-            // with the same deployment's key: the first install wins, the second is a no-op.
-            // Keeping the first keeps the newest-version history it has gathered since.
-            Some(current) if current.quorum_public_key == keys.quorum_public_key => Ok(()),
-            Some(_) => Err(Error::Provisioning("this enclave is already provisioned")),
-            None => {
-                *slot = Some(Arc::new(keys));
-                Ok(())
-            }
+        // Provision and AcceptForward check for an installed key under the shares lock before
+        // they get here, so a second install of the same key does not happen.
+        if slot.is_some() {
+            return Err(Error::Provisioning("this enclave is already provisioned"));
         }
+        *slot = Some(Arc::new(keys));
+        Ok(())
     }
 
     /// Swaps in keys for a new manifest of the same deployment (same quorum key).
