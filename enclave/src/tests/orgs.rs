@@ -85,6 +85,10 @@ pub(super) fn create_user(
     (state, id)
 }
 
+/// Policy names must be unique within an organization: a counter, not the clock (two policies
+/// created in the same millisecond collided).
+static NEXT_POLICY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 pub(super) fn create_policy(
     f: &Fixture,
     state: &SealedOrgState,
@@ -95,7 +99,7 @@ pub(super) fn create_policy(
     let b = body(
         &f.org_id,
         "ACTIVITY_TYPE_CREATE_POLICY_V3",
-        json!({"policyName": format!("p{}", now_ms() ^ u64::from(crate::secrets::random::<4>().unwrap()[0])),
+        json!({"policyName": format!("p{}", NEXT_POLICY.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
                "effect": effect, "condition": condition, "consensus": consensus, "notes": ""}),
     );
     let (state, result) = change(f, state, &f.api_key, &b);
