@@ -106,6 +106,8 @@ fn unsealing(c: &mut Criterion) {
         usage: vec![],
         private_keys: vec![],
         private_key_tags: vec![],
+        features: vec![],
+        contract_interfaces: vec![],
         audit: None,
         deleted_at_ms: None,
     };

@@ -483,6 +483,8 @@ impl Enclave {
             usage: Vec::new(),
             private_keys: Vec::new(),
             private_key_tags: Vec::new(),
+            features: Vec::new(),
+            contract_interfaces: Vec::new(),
             audit: None,
             deleted_at_ms: None,
         };

@@ -13,11 +13,13 @@ use serde::{Deserialize, Serialize};
 use crate::audit::AuditCheckpoint;
 use crate::error::{Error, Result};
 use crate::seal::{
-    SealKey, org_state_aad, org_state_aad_v2, org_state_aad_v3, org_state_aad_v4, org_tombstone_aad,
+    SealKey, org_state_aad, org_state_aad_v2, org_state_aad_v3, org_state_aad_v4, org_state_aad_v5,
+    org_tombstone_aad,
 };
 
 mod v2;
 mod v3;
+mod v4;
 
 /// Most policies an organization may hold (Turnkey: 100).
 pub const MAX_POLICIES: usize = 100;
@@ -59,6 +61,11 @@ pub struct OrgState {
     /// Private key tags (`TAG_TYPE_PRIVATE_KEY`); keys name them by id in
     /// [`PrivateKeyMeta::tags`], which policies read as `private_key.tags`.
     pub private_key_tags: Vec<Tag>,
+    /// Organization features (`SET_ORGANIZATION_FEATURE`), at most one per name.
+    pub features: Vec<Feature>,
+    /// Uploaded ABIs and IDLs (`CREATE_SMART_CONTRACT_INTERFACE`) that policies decode
+    /// transactions with (`eth.tx.function_name`, `eth.tx.contract_call_args`).
+    pub contract_interfaces: Vec<ContractInterface>,
     /// The audit chain head as of this state's last change. Not part of the state's own
     /// encoding: it is sealed after it (see [`OrgSealer::seal`]), so blobs from before the
     /// audit chain open unchanged, and the state's format can evolve on its own.
@@ -214,6 +221,37 @@ pub struct PrivateKeyMeta {
     pub created_at_ms: u64,
 }
 
+/// An organization feature (Turnkey's `FEATURE_NAME_*`) and its value, when it takes one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feature {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+/// Which chain a smart contract interface describes. New variants go last (postcard numbers
+/// them in order, and sealed states store the number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContractInterfaceKind {
+    /// An Ethereum JSON ABI.
+    Ethereum,
+    /// A Solana (Anchor) JSON IDL.
+    Solana,
+}
+
+/// An uploaded smart contract interface: the JSON text as the user sent it (validated when
+/// uploaded), and the contract or program address it applies to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractInterface {
+    pub id: String,
+    pub address: String,
+    pub kind: ContractInterfaceKind,
+    pub interface: String,
+    pub label: String,
+    pub notes: String,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+}
+
 /// The first sealed format (before users had tags and organizations had policies): still
 /// opened, and migrated on the fly; the next change seals it in the current format.
 mod v1 {
@@ -269,6 +307,8 @@ mod v1 {
                 usage: Vec::new(),
                 private_keys: Vec::new(),
                 private_key_tags: Vec::new(),
+                features: Vec::new(),
+                contract_interfaces: Vec::new(),
                 audit: None,
                 deleted_at_ms: None,
             }
@@ -371,7 +411,7 @@ impl OrgSealer {
         let (encoded, aad) = match state.deleted_at_ms {
             None => (
                 postcard::to_allocvec(state),
-                org_state_aad_v4(&state.org_id, state.version),
+                org_state_aad_v5(&state.org_id, state.version),
             ),
             Some(deleted_at_ms) => (
                 postcard::to_allocvec(&Tombstone {
@@ -433,7 +473,7 @@ impl OrgSealer {
     fn open_any_format(&self, sealed: &SealedOrgState) -> Result<Opened> {
         let (org, version) = (&sealed.org_id, sealed.version);
         let open = |aad: Vec<u8>| self.key.open(&sealed.nonce, &sealed.ciphertext, &aad);
-        // What follows a state of the third or fourth format is its audit checkpoint (see
+        // What follows a state of the third, fourth or fifth format is its audit checkpoint (see
         // [`OrgSealer::seal`]).
         let checkpoint = |rest: &[u8]| -> Result<Option<AuditCheckpoint>> {
             if rest.is_empty() {
@@ -443,9 +483,16 @@ impl OrgSealer {
                 .map(Some)
                 .map_err(|_| Error::Unseal)
         };
-        if let Ok(plaintext) = open(org_state_aad_v4(org, version)) {
+        if let Ok(plaintext) = open(org_state_aad_v5(org, version)) {
             let (mut state, rest) =
                 postcard::take_from_bytes::<OrgState>(&plaintext).map_err(|_| Error::Unseal)?;
+            state.audit = checkpoint(rest)?;
+            return Ok(Opened::Live(Box::new(state)));
+        }
+        if let Ok(plaintext) = open(org_state_aad_v4(org, version)) {
+            let (old, rest) =
+                postcard::take_from_bytes::<v4::OrgState>(&plaintext).map_err(|_| Error::Unseal)?;
+            let mut state = OrgState::from(old);
             state.audit = checkpoint(rest)?;
             return Ok(Opened::Live(Box::new(state)));
         }
@@ -553,6 +600,8 @@ mod tests {
             usage: vec![],
             private_keys: vec![],
             private_key_tags: vec![],
+            features: vec![],
+            contract_interfaces: vec![],
             audit: None,
             deleted_at_ms: None,
         }
@@ -587,6 +636,63 @@ mod tests {
         ));
         // another enclave (other quorum key) cannot open it at all
         assert!(matches!(self::sealer().open(&v2), Err(Error::Unseal)));
+    }
+
+    #[test]
+    fn fourth_format_blobs_open_and_migrate() {
+        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
+        let mut current = state(4, 6);
+        current.private_key_tags = vec![Tag {
+            id: "k".into(),
+            name: "hot".into(),
+            created_at_ms: 1,
+            updated_at_ms: 1,
+        }];
+        let old = v4::OrgState {
+            org_id: current.org_id,
+            name: current.name.clone(),
+            version: current.version,
+            users: current.users.clone(),
+            root_quorum: current.root_quorum.clone(),
+            created_at_ms: current.created_at_ms,
+            policies: current.policies.clone(),
+            user_tags: current.user_tags.clone(),
+            wallets: current.wallets.clone(),
+            parent_org_id: current.parent_org_id,
+            recent: vec![],
+            usage: vec![],
+            private_keys: current.private_keys.clone(),
+            private_key_tags: current.private_key_tags.clone(),
+        };
+        let (nonce, ciphertext) = key
+            .seal(
+                &postcard::to_allocvec(&old).unwrap(),
+                &org_state_aad_v4(&current.org_id, 6),
+            )
+            .unwrap();
+        let sealer = OrgSealer::new(key);
+        let sealed = SealedOrgState {
+            org_id: current.org_id,
+            version: 6,
+            nonce,
+            ciphertext,
+        };
+        let opened = sealer.open(&sealed).unwrap();
+        assert_eq!(opened, current);
+        assert!(opened.features.is_empty() && opened.contract_interfaces.is_empty());
+        // resealed in the current format (with a feature), the old blob is stale
+        let mut next = opened.clone();
+        next.version = 7;
+        next.features.push(Feature {
+            name: "FEATURE_NAME_WEBAUTHN_ORIGINS".into(),
+            value: Some("https://app.example".into()),
+        });
+        let resealed = sealer.seal(&next).unwrap();
+        assert_eq!(sealer.open(&resealed).unwrap(), next);
+        assert!(matches!(
+            sealer.open(&sealed),
+            Err(Error::StaleState { .. })
+        ));
     }
 
     #[test]

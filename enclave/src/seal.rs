@@ -88,6 +88,15 @@ pub fn org_state_aad_v4(org: &OrgId, version: u64) -> Vec<u8> {
     aad
 }
 
+/// Associated data of the fifth organization-state format (the fourth plus organization
+/// features and smart contract interfaces).
+pub fn org_state_aad_v5(org: &OrgId, version: u64) -> Vec<u8> {
+    let mut aad = b"keyhold/v5/org-state".to_vec();
+    aad.extend_from_slice(org.0.as_bytes());
+    aad.extend_from_slice(&version.to_be_bytes());
+    aad
+}
+
 /// Associated data of a deleted organization's tombstone ([`crate::org::OrgSealer::seal`]): a
 /// label of its own, so no tombstone can be opened as a live state of any format.
 pub fn org_tombstone_aad(org: &OrgId, version: u64) -> Vec<u8> {

@@ -39,6 +39,8 @@ fn state(org: OrgId, version: u64) -> OrgState {
         usage: vec![],
         private_keys: vec![],
         private_key_tags: vec![],
+        features: vec![],
+        contract_interfaces: vec![],
         audit: None,
         deleted_at_ms: None,
     }

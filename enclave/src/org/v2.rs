@@ -66,6 +66,8 @@ impl From<OrgState> for super::OrgState {
             usage: Vec::new(),
             private_keys: Vec::new(),
             private_key_tags: Vec::new(),
+            features: Vec::new(),
+            contract_interfaces: Vec::new(),
             audit: None,
             deleted_at_ms: None,
         }

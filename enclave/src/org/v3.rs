@@ -45,6 +45,8 @@ impl From<OrgState> for super::OrgState {
             usage: old.usage,
             private_keys: old.private_keys,
             private_key_tags: Vec::new(),
+            features: Vec::new(),
+            contract_interfaces: Vec::new(),
             audit: None,
             deleted_at_ms: None,
         }

@@ -200,6 +200,8 @@ fn state_with(keys: &[(&ClientKey, Option<u64>)]) -> OrgState {
         usage: vec![],
         private_keys: vec![],
         private_key_tags: vec![],
+        features: vec![],
+        contract_interfaces: vec![],
         audit: None,
         deleted_at_ms: None,
     }

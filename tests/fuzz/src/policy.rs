@@ -100,6 +100,8 @@ fn org() -> OrgState {
         usage: Vec::new(),
         private_keys: Vec::new(),
         private_key_tags: Vec::new(),
+        features: Vec::new(),
+        contract_interfaces: Vec::new(),
         audit: None,
         deleted_at_ms: None,
     }
