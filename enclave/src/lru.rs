@@ -73,6 +73,22 @@ impl<V> Lru<V> {
         self.map.insert(key, (value, self.tick));
     }
 
+    /// The cached value for `key`, if any (for a cache filled only once a value proved good,
+    /// with [`Lru::put`]).
+    pub fn lookup(lru: &Mutex<Lru<V>>, key: &CacheKey) -> Result<Option<Arc<V>>> {
+        Ok(lru
+            .lock()
+            .map_err(|_| Error::Internal("cache lock poisoned"))?
+            .get(key))
+    }
+
+    pub fn put(lru: &Mutex<Lru<V>>, key: CacheKey, value: Arc<V>) -> Result<()> {
+        lru.lock()
+            .map_err(|_| Error::Internal("cache lock poisoned"))?
+            .insert(key, value);
+        Ok(())
+    }
+
     /// The cached value for `key`, or `make`'s (cached unless it failed). `make` runs outside
     /// the lock, so a slow one (a SLIP-10 walk, a policy compile) does not serialise requests.
     pub fn get_or_insert(

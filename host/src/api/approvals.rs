@@ -171,6 +171,7 @@ pub(super) async fn store_vote_output(
         updated_at_ms: now,
         ..target
     };
+    let answer = format::activity(&record);
     commit_and_answer(
         state,
         ActivityCommit {
@@ -194,6 +195,7 @@ pub(super) async fn store_vote_output(
             }),
         },
         &receipt,
+        answer,
     )
     .await
 }

@@ -50,8 +50,24 @@ pub fn intent_key(activity_type: &str) -> String {
 pub fn activity(record: &ActivityRecord) -> Value {
     let parameters = serde_json::from_str::<Value>(&record.body)
         .ok()
-        .and_then(|b| b.get("parameters").cloned())
+        .and_then(|mut b| b.get_mut("parameters").map(Value::take))
         .unwrap_or_else(|| json!({}));
+    activity_from_parts(
+        record,
+        parameters,
+        serde_json::from_str::<Value>(&record.result).unwrap_or_else(|_| json!({})),
+        serde_json::from_str::<Value>(&record.votes).unwrap_or_else(|_| json!([])),
+    )
+}
+
+/// [`activity`] from the JSON the record's text columns were made of, for the answer to the
+/// request that made it (no need to parse back what was just serialised).
+pub fn activity_from_parts(
+    record: &ActivityRecord,
+    parameters: Value,
+    result: Value,
+    votes: Value,
+) -> Value {
     let mut intent = serde_json::Map::new();
     intent.insert(intent_key(&record.activity_type), parameters);
     json!({
@@ -60,8 +76,8 @@ pub fn activity(record: &ActivityRecord) -> Value {
         "status": record.status,
         "type": record.activity_type,
         "intent": intent,
-        "result": serde_json::from_str::<Value>(&record.result).unwrap_or_else(|_| json!({})),
-        "votes": serde_json::from_str::<Value>(&record.votes).unwrap_or_else(|_| json!([])),
+        "result": result,
+        "votes": votes,
         "fingerprint": record.fingerprint,
         "canApprove": false,
         "canReject": false,

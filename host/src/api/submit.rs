@@ -209,6 +209,7 @@ pub(super) async fn store_output(
         created_at_ms: now,
         updated_at_ms: now,
     };
+    let answer = format::activity_from_parts(&record, parameters.clone(), result, votes);
     commit_and_answer(
         state,
         ActivityCommit {
@@ -233,23 +234,30 @@ pub(super) async fn store_output(
             }),
         },
         &receipt,
+        answer,
     )
     .await
 }
 
-/// Stores one activity's records atomically and answers with the activity and its receipt;
-/// then looks for holes in the audit chain and counts the activity.
+/// Stores one activity's records atomically and answers with the activity (`activity`, its
+/// Turnkey JSON) and its receipt; then looks for holes in the audit chain and counts the
+/// activity.
 pub(super) async fn commit_and_answer(
     state: &AppState,
     commit: ActivityCommit,
     receipt: &keyhold_shared::msg::Receipt,
+    activity: Value,
 ) -> Result<Json<Value>, Failure> {
-    let record = commit.activity.clone();
+    let metric = crate::metrics::global();
+    let (activity_type, status) = (
+        commit.activity.activity_type.clone(),
+        commit.activity.status.clone(),
+    );
     state.store.commit_activity(commit).await?;
     state.audit.committed(state, receipt);
-    crate::metrics::global().activity(&record.activity_type, &record.status);
+    metric.activity(&activity_type, &status);
     Ok(Json(
-        json!({ "activity": format::activity(&record), "receipt": crate::audit::receipt_json(receipt) }),
+        json!({ "activity": activity, "receipt": crate::audit::receipt_json(receipt) }),
     ))
 }
 

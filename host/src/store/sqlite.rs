@@ -127,7 +127,7 @@ UPDATE private_keys SET updated_at_ms = created_at_ms;
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    readers: Arc<Readers>,
     /// Activity commits go to one writer thread that groups whatever is queued into a single
     /// transaction: one fsync for many acknowledged activities (group commit).
     writer: std::sync::mpsc::Sender<WriteJob>,
@@ -144,6 +144,41 @@ struct WriteJob {
 
 /// Most activities committed in one transaction.
 const MAX_GROUP: usize = 128;
+
+/// Most idle read connections kept open. WAL lets each read from its own connection while the
+/// writer commits; one shared connection behind a lock made concurrent requests queue (and
+/// park blocking-pool threads) for lookups of a few microseconds.
+const MAX_IDLE_READERS: usize = 8;
+
+/// Connections for reads (and the few writes outside activities), taken from an idle list and
+/// put back after use; another is opened when all are busy.
+struct Readers {
+    path: std::path::PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let idle = self
+            .idle
+            .lock()
+            .map_err(|_| HostError::Store("connection pool poisoned".into()))?
+            .pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => open_connection(&self.path)?,
+        };
+        let result = f(&mut conn);
+        // A connection left inside a transaction (an error halfway) is not reused.
+        if conn.is_autocommit()
+            && let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE_READERS
+        {
+            idle.push(conn);
+        }
+        result
+    }
+}
 
 fn open_connection(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
@@ -231,6 +266,10 @@ impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
         let mut conn = open_connection(path)?;
         migrate(&mut conn)?;
+        let readers = Readers {
+            path: path.to_owned(),
+            idle: Mutex::new(vec![conn]),
+        };
         let writer_conn = open_connection(path)?;
         let (writer, jobs) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -238,7 +277,7 @@ impl SqliteStore {
             .spawn(move || writer_loop(writer_conn, jobs))
             .map_err(|e| HostError::Store(e.to_string()))?;
         Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(readers),
             writer,
         })
     }
@@ -264,15 +303,17 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn
-                .lock()
-                .map_err(|_| HostError::Store("connection lock poisoned".into()))?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| HostError::Store(e.to_string()))?
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || readers.with(f))
+            .await
+            .map_err(|e| HostError::Store(e.to_string()))?
+    }
+
+    /// Runs a point lookup (by key or index, a few pages already cached) on the calling task's
+    /// thread: the hand-off to the blocking pool and back cost more than the lookup itself,
+    /// three times per activity. Reads never wait for the writer in WAL mode.
+    fn run_inline<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.readers.with(f)
     }
 }
 
@@ -526,7 +567,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_org(&self, id: OrgId) -> StoreResult<Option<OrgRecord>> {
-        self.run(move |c| {
+        self.run_inline(move |c| {
             Ok(row(
                 c,
                 "SELECT org_id, name, sealed, created_at_ms FROM orgs WHERE org_id = ?1",
@@ -535,7 +576,6 @@ impl Store for SqliteStore {
             )
             .optional()?)
         })
-        .await
     }
 
     async fn commit_activity(&self, commit: ActivityCommit) -> StoreResult<()> {
@@ -728,7 +768,7 @@ impl Store for SqliteStore {
         fingerprint: &str,
     ) -> StoreResult<Option<ActivityRecord>> {
         let fingerprint = fingerprint.to_owned();
-        self.run(move |c| {
+        self.run_inline(move |c| {
             Ok(row(c,
                 &format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND fingerprint = ?2"),
                 [org.to_string(), fingerprint],
@@ -736,7 +776,6 @@ impl Store for SqliteStore {
             )
             .optional()?)
         })
-        .await
     }
 
     async fn vote_requests(
@@ -900,7 +939,7 @@ impl Store for SqliteStore {
         address: &str,
     ) -> StoreResult<Option<(AccountRecord, WalletRecord)>> {
         let address = address.trim().to_lowercase();
-        self.run(move |c| {
+        self.run_inline(move |c| {
             let account = row(c,
                     &format!("SELECT {ACCOUNT_COLUMNS} FROM wallet_accounts WHERE org_id = ?1 AND address_lower = ?2"),
                     [org.to_string(), address],
@@ -916,7 +955,6 @@ impl Store for SqliteStore {
                 .optional()?;
             Ok(wallet.map(|w| (account, w)))
         })
-        .await
     }
 
     async fn find_private_key(
