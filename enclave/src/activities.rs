@@ -7,6 +7,7 @@ mod create_private_keys;
 mod create_wallet;
 mod envelope;
 mod export;
+mod features;
 mod import;
 mod login_sessions;
 mod org_lifecycle;

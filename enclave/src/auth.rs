@@ -125,7 +125,7 @@ pub fn authenticate<'a>(
             let (user, authenticator) = org
                 .find_authenticator(stamp.credential_id())
                 .ok_or(Error::CredentialNotFound)?;
-            stamp.verify(authenticator, &request.body)?;
+            stamp.verify(authenticator, &request.body, &org.features)?;
             Ok(Authenticated {
                 org,
                 user,

@@ -66,6 +66,7 @@ pub(super) fn add_authenticator(
         &p.attestation.client_data_json,
         &p.attestation.attestation_object,
         &p.challenge,
+        &state.features,
     )?;
     // A stamp names its passkey by credential id, which must therefore identify one.
     if state

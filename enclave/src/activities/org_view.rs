@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{QueryBody, principal};
 use crate::auth::authenticate_reader;
 use crate::error::Result;
-use crate::org::{ApiKey, Authenticator, OrgState, StoredPolicy, Tag, User};
+use crate::org::{ApiKey, Authenticator, Feature, OrgState, StoredPolicy, Tag, User};
 
 fn set(v: &mut Value, key: &str, value: Value) {
     if let Some(object) = v.as_object_mut() {
@@ -106,6 +106,22 @@ fn tag(t: &Tag, tag_type: &str) -> Value {
     })
 }
 
+/// Turnkey's `v1Feature` list (`{name, value}`; `value` absent when the feature has none).
+pub fn features_json(features: &[Feature]) -> Value {
+    Value::Array(
+        features
+            .iter()
+            .map(|f| {
+                let mut v = json!({"name": f.name});
+                if let Some(value) = &f.value {
+                    set(&mut v, "value", json!(value));
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
 /// Turnkey's `organizationData`, without wallets and private keys (the host adds its records).
 pub fn organization_data(org: &OrgState) -> Value {
     let mut v = json!({
@@ -129,7 +145,7 @@ pub fn organization_data(org: &OrgState) -> Value {
             "threshold": org.root_quorum.threshold,
             "userIds": org.root_quorum.user_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
         },
-        "features": [],
+        "features": features_json(&org.features),
         "smartContractInterfaceReferences": [],
     });
     if let Some(parent) = org.parent_org_id {

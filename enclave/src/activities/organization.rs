@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::envelope::Envelope;
 use super::{
-    APPROVAL_WINDOW_MS, Allowed, MAX_AGE_MS, MAX_SKEW_MS, authenticators, org_lifecycle, policies,
-    private_key_tags, user_updates, users, wallets,
+    APPROVAL_WINDOW_MS, Allowed, MAX_AGE_MS, MAX_SKEW_MS, authenticators, features, org_lifecycle,
+    policies, private_key_tags, user_updates, users, wallets,
 };
 use crate::error::{Error, Result};
 use crate::org::{MAX_WALLETS, OrgState, WalletMeta};
@@ -54,6 +54,8 @@ fn op(activity_type: &str) -> Option<Op> {
         "ACTIVITY_TYPE_CREATE_API_ONLY_USERS" => user_updates::create_api_only_users,
         "ACTIVITY_TYPE_UPDATE_ORGANIZATION_NAME" => org_lifecycle::update_organization_name,
         "ACTIVITY_TYPE_DELETE_SUB_ORGANIZATION" => org_lifecycle::delete_sub_organization,
+        "ACTIVITY_TYPE_SET_ORGANIZATION_FEATURE" => features::set_organization_feature,
+        "ACTIVITY_TYPE_REMOVE_ORGANIZATION_FEATURE" => features::remove_organization_feature,
         "ACTIVITY_TYPE_UPDATE_WALLET" => wallets::update_wallet,
         "ACTIVITY_TYPE_DELETE_WALLETS" => wallets::delete_wallets,
         "ACTIVITY_TYPE_DELETE_WALLET_ACCOUNTS" => wallets::delete_wallet_accounts,

@@ -77,7 +77,17 @@ pub fn run(
         usage: Vec::new(),
         private_keys: Vec::new(),
         private_key_tags: Vec::new(),
-        features: Vec::new(),
+        // Turnkey: the parent's WEBAUTHN_ORIGINS "applies to all sub-organizations". The
+        // sub-organization's sealed state carries its own copy, taken from the parent's sealed
+        // state here, so its root users' passkeys are registered and used under it and no host
+        // can leave it out (a later change in the parent does not reach existing
+        // sub-organizations; their root quorum can set their own).
+        features: parent
+            .features
+            .iter()
+            .filter(|f| f.name == crate::auth::webauthn::origins::FEATURE)
+            .cloned()
+            .collect(),
         contract_interfaces: Vec::new(),
         audit: None,
         deleted_at_ms: None,

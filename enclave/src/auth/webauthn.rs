@@ -5,11 +5,13 @@
 //! The WebAuthn challenge is the ASCII of `hex(sha256(body))`, so the assertion signs the body.
 //! Checked here: `clientDataJSON.type == "webauthn.get"`, that challenge, the relying-party hash
 //! the credential was registered with, the user-presence flag, and the ES256 signature over
-//! `authenticatorData ‖ sha256(clientDataJSON)` with the registered key. Not checked: the
-//! origin (Turnkey allows every origin unless the organization restricts them, which keyhold
-//! does not offer) and the signature counter (keeping it would mean a new sealed state on every
-//! read; passkeys synced between devices report 0 anyway).
+//! `authenticatorData ‖ sha256(clientDataJSON)` with the registered key, and the origin when
+//! the organization restricts origins (`FEATURE_NAME_WEBAUTHN_ORIGINS`, [`origins`]; as in
+//! Turnkey, every origin is allowed otherwise). Not checked: the signature counter (keeping it
+//! would mean a new sealed state on every read; passkeys synced between devices report 0
+//! anyway).
 
+pub mod origins;
 pub mod registration;
 
 use base64::Engine;
@@ -20,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::schemes::ecdsa_scalars;
 use crate::error::{Error, Result};
-use crate::org::Authenticator;
+use crate::org::{Authenticator, Feature};
 
 /// Longest header accepted (the host's limit is 16 KiB; a real stamp is under 1 KiB).
 const MAX_HEADER_LEN: usize = 8 * 1024;
@@ -44,6 +46,9 @@ pub(crate) struct ClientData {
     #[serde(rename = "type")]
     pub kind: String,
     pub challenge: String,
+    /// Checked only against `FEATURE_NAME_WEBAUTHN_ORIGINS` ([`origins::check`]).
+    #[serde(default)]
+    pub origin: Option<String>,
 }
 
 /// A parsed (not yet verified) passkey stamp.
@@ -86,8 +91,14 @@ impl WebauthnStamp {
         &self.credential_id
     }
 
-    /// Verifies the assertion as a signature by `authenticator` over `body`.
-    pub fn verify(&self, authenticator: &Authenticator, body: &[u8]) -> Result<()> {
+    /// Verifies the assertion as a signature by `authenticator` over `body`, made from an
+    /// origin the organization's `features` allow.
+    pub fn verify(
+        &self,
+        authenticator: &Authenticator,
+        body: &[u8],
+        features: &[Feature],
+    ) -> Result<()> {
         let client: ClientData = serde_json::from_slice(&self.client_data_json)
             .map_err(|_| Error::WebauthnInvalid("clientDataJSON is not a JSON object"))?;
         if client.kind != "webauthn.get" {
@@ -101,6 +112,7 @@ impl WebauthnStamp {
                 "the challenge is not the hex SHA-256 of the request body",
             ));
         }
+        origins::check(features, client.origin.as_deref())?;
         let data = &self.authenticator_data;
         if data.len() < AUTH_DATA_MIN_LEN {
             return Err(Error::WebauthnInvalid("authenticatorData is too short"));

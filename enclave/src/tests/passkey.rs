@@ -33,6 +33,8 @@ pub struct Tamper {
     pub sign_auth_data_only: bool,
     /// Sign with this key instead.
     pub key: Option<SigningKey>,
+    /// `clientDataJSON.origin` instead of `https://wallet.example` (`Some("")`: none at all).
+    pub origin: Option<&'static str>,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -111,7 +113,11 @@ impl SoftAuthenticator {
     }
 
     pub fn client_data_create(challenge: &str) -> Vec<u8> {
-        json!({"type": "webauthn.create", "challenge": challenge, "origin": "https://wallet.example",
+        Self::client_data_create_at(challenge, "https://wallet.example")
+    }
+
+    pub fn client_data_create_at(challenge: &str, origin: &str) -> Vec<u8> {
+        json!({"type": "webauthn.create", "challenge": challenge, "origin": origin,
                "crossOrigin": false})
         .to_string()
         .into_bytes()
@@ -119,9 +125,14 @@ impl SoftAuthenticator {
 
     /// A registration in format `fmt` (`none`, `packed` self attestation).
     pub fn register(&self, fmt: &str) -> Registration {
+        self.register_at(fmt, "https://wallet.example")
+    }
+
+    /// [`Self::register`] made on a page of `origin`.
+    pub fn register_at(&self, fmt: &str, origin: &str) -> Registration {
         let challenge = b64(&crate::secrets::random::<32>().unwrap());
         let auth_data = self.registration_auth_data(&self.cose_key());
-        let client_data = Self::client_data_create(&challenge);
+        let client_data = Self::client_data_create_at(&challenge, origin);
         let statement = match fmt {
             "packed" => {
                 let mut signed = auth_data.clone();
@@ -169,13 +180,16 @@ impl SoftAuthenticator {
     pub fn stamp_with(&self, body: &str, t: &Tamper) -> String {
         let challenge_body = t.challenge_body.as_deref().unwrap_or(body);
         let challenge = hex::encode(Sha256::digest(challenge_body.as_bytes()));
-        let client_data = json!({
+        let mut client_data = json!({
             "type": t.kind.unwrap_or("webauthn.get"),
             "challenge": b64(challenge.as_bytes()),
-            "origin": "https://wallet.example",
+            "origin": t.origin.unwrap_or("https://wallet.example"),
             "crossOrigin": false,
-        })
-        .to_string();
+        });
+        if t.origin == Some("") {
+            client_data.as_object_mut().unwrap().remove("origin");
+        }
+        let client_data = client_data.to_string();
         let mut auth_data = Sha256::digest(t.rp_id.unwrap_or(&self.rp_id).as_bytes()).to_vec();
         auth_data.push(t.flags.unwrap_or(0x05));
         auth_data.extend_from_slice(&7u32.to_be_bytes());

@@ -765,6 +765,27 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "deleteSubOrganizationResult",
         )],
     ),
+    // Organization features (root quorum only).
+    activity(
+        "/public/v1/submit/set_organization_feature",
+        "Features",
+        "Set organization feature",
+        "v1SetOrganizationFeatureRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_SET_ORGANIZATION_FEATURE",
+            "setOrganizationFeatureResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/remove_organization_feature",
+        "Features",
+        "Remove organization feature",
+        "v1RemoveOrganizationFeatureRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_REMOVE_ORGANIZATION_FEATURE",
+            "removeOrganizationFeatureResult",
+        )],
+    ),
     activity(
         "/public/v1/submit/create_read_only_session",
         "Sessions",

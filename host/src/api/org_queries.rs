@@ -286,7 +286,7 @@ pub async fn query(
             json!({"privateKeyTags": tags_of(&data, "TAG_TYPE_PRIVATE_KEY")})
         }
         "get_organization_configs" => json!({"configs": {
-            "features": [],
+            "features": data.get("features").cloned().unwrap_or_else(|| json!([])),
             "quorum": data.get("rootQuorum").cloned().unwrap_or(Value::Null),
         }}),
         "get_organization" => {

@@ -338,6 +338,11 @@ const RECIPES = [
     "ACTIVITY_TYPE_UPDATE_USER_PHONE_NUMBER", { userId: need(s.svcId, "API-only user"), userPhoneNumber: "" })), sub().recorder]],
   ["/public/v1/submit/update_organization_name", async () => [await sub().client.updateOrganizationName(act(
     "ACTIVITY_TYPE_UPDATE_ORGANIZATION_NAME", { organizationName: uniqueName("shapes-renamed") })), sub().recorder]],
+  ["/public/v1/submit/remove_organization_feature", async () => [await sub().client.removeOrganizationFeature(act(
+    "ACTIVITY_TYPE_REMOVE_ORGANIZATION_FEATURE", { name: "FEATURE_NAME_WEBAUTHN_ORIGINS" })), sub().recorder]],
+  // Set after the removal, so get_organization and get_organization_configs list a feature.
+  ["/public/v1/submit/set_organization_feature", async () => [await sub().client.setOrganizationFeature(act(
+    "ACTIVITY_TYPE_SET_ORGANIZATION_FEATURE", { name: "FEATURE_NAME_WEBAUTHN_ORIGINS", value: "https://wallet.example" })), sub().recorder]],
   ["/public/v1/submit/create_read_only_session", async () => [await sub().client.createReadOnlySession(act(
     "ACTIVITY_TYPE_CREATE_READ_ONLY_SESSION", {})), sub().recorder]],
   ["/public/v1/submit/stamp_login", async () => [await sub().client.stampLogin(act("ACTIVITY_TYPE_STAMP_LOGIN", {

@@ -15,9 +15,10 @@ use der::Decode as _;
 use p256::ecdsa::signature::Verifier;
 use sha2::{Digest, Sha256};
 
-use super::{ClientData, FLAG_USER_PRESENT, b64};
+use super::{ClientData, FLAG_USER_PRESENT, b64, origins};
 use crate::auth::schemes::ecdsa_scalars;
 use crate::error::{Error, Result, clip};
+use crate::org::Feature;
 
 /// Limits on what a registration may carry (real ones: about 300 bytes of attestation object
 /// for `none`, a few KiB with certificates).
@@ -50,12 +51,16 @@ fn invalid(msg: &str) -> Error {
 }
 
 /// Verifies a registration whose `clientDataJSON` must carry `challenge` (the activity's
-/// `challenge` parameter: the base64url the client passed to `navigator.credentials.create`).
+/// `challenge` parameter: the base64url the client passed to `navigator.credentials.create`)
+/// and an origin the organization's `features` allow (`FEATURE_NAME_WEBAUTHN_ORIGINS`: a
+/// passkey made on a site the organization does not allow is refused when registered, not
+/// only each time it is used).
 pub fn verify(
     credential_id: &str,
     client_data_json: &str,
     attestation_object: &str,
     challenge: &str,
+    features: &[Feature],
 ) -> Result<Registered> {
     let credential_id = b64(credential_id)
         .filter(|id| !id.is_empty() && id.len() <= MAX_CREDENTIAL_ID)
@@ -80,6 +85,11 @@ pub fn verify(
             "the challenge in clientDataJson is not the activity's challenge",
         ));
     }
+
+    origins::check(features, client.origin.as_deref()).map_err(|e| match e {
+        Error::WebauthnInvalid(why) => invalid(why),
+        other => other,
+    })?;
 
     let Parts {
         format,

@@ -5,6 +5,7 @@
 //! accepts, which may be fewer values than Turnkey's. The activity envelope, `v1Intent`,
 //! `v1Result` and `v1ActivityType` are generated from the endpoint table in `openapi.rs`.
 
+mod features;
 mod operator;
 mod passkeys;
 mod transfer;
@@ -90,6 +91,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
     all.extend(wallets::all());
     all.extend(operator::all());
     all.extend(users::all());
+    all.extend(features::all());
     all
 }
 
@@ -367,7 +369,7 @@ fn core() -> Vec<(&'static str, Value)> {
                 ("invitations", array(json!({"type": "object"}))),
                 ("tags", array(reference("datav1Tag"))),
                 ("rootQuorum", reference("externaldatav1Quorum")),
-                ("features", array(json!({"type": "object"}))),
+                ("features", array(reference("v1Feature"))),
                 ("wallets", array(reference("v1Wallet"))),
                 (
                     "smartContractInterfaceReferences",
@@ -382,7 +384,7 @@ fn core() -> Vec<(&'static str, Value)> {
         (
             "v1Config",
             object(vec![
-                ("features", array(json!({"type": "object"}))),
+                ("features", array(reference("v1Feature"))),
                 ("quorum", reference("externaldatav1Quorum")),
             ]),
         ),
