@@ -79,8 +79,8 @@ pub fn execute(
     if approvals::is_vote(&envelope.activity_type) {
         return approvals::vote(keys, org, &request.body, &envelope, &auth, context, now_ms);
     }
-    let (status, result, new_state) =
-        match authorize::authorize(org, &envelope, &[&auth], context, now_ms)? {
+    let authorization = authorize::authorize(org, &envelope, &[&auth], context, now_ms)?;
+    let (status, result, new_state) = match authorization.verdict {
             Verdict::Allowed(allowed) => {
                 let (result, state) = perform(
                     keys,
@@ -111,6 +111,7 @@ pub fn execute(
             executed_at_ms: now_ms,
             result,
             new_state,
+            policy_evaluations: Some(authorization.evaluations),
         },
     )
 }
