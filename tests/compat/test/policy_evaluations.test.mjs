@@ -45,7 +45,7 @@ async function subOrg(names) {
   const orgId = res.subOrganizationId;
   const root = sdk(rootKeys, orgId);
   const keys = names.map(() => generateP256KeyPair());
-  const created = await root.createUsers({
+  const created = names.length === 0 ? { userIds: [] } : await root.createUsers({
     organizationId: orgId,
     users: names.map((userName, i) => ({ userName, apiKeys: [apiKey(`${userName} key`, keys[i])], authenticators: [], oauthProviders: [], userTags: [] })),
   });
