@@ -81,23 +81,21 @@ pub fn execute(
     }
     let authorization = authorize::authorize(org, &envelope, &[&auth], context, now_ms)?;
     let (status, result, new_state) = match authorization.verdict {
-            Verdict::Allowed(allowed) => {
-                let (result, state) = perform(
-                    keys,
-                    org,
-                    &request.body,
-                    &envelope,
-                    context,
-                    allowed,
-                    now_ms,
-                )?;
-                (ActivityStatus::Completed, result, state)
-            }
-            // The submitter's stamp is the first vote; the host keeps it for the approvals.
-            Verdict::ConsensusNeeded => {
-                (ActivityStatus::ConsensusNeeded, ActivityResult::Empty, None)
-            }
-        };
+        Verdict::Allowed(allowed) => {
+            let (result, state) = perform(
+                keys,
+                org,
+                &request.body,
+                &envelope,
+                context,
+                allowed,
+                now_ms,
+            )?;
+            (ActivityStatus::Completed, result, state)
+        }
+        // The submitter's stamp is the first vote; the host keeps it for the approvals.
+        Verdict::ConsensusNeeded => (ActivityStatus::ConsensusNeeded, ActivityResult::Empty, None),
+    };
     crate::audit::conclude(
         keys,
         org,

@@ -28,8 +28,8 @@ use keyhold_shared::msg::{
     ActivityOutput, ActivityResult, ActivityStatus, AuditHead, AuditKeyCertificate, AuditPosition,
     AuditResult, DOMAIN_AUDIT_KEY, Ed25519Signature, MAX_HEAD_NONCE_LEN, MAX_POLICY_EVALUATIONS,
     MAX_RECEIPT_TYPE_LEN, MAX_RECEIPTS_PER_FETCH, PolicyEvaluation, Principal, RECEIPT_FORMAT,
-    Receipt, ReceiptBody, ReceiptKind, SealedOrgState, SignedAuditHead, audit_bytes,
-    domain_digest, result_digest,
+    Receipt, ReceiptBody, ReceiptKind, SealedOrgState, SignedAuditHead, audit_bytes, domain_digest,
+    result_digest,
 };
 use keyhold_shared::{ActivityId, OrgId, Uuid};
 use p256::ecdsa::DerSignature;

@@ -61,11 +61,7 @@ fn outcome(result: &PolicyResult) -> PolicyOutcome {
 /// Every policy's outcome, in the organization's order: from the evaluator's results, and
 /// `OUTCOME_ERROR` for an ALLOW that no longer compiles (ignored by the decision). Policies
 /// the evaluator did not consult (the root quorum decided) are left out.
-fn evaluations(
-    org: &OrgState,
-    results: &[PolicyResult],
-    broken: &[&str],
-) -> Vec<PolicyEvaluation> {
+fn evaluations(org: &OrgState, results: &[PolicyResult], broken: &[&str]) -> Vec<PolicyEvaluation> {
     org.policies
         .iter()
         .filter_map(|p| {
@@ -369,7 +365,13 @@ pub fn authorize(
                 .ok_or(Error::Internal("activity without submitter"))?;
             authorization
                 .allowed()
-                .map(|proof| evaluated(Verdict::Allowed(Allowed::new(proof, track_limits, submitter))))
+                .map(|proof| {
+                    evaluated(Verdict::Allowed(Allowed::new(
+                        proof,
+                        track_limits,
+                        submitter,
+                    )))
+                })
                 .ok_or(Error::Internal("allow without proof"))
         }
         Decision::ConsensusNeeded => Ok(evaluated(Verdict::ConsensusNeeded)),
@@ -418,11 +420,31 @@ mod tests {
         let cases = [
             (Effect::Allow, Outcome::Applies, "OUTCOME_ALLOW"),
             (Effect::Deny, Outcome::Applies, "OUTCOME_DENY_EXPLICIT"),
-            (Effect::Allow, Outcome::NotApplicable, "OUTCOME_DENY_IMPLICIT"),
-            (Effect::Deny, Outcome::NotApplicable, "OUTCOME_DENY_IMPLICIT"),
-            (Effect::Allow, Outcome::ConsensusPending, "OUTCOME_REQUIRES_CONSENSUS"),
-            (Effect::Deny, Outcome::ConsensusPending, "OUTCOME_DENY_IMPLICIT"),
-            (Effect::Allow, Outcome::TimeInactive, "OUTCOME_TIME_INACTIVE"),
+            (
+                Effect::Allow,
+                Outcome::NotApplicable,
+                "OUTCOME_DENY_IMPLICIT",
+            ),
+            (
+                Effect::Deny,
+                Outcome::NotApplicable,
+                "OUTCOME_DENY_IMPLICIT",
+            ),
+            (
+                Effect::Allow,
+                Outcome::ConsensusPending,
+                "OUTCOME_REQUIRES_CONSENSUS",
+            ),
+            (
+                Effect::Deny,
+                Outcome::ConsensusPending,
+                "OUTCOME_DENY_IMPLICIT",
+            ),
+            (
+                Effect::Allow,
+                Outcome::TimeInactive,
+                "OUTCOME_TIME_INACTIVE",
+            ),
             (Effect::Deny, Outcome::TimeInactive, "OUTCOME_TIME_INACTIVE"),
             (Effect::Allow, error.clone(), "OUTCOME_ERROR"),
             (Effect::Deny, error, "OUTCOME_ERROR"),

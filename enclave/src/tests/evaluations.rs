@@ -1,12 +1,12 @@
 //! Policy evaluations: every step that consults the policies reports each policy's outcome in
 //! Turnkey's spelling, in the organization's order, and its receipt covers them.
 
+use super::orgs::{board, cast, create_policy, create_user, new_key, run, vote_body};
+use crate::testing::{create_wallet_body, fixture, signed};
 use keyhold_shared::msg::{
     ActivityOutput, ActivityStatus, AuditResult, PolicyEvaluation, PolicyOutcome, audit_bytes,
     result_digest,
 };
-use super::orgs::{board, cast, create_policy, create_user, new_key, run, vote_body};
-use crate::testing::{create_wallet_body, fixture, signed};
 
 const WALLET_CREATE: &str = "activity.resource == 'WALLET' && activity.action == 'CREATE'";
 
@@ -61,8 +61,13 @@ fn every_policy_is_reported_with_turnkey_outcomes() {
     );
     // `wallet` is absent when creating a wallet: this ALLOW errors (and is skipped).
     let (state, erroring) = create_policy(&f, &state, "EFFECT_ALLOW", "wallet.id == 'x'", "");
-    let (state, needs_two) =
-        create_policy(&f, &state, "EFFECT_ALLOW", WALLET_CREATE, "approvers.count() >= 2");
+    let (state, needs_two) = create_policy(
+        &f,
+        &state,
+        "EFFECT_ALLOW",
+        WALLET_CREATE,
+        "approvers.count() >= 2",
+    );
     // a DENY whose condition holds but whose consensus is not met does not apply
     let (state, deny_unmet) = create_policy(
         &f,
@@ -113,13 +118,7 @@ fn every_policy_is_reported_with_turnkey_outcomes() {
         WALLET_CREATE,
         "",
     );
-    let err = run(
-        &f,
-        &state,
-        &bob,
-        &create_wallet_body(&f.org_id, "w3", &[]),
-    )
-    .unwrap_err();
+    let err = run(&f, &state, &bob, &create_wallet_body(&f.org_id, "w3", &[])).unwrap_err();
     assert!(err.message.contains(&deny), "{}", err.message);
 }
 

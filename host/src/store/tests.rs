@@ -1685,7 +1685,11 @@ async fn policy_evaluations_follow_their_activity(db: &TestDb) {
         vec![submitted, approved]
     );
     assert_eq!(
-        store.policy_evaluations(o.id, other.id).await.unwrap().len(),
+        store
+            .policy_evaluations(o.id, other.id)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     // Only through the activity's own organization.

@@ -406,9 +406,11 @@ fn address_format() -> impl Strategy<Value = AddressFormat> {
 }
 
 fn policy_evaluation() -> impl Strategy<Value = crate::msg::PolicyEvaluation> {
-    (text(), proptest::sample::select(&crate::msg::PolicyOutcome::ALL[..])).prop_map(
-        |(policy_id, outcome)| crate::msg::PolicyEvaluation { policy_id, outcome },
+    (
+        text(),
+        proptest::sample::select(&crate::msg::PolicyOutcome::ALL[..]),
     )
+        .prop_map(|(policy_id, outcome)| crate::msg::PolicyEvaluation { policy_id, outcome })
 }
 
 fn activity_result() -> impl Strategy<Value = ActivityResult> {
