@@ -80,25 +80,23 @@ pub fn execute(
     if approvals::is_vote(&envelope.activity_type) {
         return approvals::vote(keys, org, &request.body, &envelope, &auth, context, now_ms);
     }
-    let (status, result, new_state) =
-        match authorize::authorize(org, &envelope, &[&auth], context, now_ms)? {
-            Verdict::Allowed(allowed) => {
-                let (result, state) = perform(
-                    keys,
-                    org,
-                    &request.body,
-                    &envelope,
-                    context,
-                    allowed,
-                    now_ms,
-                )?;
-                (ActivityStatus::Completed, result, state)
-            }
-            // The submitter's stamp is the first vote; the host keeps it for the approvals.
-            Verdict::ConsensusNeeded => {
-                (ActivityStatus::ConsensusNeeded, ActivityResult::Empty, None)
-            }
-        };
+    let authorization = authorize::authorize(org, &envelope, &[&auth], context, now_ms)?;
+    let (status, result, new_state) = match authorization.verdict {
+        Verdict::Allowed(allowed) => {
+            let (result, state) = perform(
+                keys,
+                org,
+                &request.body,
+                &envelope,
+                context,
+                allowed,
+                now_ms,
+            )?;
+            (ActivityStatus::Completed, result, state)
+        }
+        // The submitter's stamp is the first vote; the host keeps it for the approvals.
+        Verdict::ConsensusNeeded => (ActivityStatus::ConsensusNeeded, ActivityResult::Empty, None),
+    };
     crate::audit::conclude(
         keys,
         org,
@@ -112,6 +110,7 @@ pub fn execute(
             executed_at_ms: now_ms,
             result,
             new_state,
+            policy_evaluations: Some(authorization.evaluations),
         },
     )
 }

@@ -26,9 +26,10 @@ use std::sync::{Arc, Mutex};
 use ed25519_dalek::{Signature, Signer as _, SigningKey};
 use keyhold_shared::msg::{
     ActivityOutput, ActivityResult, ActivityStatus, AuditHead, AuditKeyCertificate, AuditPosition,
-    AuditResult, DOMAIN_AUDIT_KEY, Ed25519Signature, MAX_HEAD_NONCE_LEN, MAX_RECEIPT_TYPE_LEN,
-    MAX_RECEIPTS_PER_FETCH, Principal, RECEIPT_FORMAT, Receipt, ReceiptBody, ReceiptKind,
-    SealedOrgState, SignedAuditHead, domain_digest, result_digest,
+    AuditResult, DOMAIN_AUDIT_KEY, Ed25519Signature, MAX_HEAD_NONCE_LEN, MAX_POLICY_EVALUATIONS,
+    MAX_RECEIPT_TYPE_LEN, MAX_RECEIPTS_PER_FETCH, PolicyEvaluation, Principal, RECEIPT_FORMAT,
+    Receipt, ReceiptBody, ReceiptKind, SealedOrgState, SignedAuditHead, audit_bytes, domain_digest,
+    result_digest,
 };
 use keyhold_shared::{ActivityId, OrgId, Uuid};
 use p256::ecdsa::DerSignature;
@@ -310,6 +311,8 @@ pub(crate) struct Step<'a> {
     pub executed_at_ms: u64,
     pub result: ActivityResult,
     pub new_state: Option<OrgState>,
+    /// Every policy's outcome, when policies were evaluated for this step.
+    pub policy_evaluations: Option<Vec<PolicyEvaluation>>,
 }
 
 /// Issues the step's receipt, seals its new state, and makes the answer to the host.
@@ -320,9 +323,19 @@ pub(crate) fn conclude(keys: &Keys, org: &OrgState, step: Step<'_>) -> Result<Ac
         )));
     }
     let activity_id = ActivityId(Uuid::new_v4(random()?));
-    let result_bytes = AuditResult::from(&step.result)
-        .encode()
-        .map_err(|_| Error::Internal("encode result"))?;
+    if step
+        .policy_evaluations
+        .as_ref()
+        .is_some_and(|e| e.len() > MAX_POLICY_EVALUATIONS)
+    {
+        return Err(Error::Internal("too many policy evaluations"));
+    }
+    // The evaluations are in the bytes the receipt's digest covers: a host cannot change them.
+    let result_bytes = audit_bytes(
+        &AuditResult::from(&step.result),
+        step.policy_evaluations.as_deref(),
+    )
+    .map_err(|_| Error::Internal("encode result"))?;
     let body = ReceiptBody {
         format: RECEIPT_FORMAT,
         org_id: org.org_id,
@@ -357,6 +370,7 @@ pub(crate) fn conclude(keys: &Keys, org: &OrgState, step: Step<'_>) -> Result<Ac
         result: step.result,
         new_org_state,
         receipt,
+        policy_evaluations: step.policy_evaluations,
     })
 }
 

@@ -12,10 +12,12 @@ mod transactions;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use keyhold_policy::{
-    Activity, Context, Credential, Decision, Effect, Policy, PrivateKey, Reason, RootQuorum,
-    Timestamp, User, Value, Wallet, WalletAccount,
+    Activity, Context, Credential, Decision, Effect, Outcome, Policy, PolicyResult, PrivateKey,
+    Reason, RootQuorum, Timestamp, User, Value, Wallet, WalletAccount,
 };
-use keyhold_shared::msg::ActivityContext;
+use keyhold_shared::msg::{
+    ActivityContext, MAX_POLICY_EVALUATIONS, PolicyEvaluation, PolicyOutcome,
+};
 
 use crate::activities::{Allowed, Envelope};
 use crate::auth::Authenticated;
@@ -32,6 +34,49 @@ pub enum Verdict {
     Allowed(Allowed),
     /// An ALLOW policy (or the root quorum) needs more approvals.
     ConsensusNeeded,
+}
+
+/// A verdict and what every policy gave on the way to it (Turnkey's policy evaluations).
+#[derive(Debug)]
+pub struct Authorization {
+    pub verdict: Verdict,
+    pub evaluations: Vec<PolicyEvaluation>,
+}
+
+/// Turnkey's outcome for one policy's result.
+fn outcome(result: &PolicyResult) -> PolicyOutcome {
+    match (&result.outcome, result.effect) {
+        (Outcome::Applies, Effect::Allow) => PolicyOutcome::Allow,
+        (Outcome::Applies, Effect::Deny) => PolicyOutcome::DenyExplicit,
+        (Outcome::ConsensusPending, Effect::Allow) => PolicyOutcome::RequiresConsensus,
+        // A DENY whose consensus is not met does not apply (`keyhold_policy::authorize`).
+        (Outcome::ConsensusPending, Effect::Deny) | (Outcome::NotApplicable, _) => {
+            PolicyOutcome::DenyImplicit
+        }
+        (Outcome::TimeInactive, _) => PolicyOutcome::TimeInactive,
+        (Outcome::Error { .. }, _) => PolicyOutcome::Error,
+    }
+}
+
+/// Every policy's outcome, in the organization's order: from the evaluator's results, and
+/// `OUTCOME_ERROR` for an ALLOW that no longer compiles (ignored by the decision). Policies
+/// the evaluator did not consult (the root quorum decided) are left out.
+fn evaluations(org: &OrgState, results: &[PolicyResult], broken: &[&str]) -> Vec<PolicyEvaluation> {
+    org.policies
+        .iter()
+        .filter_map(|p| {
+            let outcome = match results.iter().find(|r| r.policy_id == p.id) {
+                Some(r) => outcome(r),
+                None if broken.contains(&p.id.as_str()) => PolicyOutcome::Error,
+                None => return None,
+            };
+            Some(PolicyEvaluation {
+                policy_id: p.id.clone(),
+                outcome,
+            })
+        })
+        .take(MAX_POLICY_EVALUATIONS)
+        .collect()
 }
 
 /// Turnkey's `activity.resource` and `activity.action` for an activity kind (the type without
@@ -256,16 +301,18 @@ fn compile(p: &StoredPolicy, effect: Effect) -> Result<Option<Arc<Policy>>> {
     }
 }
 
-/// Compiles the organization's stored policies. A DENY that no longer compiles denies
-/// everything (fail closed); an ALLOW that no longer compiles is ignored.
-fn compiled(org: &OrgState) -> Result<Vec<Arc<Policy>>> {
+/// Compiles the organization's stored policies, and names the ALLOWs that no longer compile
+/// (ignored). A DENY that no longer compiles denies everything (fail closed).
+fn compiled(org: &OrgState) -> Result<(Vec<Arc<Policy>>, Vec<&str>)> {
     let mut out = Vec::with_capacity(org.policies.len());
+    let mut broken = Vec::new();
     for p in &org.policies {
         let effect = if p.allow { Effect::Allow } else { Effect::Deny };
         match (compile(p, effect)?, effect) {
             (Some(policy), _) => out.push(policy),
             (None, Effect::Allow) => {
                 tracing::warn!(policy = %p.id, "stored ALLOW policy does not compile; ignored");
+                broken.push(p.id.as_str());
             }
             (None, Effect::Deny) => {
                 return Err(Error::Denied(format!(
@@ -275,17 +322,18 @@ fn compiled(org: &OrgState) -> Result<Vec<Arc<Policy>>> {
             }
         }
     }
-    Ok(out)
+    Ok((out, broken))
 }
 
-/// Decides on one activity, approved so far by `approvers` (the submitter first).
+/// Decides on one activity, approved so far by `approvers` (the submitter first). A denial is
+/// an error (nothing is stored for it, so its evaluations go nowhere).
 pub fn authorize(
     org: &OrgState,
     envelope: &Envelope,
     approvers: &[&Authenticated<'_>],
     activity_context: &ActivityContext,
     now_ms: u64,
-) -> Result<Verdict> {
+) -> Result<Authorization> {
     let mut ctx = context(org, envelope, approvers, activity_context, now_ms);
     let root = RootQuorum {
         user_ids: org
@@ -296,7 +344,7 @@ pub fn authorize(
             .collect(),
         threshold: org.root_quorum.threshold,
     };
-    let policies = compiled(org)?;
+    let (policies, broken) = compiled(org)?;
     // Limit counters, when any policy reads one: from the sealed ledger, for the signing
     // resource the host resolved (checked against the seal when the key is opened).
     let counters = limits::keys_read(&policies);
@@ -306,6 +354,10 @@ pub fn authorize(
         ctx.counters = limits::counters(&org.usage, resource, &counters, now_ms);
     }
     let authorization = keyhold_policy::authorize(&policies, &root, &ctx);
+    let evaluated = |verdict| Authorization {
+        verdict,
+        evaluations: evaluations(org, authorization.policies(), &broken),
+    };
     match authorization.decision() {
         Decision::Allow => {
             let submitter = approvers
@@ -313,10 +365,16 @@ pub fn authorize(
                 .ok_or(Error::Internal("activity without submitter"))?;
             authorization
                 .allowed()
-                .map(|proof| Verdict::Allowed(Allowed::new(proof, track_limits, submitter)))
+                .map(|proof| {
+                    evaluated(Verdict::Allowed(Allowed::new(
+                        proof,
+                        track_limits,
+                        submitter,
+                    )))
+                })
                 .ok_or(Error::Internal("allow without proof"))
         }
-        Decision::ConsensusNeeded => Ok(Verdict::ConsensusNeeded),
+        Decision::ConsensusNeeded => Ok(evaluated(Verdict::ConsensusNeeded)),
         Decision::Deny => Err(Error::Denied(match authorization.reason() {
             Reason::Denied { matched, errored } => {
                 let mut ids: Vec<&str> = matched.iter().map(String::as_str).collect();
@@ -345,6 +403,55 @@ mod tests {
             time: None,
             created_at_ms: 0,
             updated_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn each_policy_result_has_turnkeys_outcome() {
+        let result = |effect, outcome| PolicyResult {
+            policy_id: "p".into(),
+            effect,
+            outcome,
+        };
+        let error = keyhold_policy::Policy::new("e", Effect::Allow, "wallet.id == 'x'", "")
+            .unwrap()
+            .evaluate(&keyhold_policy::Env::new(&Context::default()).unwrap());
+        assert!(matches!(error, Outcome::Error { .. }));
+        let cases = [
+            (Effect::Allow, Outcome::Applies, "OUTCOME_ALLOW"),
+            (Effect::Deny, Outcome::Applies, "OUTCOME_DENY_EXPLICIT"),
+            (
+                Effect::Allow,
+                Outcome::NotApplicable,
+                "OUTCOME_DENY_IMPLICIT",
+            ),
+            (
+                Effect::Deny,
+                Outcome::NotApplicable,
+                "OUTCOME_DENY_IMPLICIT",
+            ),
+            (
+                Effect::Allow,
+                Outcome::ConsensusPending,
+                "OUTCOME_REQUIRES_CONSENSUS",
+            ),
+            (
+                Effect::Deny,
+                Outcome::ConsensusPending,
+                "OUTCOME_DENY_IMPLICIT",
+            ),
+            (
+                Effect::Allow,
+                Outcome::TimeInactive,
+                "OUTCOME_TIME_INACTIVE",
+            ),
+            (Effect::Deny, Outcome::TimeInactive, "OUTCOME_TIME_INACTIVE"),
+            (Effect::Allow, error.clone(), "OUTCOME_ERROR"),
+            (Effect::Deny, error, "OUTCOME_ERROR"),
+        ];
+        for (effect, o, expected) in cases {
+            let got = outcome(&result(effect, o.clone())).as_turnkey();
+            assert_eq!(got, expected, "{effect:?} {o:?}");
         }
     }
 

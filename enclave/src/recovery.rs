@@ -179,6 +179,7 @@ mod tests {
                 },
                 signature: Ed25519Signature([0; 32], [0; 32]),
             },
+            policy_evaluations: None,
         };
         (request, output)
     }

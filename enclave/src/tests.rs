@@ -5,6 +5,7 @@ mod audit;
 mod audit_host;
 mod crash_recovery;
 mod credentials;
+mod evaluations;
 mod features;
 mod host_lies;
 mod lifecycle;

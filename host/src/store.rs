@@ -223,6 +223,26 @@ pub struct ActivityCommit {
     /// The enclave's receipt for this step. Stored under (organization, seq); replaces a row
     /// recovered earlier for the same seq (see [`Store::insert_recovered_receipts`]).
     pub receipt: Option<ReceiptRecord>,
+    /// What the policies gave for this step (its submission, or a vote on it), when the enclave
+    /// evaluated them.
+    pub policy_evaluation: Option<PolicyEvaluationRecord>,
+}
+
+/// One evaluation of an activity's policies (Turnkey's `externalactivityv1PolicyEvaluation`):
+/// made at its submission and again at every approval. A copy of what the step's receipt
+/// covers (its result bytes end with the same evaluations).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyEvaluationRecord {
+    pub id: String,
+    pub org: OrgId,
+    pub activity: ActivityId,
+    /// The vote this evaluation was made for (the submitter's stamp is the first vote).
+    pub vote_id: String,
+    /// The step's receipt seq: orders an activity's evaluations.
+    pub seq: u64,
+    /// Turnkey's `policyEvaluations` array (JSON): `[{policyId, outcome}]`.
+    pub policy_evaluations: String,
+    pub created_at_ms: u64,
 }
 /// An audit receipt as the host keeps it (docs/audit.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -250,6 +270,12 @@ pub trait Store: Send + Sync + 'static {
     async fn commit_activity(&self, commit: ActivityCommit) -> StoreResult<()>;
     async fn get_activity(&self, org: OrgId, id: ActivityId)
     -> StoreResult<Option<ActivityRecord>>;
+    /// The policy evaluations of an activity, oldest first.
+    async fn policy_evaluations(
+        &self,
+        org: OrgId,
+        activity: ActivityId,
+    ) -> StoreResult<Vec<PolicyEvaluationRecord>>;
     async fn find_activity(
         &self,
         org: OrgId,

@@ -15,8 +15,10 @@ use crate::error::WireError;
 use crate::ids::{ActivityId, ApiKeyId, OrgId, PrivateKeyId, RequestId, UserId, WalletId};
 
 mod audit;
+mod evaluations;
 mod provisioning;
 pub use audit::*;
+pub use evaluations::*;
 pub use provisioning::*;
 
 /// Protocol version; both sides must speak the same one.
@@ -587,4 +589,8 @@ pub struct ActivityOutput {
     pub new_org_state: Option<SealedOrgState>,
     /// The enclave's receipt for this step, chained to the organization's previous one.
     pub receipt: Receipt,
+    /// Every policy's outcome when this step was decided, in the organization's policy order
+    /// (at most [`MAX_POLICY_EVALUATIONS`]; empty when the root quorum decided); `None` when no
+    /// policy was evaluated (a rejection). Covered by the receipt: see [`audit_bytes`].
+    pub policy_evaluations: Option<Vec<PolicyEvaluation>>,
 }

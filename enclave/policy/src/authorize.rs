@@ -72,8 +72,12 @@ impl RootQuorum {
 /// What one policy's evaluation gave.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
-    /// Its condition or time is false.
+    /// Its condition is false.
     NotApplicable,
+    /// Its condition holds but its time window does not (the policy is inactive now): as
+    /// [`Outcome::NotApplicable`] for the decision, reported apart (Turnkey's
+    /// `OUTCOME_TIME_INACTIVE`).
+    TimeInactive,
     /// Its condition and time hold and its consensus is met.
     Applies,
     /// Its condition and time hold but its consensus is not met (yet).

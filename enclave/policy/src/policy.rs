@@ -238,12 +238,11 @@ impl Policy {
         };
         let cond = run(&self.condition);
         let time = run(&self.time);
-        let applies = match (cond, time) {
+        match (cond, time) {
             (Err(o), _) | (_, Err(o)) => return o,
-            (Ok(c), Ok(t)) => c && t,
-        };
-        if !applies {
-            return Outcome::NotApplicable;
+            (Ok(false), Ok(_)) => return Outcome::NotApplicable,
+            (Ok(true), Ok(false)) => return Outcome::TimeInactive,
+            (Ok(true), Ok(true)) => {}
         }
         match run(&self.consensus) {
             Err(o) => o,

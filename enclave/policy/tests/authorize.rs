@@ -462,3 +462,39 @@ fn step_budget_stops_runaway_evaluation() {
     };
     assert!(msg.contains("evaluation exceeded its budget"), "{msg}");
 }
+
+#[test]
+fn an_inactive_time_window_is_reported_apart_from_a_false_condition() {
+    // The context's clock reads 2025-01-15T15:00:00Z.
+    let before = |id: &str, condition: &str| {
+        allow(id, condition, "")
+            .with_time("time.now < Timestamp('2025-01-01T00:00:00Z')")
+            .unwrap()
+    };
+    let policies = [
+        before("inactive", "activity.action == 'SIGN'"),
+        before("not-matching", "activity.action == 'EXPORT'"),
+        allow("active", "activity.action == 'SIGN'", "")
+            .with_time("time.now > Timestamp('2025-01-01T00:00:00Z')")
+            .unwrap(),
+    ];
+    let a = authorize(&policies, &root(), &eth_sign());
+    let outcomes: Vec<(&str, &Outcome)> = a
+        .policies()
+        .iter()
+        .map(|r| (r.policy_id.as_str(), &r.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("inactive", &Outcome::TimeInactive),
+            ("not-matching", &Outcome::NotApplicable),
+            ("active", &Outcome::Applies),
+        ]
+    );
+    assert_eq!(a.decision(), Decision::Allow);
+    // alone, the inactive policy allows nothing
+    let a = authorize(&policies[..1], &root(), &eth_sign());
+    assert_eq!(a.decision(), Decision::Deny);
+    assert_eq!(a.reason(), &Reason::NoPolicyAllows);
+}

@@ -9,7 +9,8 @@
 //! too, so a rejected activity can never run.
 
 use keyhold_shared::msg::{
-    ActivityContext, ActivityOutput, ActivityResult, ActivityStatus, MAX_VOTES, ReceiptKind,
+    ActivityContext, ActivityOutput, ActivityResult, ActivityStatus, MAX_VOTES, PolicyEvaluation,
+    ReceiptKind,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -90,7 +91,11 @@ pub fn vote(
     } else {
         ReceiptKind::Approve { target: digest }
     };
-    let output = |status, result, new_state: Option<OrgState>| -> Result<ActivityOutput> {
+    let output = |status,
+                  result,
+                  new_state: Option<OrgState>,
+                  policy_evaluations: Option<Vec<PolicyEvaluation>>|
+     -> Result<ActivityOutput> {
         crate::audit::conclude(
             keys,
             org,
@@ -104,13 +109,20 @@ pub fn vote(
                 executed_at_ms: now_ms,
                 result,
                 new_state,
+                policy_evaluations,
             },
         )
     };
 
     if envelope.activity_type == REJECT {
         let state = org.successor(&digest, now_ms, replay_until)?;
-        return output(ActivityStatus::Rejected, ActivityResult::Empty, Some(state));
+        // A rejection consults no policy: it records no evaluation.
+        return output(
+            ActivityStatus::Rejected,
+            ActivityResult::Empty,
+            Some(state),
+            None,
+        );
     }
 
     // Earlier approvals: each re-verified, each for this very activity.
@@ -132,10 +144,16 @@ pub fn vote(
     }
     approvers.push(Authenticated::again(voter));
     let refs: Vec<&Authenticated<'_>> = approvers.iter().collect();
-    match authorize(org, &target, &refs, &approval.target_context, now_ms)? {
-        Verdict::ConsensusNeeded => {
-            output(ActivityStatus::ConsensusNeeded, ActivityResult::Empty, None)
-        }
+    // Every approval evaluates the policies again, with one more approver: its own evaluation.
+    let authorization = authorize(org, &target, &refs, &approval.target_context, now_ms)?;
+    let evaluations = Some(authorization.evaluations);
+    match authorization.verdict {
+        Verdict::ConsensusNeeded => output(
+            ActivityStatus::ConsensusNeeded,
+            ActivityResult::Empty,
+            None,
+            evaluations,
+        ),
         Verdict::Allowed(allowed) => {
             let (result, state) = perform(
                 keys,
@@ -151,7 +169,7 @@ pub fn vote(
                 Some(s) => s,
                 None => org.successor(&digest, now_ms, replay_until)?,
             };
-            output(ActivityStatus::Completed, result, Some(state))
+            output(ActivityStatus::Completed, result, Some(state), evaluations)
         }
     }
 }

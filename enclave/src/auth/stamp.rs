@@ -158,7 +158,10 @@ mod tests {
         let second = ApiKeyStamp::parse(&stamp_for(b"three")).unwrap();
         assert!(second.cached);
         second.verify(b"three").unwrap();
-        assert!(matches!(second.verify(b"one"), Err(Error::SignatureInvalid)));
+        assert!(matches!(
+            second.verify(b"one"),
+            Err(Error::SignatureInvalid)
+        ));
     }
 
     #[test]

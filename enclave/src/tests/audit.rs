@@ -7,7 +7,7 @@ use keyhold_shared::msg::{
     ActivityContext, ActivityOutput, ActivityRequest, AuditHeadRequest, AuditKeyCertificate,
     AuditReceiptsRequest, AuditResult, AuditResumeRequest, BootstrapOrgRequest, DOMAIN_AUDIT_KEY,
     DOMAIN_BOOTSTRAP_ORG, OrgBootstrapSpec, Receipt, ReceiptKind, Request, Response,
-    SealedOrgState, domain_digest, result_digest,
+    SealedOrgState, audit_bytes, domain_digest, result_digest,
 };
 use keyhold_shared::{ErrorCode, OrgId, WireError};
 use p256::ecdsa::SigningKey;
@@ -177,8 +177,17 @@ fn every_step_gets_a_receipt_chained_to_the_previous_one() {
             format!("sha256:{}", hex::encode(r.fingerprint)),
             out.fingerprint
         );
-        let bytes = AuditResult::from(&out.result).encode().unwrap();
+        // the digest covers the result and the policy evaluations
+        let bytes = audit_bytes(
+            &AuditResult::from(&out.result),
+            out.policy_evaluations.as_deref(),
+        )
+        .unwrap();
         assert_eq!(r.result_digest, result_digest(&bytes));
+        assert_ne!(
+            r.result_digest,
+            result_digest(&AuditResult::from(&out.result).encode().unwrap())
+        );
         prev = r.hash().unwrap();
     }
     // the state version after each step: the wallet moved it, the signatures did not

@@ -554,14 +554,14 @@ fn sub_organizations_get_their_own_sealed_state_root_users_and_wallet() {
 
 // ---- approvals ------------------------------------------------------------------------------
 
-struct Board {
-    f: Fixture,
-    state: SealedOrgState,
-    members: Vec<SigningKey>,
+pub(super) struct Board {
+    pub(super) f: Fixture,
+    pub(super) state: SealedOrgState,
+    pub(super) members: Vec<SigningKey>,
 }
 
 /// Three tagged users; creating a wallet needs two of them.
-fn board() -> Board {
+pub(super) fn board() -> Board {
     let f = fixture();
     let members: Vec<SigningKey> = (0..3).map(|_| new_key()).collect();
     let mut state = f.org.clone();
@@ -591,7 +591,7 @@ fn board() -> Board {
     Board { f, state, members }
 }
 
-fn vote_body(org: &OrgId, approve: bool, fingerprint: &str) -> String {
+pub(super) fn vote_body(org: &OrgId, approve: bool, fingerprint: &str) -> String {
     let t = if approve {
         "ACTIVITY_TYPE_APPROVE_ACTIVITY"
     } else {
@@ -600,7 +600,7 @@ fn vote_body(org: &OrgId, approve: bool, fingerprint: &str) -> String {
     body(org, t, json!({"fingerprint": fingerprint}))
 }
 
-fn cast(
+pub(super) fn cast(
     b: &Board,
     state: &SealedOrgState,
     voter: &SigningKey,

@@ -148,7 +148,13 @@ pub(super) async fn store_vote_output(
         exported,
         import_key,
         edits,
-    } = records(output.result, &target_envelope.parameters, org, now)?;
+    } = records(
+        output.result,
+        output.policy_evaluations.as_deref(),
+        &target_envelope.parameters,
+        org,
+        now,
+    )?;
     super::submit::keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
     let mut vote = format::vote(
@@ -193,6 +199,13 @@ pub(super) async fn store_vote_output(
                 receipt: receipt.clone(),
                 result: Some(audit_result),
             }),
+            // Each vote evaluated the policies again: its own evaluation of the activity.
+            policy_evaluation: super::submit::evaluation_record(
+                &output.policy_evaluations,
+                &record,
+                &output.principal,
+                &receipt,
+            ),
         },
         &receipt,
         answer,

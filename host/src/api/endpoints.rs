@@ -479,6 +479,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "v1ActivityResponse",
     ),
     query(
+        "/public/v1/query/get_policy_evaluations",
+        Records,
+        "Activities",
+        "Get policy evaluations",
+        "v1GetPolicyEvaluationsRequest",
+        "v1GetPolicyEvaluationsResponse",
+    ),
+    query(
         "/public/v1/query/get_private_key",
         Records,
         "Private Keys",

@@ -4,7 +4,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
 use serde_json::{Value, json};
 
-use crate::store::{AccountRecord, ActivityRecord, PrivateKeyRecord, WalletRecord};
+use keyhold_shared::msg::PolicyEvaluation;
+
+use crate::store::{
+    AccountRecord, ActivityRecord, PolicyEvaluationRecord, PrivateKeyRecord, WalletRecord,
+};
 
 /// `{"seconds": "...", "nanos": "..."}` (proto3 JSON: int64 as strings).
 pub fn timestamp(ms: u64) -> Value {
@@ -100,7 +104,7 @@ pub fn vote(
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_else(|| json!({}));
     json!({
-        "id": uuid_from(activity_id, user_id),
+        "id": vote_id(activity_id, user_id),
         "userId": user_id,
         "user": {
             "userId": user_id,
@@ -124,12 +128,43 @@ pub fn vote(
 }
 
 /// A stable id for a vote, derived from the activity and the voter.
-fn uuid_from(activity_id: &str, user_id: &str) -> String {
+pub fn vote_id(activity_id: &str, user_id: &str) -> String {
+    uuid_of(&format!("{activity_id}/{user_id}"))
+}
+
+/// A stable id for a policy evaluation, derived from the id the enclave gave its step (and
+/// signed in the step's receipt).
+pub fn evaluation_id(step_id: &str) -> String {
+    uuid_of(&format!("policy-evaluation/{step_id}"))
+}
+
+fn uuid_of(text: &str) -> String {
     use sha2::{Digest, Sha256};
-    let hash = Sha256::digest(format!("{activity_id}/{user_id}"));
+    let hash = Sha256::digest(text);
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&hash[..16]);
     keyhold_shared::Uuid::new_v4(bytes).to_string()
+}
+
+/// Turnkey's `policyEvaluations` array of one evaluation: `[{policyId, outcome}]`.
+pub fn policy_outcomes(evaluations: &[PolicyEvaluation]) -> Value {
+    evaluations
+        .iter()
+        .map(|e| json!({"policyId": e.policy_id, "outcome": e.outcome.as_turnkey()}))
+        .collect()
+}
+
+/// Turnkey's `externalactivityv1PolicyEvaluation`.
+pub fn policy_evaluation(e: &PolicyEvaluationRecord) -> Value {
+    json!({
+        "id": e.id,
+        "activityId": e.activity.to_string(),
+        "organizationId": e.org.to_string(),
+        "voteId": e.vote_id,
+        "policyEvaluations": serde_json::from_str::<Value>(&e.policy_evaluations)
+            .unwrap_or_else(|_| json!([])),
+        "createdAt": timestamp(e.created_at_ms),
+    })
 }
 
 pub fn private_key(k: &PrivateKeyRecord) -> Value {

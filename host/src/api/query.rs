@@ -249,6 +249,15 @@ pub async fn query(
                 .ok_or_else(|| ApiError::not_found(format!("activity {id} not found")))?;
             json!({"activity": format::activity(&activity)})
         }
+        "get_policy_evaluations" => {
+            let id: ActivityId = required(&q.activity_id, "activityId")?;
+            // An activity of another organization is as unknown as one that does not exist.
+            if state.store.get_activity(org.id, id).await?.is_none() {
+                return Err(ApiError::not_found(format!("activity {id} not found")));
+            }
+            let evaluations = state.store.policy_evaluations(org.id, id).await?;
+            json!({"policyEvaluations": evaluations.iter().map(format::policy_evaluation).collect::<Vec<_>>()})
+        }
         "get_private_key" => {
             let id: PrivateKeyId = required(&q.private_key_id, "privateKeyId")?;
             let (key, _) = state

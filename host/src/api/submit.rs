@@ -7,7 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use keyhold_shared::msg::{
     ActivityContext, ActivityOutput, ActivityRequest, ActivityResult, ActivityStatus,
-    AddressFormat, AuditResult, Curve, DerivedAccount, Request, Response, SignedRequest,
+    AddressFormat, AuditResult, Curve, DerivedAccount, PolicyEvaluation, Principal, Receipt,
+    Request, Response, SignedRequest, audit_bytes,
 };
 use keyhold_shared::{OrgId, Uuid, WalletId};
 use serde::Deserialize;
@@ -19,8 +20,8 @@ use super::query::{authenticate, load_org, read_body, stamp_from};
 use super::retry::Failure;
 use super::{AppState, format};
 use crate::store::{
-    AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, PrivateKeyRecord,
-    ReceiptRecord, RecordEdit, WalletRecord,
+    AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, PolicyEvaluationRecord,
+    PrivateKeyRecord, ReceiptRecord, RecordEdit, WalletRecord,
 };
 
 /// The activity types each path accepts (older versions that shipped SDKs still send go
@@ -185,7 +186,13 @@ pub(super) async fn store_output(
         exported,
         import_key,
         edits,
-    } = records(output.result, parameters, org, now)?;
+    } = records(
+        output.result,
+        output.policy_evaluations.as_deref(),
+        parameters,
+        org,
+        now,
+    )?;
     keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
     let stamp = super::approvals::stamp_text(&request.stamp);
@@ -232,11 +239,37 @@ pub(super) async fn store_output(
                 receipt: receipt.clone(),
                 result: Some(audit_result),
             }),
+            policy_evaluation: evaluation_record(
+                &output.policy_evaluations,
+                &record,
+                &output.principal,
+                &receipt,
+            ),
         },
         &receipt,
         answer,
     )
     .await
+}
+
+/// The policy evaluation of one step (the submission, or a vote by `voter`) on `activity`, as
+/// the enclave reported it: `None` when no policy was evaluated (a rejection).
+pub(super) fn evaluation_record(
+    evaluations: &Option<Vec<PolicyEvaluation>>,
+    activity: &ActivityRecord,
+    voter: &Principal,
+    receipt: &Receipt,
+) -> Option<PolicyEvaluationRecord> {
+    let evaluations = evaluations.as_deref()?;
+    Some(PolicyEvaluationRecord {
+        id: format::evaluation_id(&receipt.body.activity_id.to_string()),
+        org: activity.org,
+        activity: activity.id,
+        vote_id: format::vote_id(&activity.id.to_string(), &voter.user_id.to_string()),
+        seq: receipt.body.seq,
+        policy_evaluations: format::policy_outcomes(evaluations).to_string(),
+        created_at_ms: receipt.body.executed_at_ms,
+    })
 }
 
 /// Stores one activity's records atomically and answers with the activity (`activity`, its
@@ -320,13 +353,13 @@ pub(super) async fn keep_import_key(
 /// so `keyhold audit verify` can re-make it.
 pub(super) fn records(
     result: ActivityResult,
+    evaluations: Option<&[PolicyEvaluation]>,
     parameters: &Value,
     org: OrgId,
     now: u64,
 ) -> Result<Records, ApiError> {
     let audit = AuditResult::from(&result);
-    let audit_result = audit
-        .encode()
+    let audit_result = audit_bytes(&audit, evaluations)
         .map_err(|_| ApiError::internal("encoding the result failed"))?;
     let json = crate::audit::turnkey_result(&audit)
         .ok_or_else(|| ApiError::internal("unexpected enclave answer"))?;

@@ -24,8 +24,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use keyhold_shared::msg::{
-    ActivityStatus, AuditKeyCertificate, AuditResult, DOMAIN_AUDIT_KEY, RECEIPT_FORMAT, Receipt,
-    ReceiptKind, SignedAuditHead, domain_digest, result_digest,
+    ActivityStatus, AuditKeyCertificate, DOMAIN_AUDIT_KEY, RECEIPT_FORMAT, Receipt, ReceiptKind,
+    SignedAuditHead, decode_audit_bytes, domain_digest, result_digest,
 };
 use keyhold_shared::{ActivityId, OrgId};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -485,9 +485,9 @@ pub fn verify(input: Input<'_>) -> Report {
                 ),
             );
         }
-        let expected = keyhold_shared::frame::decode::<AuditResult>(bytes)
+        let expected = decode_audit_bytes(bytes)
             .ok()
-            .and_then(|r| turnkey_result(&r));
+            .and_then(|(r, _)| turnkey_result(&r));
         let stored: Option<Value> = serde_json::from_str(&row.result).ok();
         if expected.is_none() || expected != stored {
             c.add(

@@ -14,8 +14,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::{
-    AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page, PrivateKeyRecord,
-    ReceiptRecord, RecordEdit, Store, StoreResult, WalletRecord, edit_tags, seq_param,
+    AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page,
+    PolicyEvaluationRecord, PrivateKeyRecord, ReceiptRecord, RecordEdit, Store, StoreResult,
+    WalletRecord, edit_tags, seq_param,
 };
 use crate::error::HostError;
 
@@ -128,6 +129,19 @@ ALTER TABLE wallets ADD COLUMN updated_at_ms BIGINT NOT NULL DEFAULT 0;
 UPDATE wallets SET updated_at_ms = created_at_ms;
 ALTER TABLE private_keys ADD COLUMN updated_at_ms BIGINT NOT NULL DEFAULT 0;
 UPDATE private_keys SET updated_at_ms = created_at_ms;
+"#,
+    // Policy evaluations, as in SQLite's migration 7.
+    r#"
+CREATE TABLE policy_evaluations (
+    evaluation_id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    activity_id TEXT NOT NULL,
+    vote_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    policy_evaluations TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX policy_evaluations_by_activity ON policy_evaluations(org_id, activity_id, seq);
 "#,
 ];
 
@@ -351,6 +365,21 @@ fn activity_from_row(row: &Row) -> StoreResult<ActivityRecord> {
         votes: row.try_get(7)?,
         created_at_ms: ms(row, 8)?,
         updated_at_ms: ms(row, 9)?,
+    })
+}
+
+const EVALUATION_COLUMNS: &str =
+    "evaluation_id, org_id, activity_id, vote_id, seq, policy_evaluations, created_at_ms";
+
+fn evaluation_from_row(row: &Row) -> StoreResult<PolicyEvaluationRecord> {
+    Ok(PolicyEvaluationRecord {
+        id: row.try_get(0)?,
+        org: parse_id(row, 1)?,
+        activity: parse_id(row, 2)?,
+        vote_id: row.try_get(3)?,
+        seq: ms(row, 4)?,
+        policy_evaluations: row.try_get(5)?,
+        created_at_ms: ms(row, 6)?,
     })
 }
 
@@ -623,6 +652,26 @@ async fn write_commit(
         tx.execute(&statement, &[&commit.activity.org.to_string(), &id])
             .await?;
     }
+    if let Some(e) = &commit.policy_evaluation {
+        let statement = tx
+            .prepare_cached(&format!(
+                "INSERT INTO policy_evaluations ({EVALUATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ))
+            .await?;
+        tx.execute(
+            &statement,
+            &[
+                &e.id,
+                &e.org.to_string(),
+                &e.activity.to_string(),
+                &e.vote_id,
+                &seq_param(e.seq),
+                &e.policy_evaluations,
+                &(e.created_at_ms as i64),
+            ],
+        )
+        .await?;
+    }
     apply_edits(
         tx,
         &commit.activity.org.to_string(),
@@ -865,6 +914,23 @@ impl Store for PgStore {
         write_commit(&tx, &commit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn policy_evaluations(
+        &self,
+        org: OrgId,
+        activity: ActivityId,
+    ) -> StoreResult<Vec<PolicyEvaluationRecord>> {
+        self.query(
+            &format!(
+                "SELECT {EVALUATION_COLUMNS} FROM policy_evaluations WHERE org_id = $1 AND activity_id = $2 ORDER BY seq"
+            ),
+            &[&org.to_string(), &activity.to_string()],
+        )
+        .await?
+        .iter()
+        .map(evaluation_from_row)
+        .collect()
     }
 
     async fn get_activity(

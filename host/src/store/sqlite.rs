@@ -10,8 +10,9 @@ use keyhold_shared::{ActivityId, OrgId, PrivateKeyId, WalletId};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
-    AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page, PrivateKeyRecord,
-    ReceiptRecord, RecordEdit, Store, StoreResult, WalletRecord, edit_tags, seq_param,
+    AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page,
+    PolicyEvaluationRecord, PrivateKeyRecord, ReceiptRecord, RecordEdit, Store, StoreResult,
+    WalletRecord, edit_tags, seq_param,
 };
 use crate::error::HostError;
 
@@ -122,6 +123,20 @@ ALTER TABLE wallets ADD COLUMN updated_at_ms INTEGER NOT NULL DEFAULT 0;
 UPDATE wallets SET updated_at_ms = created_at_ms;
 ALTER TABLE private_keys ADD COLUMN updated_at_ms INTEGER NOT NULL DEFAULT 0;
 UPDATE private_keys SET updated_at_ms = created_at_ms;
+"#,
+    // Policy evaluations (`query/get_policy_evaluations`): one row per step that evaluated the
+    // policies, ordered within its activity by the step's receipt seq.
+    r#"
+CREATE TABLE policy_evaluations (
+    evaluation_id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    activity_id TEXT NOT NULL,
+    vote_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    policy_evaluations TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE INDEX policy_evaluations_by_activity ON policy_evaluations(org_id, activity_id, seq);
 "#,
 ];
 
@@ -437,6 +452,21 @@ fn activity_from_row(row: &Row<'_>) -> rusqlite::Result<ActivityRecord> {
     })
 }
 
+const EVALUATION_COLUMNS: &str =
+    "evaluation_id, org_id, activity_id, vote_id, seq, policy_evaluations, created_at_ms";
+
+fn evaluation_from_row(row: &Row<'_>) -> rusqlite::Result<PolicyEvaluationRecord> {
+    Ok(PolicyEvaluationRecord {
+        id: row.get(0)?,
+        org: parse_id(row.get(1)?)?,
+        activity: parse_id(row.get(2)?)?,
+        vote_id: row.get(3)?,
+        seq: row.get::<_, i64>(4)? as u64,
+        policy_evaluations: row.get(5)?,
+        created_at_ms: row.get::<_, i64>(6)? as u64,
+    })
+}
+
 /// Applies an activity's [`RecordEdit`]s inside its transaction; `now_ms` is the activity's time.
 fn apply_edits(tx: &Connection, org: &str, edits: &[RecordEdit], now_ms: u64) -> StoreResult<()> {
     let now = now_ms as i64;
@@ -724,6 +754,12 @@ impl Store for SqliteStore {
                 };
                 exec(tx, sql, params![a.org.to_string(), id])?;
             }
+            if let Some(e) = &commit.policy_evaluation {
+                exec(tx,
+                    &format!("INSERT INTO policy_evaluations ({EVALUATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                    params![e.id, e.org.to_string(), e.activity.to_string(), e.vote_id, seq_param(e.seq), e.policy_evaluations, e.created_at_ms as i64],
+                )?;
+            }
             apply_edits(tx, &a.org.to_string(), &commit.edits, a.updated_at_ms)?;
             if let Some((state, bytes)) = org_state {
                 // Compare-and-swap on the version: a concurrent writer's update is never lost.
@@ -742,6 +778,23 @@ impl Store for SqliteStore {
                 )?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn policy_evaluations(
+        &self,
+        org: OrgId,
+        activity: ActivityId,
+    ) -> StoreResult<Vec<PolicyEvaluationRecord>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {EVALUATION_COLUMNS} FROM policy_evaluations WHERE org_id = ?1 AND activity_id = ?2 ORDER BY seq"
+            ))?;
+            let rows = stmt
+                .query_map([org.to_string(), activity.to_string()], evaluation_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
         })
         .await
     }

@@ -149,6 +149,7 @@ fn commit(activity: ActivityRecord) -> ActivityCommit {
         edits: vec![],
         receipt: None,
         detach_from_parent: false,
+        policy_evaluation: None,
     }
 }
 
@@ -1608,6 +1609,106 @@ async fn private_key_tag_edits(db: &TestDb) {
 }
 
 /// Runs each named test against a fresh database of each backend.
+fn evaluation(org: OrgId, activity: ActivityId, n: u32, seq: u64) -> PolicyEvaluationRecord {
+    PolicyEvaluationRecord {
+        id: uuid(9, n).to_string(),
+        org,
+        activity,
+        vote_id: uuid(8, n).to_string(),
+        seq,
+        policy_evaluations: format!("[{{\"policyId\":\"p{n}\",\"outcome\":\"OUTCOME_ALLOW\"}}]"),
+        created_at_ms: 100 + seq,
+    }
+}
+
+/// An activity's policy evaluations: one per step (submission, each vote), written with the
+/// step's records or not at all, read back in receipt order, and only for their organization.
+async fn policy_evaluations_follow_their_activity(db: &TestDb) {
+    let store = db.open().await;
+    let (o, p) = (org(1), org(2));
+    store.insert_org(o.clone()).await.unwrap();
+    store.insert_org(p.clone()).await.unwrap();
+    let waiting = ActivityRecord {
+        status: "ACTIVITY_STATUS_CONSENSUS_NEEDED".into(),
+        ..activity(o.id, 1, 10)
+    };
+    let submitted = evaluation(o.id, waiting.id, 1, 7);
+    store
+        .commit_activity(ActivityCommit {
+            policy_evaluation: Some(submitted.clone()),
+            ..commit(waiting.clone())
+        })
+        .await
+        .unwrap();
+    // A vote that loses its race (the state moved on) leaves no evaluation behind.
+    let lost = evaluation(o.id, waiting.id, 2, 8);
+    assert!(is_conflict(
+        store
+            .commit_activity(ActivityCommit {
+                org_state: Some(sealed(o.id, 5)),
+                replace_existing: true,
+                policy_evaluation: Some(lost),
+                ..commit(waiting.clone())
+            })
+            .await
+    ));
+    assert_eq!(
+        store.policy_evaluations(o.id, waiting.id).await.unwrap(),
+        vec![submitted.clone()]
+    );
+    // The vote that completes it adds its own evaluation; a later seq sorts after.
+    let approved = evaluation(o.id, waiting.id, 3, 12);
+    store
+        .commit_activity(ActivityCommit {
+            org_state: Some(sealed(o.id, 2)),
+            replace_existing: true,
+            policy_evaluation: Some(approved.clone()),
+            ..commit(ActivityRecord {
+                status: "ACTIVITY_STATUS_COMPLETED".into(),
+                ..waiting.clone()
+            })
+        })
+        .await
+        .unwrap();
+    // Another activity's evaluation, stored after but with a lower seq (another host's
+    // receipt order), does not mix in.
+    let other = activity(o.id, 2, 11);
+    store
+        .commit_activity(ActivityCommit {
+            policy_evaluation: Some(evaluation(o.id, other.id, 4, 3)),
+            ..commit(other.clone())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.policy_evaluations(o.id, waiting.id).await.unwrap(),
+        vec![submitted, approved]
+    );
+    assert_eq!(
+        store
+            .policy_evaluations(o.id, other.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Only through the activity's own organization.
+    assert!(
+        store
+            .policy_evaluations(p.id, waiting.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .policy_evaluations(o.id, activity_id(99))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1654,4 +1755,5 @@ backend_tests!(
     racing_hosts_serialise_on_the_version,
     renames_and_deletions,
     private_key_tag_edits,
+    policy_evaluations_follow_their_activity,
 );

@@ -405,6 +405,14 @@ fn address_format() -> impl Strategy<Value = AddressFormat> {
     ]
 }
 
+fn policy_evaluation() -> impl Strategy<Value = crate::msg::PolicyEvaluation> {
+    (
+        text(),
+        proptest::sample::select(&crate::msg::PolicyOutcome::ALL[..]),
+    )
+        .prop_map(|(policy_id, outcome)| crate::msg::PolicyEvaluation { policy_id, outcome })
+}
+
 fn activity_result() -> impl Strategy<Value = ActivityResult> {
     prop_oneof![
         (
@@ -501,6 +509,7 @@ fn response() -> impl Strategy<Value = Result<Response, WireError>> {
             activity_result(),
             proptest::option::of(sealed_org()),
             receipt(),
+            proptest::option::of(proptest::collection::vec(policy_evaluation(), 0..4)),
         )
             .prop_map(
                 |(
@@ -512,6 +521,7 @@ fn response() -> impl Strategy<Value = Result<Response, WireError>> {
                     result,
                     new_org_state,
                     receipt,
+                    policy_evaluations,
                 )| {
                     Ok(Response::Activity(Box::new(ActivityOutput {
                         activity_id: ActivityId(a),
@@ -523,6 +533,7 @@ fn response() -> impl Strategy<Value = Result<Response, WireError>> {
                         result,
                         new_org_state,
                         receipt,
+                        policy_evaluations,
                     })))
                 }
             ),

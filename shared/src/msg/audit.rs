@@ -7,14 +7,16 @@
 //! socket, so the verifier recomputes exactly what the enclave hashed:
 //! - the receipt's hash, which the next receipt names as `prev`: [`ReceiptBody::hash`];
 //! - the result digest: the hash of [`AuditResult`], the public part of the enclave's result
-//!   (sealed blobs replaced by their SHA-256), whose bytes the host stores next to the receipt.
+//!   (sealed blobs replaced by their SHA-256), followed by the step's policy evaluations
+//!   ([`audit_bytes`]), whose bytes the host stores next to the receipt.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
     ActivityResult, ActivityStatus, AddressFormat, CreatedPrivateKey, Curve, DerivedAccount,
-    ExportTarget, ImportKind, RecoverableSignature, SealedOrgState, SealedSeed, domain_digest,
+    ExportTarget, ImportKind, PolicyEvaluation, RecoverableSignature, SealedOrgState, SealedSeed,
+    domain_digest,
 };
 use crate::ids::{ActivityId, OrgId, PrivateKeyId, UserId, WalletId};
 
@@ -352,10 +354,38 @@ impl From<&ActivityResult> for AuditResult {
 }
 
 impl AuditResult {
-    /// The canonical bytes the host stores next to the receipt.
+    /// The result's own encoding: the canonical bytes of receipts issued before policy
+    /// evaluations were recorded (now the first part of [`audit_bytes`]).
     pub fn encode(&self) -> Result<Vec<u8>, postcard::Error> {
         postcard::to_allocvec(self)
     }
+}
+
+/// The canonical bytes the host stores next to a receipt, which its result digest covers: the
+/// [`AuditResult`] followed by the step's policy evaluations (an `Option`, so even `None` adds a
+/// byte). A host that adds, drops or changes an evaluation changes the digest.
+pub fn audit_bytes(
+    result: &AuditResult,
+    evaluations: Option<&[PolicyEvaluation]>,
+) -> Result<Vec<u8>, postcard::Error> {
+    postcard::to_allocvec(&(result, evaluations))
+}
+
+/// Splits [`audit_bytes`] again. Bytes that end right after the result were written before
+/// evaluations were recorded: they carry none (`None`). Anything after the evaluations is an
+/// error.
+pub fn decode_audit_bytes(
+    bytes: &[u8],
+) -> Result<(AuditResult, Option<Vec<PolicyEvaluation>>), postcard::Error> {
+    let (result, rest) = postcard::take_from_bytes::<AuditResult>(bytes)?;
+    if rest.is_empty() {
+        return Ok((result, None));
+    }
+    let (evaluations, rest) = postcard::take_from_bytes::<Option<Vec<PolicyEvaluation>>>(rest)?;
+    if !rest.is_empty() {
+        return Err(postcard::Error::DeserializeBadEncoding);
+    }
+    Ok((result, evaluations))
 }
 
 /// The digest a receipt carries for the canonical [`AuditResult`] bytes.
@@ -415,6 +445,43 @@ mod tests {
             *b = i as u8;
         }
         assert_eq!(Ed25519Signature::from_bytes(bytes).to_bytes(), bytes);
+    }
+
+    #[test]
+    fn audit_bytes_carry_the_evaluations_and_read_older_bytes() {
+        use crate::msg::PolicyOutcome;
+        let result = AuditResult::SignTransaction(vec![1, 2, 3]);
+        let evaluations = vec![
+            PolicyEvaluation {
+                policy_id: "p-1".into(),
+                outcome: PolicyOutcome::Allow,
+            },
+            PolicyEvaluation {
+                policy_id: "p-2".into(),
+                outcome: PolicyOutcome::DenyImplicit,
+            },
+        ];
+        let bytes = audit_bytes(&result, Some(&evaluations)).unwrap();
+        assert_eq!(
+            decode_audit_bytes(&bytes).unwrap(),
+            (result.clone(), Some(evaluations.clone()))
+        );
+        // a changed outcome is a changed digest
+        let mut edited = evaluations.clone();
+        edited[1].outcome = PolicyOutcome::Allow;
+        let other = audit_bytes(&result, Some(&edited)).unwrap();
+        assert_ne!(result_digest(&bytes), result_digest(&other));
+        // no evaluation (a rejection) differs from an empty one (the root quorum decided)
+        let none = audit_bytes(&result, None).unwrap();
+        let empty = audit_bytes(&result, Some(&[])).unwrap();
+        assert_ne!(none, empty);
+        assert_eq!(decode_audit_bytes(&empty).unwrap().1, Some(vec![]));
+        // bytes stored before evaluations were recorded: the result alone
+        let legacy = result.encode().unwrap();
+        assert_eq!(decode_audit_bytes(&legacy).unwrap(), (result, None));
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(decode_audit_bytes(&trailing).is_err());
     }
 
     #[test]

@@ -366,6 +366,7 @@ const RECIPES = [
     return [res, sub().recorder];
   }],
   ["/public/v1/query/get_activity", async () => [await sub().client.getActivity(q({ activityId: need(s.activityId, "activity") })), sub().recorder]],
+  ["/public/v1/query/get_policy_evaluations", async () => [await sub().client.getPolicyEvaluations(q({ activityId: need(s.activityId, "activity") })), sub().recorder]],
 ];
 
 function publicPaths(doc) {
