@@ -32,15 +32,38 @@ impl Uuid {
     }
 }
 
+impl Uuid {
+    /// Where the hyphens go in the 36-character form.
+    const HYPHENS: [usize; 4] = [8, 13, 18, 23];
+
+    /// The hyphenated lowercase form, written into a buffer: ids are formatted several times
+    /// per request, and sixteen `write!` calls per id showed in the host's profile.
+    fn hyphenated(&self) -> [u8; 36] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'-'; 36];
+        {
+            let mut digits = out
+                .iter_mut()
+                .enumerate()
+                .filter(|(i, _)| !Self::HYPHENS.contains(i))
+                .map(|(_, slot)| slot);
+            for byte in self.0 {
+                for nibble in [byte >> 4, byte & 0x0f] {
+                    if let (Some(slot), Some(digit)) = (digits.next(), HEX.get(usize::from(nibble)))
+                    {
+                        *slot = *digit;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 impl fmt::Display for Uuid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.0.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                f.write_str("-")?;
-            }
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        let text = self.hyphenated();
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -55,14 +78,25 @@ impl FromStr for Uuid {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let invalid = || InvalidUuid(s.chars().take(64).collect());
-        let groups: Vec<&str> = s.split('-').collect();
-        let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
-        if lens != [8, 4, 4, 4, 12] {
+        let bytes = s.as_bytes();
+        if bytes.len() != 36 {
             return Err(invalid());
         }
-        let joined: String = groups.concat();
+        let mut digits = [0u8; 32];
+        let mut n = 0;
+        for (i, c) in bytes.iter().enumerate() {
+            if Self::HYPHENS.contains(&i) {
+                if *c != b'-' {
+                    return Err(invalid());
+                }
+            } else {
+                let slot = digits.get_mut(n).ok_or_else(invalid)?;
+                *slot = *c;
+                n += 1;
+            }
+        }
         let mut out = [0u8; 16];
-        hex::decode_to_slice(&joined, &mut out).map_err(|_| invalid())?;
+        hex::decode_to_slice(digits, &mut out).map_err(|_| invalid())?;
         Ok(Uuid(out))
     }
 }
@@ -153,6 +187,31 @@ mod tests {
         ] {
             assert!(bad.parse::<Uuid>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn uuid_text_matches_the_reference_layout() {
+        for seed in [0u8, 0x0f, 0x5a, 0xa5, 0xf0, 0xff] {
+            let bytes: [u8; 16] =
+                core::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8 * 17));
+            let h = hex::encode(bytes);
+            let reference = format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            );
+            assert_eq!(Uuid(bytes).to_string(), reference);
+            assert_eq!(reference.parse::<Uuid>().unwrap(), Uuid(bytes));
+        }
+        // 36 bytes, but not 36 ASCII characters
+        assert!(
+            "0b6ae5a0-8b1e-4f0c-9d6e-2f3a4b5c6dé"
+                .parse::<Uuid>()
+                .is_err()
+        );
     }
 
     #[test]
