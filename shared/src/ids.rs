@@ -194,14 +194,14 @@ mod tests {
         for seed in [0u8, 0x0f, 0x5a, 0xa5, 0xf0, 0xff] {
             let bytes: [u8; 16] =
                 core::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8 * 17));
-            let h = hex::encode(bytes);
+            let part = |range: std::ops::Range<usize>| hex::encode(bytes.get(range).unwrap());
             let reference = format!(
                 "{}-{}-{}-{}-{}",
-                &h[..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..]
+                part(0..4),
+                part(4..6),
+                part(6..8),
+                part(8..10),
+                part(10..16)
             );
             assert_eq!(Uuid(bytes).to_string(), reference);
             assert_eq!(reference.parse::<Uuid>().unwrap(), Uuid(bytes));
