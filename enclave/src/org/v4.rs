@@ -1,0 +1,55 @@
+//! The fourth sealed format (the third plus private key tags; no organization features or
+//! smart contract interfaces): still opened, and migrated on the fly; the next change seals it
+//! in the current format. Frozen: it must keep decoding blobs sealed before the fifth format.
+//! It names the current member types, whose encoding has not changed since; a change to one of
+//! them must copy its old form here first (as `v2.rs` does).
+
+use keyhold_shared::OrgId;
+use serde::Deserialize;
+
+use super::{PrivateKeyMeta, RootQuorum, StoredPolicy, Tag, User, WalletMeta};
+use crate::limits::Entry;
+
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+pub struct OrgState {
+    pub org_id: OrgId,
+    pub name: String,
+    pub version: u64,
+    pub users: Vec<User>,
+    pub root_quorum: RootQuorum,
+    pub created_at_ms: u64,
+    pub policies: Vec<StoredPolicy>,
+    pub user_tags: Vec<Tag>,
+    pub wallets: Vec<WalletMeta>,
+    pub parent_org_id: Option<OrgId>,
+    pub recent: Vec<([u8; 16], u64)>,
+    pub usage: Vec<Entry>,
+    pub private_keys: Vec<PrivateKeyMeta>,
+    pub private_key_tags: Vec<Tag>,
+}
+
+impl From<OrgState> for super::OrgState {
+    fn from(old: OrgState) -> Self {
+        super::OrgState {
+            org_id: old.org_id,
+            name: old.name,
+            version: old.version,
+            users: old.users,
+            root_quorum: old.root_quorum,
+            created_at_ms: old.created_at_ms,
+            policies: old.policies,
+            user_tags: old.user_tags,
+            wallets: old.wallets,
+            parent_org_id: old.parent_org_id,
+            recent: old.recent,
+            usage: old.usage,
+            private_keys: old.private_keys,
+            private_key_tags: old.private_key_tags,
+            features: Vec::new(),
+            contract_interfaces: Vec::new(),
+            audit: None,
+            deleted_at_ms: None,
+        }
+    }
+}
