@@ -149,7 +149,7 @@ fn int_bits(digits: &str) -> Option<u16> {
         return None;
     }
     let n: u16 = digits.parse().ok()?;
-    (n % 8 == 0 && (8..=256).contains(&n)).then_some(n)
+    (n.is_multiple_of(8) && (8..=256).contains(&n)).then_some(n)
 }
 
 fn base_kind(base: &str, components: Option<&Json>, depth: usize) -> Result<Kind> {

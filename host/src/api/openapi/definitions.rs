@@ -5,6 +5,7 @@
 //! accepts, which may be fewer values than Turnkey's. The activity envelope, `v1Intent`,
 //! `v1Result` and `v1ActivityType` are generated from the endpoint table in `openapi.rs`.
 
+mod contracts;
 mod operator;
 mod passkeys;
 mod transfer;
@@ -90,6 +91,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
     all.extend(wallets::all());
     all.extend(operator::all());
     all.extend(users::all());
+    all.extend(contracts::all());
     all
 }
 
