@@ -5,6 +5,8 @@
 
 use keyhold_enclave::chains::bitcoin::psbt::Psbt;
 use keyhold_enclave::chains::eip712::{self, TypedData};
+use keyhold_enclave::chains::ethereum::abi::Abi;
+use keyhold_enclave::chains::ethereum::keccak256;
 use keyhold_enclave::chains::ethereum::tx::{TxType, UnsignedTransaction};
 use keyhold_enclave::chains::solana::{SolanaMessage, Transaction};
 
@@ -74,5 +76,46 @@ pub fn eip712(data: &[u8]) {
     if let Ok(typed) = TypedData::parse(json) {
         // Hashing is deterministic: the one-shot helper and the two steps agree.
         assert_eq!(typed.signing_hash().ok(), hashed.ok());
+    }
+}
+
+/// Ethereum ABIs and calldata. An input with a NUL byte is `ABI JSON NUL calldata`; any other
+/// input is calldata for [`crate::samples::ABI`]. Every function of the ABI decodes the
+/// arguments (a panic, an unbounded allocation or a runaway recursion is a bug), and every
+/// selector is the Keccak-256 of the canonical signature the function reports.
+pub fn abi(data: &[u8]) {
+    let (abi, calldata) = match data.iter().position(|b| *b == 0) {
+        Some(i) => {
+            let (json, rest) = data.split_at(i);
+            let Ok(json) = std::str::from_utf8(json) else {
+                return;
+            };
+            let Ok(abi) = Abi::parse(json) else {
+                return;
+            };
+            (abi, rest.get(1..).unwrap_or_default())
+        }
+        None => match Abi::parse(crate::samples::ABI) {
+            Ok(abi) => (abi, data),
+            Err(e) => panic!("the sample ABI parses: {e}"),
+        },
+    };
+    for f in abi.functions() {
+        let hash = keccak256(f.signature().as_bytes());
+        assert_eq!(
+            hash.get(..4),
+            Some(&f.selector[..]),
+            "selector of {}",
+            f.signature()
+        );
+        let args = calldata.get(4..).unwrap_or_default();
+        if let Ok(values) = f.decode(args) {
+            assert!(values.len() <= f.inputs.len());
+        }
+    }
+    if let Some(selector) = calldata.first_chunk::<4>()
+        && let Some(f) = abi.function(selector)
+    {
+        assert_eq!(&f.selector, selector);
     }
 }

@@ -69,6 +69,11 @@ pub const TARGETS: &[Target] = &[
         run: chains::eip712,
     },
     Target {
+        name: "abi",
+        about: "Ethereum contract ABIs (JSON) and calldata decoded against them",
+        run: chains::abi,
+    },
+    Target {
         name: "attestation",
         about: "Nitro attestation documents (COSE, CBOR, certificate chain): parse and verify",
         run: attestation::run,

@@ -615,6 +615,17 @@ fn chains() -> Vec<Seed> {
     }
     out.push(("eip712", "mail".into(), samples::EIP712_MAIL.into()));
     out.push(("eip712", "permit".into(), samples::EIP712_PERMIT.into()));
+    for (name, call) in [
+        ("transfer", samples::ABI_CALL_TRANSFER),
+        ("nested-arrays", samples::ABI_CALL_G),
+    ] {
+        let call = hex::decode(call).unwrap_or_default();
+        out.push(("abi", format!("{name}-calldata"), call.clone()));
+        let mut with_abi = samples::ABI.as_bytes().to_vec();
+        with_abi.push(0);
+        with_abi.extend(call);
+        out.push(("abi", format!("{name}-with-abi"), with_abi));
+    }
     let key = crate::world::key(0x21);
     let stamp = crate::world::stamp(&key, crate::stamp::BODY);
     out.push(("stamp", "valid".into(), stamp.clone().into_bytes()));
