@@ -184,7 +184,7 @@ pub fn context(
         })
     };
     ctx.eth_tx = transactions::eth_tx(envelope, org);
-    ctx.solana_tx = transactions::solana_tx(envelope);
+    ctx.solana_tx = transactions::solana_tx(envelope, org);
     ctx.bitcoin_tx = transactions::bitcoin_tx(envelope);
     if let ActivityContext::WalletAccount { wallet_id, .. }
     | ActivityContext::Wallet { wallet_id, .. } = activity_context

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::envelope::Envelope;
 use super::organization::{check_name, new_id, parse_uuid};
 use crate::chains::ethereum::abi::Abi;
+use crate::chains::solana::idl::Idl;
 use crate::error::{Error, Result, clip};
 use crate::org::{ContractInterface, ContractInterfaceKind, OrgState};
 
@@ -82,28 +83,6 @@ pub fn same_address(kind: ContractInterfaceKind, a: &str, b: &str) -> bool {
     }
 }
 
-/// An Anchor IDL, as far as keyhold reads it: a JSON object with an `instructions` array whose
-/// entries are objects with a string `name` (and, when present, `accounts` and `args` arrays).
-fn check_idl(text: &str) -> Result<()> {
-    let bad = |why: &str| Error::invalid(format!("the Solana IDL is invalid: {why}"));
-    let idl: Value = serde_json::from_str(text).map_err(|_| bad("not JSON"))?;
-    let instructions = idl
-        .get("instructions")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("it needs an `instructions` array"))?;
-    for ix in instructions {
-        if ix.get("name").and_then(Value::as_str).is_none() {
-            return Err(bad("every instruction needs a string `name`"));
-        }
-        for field in ["accounts", "args"] {
-            if ix.get(field).is_some_and(|v| !v.is_array()) {
-                return Err(bad("instruction `accounts` and `args` must be arrays"));
-            }
-        }
-    }
-    Ok(())
-}
-
 pub fn create_smart_contract_interface(
     state: &mut OrgState,
     envelope: &Envelope,
@@ -140,7 +119,9 @@ pub fn create_smart_contract_interface(
         ContractInterfaceKind::Ethereum => {
             Abi::parse(&text)?;
         }
-        ContractInterfaceKind::Solana => check_idl(&text)?,
+        ContractInterfaceKind::Solana => {
+            Idl::parse(&text)?;
+        }
     }
     let interfaces = &state.contract_interfaces;
     if interfaces.len() >= MAX_INTERFACES {

@@ -1,15 +1,18 @@
 //! `eth.tx.function_name`, `eth.tx.function_signature` and `eth.tx.contract_call_args`: the
 //! calldata of a transaction to a contract with an uploaded Ethereum ABI, decoded with that ABI
-//! from the sealed state. Without an ABI for `to`, or with calldata that does not decode (an
-//! unknown selector, a truncated or non-canonical encoding), the fields stay absent and every
-//! policy reading them fails closed.
+//! from the sealed state; and `solana.tx.instructions[i].parsed_instruction_data`, an
+//! instruction of a program with an uploaded Anchor IDL. Without an interface for the contract
+//! or program, or with data that does not decode (an unknown selector or discriminator, a
+//! truncated or non-canonical encoding), the fields stay absent and every policy reading them
+//! fails closed.
 
 use std::collections::BTreeMap;
 use std::sync::{LazyLock, Mutex};
 
-use keyhold_policy::Value;
+use keyhold_policy::{SolanaParsedInstruction, Value};
 
 use crate::chains::ethereum::abi::Abi;
+use crate::chains::solana::idl::Idl;
 use crate::error::Result;
 use crate::lru::{Lru, cache_key};
 use crate::org::{ContractInterfaceKind, OrgState};
@@ -24,6 +27,40 @@ static PARSED: LazyLock<Mutex<Lru<Abi>>> = LazyLock::new(|| Mutex::new(Lru::new(
 
 fn parsed(text: &str) -> Result<std::sync::Arc<Abi>> {
     Lru::get_or_insert(&PARSED, cache_key(&[text.as_bytes()]), || Abi::parse(text))
+}
+
+/// Parsed IDLs, as [`PARSED`].
+static PARSED_IDLS: LazyLock<Mutex<Lru<Idl>>> =
+    LazyLock::new(|| Mutex::new(Lru::new(PARSED_CAPACITY)));
+
+fn parsed_idl(text: &str) -> Result<std::sync::Arc<Idl>> {
+    Lru::get_or_insert(&PARSED_IDLS, cache_key(&[text.as_bytes()]), || {
+        Idl::parse(text)
+    })
+}
+
+/// An instruction of `program` (base58) with `data` and `accounts` (its account keys, in
+/// order), decoded with the program's IDL.
+pub fn solana_instruction(
+    org: &OrgState,
+    program: &str,
+    data: &[u8],
+    accounts: &[String],
+) -> Option<SolanaParsedInstruction> {
+    let interface = org
+        .contract_interfaces
+        .iter()
+        .find(|i| i.kind == ContractInterfaceKind::Solana && i.address == program)?;
+    let parsed = parsed_idl(&interface.interface)
+        .ok()?
+        .decode(data, accounts)
+        .ok()?;
+    Some(SolanaParsedInstruction {
+        instruction_name: parsed.instruction_name,
+        discriminator: parsed.discriminator,
+        named_accounts: parsed.named_accounts,
+        program_call_args: parsed.args,
+    })
 }
 
 /// What a call to `to` with `data` decodes to: the function name, its selector (`0x` and 8

@@ -82,7 +82,8 @@ fn b58(key: &[u8; 32]) -> String {
 
 /// `solana.tx`, legacy or v0. Accounts loaded through lookup tables are shown as
 /// `ADDRESS_TABLE_LOOKUP` (their keys are not in the transaction).
-pub fn solana_tx(envelope: &Envelope) -> Option<SolanaTx> {
+/// An instruction of a program with an uploaded IDL gets `parsed_instruction_data`.
+pub fn solana_tx(envelope: &Envelope, org: &OrgState) -> Option<SolanaTx> {
     let raw = unsigned(envelope, "TRANSACTION_TYPE_SOLANA")?;
     let m = solana::Transaction::parse(&raw).ok()?.message;
     let keys: Vec<String> = m.account_keys.iter().map(b58).collect();
@@ -124,12 +125,15 @@ pub fn solana_tx(envelope: &Envelope) -> Option<SolanaTx> {
         if program == SPL_TOKEN || program == SPL_TOKEN_2022 {
             spl_transfers.extend(spl_transfer(&ix.data, &ix.accounts, &key_of));
         }
+        let accounts: Vec<SolanaAccount> = ix.accounts.iter().map(|a| account(*a)).collect();
+        let keys: Vec<String> = accounts.iter().map(|a| a.account_key.clone()).collect();
+        let parsed = super::contract_calls::solana_instruction(org, &program, &ix.data, &keys);
         instructions.push(SolanaInstruction {
             program_key: program,
-            accounts: ix.accounts.iter().map(|a| account(*a)).collect(),
+            accounts,
             instruction_data_hex: hex::encode(&ix.data),
             address_table_lookups: Vec::new(),
-            parsed_instruction_data: None,
+            parsed_instruction_data: parsed,
         });
     }
     let transfers = m
@@ -359,6 +363,65 @@ mod tests {
     }
 
     #[test]
+    fn an_instruction_of_a_program_with_an_idl_is_decoded() {
+        let (payer, vault, program) = ([3u8; 32], [5u8; 32], [7u8; 32]);
+        let idl = r#"{"instructions":[{"name":"deposit","discriminator":[1,2,3,4,5,6,7,8],
+            "accounts":[{"name":"owner"},{"name":"vault"}],"args":[{"name":"amount","type":"u64"}]}]}"#;
+        let mut data = vec![1, 2, 3, 4, 5, 6, 7, 8];
+        data.extend(42u64.to_le_bytes());
+        // a legacy message: payer signs, vault and the program are read-only accounts
+        let mut m = vec![1, 0, 1, 3];
+        for key in [payer, vault, program] {
+            m.extend(key);
+        }
+        m.extend([9u8; 32]);
+        m.extend([1, 2, 2, 0, 1, data.len() as u8]);
+        m.extend(&data);
+        let mut raw = vec![1];
+        raw.extend([0u8; 64]);
+        raw.extend(m);
+        let e = envelope("TRANSACTION_TYPE_SOLANA", &b58(&payer), &raw);
+        let interface = |address: String, kind| crate::org::ContractInterface {
+            id: "i".into(),
+            address,
+            kind,
+            interface: idl.into(),
+            label: "l".into(),
+            notes: String::new(),
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        };
+        let with = org(vec![interface(
+            b58(&program),
+            crate::org::ContractInterfaceKind::Solana,
+        )]);
+        let tx = solana_tx(&e, &with).unwrap();
+        let parsed = tx.instructions[0].parsed_instruction_data.as_ref().unwrap();
+        assert_eq!(parsed.instruction_name, "deposit");
+        assert_eq!(parsed.discriminator, "0102030405060708");
+        assert_eq!(parsed.named_accounts["owner"], b58(&payer));
+        assert_eq!(parsed.named_accounts["vault"], b58(&vault));
+        assert_eq!(
+            parsed.program_call_args["amount"],
+            keyhold_policy::Value::int(42i64)
+        );
+        // another program, or an Ethereum interface at that text: nothing parsed
+        for state in [
+            org(vec![interface(
+                b58(&vault),
+                crate::org::ContractInterfaceKind::Solana,
+            )]),
+            org(vec![interface(
+                b58(&program),
+                crate::org::ContractInterfaceKind::Ethereum,
+            )]),
+        ] {
+            let tx = solana_tx(&e, &state).unwrap();
+            assert!(tx.instructions[0].parsed_instruction_data.is_none());
+        }
+    }
+
+    #[test]
     fn a_call_to_a_contract_with_an_abi_is_decoded() {
         let token = [0x42u8; 20];
         let abi = r#"[{"type":"function","name":"transfer","inputs":[{"name":"_to","type":"address"},{"name":"_value","type":"uint256"}]}]"#;
@@ -436,7 +499,7 @@ mod tests {
         for versioned in [false, true] {
             let raw = solana::tests::transfer(payer, [5; 32], versioned);
             let e = envelope("TRANSACTION_TYPE_SOLANA", &b58(&payer), &raw);
-            let tx = solana_tx(&e).unwrap();
+            let tx = solana_tx(&e, &org(vec![])).unwrap();
             assert_eq!(tx.account_keys.len(), 3);
             assert_eq!(tx.program_keys, vec!["11111111111111111111111111111111"]);
             assert_eq!(tx.transfers.len(), 1);

@@ -290,7 +290,7 @@ impl Function {
             values: MAX_VALUES,
             bytes: MAX_OUTPUT_BYTES,
         };
-        let values = sequence(self.inputs.iter().map(|p| &p.kind), args, &mut budget)?;
+        let values = tuple(&self.inputs, args, &mut budget)?;
         Ok(named(&self.inputs, values))
     }
 }
@@ -414,32 +414,57 @@ fn small(w: &[u8; 32], limit: usize) -> Result<usize> {
     Ok(n)
 }
 
-/// Decodes consecutive values whose heads start at `data[0]` (a tuple's components, an array's
-/// elements). A dynamic value's head is its offset from `data[0]`.
+/// One item of a head layout: its type, whether its head is an offset, and the head's size.
+type Head<'k> = (&'k Kind, bool, usize);
+
+fn head(k: &Kind) -> Result<Head<'_>> {
+    Ok((k, k.is_dynamic(), k.head_size().ok_or_else(short)?))
+}
+
+/// The components of a tuple, decoded (see [`sequence`]).
+fn tuple(params: &[Param], data: &[u8], budget: &mut Budget) -> Result<Vec<Value>> {
+    let heads = params
+        .iter()
+        .map(|p| head(&p.kind))
+        .collect::<Result<Vec<_>>>()?;
+    let total = heads
+        .iter()
+        .try_fold(0usize, |acc, (_, _, size)| acc.checked_add(*size))
+        .ok_or_else(short)?;
+    sequence(heads.into_iter(), total, data, budget)
+}
+
+/// `len` elements of `inner`, decoded (see [`sequence`]). The element's layout is worked out
+/// once, so a long array costs its length, not its length times its type's size.
+fn array(inner: &Kind, len: usize, data: &[u8], budget: &mut Budget) -> Result<Vec<Value>> {
+    let item = head(inner)?;
+    let total = len.checked_mul(item.2).ok_or_else(short)?;
+    sequence(std::iter::repeat_n(item, len), total, data, budget)
+}
+
+/// Decodes consecutive values whose heads (`total` bytes in all) start at `data[0]`: a tuple's
+/// components or an array's elements. A dynamic value's head is its offset from `data[0]`.
 fn sequence<'k>(
-    kinds: impl ExactSizeIterator<Item = &'k Kind> + Clone,
+    items: impl ExactSizeIterator<Item = Head<'k>>,
+    total: usize,
     data: &[u8],
     budget: &mut Budget,
 ) -> Result<Vec<Value>> {
     // Every head takes at least 32 bytes, so the heads must fit before anything is allocated.
-    let heads = kinds
-        .clone()
-        .try_fold(0usize, |acc, k| acc.checked_add(k.head_size()?))
-        .ok_or_else(short)?;
-    if heads > data.len() {
+    if total > data.len() {
         return Err(short());
     }
-    let mut out = Vec::with_capacity(kinds.len());
-    let mut head = 0usize;
-    for k in kinds {
-        let value = if k.is_dynamic() {
-            let offset = small(word(data, head)?, data.len())?;
+    let mut out = Vec::with_capacity(items.len().min(budget.values));
+    let mut at = 0usize;
+    for (k, dynamic, size) in items {
+        let value = if dynamic {
+            let offset = small(word(data, at)?, data.len())?;
             value(k, data.get(offset..).ok_or_else(short)?, budget)?
         } else {
-            value(k, data.get(head..).ok_or_else(short)?, budget)?
+            value(k, data.get(at..).ok_or_else(short)?, budget)?
         };
         out.push(value);
-        head = head.saturating_add(k.head_size().ok_or_else(short)?);
+        at = at.saturating_add(size);
     }
     Ok(out)
 }
@@ -533,23 +558,15 @@ fn value(k: &Kind, data: &[u8], budget: &mut Budget) -> Result<Value> {
             let len = small(word(data, 0)?, data.len())?;
             let rest = data.get(32..).ok_or_else(short)?;
             budget.take(0)?;
-            Ok(Value::list(sequence(
-                std::iter::repeat_n(inner.as_ref(), len),
-                rest,
-                budget,
-            )?))
+            Ok(Value::list(array(inner, len, rest, budget)?))
         }
         Kind::FixedArray(inner, len) => {
             budget.take(0)?;
-            Ok(Value::list(sequence(
-                std::iter::repeat_n(inner.as_ref(), *len),
-                data,
-                budget,
-            )?))
+            Ok(Value::list(array(inner, *len, data, budget)?))
         }
         Kind::Tuple(params) => {
             budget.take(0)?;
-            let values = sequence(params.iter().map(|p| &p.kind), data, budget)?;
+            let values = tuple(params, data, budget)?;
             Ok(Value::Record(std::sync::Arc::new(named(params, values))))
         }
     }
