@@ -12,7 +12,10 @@ import { Turnkey } from "@turnkey/sdk-server";
 import { TurnkeyClient } from "@turnkey/http";
 import { ApiKeyStamper } from "@turnkey/api-key-stamper";
 import { generateP256KeyPair } from "@turnkey/crypto";
+import { TurnkeySigner as SolanaSigner } from "@turnkey/solana";
+import { Keypair, PublicKey, Transaction as SolanaTransaction, TransactionInstruction } from "@solana/web3.js";
 import { Interface } from "ethers";
+import nacl from "tweetnacl";
 import { recoverTransactionAddress, serializeTransaction } from "viem";
 
 import { TEST_TIMEOUT_MS, loadCredentials, onlyInPhase, uniqueName } from "../lib.mjs";
@@ -20,6 +23,8 @@ import { TEST_TIMEOUT_MS, loadCredentials, onlyInPhase, uniqueName } from "../li
 const opts = { timeout: TEST_TIMEOUT_MS };
 const ETH_ACCOUNT = { curve: "CURVE_SECP256K1", pathFormat: "PATH_FORMAT_BIP32", path: "m/44'/60'/0'/0/0",
   addressFormat: "ADDRESS_FORMAT_ETHEREUM" };
+const SOL_ACCOUNT = { curve: "CURVE_ED25519", pathFormat: "PATH_FORMAT_BIP32", path: "m/44'/501'/0'/0'",
+  addressFormat: "ADDRESS_FORMAT_SOLANA" };
 
 // OpenZeppelin's ERC-20 interface, as `solc --abi` writes it (with the brief's parameter names).
 const ERC20_ABI = [
@@ -64,7 +69,65 @@ async function denied(promise, what) {
   });
 }
 
+/** A sub-organization with an Ethereum and a Solana account, and bob, a non-root user. */
+async function subOrgWithBob() {
+  const rootKeys = generateP256KeyPair();
+  const created = await sdk().createSubOrganization({ subOrganizationName: uniqueName("contracts"),
+    rootUsers: [{ userName: "root", apiKeys: [{ apiKeyName: "root", publicKey: rootKeys.publicKey, curveType: "API_KEY_CURVE_P256" }],
+      authenticators: [], oauthProviders: [] }],
+    rootQuorumThreshold: 1, wallet: { walletName: "w", accounts: [ETH_ACCOUNT, SOL_ACCOUNT] } });
+  const orgId = created.subOrganizationId;
+  const root = sdk(rootKeys, orgId);
+  const bobKeys = generateP256KeyPair();
+  const { userIds: [bobId] } = await root.createUsers({ organizationId: orgId, users: [{ userName: "bob",
+    apiKeys: [{ apiKeyName: "bob", publicKey: bobKeys.publicKey, curveType: "API_KEY_CURVE_P256" }],
+    authenticators: [], oauthProviders: [], userTags: [] }] });
+  const [eth, sol] = created.wallet.addresses;
+  return { orgId, root, rootKeys, bob: sdk(bobKeys, orgId), bobId, eth, sol };
+}
+
 describe("phase main: smart contract interfaces", { skip: onlyInPhase("main") }, () => {
+  test("an Anchor IDL names a Solana instruction's accounts and arguments for a policy", opts, async () => {
+    const { orgId, root, bob, bobId, sol } = await subOrgWithBob();
+    const program = Keypair.generate().publicKey.toBase58();
+    // Anchor 0.30's IDL format: explicit discriminators.
+    const idl = { address: program, metadata: { name: "vault", version: "0.1.0", spec: "0.1.0" },
+      instructions: [{ name: "deposit", discriminator: [242, 35, 198, 137, 82, 225, 242, 182],
+        accounts: [{ name: "owner", signer: true }, { name: "vault", writable: true }],
+        args: [{ name: "amount", type: "u64" }, { name: "memo", type: "string" }] }] };
+    const { smartContractInterfaceId } = await root.createSmartContractInterface({ organizationId: orgId,
+      smartContractAddress: program, smartContractInterface: JSON.stringify(idl), type: "SMART_CONTRACT_INTERFACE_TYPE_SOLANA",
+      label: "vault" });
+    const { smartContractInterfaces } = await root.getSmartContractInterfaces({ organizationId: orgId });
+    assert.deepEqual(smartContractInterfaces.map((i) => [i.smartContractInterfaceId, i.type]),
+      [[smartContractInterfaceId, "SMART_CONTRACT_INTERFACE_TYPE_SOLANA"]]);
+    await root.createPolicy({ organizationId: orgId, policyName: uniqueName("small deposits"), effect: "EFFECT_ALLOW",
+      condition: "solana.tx.instructions.count() == 1 && solana.tx.instructions.all(i, "
+        + `i.program_key == '${program}' && i.parsed_instruction_data.instruction_name == 'deposit' `
+        + `&& i.parsed_instruction_data.named_accounts['owner'] == '${sol}' `
+        + "&& i.parsed_instruction_data.program_call_args['amount'] < 100)",
+      consensus: `approvers.any(u, u.id == '${bobId}')`, notes: "" });
+    const signer = new SolanaSigner({ organizationId: orgId, client: bob });
+    const owner = new PublicKey(sol);
+    const deposit = (amount) => {
+      const data = Buffer.alloc(8 + 8 + 4 + 2);
+      Buffer.from(idl.instructions[0].discriminator).copy(data, 0);
+      data.writeBigUInt64LE(amount, 8);
+      data.writeUInt32LE(2, 16);
+      data.write("hi", 20);
+      return new SolanaTransaction({ feePayer: owner, recentBlockhash: Keypair.generate().publicKey.toBase58() }).add(
+        new TransactionInstruction({ programId: new PublicKey(program), data, keys: [
+          { pubkey: owner, isSigner: true, isWritable: false },
+          { pubkey: Keypair.generate().publicKey, isSigner: false, isWritable: true }] }));
+    };
+    // signTransaction sends the transaction itself (addSignature would sign its message as a raw
+    // payload, which no transaction policy reads)
+    const signed = await signer.signTransaction(deposit(99n), sol);
+    assert.ok(nacl.sign.detached.verify(signed.serializeMessage(), signed.signature, owner.toBytes()));
+    await denied(signer.signTransaction(deposit(100n), sol), "a deposit of 100");
+  });
+
+
   test("create, list, get and delete an ABI; a policy reads the decoded ERC-20 transfer", opts, async () => {
     // A sub-organization with a wallet, and bob, a non-root user.
     const rootKeys = generateP256KeyPair();

@@ -70,7 +70,7 @@ pub const TARGETS: &[Target] = &[
     },
     Target {
         name: "abi",
-        about: "Ethereum contract ABIs (JSON) and calldata decoded against them",
+        about: "smart contract interfaces: Ethereum ABIs and calldata, Anchor IDLs and instruction data",
         run: chains::abi,
     },
     Target {

@@ -245,3 +245,7 @@ pub const ABI_CALL_G: &str = "2289b18c000000000000000000000000000000000000000000
 
 /// An ERC-20 `transfer(0x08d2…b7, 999)`.
 pub const ABI_CALL_TRANSFER: &str = "a9059cbb00000000000000000000000008d2b0a37f869ff76bacb5bab3278e26ab7067b700000000000000000000000000000000000000000000000000000000000003e7";
+
+/// A legacy Anchor IDL with every kind of type the decoder reads (the `abi` target decodes
+/// instruction data against it).
+pub const IDL: &str = r#"{"version":"0.1.0","name":"vault","instructions":[{"name":"initialize","accounts":[{"name":"vault","isMut":true,"isSigner":false}],"args":[]},{"name":"withdraw","discriminator":[7],"accounts":[{"name":"vault","isMut":true,"isSigner":false},{"name":"auth","accounts":[{"name":"owner","isMut":false,"isSigner":true}]}],"args":[{"name":"amount","type":"u64"},{"name":"memo","type":"string"},{"name":"to","type":"publicKey"},{"name":"tip","type":{"option":"i16"}},{"name":"hops","type":{"vec":{"vec":"u8"}}},{"name":"pair","type":{"array":["bool",2]}},{"name":"mode","type":{"defined":"Mode"}},{"name":"node","type":{"defined":"Node"}}]}],"types":[{"name":"Mode","type":{"kind":"enum","variants":[{"name":"Fast"},{"name":"Capped","fields":[{"name":"max","type":"u128"}]}]}},{"name":"Node","type":{"kind":"struct","fields":[{"name":"raw","type":"bytes"},{"name":"next","type":{"option":{"defined":"Node"}}}]}}]}"#;

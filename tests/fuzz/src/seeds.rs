@@ -626,6 +626,25 @@ fn chains() -> Vec<Seed> {
         with_abi.extend(call);
         out.push(("abi", format!("{name}-with-abi"), with_abi));
     }
+    // `withdraw(1000, "hi", key, Some(-2), [[1]], [true, false], Capped(5), Node { raw: ca, next: None })`
+    let mut withdraw = vec![7u8];
+    withdraw.extend(1000u64.to_le_bytes());
+    withdraw.extend(2u32.to_le_bytes());
+    withdraw.extend(b"hi");
+    withdraw.extend([9u8; 32]);
+    withdraw.extend([1, 0xfe, 0xff]);
+    withdraw.extend(1u32.to_le_bytes());
+    withdraw.extend(1u32.to_le_bytes());
+    withdraw.push(1);
+    withdraw.extend([1, 0, 1]);
+    withdraw.extend(5u128.to_le_bytes());
+    withdraw.extend(1u32.to_le_bytes());
+    withdraw.extend([0xca, 0]);
+    out.push(("abi", "idl-withdraw".into(), withdraw.clone()));
+    let mut with_idl = samples::IDL.as_bytes().to_vec();
+    with_idl.push(0);
+    with_idl.extend(withdraw);
+    out.push(("abi", "idl-withdraw-with-idl".into(), with_idl));
     let key = crate::world::key(0x21);
     let stamp = crate::world::stamp(&key, crate::stamp::BODY);
     out.push(("stamp", "valid".into(), stamp.clone().into_bytes()));
