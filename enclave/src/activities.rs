@@ -3,6 +3,7 @@
 
 mod approvals;
 mod authenticators;
+mod contract_interfaces;
 mod create_private_keys;
 mod create_wallet;
 mod envelope;

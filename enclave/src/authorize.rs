@@ -7,6 +7,7 @@
 //! whose consensus is not met yet asks for approvals; everything else is denied (implicit deny).
 //! A stored policy that no longer compiles fails closed: a DENY denies, an ALLOW is ignored.
 
+mod contract_calls;
 mod transactions;
 
 use std::sync::{Arc, LazyLock, Mutex};
@@ -99,6 +100,8 @@ pub fn resource_action(kind: &str) -> (&'static str, &'static str) {
             ("PRIVATE_KEY", "DELETE")
         }
         "EXPORT_PRIVATE_KEY" => ("PRIVATE_KEY", "EXPORT"),
+        "CREATE_SMART_CONTRACT_INTERFACE" => ("SMART_CONTRACT_INTERFACE", "CREATE"),
+        "DELETE_SMART_CONTRACT_INTERFACE" => ("SMART_CONTRACT_INTERFACE", "DELETE"),
         "INIT_IMPORT_PRIVATE_KEY" | "IMPORT_PRIVATE_KEY" => ("PRIVATE_KEY", "IMPORT"),
         "SIGN_RAW_PAYLOAD"
         | "SIGN_RAW_PAYLOADS"
@@ -225,8 +228,8 @@ pub fn context(
             label: w.name.clone(),
         })
     };
-    ctx.eth_tx = transactions::eth_tx(envelope);
-    ctx.solana_tx = transactions::solana_tx(envelope);
+    ctx.eth_tx = transactions::eth_tx(envelope, org);
+    ctx.solana_tx = transactions::solana_tx(envelope, org);
     ctx.bitcoin_tx = transactions::bitcoin_tx(envelope);
     if let ActivityContext::WalletAccount { wallet_id, .. }
     | ActivityContext::Wallet { wallet_id, .. } = activity_context

@@ -3,6 +3,7 @@
 
 mod audit;
 mod audit_host;
+mod contracts;
 mod crash_recovery;
 mod credentials;
 mod evaluations;

@@ -151,7 +151,46 @@ pub fn organization_data(org: &OrgState) -> Value {
     if let Some(parent) = org.parent_org_id {
         set(&mut v, "parentOrganizationId", json!(parent.to_string()));
     }
+    contract_interfaces(org, &mut v);
     v
+}
+
+/// Turnkey's `smartContractInterfaceReferences` (the digest is the SHA-256 of the JSON text),
+/// and the interfaces themselves under `smartContractInterfaces` (Turnkey's
+/// `externaldatav1SmartContractInterface`), which the host serves to the interface queries and
+/// leaves out of `get_organization`.
+fn contract_interfaces(org: &OrgState, v: &mut Value) {
+    use sha2::{Digest, Sha256};
+    let references: Vec<Value> = org
+        .contract_interfaces
+        .iter()
+        .map(|i| {
+            json!({
+                "smartContractInterfaceId": i.id,
+                "smartContractAddress": i.address,
+                "digest": hex::encode(Sha256::digest(i.interface.as_bytes())),
+            })
+        })
+        .collect();
+    let interfaces: Vec<Value> = org
+        .contract_interfaces
+        .iter()
+        .map(|i| {
+            json!({
+                "organizationId": org.org_id.to_string(),
+                "smartContractInterfaceId": i.id,
+                "smartContractAddress": i.address,
+                "smartContractInterface": i.interface,
+                "type": i.kind.type_name(),
+                "label": i.label,
+                "notes": i.notes,
+                "createdAt": timestamp(i.created_at_ms),
+                "updatedAt": timestamp(i.updated_at_ms),
+            })
+        })
+        .collect();
+    set(v, "smartContractInterfaceReferences", json!(references));
+    set(v, "smartContractInterfaces", json!(interfaces));
 }
 
 /// Authenticates a query, then returns the organization's public data (every user may read

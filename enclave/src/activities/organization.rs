@@ -46,6 +46,12 @@ fn op(activity_type: &str) -> Option<Op> {
         "ACTIVITY_TYPE_UPDATE_POLICY_V2" | "ACTIVITY_TYPE_UPDATE_POLICY" => policies::update_policy,
         "ACTIVITY_TYPE_DELETE_POLICY" => policies::delete_policy,
         "ACTIVITY_TYPE_DELETE_POLICIES" => policies::delete_policies,
+        "ACTIVITY_TYPE_CREATE_SMART_CONTRACT_INTERFACE" => {
+            super::contract_interfaces::create_smart_contract_interface
+        }
+        "ACTIVITY_TYPE_DELETE_SMART_CONTRACT_INTERFACE" => {
+            super::contract_interfaces::delete_smart_contract_interface
+        }
         // Users after creation, API-only users, the organization's name and deletion.
         "ACTIVITY_TYPE_UPDATE_USER" => user_updates::update_user,
         "ACTIVITY_TYPE_UPDATE_USER_NAME" => user_updates::update_user_name,

@@ -11,6 +11,7 @@ use keyhold_policy::{
 use crate::activities::Envelope;
 use crate::chains::{bitcoin, ethereum, solana};
 use crate::limits::Spend;
+use crate::org::OrgState;
 
 /// Native SOL transfers come from the System Program; SPL transfers from either token program.
 const SPL_TOKEN: &str = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA";
@@ -41,13 +42,21 @@ fn sign_with(envelope: &Envelope) -> Option<&str> {
 /// `eth.tx`. `from` is `signWith` (lowercase), which the signer checks against the derived key;
 /// when `signWith` is not an address (a private-key id) `eth.tx` is absent. Addresses and data
 /// are lowercase `0x` hex.
-pub fn eth_tx(envelope: &Envelope) -> Option<EthTx> {
+/// With a smart contract interface for `to`, the call is decoded too (`function_name`, …).
+pub fn eth_tx(envelope: &Envelope, org: &OrgState) -> Option<EthTx> {
     let raw = unsigned(envelope, "TRANSACTION_TYPE_ETHEREUM")?;
     let from = sign_with(envelope)
         .filter(|s| s.len() == 42 && s.starts_with("0x"))?
         .to_lowercase();
     let tx = ethereum::tx::UnsignedTransaction::parse(&raw).ok()?.fields;
     let u = |v: ethereum::tx::U256| PolicyU256::from_be_bytes(v.0);
+    let call = tx
+        .to
+        .and_then(|to| super::contract_calls::decode(org, &to, &tx.data));
+    let (function_name, function_signature, contract_call_args) = match call {
+        Some((name, selector, args)) => (Some(name), Some(selector), Some(args)),
+        None => (None, None, None),
+    };
     Some(EthTx {
         from,
         to: tx.to.map(|a| format!("0x{}", hex::encode(a))),
@@ -61,9 +70,9 @@ pub fn eth_tx(envelope: &Envelope) -> Option<EthTx> {
         max_priority_fee_per_gas: tx.max_priority_fee_per_gas.map(u),
         max_fee_per_blob_gas: None,
         tx_type: tx.tx_type.policy_name().to_owned(),
-        function_name: None,
-        function_signature: None,
-        contract_call_args: None,
+        function_name,
+        function_signature,
+        contract_call_args,
     })
 }
 
@@ -73,7 +82,8 @@ fn b58(key: &[u8; 32]) -> String {
 
 /// `solana.tx`, legacy or v0. Accounts loaded through lookup tables are shown as
 /// `ADDRESS_TABLE_LOOKUP` (their keys are not in the transaction).
-pub fn solana_tx(envelope: &Envelope) -> Option<SolanaTx> {
+/// An instruction of a program with an uploaded IDL gets `parsed_instruction_data`.
+pub fn solana_tx(envelope: &Envelope, org: &OrgState) -> Option<SolanaTx> {
     let raw = unsigned(envelope, "TRANSACTION_TYPE_SOLANA")?;
     let m = solana::Transaction::parse(&raw).ok()?.message;
     let keys: Vec<String> = m.account_keys.iter().map(b58).collect();
@@ -115,12 +125,15 @@ pub fn solana_tx(envelope: &Envelope) -> Option<SolanaTx> {
         if program == SPL_TOKEN || program == SPL_TOKEN_2022 {
             spl_transfers.extend(spl_transfer(&ix.data, &ix.accounts, &key_of));
         }
+        let accounts: Vec<SolanaAccount> = ix.accounts.iter().map(|a| account(*a)).collect();
+        let keys: Vec<String> = accounts.iter().map(|a| a.account_key.clone()).collect();
+        let parsed = super::contract_calls::solana_instruction(org, &program, &ix.data, &keys);
         instructions.push(SolanaInstruction {
             program_key: program,
-            accounts: ix.accounts.iter().map(|a| account(*a)).collect(),
+            accounts,
             instruction_data_hex: hex::encode(&ix.data),
             address_table_lookups: Vec::new(),
-            parsed_instruction_data: None,
+            parsed_instruction_data: parsed,
         });
     }
     let transfers = m
@@ -311,13 +324,182 @@ mod tests {
         Envelope::parse(body.to_string().as_bytes()).unwrap()
     }
 
+    fn org(contract_interfaces: Vec<crate::org::ContractInterface>) -> OrgState {
+        OrgState {
+            org_id: keyhold_shared::OrgId(keyhold_shared::Uuid::from_bytes([1; 16])),
+            name: "o".into(),
+            version: 1,
+            users: vec![],
+            root_quorum: crate::org::RootQuorum {
+                threshold: 1,
+                user_ids: vec![],
+            },
+            created_at_ms: 0,
+            policies: vec![],
+            user_tags: vec![],
+            wallets: vec![],
+            parent_org_id: None,
+            recent: vec![],
+            usage: vec![],
+            private_keys: vec![],
+            private_key_tags: vec![],
+            features: vec![],
+            contract_interfaces,
+            audit: None,
+            deleted_at_ms: None,
+        }
+    }
+
+    /// A legacy EIP-155 transaction (chain 1) to `to` with `data`.
+    fn legacy_call(to: [u8; 20], data: &[u8]) -> Vec<u8> {
+        use crate::chains::rlp::{encode_bytes, encode_list};
+        let mut payload = Vec::new();
+        for field in [&[][..], &[1], &[0x52, 0x08], &to, &[], data, &[1], &[], &[]] {
+            encode_bytes(&mut payload, field);
+        }
+        let mut out = Vec::new();
+        encode_list(&mut out, &payload);
+        out
+    }
+
+    #[test]
+    fn an_instruction_of_a_program_with_an_idl_is_decoded() {
+        let (payer, vault, program) = ([3u8; 32], [5u8; 32], [7u8; 32]);
+        let idl = r#"{"instructions":[{"name":"deposit","discriminator":[1,2,3,4,5,6,7,8],
+            "accounts":[{"name":"owner"},{"name":"vault"}],"args":[{"name":"amount","type":"u64"}]}]}"#;
+        let mut data = vec![1, 2, 3, 4, 5, 6, 7, 8];
+        data.extend(42u64.to_le_bytes());
+        // a legacy message: payer signs, vault and the program are read-only accounts
+        let mut m = vec![1, 0, 1, 3];
+        for key in [payer, vault, program] {
+            m.extend(key);
+        }
+        m.extend([9u8; 32]);
+        m.extend([1, 2, 2, 0, 1, data.len() as u8]);
+        m.extend(&data);
+        let mut raw = vec![1];
+        raw.extend([0u8; 64]);
+        raw.extend(m);
+        let e = envelope("TRANSACTION_TYPE_SOLANA", &b58(&payer), &raw);
+        let interface = |address: String, kind| crate::org::ContractInterface {
+            id: "i".into(),
+            address,
+            kind,
+            interface: idl.into(),
+            label: "l".into(),
+            notes: String::new(),
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        };
+        let with = org(vec![interface(
+            b58(&program),
+            crate::org::ContractInterfaceKind::Solana,
+        )]);
+        let tx = solana_tx(&e, &with).unwrap();
+        let parsed = tx.instructions[0].parsed_instruction_data.as_ref().unwrap();
+        assert_eq!(parsed.instruction_name, "deposit");
+        assert_eq!(parsed.discriminator, "0102030405060708");
+        assert_eq!(parsed.named_accounts["owner"], b58(&payer));
+        assert_eq!(parsed.named_accounts["vault"], b58(&vault));
+        assert_eq!(
+            parsed.program_call_args["amount"],
+            keyhold_policy::Value::int(42i64)
+        );
+        // another program, or an Ethereum interface at that text: nothing parsed
+        for state in [
+            org(vec![interface(
+                b58(&vault),
+                crate::org::ContractInterfaceKind::Solana,
+            )]),
+            org(vec![interface(
+                b58(&program),
+                crate::org::ContractInterfaceKind::Ethereum,
+            )]),
+        ] {
+            let tx = solana_tx(&e, &state).unwrap();
+            assert!(tx.instructions[0].parsed_instruction_data.is_none());
+        }
+    }
+
+    #[test]
+    fn a_call_to_a_contract_with_an_abi_is_decoded() {
+        let token = [0x42u8; 20];
+        let abi = r#"[{"type":"function","name":"transfer","inputs":[{"name":"_to","type":"address"},{"name":"_value","type":"uint256"}]}]"#;
+        let interface = |address: String, kind| crate::org::ContractInterface {
+            id: "i".into(),
+            address,
+            kind,
+            interface: abi.into(),
+            label: "l".into(),
+            notes: String::new(),
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        };
+        let mut data = hex::decode("a9059cbb").unwrap();
+        data.extend([0u8; 12]);
+        data.extend([0x77u8; 20]);
+        data.extend([0u8; 30]);
+        data.extend([0x03, 0xe8]);
+        let from = "0x1111111111111111111111111111111111111111";
+        let e = envelope(
+            "TRANSACTION_TYPE_ETHEREUM",
+            from,
+            &legacy_call(token, &data),
+        );
+        // the address matches case-insensitively
+        let upper = format!("0x{}", hex::encode_upper(token));
+        let tx = eth_tx(
+            &e,
+            &org(vec![interface(
+                upper.clone(),
+                crate::org::ContractInterfaceKind::Ethereum,
+            )]),
+        )
+        .unwrap();
+        assert_eq!(tx.function_name.as_deref(), Some("transfer"));
+        assert_eq!(tx.function_signature.as_deref(), Some("0xa9059cbb"));
+        let args = tx.contract_call_args.unwrap();
+        assert_eq!(
+            args["_to"],
+            keyhold_policy::Value::str(format!("0x{}", "77".repeat(20)))
+        );
+        assert_eq!(args["_value"], keyhold_policy::Value::int(1000i64));
+        // no interface, a Solana one at the same text, another contract, another selector
+        let solana = interface(upper, crate::org::ContractInterfaceKind::Solana);
+        for state in [org(vec![]), org(vec![solana])] {
+            assert!(eth_tx(&e, &state).unwrap().function_name.is_none());
+        }
+        let other = interface(
+            format!("0x{}", "43".repeat(20)),
+            crate::org::ContractInterfaceKind::Ethereum,
+        );
+        assert!(
+            eth_tx(&e, &org(vec![other]))
+                .unwrap()
+                .contract_call_args
+                .is_none()
+        );
+        data[0] = 0;
+        let e = envelope(
+            "TRANSACTION_TYPE_ETHEREUM",
+            from,
+            &legacy_call(token, &data),
+        );
+        let here = interface(
+            format!("0x{}", hex::encode(token)),
+            crate::org::ContractInterfaceKind::Ethereum,
+        );
+        let tx = eth_tx(&e, &org(vec![here])).unwrap();
+        assert!(tx.function_name.is_none() && tx.function_signature.is_none());
+    }
+
     #[test]
     fn solana_transfers_accounts_and_spend() {
         let payer = [3u8; 32];
         for versioned in [false, true] {
             let raw = solana::tests::transfer(payer, [5; 32], versioned);
             let e = envelope("TRANSACTION_TYPE_SOLANA", &b58(&payer), &raw);
-            let tx = solana_tx(&e).unwrap();
+            let tx = solana_tx(&e, &org(vec![])).unwrap();
             assert_eq!(tx.account_keys.len(), 3);
             assert_eq!(tx.program_keys, vec!["11111111111111111111111111111111"]);
             assert_eq!(tx.transfers.len(), 1);
@@ -329,7 +511,7 @@ mod tests {
             assert!(!accounts[1].signer && accounts[1].writable);
             assert!(tx.spl_transfers.is_empty());
             assert_eq!(spend(&e).lamports, 1000);
-            assert!(eth_tx(&e).is_none() && bitcoin_tx(&e).is_none());
+            assert!(eth_tx(&e, &org(vec![])).is_none() && bitcoin_tx(&e).is_none());
         }
     }
 

@@ -1,6 +1,7 @@
 //! Ethereum addresses (Keccak-256 of the uncompressed public key, EIP-55 checksum),
 //! recoverable secp256k1 signatures, and transactions ([`tx`]).
 
+pub mod abi;
 pub mod tx;
 
 use k256::ecdsa::{SigningKey, VerifyingKey};

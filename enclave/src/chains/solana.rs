@@ -2,6 +2,8 @@
 //! form `@turnkey/solana` sends (legacy or v0 message, zero-filled signature slots), signed at
 //! the signer's slot among the required signers, and returned in wire form.
 
+pub mod idl;
+
 use ed25519_dalek::Signer as _;
 
 use crate::error::{Error, Result};

@@ -12,13 +12,13 @@ use serde_json::json;
 use super::orgs::{body, create_policy, create_user, new_key, run};
 use super::support::{Fixture, create_wallet_body, fixture, sign_body, signed};
 
-struct Wallet {
-    id: WalletId,
-    address: String,
-    seed: SealedSeed,
+pub(super) struct Wallet {
+    pub(super) id: WalletId,
+    pub(super) address: String,
+    pub(super) seed: SealedSeed,
 }
 
-fn wallet(f: &Fixture, state: &SealedOrgState) -> (SealedOrgState, Wallet) {
+pub(super) fn wallet(f: &Fixture, state: &SealedOrgState) -> (SealedOrgState, Wallet) {
     let out = run(
         f,
         state,
@@ -45,7 +45,7 @@ fn wallet(f: &Fixture, state: &SealedOrgState) -> (SealedOrgState, Wallet) {
     )
 }
 
-fn sign(
+pub(super) fn sign(
     f: &Fixture,
     state: &SealedOrgState,
     key: &SigningKey,

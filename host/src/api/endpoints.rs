@@ -591,6 +591,44 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "v1GetSubOrgIdsRequest",
         "v1GetSubOrgIdsResponse",
     ),
+    // Smart contract interfaces (enclave: contract_interfaces.rs; definitions:
+    // openapi/definitions/contracts.rs).
+    activity(
+        "/public/v1/submit/create_smart_contract_interface",
+        "Policies",
+        "Create smart contract interface",
+        "v1CreateSmartContractInterfaceRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_CREATE_SMART_CONTRACT_INTERFACE",
+            "createSmartContractInterfaceResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/delete_smart_contract_interface",
+        "Policies",
+        "Delete smart contract interface",
+        "v1DeleteSmartContractInterfaceRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_DELETE_SMART_CONTRACT_INTERFACE",
+            "deleteSmartContractInterfaceResult",
+        )],
+    ),
+    query(
+        "/public/v1/query/get_smart_contract_interface",
+        Org,
+        "Policies",
+        "Get smart contract interface",
+        "v1GetSmartContractInterfaceRequest",
+        "v1GetSmartContractInterfaceResponse",
+    ),
+    query(
+        "/public/v1/query/list_smart_contract_interfaces",
+        Org,
+        "Policies",
+        "List smart contract interfaces",
+        "v1GetSmartContractInterfacesRequest",
+        "v1GetSmartContractInterfacesResponse",
+    ),
     // Passkeys (authenticators).
     activity(
         "/public/v1/submit/create_authenticators",

@@ -134,6 +134,7 @@ struct Body_ {
     #[serde(default)]
     filter_by_type: Vec<String>,
     pagination_options: Option<Pagination>,
+    smart_contract_interface_id: Option<String>,
 }
 
 /// Turnkey's activity statuses: filtering by any of them is valid (keyhold's activities only
@@ -289,8 +290,27 @@ pub async fn query(
             "features": data.get("features").cloned().unwrap_or_else(|| json!([])),
             "quorum": data.get("rootQuorum").cloned().unwrap_or(Value::Null),
         }}),
+        "list_smart_contract_interfaces" => {
+            json!({"smartContractInterfaces": field(&data, "smartContractInterfaces")})
+        }
+        "get_smart_contract_interface" => {
+            let id = required(&q.smart_contract_interface_id, "smartContractInterfaceId")?;
+            let interface = find(
+                field(&data, "smartContractInterfaces"),
+                "smartContractInterfaceId",
+                id,
+            )
+            .ok_or_else(|| {
+                ApiError::not_found(format!("smart contract interface {id} not found"))
+            })?;
+            json!({"smartContractInterface": interface})
+        }
         "get_organization" => {
             let mut data = data.clone();
+            // Served by the interface queries; the organization lists references only.
+            if let Some(object) = data.as_object_mut() {
+                object.remove("smartContractInterfaces");
+            }
             let wallets = state.store.list_wallets(org.id).await?;
             data["wallets"] = json!(wallets.iter().map(format::wallet).collect::<Vec<_>>());
             json!({"organizationData": data})

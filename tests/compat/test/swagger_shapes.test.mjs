@@ -163,6 +163,21 @@ const RECIPES = [
   }],
   ["/public/v1/submit/delete_private_key_tags", async () => [await sub().client.deletePrivateKeyTags(act(
     "ACTIVITY_TYPE_DELETE_PRIVATE_KEY_TAGS", { privateKeyTagIds: [need(s.keyTagId, "key tag")] })), sub().recorder]],
+  // Smart contract interfaces: an ERC-20 ABI for an address of this run.
+  ["/public/v1/submit/create_smart_contract_interface", async () => {
+    const res = await sub().client.createSmartContractInterface(act("ACTIVITY_TYPE_CREATE_SMART_CONTRACT_INTERFACE", {
+      smartContractAddress: `0x${randomBytes(20).toString("hex")}`, type: "SMART_CONTRACT_INTERFACE_TYPE_ETHEREUM",
+      smartContractInterface: JSON.stringify([{ type: "function", name: "transfer", stateMutability: "nonpayable",
+        inputs: [{ name: "to", type: "address" }, { name: "value", type: "uint256" }], outputs: [{ name: "", type: "bool" }] }]),
+      label: uniqueName("token"), notes: "swagger shapes" }));
+    s.interfaceId = res.activity.result.createSmartContractInterfaceResult.smartContractInterfaceId;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/query/get_smart_contract_interface", async () => [await sub().client.getSmartContractInterface(q({
+    smartContractInterfaceId: need(s.interfaceId, "interface") })), sub().recorder]],
+  ["/public/v1/query/list_smart_contract_interfaces", async () => [await sub().client.getSmartContractInterfaces(q()), sub().recorder]],
+  ["/public/v1/submit/delete_smart_contract_interface", async () => [await sub().client.deleteSmartContractInterface(act(
+    "ACTIVITY_TYPE_DELETE_SMART_CONTRACT_INTERFACE", { smartContractInterfaceId: need(s.interfaceId, "interface") })), sub().recorder]],
   ["/public/v1/submit/delete_wallet_accounts", async () => {
     const created = await sub().client.createWallet(act("ACTIVITY_TYPE_CREATE_WALLET", {
       walletName: uniqueName("doomed"), accounts: [ethAccount(0), ethAccount(1)] }));

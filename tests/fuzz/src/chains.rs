@@ -5,7 +5,10 @@
 
 use keyhold_enclave::chains::bitcoin::psbt::Psbt;
 use keyhold_enclave::chains::eip712::{self, TypedData};
+use keyhold_enclave::chains::ethereum::abi::Abi;
+use keyhold_enclave::chains::ethereum::keccak256;
 use keyhold_enclave::chains::ethereum::tx::{TxType, UnsignedTransaction};
+use keyhold_enclave::chains::solana::idl::Idl;
 use keyhold_enclave::chains::solana::{SolanaMessage, Transaction};
 
 /// The secp256k1 key the Ethereum and Bitcoin targets sign with (the seeds pay to it).
@@ -74,5 +77,60 @@ pub fn eip712(data: &[u8]) {
     if let Ok(typed) = TypedData::parse(json) {
         // Hashing is deterministic: the one-shot helper and the two steps agree.
         assert_eq!(typed.signing_hash().ok(), hashed.ok());
+    }
+}
+
+/// Smart contract interfaces: Ethereum ABIs with calldata, Anchor IDLs with instruction data.
+/// An input with a NUL byte is `JSON NUL data`, tried as both; any other input is data for
+/// [`crate::samples::ABI`] and [`crate::samples::IDL`]. Every function of the ABI decodes the
+/// arguments and the IDL decodes the data (a panic, an unbounded allocation or a runaway
+/// recursion is a bug); every selector is the Keccak-256 of the canonical signature the function
+/// reports, and a decoded instruction is the one whose discriminator starts the data.
+pub fn abi(data: &[u8]) {
+    let (json, bytes) = match data.iter().position(|b| *b == 0) {
+        Some(i) => {
+            let (json, rest) = data.split_at(i);
+            let Ok(json) = std::str::from_utf8(json) else {
+                return;
+            };
+            (json, rest.get(1..).unwrap_or_default())
+        }
+        None => (crate::samples::ABI, data),
+    };
+    if let Ok(abi) = Abi::parse(json) {
+        for f in abi.functions() {
+            let hash = keccak256(f.signature().as_bytes());
+            assert_eq!(
+                hash.get(..4),
+                Some(&f.selector[..]),
+                "selector of {}",
+                f.signature()
+            );
+            if let Ok(values) = f.decode(bytes.get(4..).unwrap_or_default()) {
+                assert!(values.len() <= f.inputs.len());
+            }
+        }
+        if let Some(selector) = bytes.first_chunk::<4>()
+            && let Some(f) = abi.function(selector)
+        {
+            assert_eq!(&f.selector, selector);
+        }
+    }
+    let idl = if json == crate::samples::ABI {
+        crate::samples::IDL
+    } else {
+        json
+    };
+    if let Ok(idl) = Idl::parse(idl) {
+        let accounts: Vec<String> = (0..4).map(|i| format!("account{i}")).collect();
+        if let Ok(parsed) = idl.decode(bytes, &accounts) {
+            let ix = idl
+                .instructions()
+                .iter()
+                .find(|ix| ix.name == parsed.instruction_name)
+                .expect("the decoded instruction is in the IDL");
+            assert!(bytes.starts_with(&ix.discriminator));
+            assert!(parsed.named_accounts.len() <= accounts.len());
+        }
     }
 }

@@ -69,6 +69,11 @@ pub const TARGETS: &[Target] = &[
         run: chains::eip712,
     },
     Target {
+        name: "abi",
+        about: "smart contract interfaces: Ethereum ABIs and calldata, Anchor IDLs and instruction data",
+        run: chains::abi,
+    },
+    Target {
         name: "attestation",
         about: "Nitro attestation documents (COSE, CBOR, certificate chain): parse and verify",
         run: attestation::run,

@@ -615,6 +615,36 @@ fn chains() -> Vec<Seed> {
     }
     out.push(("eip712", "mail".into(), samples::EIP712_MAIL.into()));
     out.push(("eip712", "permit".into(), samples::EIP712_PERMIT.into()));
+    for (name, call) in [
+        ("transfer", samples::ABI_CALL_TRANSFER),
+        ("nested-arrays", samples::ABI_CALL_G),
+    ] {
+        let call = hex::decode(call).unwrap_or_default();
+        out.push(("abi", format!("{name}-calldata"), call.clone()));
+        let mut with_abi = samples::ABI.as_bytes().to_vec();
+        with_abi.push(0);
+        with_abi.extend(call);
+        out.push(("abi", format!("{name}-with-abi"), with_abi));
+    }
+    // `withdraw(1000, "hi", key, Some(-2), [[1]], [true, false], Capped(5), Node { raw: ca, next: None })`
+    let mut withdraw = vec![7u8];
+    withdraw.extend(1000u64.to_le_bytes());
+    withdraw.extend(2u32.to_le_bytes());
+    withdraw.extend(b"hi");
+    withdraw.extend([9u8; 32]);
+    withdraw.extend([1, 0xfe, 0xff]);
+    withdraw.extend(1u32.to_le_bytes());
+    withdraw.extend(1u32.to_le_bytes());
+    withdraw.push(1);
+    withdraw.extend([1, 0, 1]);
+    withdraw.extend(5u128.to_le_bytes());
+    withdraw.extend(1u32.to_le_bytes());
+    withdraw.extend([0xca, 0]);
+    out.push(("abi", "idl-withdraw".into(), withdraw.clone()));
+    let mut with_idl = samples::IDL.as_bytes().to_vec();
+    with_idl.push(0);
+    with_idl.extend(withdraw);
+    out.push(("abi", "idl-withdraw-with-idl".into(), with_idl));
     let key = crate::world::key(0x21);
     let stamp = crate::world::stamp(&key, crate::stamp::BODY);
     out.push(("stamp", "valid".into(), stamp.clone().into_bytes()));

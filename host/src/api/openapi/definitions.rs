@@ -5,6 +5,7 @@
 //! accepts, which may be fewer values than Turnkey's. The activity envelope, `v1Intent`,
 //! `v1Result` and `v1ActivityType` are generated from the endpoint table in `openapi.rs`.
 
+mod contracts;
 mod evaluations;
 mod features;
 mod operator;
@@ -94,6 +95,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
     all.extend(users::all());
     all.extend(features::all());
     all.extend(evaluations::all());
+    all.extend(contracts::all());
     all
 }
 
