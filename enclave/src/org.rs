@@ -431,6 +431,15 @@ impl OrgSealer {
                     .map_err(|_| Error::Internal("encode audit checkpoint"))?,
             );
         }
+        // A blob `open` would refuse must not be made: the organization would be locked out of
+        // every later request. The activity that grew the state fails instead, nothing stored.
+        // (16 bytes: the AEAD tag.)
+        if plaintext.len().saturating_add(16) > keyhold_shared::msg::MAX_SEALED_LEN {
+            return Err(Error::invalid(
+                "the organization's state would exceed its size limit (2 MiB sealed); delete \
+                 something from it first",
+            ));
+        }
         let (nonce, ciphertext) = self.key.seal(&plaintext, &aad)?;
         // Strictly newer: two different states never carry the same version, so a host cannot
         // keep two concurrent successors of one state and choose later which one to present.
@@ -636,6 +645,25 @@ mod tests {
         ));
         // another enclave (other quorum key) cannot open it at all
         assert!(matches!(self::sealer().open(&v2), Err(Error::Unseal)));
+    }
+
+    #[test]
+    fn a_state_too_large_to_open_is_not_sealed() {
+        let sealer = sealer();
+        let mut big = state(9, 1);
+        big.name = "x".repeat(keyhold_shared::msg::MAX_SEALED_LEN);
+        assert!(matches!(sealer.seal(&big), Err(Error::InvalidRequest(_))));
+        // the refused seal did not use up the version
+        let sealed = sealer.seal(&state(9, 1)).unwrap();
+        assert_eq!(sealer.open(&sealed).unwrap(), state(9, 1));
+        // the largest state that seals also opens
+        let mut largest = state(9, 2);
+        let room = keyhold_shared::msg::MAX_SEALED_LEN
+            - 16
+            - postcard::to_allocvec(&largest).unwrap().len();
+        largest.name = "y".repeat(room - 4);
+        let sealed = sealer.seal(&largest).unwrap();
+        assert_eq!(sealer.open(&sealed).unwrap().name.len(), room - 4);
     }
 
     #[test]

@@ -126,9 +126,18 @@ describe("phase main: @turnkey/sdk-server app flow", { skip: onlyInPhase("main")
     const orgId = created.subOrganizationId;
     const [eth, sol] = created.wallet.addresses;
     const user = sdk(endUser, orgId);
-    // the parent lists it among its sub-organizations
-    const { organizationIds } = await sdk().getSubOrgIds({});
-    assert.ok(organizationIds.includes(orgId), "the parent lists the new sub-organization");
+    // the parent lists it among its sub-organizations (page through them: other tests create
+    // sub-organizations in the same parent, and a page holds 10 by default, oldest first)
+    const listed = [];
+    for (let after; ;) {
+      const { organizationIds } = await sdk().getSubOrgIds({
+        paginationOptions: { limit: "100", ...(after ? { after } : {}) },
+      });
+      listed.push(...organizationIds);
+      if (organizationIds.length < 100) break;
+      after = organizationIds[organizationIds.length - 1];
+    }
+    assert.ok(listed.includes(orgId), "the parent lists the new sub-organization");
     // list and get everything, as the end user
     const whoami = await user.getWhoami({ organizationId: orgId });
     assert.equal(whoami.organizationId, orgId);
