@@ -17,3 +17,4 @@ mod server;
 mod support;
 mod transfer;
 mod wallets;
+mod webhooks;
