@@ -12,6 +12,7 @@ mod passkeys;
 mod transfer;
 mod users;
 mod wallets;
+mod webhooks;
 
 use keyhold_shared::msg::{AddressFormat, Curve};
 use serde_json::{Map, Value, json};
@@ -94,6 +95,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
     all.extend(users::all());
     all.extend(features::all());
     all.extend(evaluations::all());
+    all.extend(webhooks::all());
     all
 }
 
