@@ -797,7 +797,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // Webhook endpoints (validated in the enclave, kept and delivered by the host).
     activity(
         "/public/v1/submit/create_webhook_endpoint",
-        "Webhooks",
+        "Organizations",
         "Create webhook endpoint",
         "v1CreateWebhookEndpointRequest",
         &[accepts(
@@ -807,7 +807,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     activity(
         "/public/v1/submit/update_webhook_endpoint",
-        "Webhooks",
+        "Organizations",
         "Update webhook endpoint",
         "v1UpdateWebhookEndpointRequest",
         &[accepts(
@@ -817,7 +817,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     activity(
         "/public/v1/submit/delete_webhook_endpoint",
-        "Webhooks",
+        "Organizations",
         "Delete webhook endpoint",
         "v1DeleteWebhookEndpointRequest",
         &[accepts(
@@ -828,7 +828,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     query(
         "/public/v1/query/list_webhook_endpoints",
         Records,
-        "Webhooks",
+        "Organizations",
         "List webhook endpoints",
         "v1ListWebhookEndpointsRequest",
         "v1ListWebhookEndpointsResponse",
