@@ -25,6 +25,7 @@ mod transfer;
 mod user_updates;
 mod users;
 mod wallets;
+mod webhooks;
 
 use keyhold_shared::msg::{
     ActivityContext, ActivityOutput, ActivityResult, ActivityStatus, Principal, ReceiptKind,
@@ -203,6 +204,7 @@ pub(crate) fn perform(
             &allowed,
             now_ms,
         )?,
+        kind if webhooks::handles(kind) => (webhooks::run(org, envelope, context, allowed)?, None),
         kind if transfer::handles(kind) => {
             transfer::perform(keys, org, body, envelope, context, allowed, now_ms)?
         }

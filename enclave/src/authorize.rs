@@ -122,6 +122,9 @@ pub fn resource_action(kind: &str) -> (&'static str, &'static str) {
         "DELETE_API_KEYS" | "DELETE_AUTHENTICATORS" | "DELETE_OAUTH_PROVIDERS" => {
             ("CREDENTIAL", "DELETE")
         }
+        "CREATE_WEBHOOK_ENDPOINT" => ("WEBHOOK_ENDPOINT", "CREATE"),
+        "UPDATE_WEBHOOK_ENDPOINT" => ("WEBHOOK_ENDPOINT", "UPDATE"),
+        "DELETE_WEBHOOK_ENDPOINT" => ("WEBHOOK_ENDPOINT", "DELETE"),
         _ => ("", ""),
     }
 }

@@ -18,3 +18,4 @@ mod server;
 mod support;
 mod transfer;
 mod wallets;
+mod webhooks;

@@ -18,6 +18,7 @@ mod retry;
 pub mod server;
 mod submit;
 mod transfer;
+mod webhook_endpoints;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -49,6 +50,8 @@ pub struct AppState {
     pub rate_limiter: Arc<rate_limit::OrgRateLimiter>,
     /// Holes in the stored audit chains, noticed after commits.
     pub audit: Arc<crate::audit::AuditTracker>,
+    /// Webhook deliveries after activities are stored.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl AppState {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod metrics;
 pub mod operator;
 pub mod store;
+pub mod webhooks;
 
 pub use enclave_client::EnclaveClient;
 pub use error::HostError;

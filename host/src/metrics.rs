@@ -68,6 +68,7 @@ pub struct Metrics {
     enclave_calls: Mutex<Family<u64>>,
     enclave_latency: Mutex<Family<Histogram>>,
     rate_limited: AtomicU64,
+    webhook_deliveries: Mutex<Family<u64>>,
     enclave_connections: AtomicI64,
     enclave_in_flight: AtomicI64,
 }
@@ -123,6 +124,12 @@ impl Metrics {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A webhook delivery's fate: `delivered`, `failed` (after the retries), `dropped` (queue
+    /// full) or `unsupported` (an https endpoint: this host has no TLS client).
+    pub fn webhook_delivery(&self, outcome: &'static str) {
+        *lock(&self.webhook_deliveries).get(vec![("outcome", outcome.to_owned())]) += 1;
+    }
+
     /// Open pipelined connections to the enclave (+1 on connect, −1 when one dies).
     pub fn enclave_connections(&self, delta: i64) {
         self.enclave_connections.fetch_add(delta, Ordering::Relaxed);
@@ -165,6 +172,12 @@ impl Metrics {
             "keyhold_enclave_call_duration_seconds",
             "Enclave call latency by request kind.",
             &lock(&self.enclave_latency),
+        );
+        counters(
+            &mut out,
+            "keyhold_webhook_deliveries_total",
+            "Webhook deliveries by outcome.",
+            &lock(&self.webhook_deliveries),
         );
         let gauges = [
             (

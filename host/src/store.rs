@@ -178,6 +178,22 @@ pub enum RecordEdit {
     },
     /// `delete_private_key_tags`: `tag` removed from every key of the organization.
     DropPrivateKeyTag(String),
+    /// `create_webhook_endpoint` / `update_webhook_endpoint`: the endpoint `id` as the
+    /// enclave answered it (`v1WebhookEndpointData` JSON), inserted or replaced.
+    PutWebhookEndpoint { id: String, data: String },
+    /// `delete_webhook_endpoint`.
+    DeleteWebhookEndpoint(String),
+}
+
+/// A webhook endpoint (not sealed: its configuration is not secret and only the host delivers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookEndpointRecord {
+    pub org: OrgId,
+    pub id: String,
+    /// Turnkey's `v1WebhookEndpointData`, JSON, as the enclave's result gave it.
+    pub data: String,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -282,6 +298,13 @@ pub trait Store: Send + Sync + 'static {
         fingerprint: &str,
     ) -> StoreResult<Option<ActivityRecord>>;
     async fn list_wallets(&self, org: OrgId) -> StoreResult<Vec<WalletRecord>>;
+    /// The organization's webhook endpoints, oldest first.
+    async fn list_webhook_endpoints(&self, org: OrgId) -> StoreResult<Vec<WebhookEndpointRecord>>;
+    async fn get_webhook_endpoint(
+        &self,
+        org: OrgId,
+        id: &str,
+    ) -> StoreResult<Option<WebhookEndpointRecord>>;
     async fn get_wallet(&self, org: OrgId, id: WalletId) -> StoreResult<Option<WalletRecord>>;
     async fn list_accounts(
         &self,

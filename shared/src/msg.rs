@@ -310,6 +310,13 @@ pub enum ActivityContext {
     ImportKey {
         sealed_key: SealedSeed,
     },
+    /// For `UPDATE_WEBHOOK_ENDPOINT` / `DELETE_WEBHOOK_ENDPOINT`: the endpoint as the host
+    /// stored it (Turnkey's `v1WebhookEndpointData`, JSON). Not secret and not sealed — the host
+    /// alone delivers webhooks — so the enclave only checks it names the signed endpoint id in
+    /// this organization, validates it again and answers from it.
+    WebhookEndpoint {
+        endpoint_json: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

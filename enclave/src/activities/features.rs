@@ -6,9 +6,10 @@
 //! Only features keyhold honours can be set, so that a feature never promises what keyhold does
 //! not do: `FEATURE_NAME_WEBAUTHN_ORIGINS` restricts where the organization's passkeys may be
 //! used, checked in the enclave ([`crate::auth::webauthn::origins`]). Every other
-//! `FEATURE_NAME_*` enables a flow that needs an email, SMS or OAuth provider, Turnkey's hosted
-//! services, or a webhook sender, none of which keyhold has (those flows answer 501): setting
-//! one is refused as unsupported, with the reason. Removing any feature is allowed; removing
+//! `FEATURE_NAME_*` enables a flow that needs an email, SMS or OAuth provider or Turnkey's hosted
+//! services, none of which keyhold has (those flows answer 501), or legacy activity webhooks
+//! (keyhold delivers only to endpoints made with `create_webhook_endpoint`): setting one is
+//! refused as unsupported, with the reason. Removing any feature is allowed; removing
 //! one that is not set changes nothing and answers the same list (Turnkey documents no error for
 //! it, and an idempotent removal can be retried safely after a lost response).
 
@@ -37,7 +38,10 @@ fn refusal(name: &str) -> Option<&'static str> {
             "SMS authentication: keyhold sends no SMS (init_otp_auth answers 501)"
         }
         "FEATURE_NAME_AUTH_PROXY" => "Turnkey's hosted Auth Proxy",
-        "FEATURE_NAME_WEBHOOK" => "activity webhooks: the keyhold host sends no webhooks",
+        "FEATURE_NAME_WEBHOOK" => {
+            "legacy activity webhooks: keyhold sends webhooks to endpoints made with \
+             create_webhook_endpoint only"
+        }
         "FEATURE_NAME_SOLANA_RENT_PREFUND_ENABLED" => {
             "Solana rent prefunding: keyhold broadcasts no transactions"
         }

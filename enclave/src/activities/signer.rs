@@ -170,6 +170,7 @@ pub fn resolve(
         ActivityContext::None
         | ActivityContext::Wallet { .. }
         | ActivityContext::Approval(_)
-        | ActivityContext::ImportKey { .. } => Err(not_found(sign_with)),
+        | ActivityContext::ImportKey { .. }
+        | ActivityContext::WebhookEndpoint { .. } => Err(not_found(sign_with)),
     }
 }

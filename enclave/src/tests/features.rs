@@ -251,7 +251,7 @@ fn feature_names_and_values_are_validated() {
         ("FEATURE_NAME_ROOT_USER_EMAIL_RECOVERY", "sends no email"),
         ("FEATURE_NAME_SMS_AUTH", "sends no SMS"),
         ("FEATURE_NAME_AUTH_PROXY", "Auth Proxy"),
-        ("FEATURE_NAME_WEBHOOK", "no webhooks"),
+        ("FEATURE_NAME_WEBHOOK", "create_webhook_endpoint"),
         (
             "FEATURE_NAME_SOLANA_RENT_PREFUND_ENABLED",
             "no transactions",

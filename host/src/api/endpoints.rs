@@ -832,6 +832,45 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "removeOrganizationFeatureResult",
         )],
     ),
+    // Webhook endpoints (validated in the enclave, kept and delivered by the host).
+    activity(
+        "/public/v1/submit/create_webhook_endpoint",
+        "Organizations",
+        "Create webhook endpoint",
+        "v1CreateWebhookEndpointRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT",
+            "createWebhookEndpointResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/update_webhook_endpoint",
+        "Organizations",
+        "Update webhook endpoint",
+        "v1UpdateWebhookEndpointRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_UPDATE_WEBHOOK_ENDPOINT",
+            "updateWebhookEndpointResult",
+        )],
+    ),
+    activity(
+        "/public/v1/submit/delete_webhook_endpoint",
+        "Organizations",
+        "Delete webhook endpoint",
+        "v1DeleteWebhookEndpointRequest",
+        &[accepts(
+            "ACTIVITY_TYPE_DELETE_WEBHOOK_ENDPOINT",
+            "deleteWebhookEndpointResult",
+        )],
+    ),
+    query(
+        "/public/v1/query/list_webhook_endpoints",
+        Records,
+        "Organizations",
+        "List webhook endpoints",
+        "v1ListWebhookEndpointsRequest",
+        "v1ListWebhookEndpointsResponse",
+    ),
     activity(
         "/public/v1/submit/create_read_only_session",
         "Sessions",

@@ -267,6 +267,7 @@ pub async fn query(
                 .ok_or_else(|| ApiError::not_found(format!("private key {id} not found")))?;
             json!({"privateKey": format::private_key(&key)})
         }
+        "list_webhook_endpoints" => super::webhook_endpoints::list(&state, org.id).await?,
         "list_private_keys" => {
             let keys = state.store.list_private_keys(org.id).await?;
             json!({"privateKeys": keys.iter().map(format::private_key).collect::<Vec<_>>()})

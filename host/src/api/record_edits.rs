@@ -87,6 +87,7 @@ pub(super) fn edits(result: &Value, parameters: &Value) -> Result<Vec<RecordEdit
             edits.push(RecordEdit::DropPrivateKeyTag(tag.to_owned()));
         }
     }
+    super::webhook_endpoints::edits(result, &mut edits)?;
     Ok(edits)
 }
 

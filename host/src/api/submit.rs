@@ -282,13 +282,17 @@ pub(super) async fn commit_and_answer(
     activity: Value,
 ) -> Result<Json<Value>, Failure> {
     let metric = crate::metrics::global();
-    let (activity_type, status) = (
+    let (activity_type, status, org) = (
         commit.activity.activity_type.clone(),
         commit.activity.status.clone(),
+        commit.activity.org,
     );
     state.store.commit_activity(commit).await?;
     state.audit.committed(state, receipt);
     metric.activity(&activity_type, &status);
+    state
+        .webhooks
+        .activity_updated(org, &activity_type, &activity);
     Ok(Json(
         json!({ "activity": activity, "receipt": crate::audit::receipt_json(receipt) }),
     ))
@@ -492,6 +496,16 @@ pub(super) async fn resolve_context(
     envelope: &Envelope,
 ) -> Result<ActivityContext, ApiError> {
     if let Some(context) = super::transfer::resolve_context(state, org, envelope).await? {
+        return Ok(context);
+    }
+    if let Some(context) = super::webhook_endpoints::resolve_context(
+        state,
+        org,
+        &envelope.activity_type,
+        &envelope.parameters,
+    )
+    .await?
+    {
         return Ok(context);
     }
     let param = |k: &str| envelope.parameters.get(k).and_then(Value::as_str);

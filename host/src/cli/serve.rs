@@ -147,6 +147,7 @@ pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
         base_url,
         credentials,
         state: AppState {
+            webhooks: crate::webhooks::Webhooks::start(store.clone()),
             store,
             enclave,
             provisioner,

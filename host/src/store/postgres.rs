@@ -16,7 +16,7 @@ use tokio_postgres::{NoTls, Row};
 use super::{
     AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page,
     PolicyEvaluationRecord, PrivateKeyRecord, ReceiptRecord, RecordEdit, Store, StoreResult,
-    WalletRecord, edit_tags, seq_param,
+    WalletRecord, WebhookEndpointRecord, edit_tags, seq_param,
 };
 use crate::error::HostError;
 
@@ -142,6 +142,17 @@ CREATE TABLE policy_evaluations (
     created_at_ms BIGINT NOT NULL
 );
 CREATE INDEX policy_evaluations_by_activity ON policy_evaluations(org_id, activity_id, seq);
+"#,
+    // Webhook endpoints, as in SQLite's migration 8.
+    r#"
+CREATE TABLE webhook_endpoints (
+    org_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    updated_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (org_id, endpoint_id)
+);
 "#,
 ];
 
@@ -764,9 +775,37 @@ async fn apply_edits(
                     }
                 }
             }
+            RecordEdit::PutWebhookEndpoint { id, data } => {
+                tx.execute(
+                    "INSERT INTO webhook_endpoints (org_id, endpoint_id, data, created_at_ms, updated_at_ms) \
+                     VALUES ($1, $2, $3, $4, $4) ON CONFLICT (org_id, endpoint_id) \
+                     DO UPDATE SET data = excluded.data, updated_at_ms = excluded.updated_at_ms",
+                    &[&org, id, data, &now],
+                )
+                .await?;
+            }
+            RecordEdit::DeleteWebhookEndpoint(id) => {
+                tx.execute(
+                    "DELETE FROM webhook_endpoints WHERE org_id = $1 AND endpoint_id = $2",
+                    &[&org, id],
+                )
+                .await?;
+            }
         }
     }
     Ok(())
+}
+
+const WEBHOOK_COLUMNS: &str = "org_id, endpoint_id, data, created_at_ms, updated_at_ms";
+
+fn webhook_from_row(row: &Row) -> StoreResult<WebhookEndpointRecord> {
+    Ok(WebhookEndpointRecord {
+        org: parse_id(row, 0)?,
+        id: row.try_get(1)?,
+        data: row.try_get(2)?,
+        created_at_ms: row.try_get::<_, i64>(3)? as u64,
+        updated_at_ms: row.try_get::<_, i64>(4)? as u64,
+    })
 }
 
 async fn set_tags(
@@ -1189,6 +1228,36 @@ impl Store for PgStore {
         let mut key = private_key_from_row(&row)?;
         self.fill_addresses(&mut key).await?;
         Ok(Some((key, format)))
+    }
+
+    async fn list_webhook_endpoints(&self, org: OrgId) -> StoreResult<Vec<WebhookEndpointRecord>> {
+        self.query(
+            &format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhook_endpoints WHERE org_id = $1 ORDER BY created_at_ms, endpoint_id"
+            ),
+            &[&org.to_string()],
+        )
+        .await?
+        .iter()
+        .map(webhook_from_row)
+        .collect()
+    }
+
+    async fn get_webhook_endpoint(
+        &self,
+        org: OrgId,
+        id: &str,
+    ) -> StoreResult<Option<WebhookEndpointRecord>> {
+        self.query_opt(
+            &format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhook_endpoints WHERE org_id = $1 AND endpoint_id = $2"
+            ),
+            &[&org.to_string(), &id],
+        )
+        .await?
+        .as_ref()
+        .map(webhook_from_row)
+        .transpose()
     }
 
     async fn list_private_keys(&self, org: OrgId) -> StoreResult<Vec<PrivateKeyRecord>> {

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::{
     AccountRecord, ActivityCommit, ActivityRecord, ExportMark, OrgRecord, Page,
     PolicyEvaluationRecord, PrivateKeyRecord, ReceiptRecord, RecordEdit, Store, StoreResult,
-    WalletRecord, edit_tags, seq_param,
+    WalletRecord, WebhookEndpointRecord, edit_tags, seq_param,
 };
 use crate::error::HostError;
 
@@ -137,6 +137,18 @@ CREATE TABLE policy_evaluations (
     created_at_ms INTEGER NOT NULL
 );
 CREATE INDEX policy_evaluations_by_activity ON policy_evaluations(org_id, activity_id, seq);
+"#,
+    // Webhook endpoints (`submit/*_webhook_endpoint`, `query/list_webhook_endpoints`): the
+    // enclave's `v1WebhookEndpointData`, kept for listing and delivery.
+    r#"
+CREATE TABLE webhook_endpoints (
+    org_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (org_id, endpoint_id)
+);
 "#,
 ];
 
@@ -557,9 +569,37 @@ fn apply_edits(tx: &Connection, org: &str, edits: &[RecordEdit], now_ms: u64) ->
                     }
                 }
             }
+            RecordEdit::PutWebhookEndpoint { id, data } => {
+                exec(
+                    tx,
+                    "INSERT INTO webhook_endpoints (org_id, endpoint_id, data, created_at_ms, updated_at_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (org_id, endpoint_id) \
+                     DO UPDATE SET data = excluded.data, updated_at_ms = excluded.updated_at_ms",
+                    params![org, id, data, now],
+                )?;
+            }
+            RecordEdit::DeleteWebhookEndpoint(id) => {
+                exec(
+                    tx,
+                    "DELETE FROM webhook_endpoints WHERE org_id = ?1 AND endpoint_id = ?2",
+                    params![org, id],
+                )?;
+            }
         }
     }
     Ok(())
+}
+
+const WEBHOOK_COLUMNS: &str = "org_id, endpoint_id, data, created_at_ms, updated_at_ms";
+
+fn webhook_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookEndpointRecord> {
+    Ok(WebhookEndpointRecord {
+        org: parse_id(row.get(0)?)?,
+        id: row.get(1)?,
+        data: row.get(2)?,
+        created_at_ms: row.get::<_, i64>(3)? as u64,
+        updated_at_ms: row.get::<_, i64>(4)? as u64,
+    })
 }
 
 #[async_trait]
@@ -1042,6 +1082,37 @@ impl Store for SqliteStore {
             let Some(mut key) = key else { return Ok(None) };
             private_key_addresses(c, &mut key)?;
             Ok(Some((key, format)))
+        })
+        .await
+    }
+
+    async fn list_webhook_endpoints(&self, org: OrgId) -> StoreResult<Vec<WebhookEndpointRecord>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhook_endpoints WHERE org_id = ?1 ORDER BY created_at_ms, endpoint_id"
+            ))?;
+            let rows = stmt
+                .query_map([org.to_string()], webhook_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn get_webhook_endpoint(
+        &self,
+        org: OrgId,
+        id: &str,
+    ) -> StoreResult<Option<WebhookEndpointRecord>> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            Ok(row(
+                c,
+                &format!("SELECT {WEBHOOK_COLUMNS} FROM webhook_endpoints WHERE org_id = ?1 AND endpoint_id = ?2"),
+                [org.to_string(), id],
+                webhook_from_row,
+            )
+            .optional()?)
         })
         .await
     }

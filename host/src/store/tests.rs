@@ -1709,6 +1709,118 @@ async fn policy_evaluations_follow_their_activity(db: &TestDb) {
     );
 }
 
+// ---- webhook endpoints -----------------------------------------------------------------------
+
+/// Endpoints are inserted, replaced and deleted in their activity's commit, per organization,
+/// listed oldest first; a commit that loses its compare-and-swap changes none.
+async fn webhook_endpoints_follow_their_activity(db: &TestDb) {
+    let store = db.open().await;
+    let (o, other) = (org(1), org(2));
+    store.insert_org(o.clone()).await.unwrap();
+    store.insert_org(other.clone()).await.unwrap();
+    let put = |id: &str, name: &str| RecordEdit::PutWebhookEndpoint {
+        id: id.into(),
+        data: format!(r#"{{"endpointId":"{id}","name":"{name}"}}"#),
+    };
+    store
+        .commit_activity(ActivityCommit {
+            edits: vec![put("e1", "first")],
+            ..commit(activity(o.id, 1, 10))
+        })
+        .await
+        .unwrap();
+    store
+        .commit_activity(ActivityCommit {
+            edits: vec![put("e2", "second")],
+            ..commit(activity(o.id, 2, 20))
+        })
+        .await
+        .unwrap();
+    // another organization's endpoint of the same id is its own
+    store
+        .commit_activity(ActivityCommit {
+            edits: vec![put("e1", "theirs")],
+            ..commit(activity(other.id, 3, 30))
+        })
+        .await
+        .unwrap();
+    let listed = store.list_webhook_endpoints(o.id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["e1", "e2"]
+    );
+    assert_eq!(listed[0].org, o.id);
+    assert_eq!(listed[0].data, r#"{"endpointId":"e1","name":"first"}"#);
+    assert_eq!((listed[0].created_at_ms, listed[0].updated_at_ms), (10, 10));
+
+    // an update replaces the data and keeps the creation time
+    store
+        .commit_activity(ActivityCommit {
+            edits: vec![put("e1", "renamed")],
+            ..commit(activity(o.id, 4, 40))
+        })
+        .await
+        .unwrap();
+    let e1 = store
+        .get_webhook_endpoint(o.id, "e1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e1.data, r#"{"endpointId":"e1","name":"renamed"}"#);
+    assert_eq!((e1.created_at_ms, e1.updated_at_ms), (10, 40));
+    assert_eq!(
+        store.list_webhook_endpoints(o.id).await.unwrap()[0].id,
+        "e1",
+        "still listed in creation order"
+    );
+
+    // a commit that loses its compare-and-swap applies none of its edits
+    let stale = store
+        .commit_activity(ActivityCommit {
+            edits: vec![RecordEdit::DeleteWebhookEndpoint("e1".into())],
+            org_state: Some(sealed(o.id, 7)),
+            ..commit(activity(o.id, 5, 50))
+        })
+        .await;
+    assert!(is_conflict(stale));
+    assert!(
+        store
+            .get_webhook_endpoint(o.id, "e1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    store
+        .commit_activity(ActivityCommit {
+            edits: vec![RecordEdit::DeleteWebhookEndpoint("e1".into())],
+            ..commit(activity(o.id, 6, 60))
+        })
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get_webhook_endpoint(o.id, "e1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.list_webhook_endpoints(o.id).await.unwrap().len(), 1);
+    let theirs = store
+        .get_webhook_endpoint(other.id, "e1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(theirs.data, r#"{"endpointId":"e1","name":"theirs"}"#);
+    assert!(
+        store
+            .list_webhook_endpoints(org(3).id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1756,4 +1868,5 @@ backend_tests!(
     renames_and_deletions,
     private_key_tag_edits,
     policy_evaluations_follow_their_activity,
+    webhook_endpoints_follow_their_activity,
 );

@@ -362,6 +362,19 @@ const RECIPES = [
     "ACTIVITY_TYPE_CREATE_READ_ONLY_SESSION", {})), sub().recorder]],
   ["/public/v1/submit/stamp_login", async () => [await sub().client.stampLogin(act("ACTIVITY_TYPE_STAMP_LOGIN", {
     publicKey: generateP256KeyPair().publicKey, expirationSeconds: "900", invalidateExisting: false })), sub().recorder]],
+  // @turnkey/http 6.6.0 has no webhook methods: its stamped `request`. The subscription is
+  // inactive, so nothing is delivered to the (closed) port.
+  ["/public/v1/submit/create_webhook_endpoint", async () => {
+    const res = await sub().client.request("/public/v1/submit/create_webhook_endpoint", act("ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT", {
+      url: "http://127.0.0.1:9/shapes", name: uniqueName("shapes-hook"), subscriptions: [{ eventType: "ACTIVITY_UPDATES", isActive: false }] }));
+    s.endpointId = res.activity.result.createWebhookEndpointResult.endpointId;
+    return [res, sub().recorder];
+  }],
+  ["/public/v1/query/list_webhook_endpoints", async () => [await sub().client.request("/public/v1/query/list_webhook_endpoints", q()), sub().recorder]],
+  ["/public/v1/submit/update_webhook_endpoint", async () => [await sub().client.request("/public/v1/submit/update_webhook_endpoint", act(
+    "ACTIVITY_TYPE_UPDATE_WEBHOOK_ENDPOINT", { endpointId: need(s.endpointId, "webhook endpoint"), name: uniqueName("shapes-hook"), isActive: false })), sub().recorder]],
+  ["/public/v1/submit/delete_webhook_endpoint", async () => [await sub().client.request("/public/v1/submit/delete_webhook_endpoint", act(
+    "ACTIVITY_TYPE_DELETE_WEBHOOK_ENDPOINT", { endpointId: need(s.endpointId, "webhook endpoint") })), sub().recorder]],
   ["/public/v1/submit/delete_sub_organization", async () => {
     // A sub-organization of its own, deleted by its own root: the shapes one is still needed.
     const { creds, client } = makeClient();

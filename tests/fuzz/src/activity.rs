@@ -127,6 +127,7 @@ pub fn head(request: &Request) -> Option<(String, Vec<u8>)> {
             let context = match &a.context {
                 ActivityContext::None => "none".to_owned(),
                 ActivityContext::ImportKey { .. } => "import".to_owned(),
+                ActivityContext::WebhookEndpoint { .. } => "webhook".to_owned(),
                 ActivityContext::Wallet { .. } => "wallet".to_owned(),
                 ActivityContext::PrivateKey {
                     address_format: None,

@@ -240,7 +240,9 @@ fn is_nil(id: &Uuid) -> bool {
 fn fill_context(w: &World, context: &mut ActivityContext) {
     let t = &w.template;
     match context {
-        ActivityContext::None | ActivityContext::ImportKey { .. } => {}
+        ActivityContext::None
+        | ActivityContext::ImportKey { .. }
+        | ActivityContext::WebhookEndpoint { .. } => {}
         ActivityContext::WalletAccount {
             wallet_id,
             sealed_seed,

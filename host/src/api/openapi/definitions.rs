@@ -13,6 +13,7 @@ mod passkeys;
 mod transfer;
 mod users;
 mod wallets;
+mod webhooks;
 
 use keyhold_shared::msg::{AddressFormat, Curve};
 use serde_json::{Map, Value, json};
@@ -96,6 +97,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
     all.extend(features::all());
     all.extend(evaluations::all());
     all.extend(contracts::all());
+    all.extend(webhooks::all());
     all
 }
 

@@ -52,7 +52,7 @@ pub(super) fn all() -> Vec<(&'static str, Value)> {
                         "root quorum only. Only FEATURE_NAME_WEBAUTHN_ORIGINS can be set (passkey \
                          stamps and registrations from other origins are refused, in the \
                          enclave); every other feature enables a flow keyhold does not run \
-                         (email, SMS, Auth Proxy, webhooks, swaps, earn, rent prefunding) and is \
+                         (email, SMS, Auth Proxy, legacy webhooks, swaps, earn, rent prefunding) and is \
                          refused with 501",
                     ),
                 ),

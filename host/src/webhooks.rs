@@ -1,0 +1,312 @@
+//! Webhook delivery (Turnkey's `ACTIVITY_UPDATES`): after an activity is stored, the host POSTs
+//! it to every active endpoint of its organization — and of its parent, whose endpoints receive
+//! their sub-organizations' events as in Turnkey — subscribed to activity updates.
+//!
+//! Delivery never holds up or fails the API request: the committed activity goes into a bounded
+//! queue (a full queue drops the event and counts it), and one background task looks up the
+//! endpoints and sends, each request with a timeout and a few retries with exponential backoff.
+//!
+//! The request: `POST` with `Content-Type: application/json`, Turnkey's documented headers
+//! `X-Turnkey-Organization-Id`, `X-Turnkey-Event-Type` and `X-Turnkey-Timestamp` (milliseconds),
+//! and the body `{"activity": …}` — the activity exactly as `query/get_activity` answers it.
+//! Turnkey documents Ed25519 signature headers on its deliveries, signed with Turnkey's key;
+//! keyhold sends none (a receiver that verifies Turnkey's signature cannot verify keyhold's).
+//!
+//! Only `http://` endpoints (the enclave accepts those on the loopback interface only) are
+//! delivered: the host has no TLS client, so a delivery to an `https://` endpoint is counted
+//! as `unsupported` and skipped.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use keyhold_shared::OrgId;
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::store::Store;
+
+/// Events waiting for delivery; beyond it new events are dropped (and counted).
+pub const QUEUE_CAPACITY: usize = 1024;
+/// How long one attempt may take, connection included.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Attempts per delivery, and the wait before the second (doubled each time).
+pub const ATTEMPTS: u32 = 4;
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Deliveries in flight at once.
+const MAX_IN_FLIGHT: usize = 64;
+
+/// How long an organization's endpoint list is reused before the store is read again. Changes
+/// made through this host take effect at once (a webhook activity clears the lists); changes
+/// made through another host sharing the database, within this long.
+const TARGETS_TTL: Duration = Duration::from_secs(1);
+/// Most organizations whose endpoint lists are remembered (then all are forgotten).
+const MAX_CACHED_ORGS: usize = 100_000;
+
+/// The event type keyhold delivers.
+pub const ACTIVITY_UPDATES: &str = "ACTIVITY_UPDATES";
+
+struct Event {
+    org: OrgId,
+    activity: Value,
+}
+
+/// The delivery queue; cheap to share.
+pub struct Webhooks {
+    queue: mpsc::Sender<Event>,
+    /// Each organization's delivery URLs (its own and its parent's endpoints) as last read.
+    /// Without it every activity cost two or three store reads in the delivery task, and a
+    /// copy of its JSON, also for the organizations (nearly all) that have no endpoint.
+    targets: Arc<Targets>,
+}
+
+/// When an organization's list was read, and its URLs.
+type Read = (Instant, Arc<Vec<String>>);
+
+#[derive(Default)]
+struct Targets {
+    by_org: Mutex<HashMap<OrgId, Read>>,
+}
+
+impl Targets {
+    fn fresh(&self, org: OrgId) -> Option<Arc<Vec<String>>> {
+        let by_org = self.by_org.lock().ok()?;
+        let (read_at, urls) = by_org.get(&org)?;
+        (read_at.elapsed() < TARGETS_TTL).then(|| urls.clone())
+    }
+
+    fn remember(&self, org: OrgId, urls: Arc<Vec<String>>) {
+        if let Ok(mut by_org) = self.by_org.lock() {
+            if by_org.len() >= MAX_CACHED_ORGS {
+                by_org.clear();
+            }
+            by_org.insert(org, (Instant::now(), urls));
+        }
+    }
+
+    /// After an endpoint changed: a parent's endpoints are in its children's lists too.
+    fn forget_all(&self) {
+        if let Ok(mut by_org) = self.by_org.lock() {
+            by_org.clear();
+        }
+    }
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+impl Webhooks {
+    /// Starts the delivery task (on the current Tokio runtime).
+    pub fn start(store: Arc<dyn Store>) -> Arc<Self> {
+        let (queue, events) = mpsc::channel(QUEUE_CAPACITY);
+        let targets = Arc::new(Targets::default());
+        tokio::spawn(deliver_all(store, events, targets.clone()));
+        Arc::new(Webhooks { queue, targets })
+    }
+
+    /// Queues activity updates for `org`'s endpoints; never waits. An organization known to
+    /// have no endpoint costs nothing more.
+    pub fn activity_updated(&self, org: OrgId, activity_type: &str, activity: &Value) {
+        if activity_type.contains("WEBHOOK_ENDPOINT") {
+            self.targets.forget_all();
+        } else if self.targets.fresh(org).is_some_and(|urls| urls.is_empty()) {
+            return;
+        }
+        let event = Event {
+            org,
+            activity: activity.clone(),
+        };
+        if self.queue.try_send(event).is_err() {
+            crate::metrics::global().webhook_delivery("dropped");
+        }
+    }
+}
+
+async fn deliver_all(
+    store: Arc<dyn Store>,
+    mut events: mpsc::Receiver<Event>,
+    cache: Arc<Targets>,
+) {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(ATTEMPT_TIMEOUT));
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build(connector);
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    while let Some(event) = events.recv().await {
+        let urls = match cache.fresh(event.org) {
+            Some(urls) => urls,
+            None => match targets(store.as_ref(), event.org).await {
+                Ok(urls) => {
+                    let urls = Arc::new(urls);
+                    cache.remember(event.org, urls.clone());
+                    urls
+                }
+                Err(e) => {
+                    tracing::warn!(org = %event.org, error = %e, "webhook endpoints could not be read");
+                    continue;
+                }
+            },
+        };
+        if urls.is_empty() {
+            continue;
+        }
+        let body = Bytes::from(json!({ "activity": event.activity }).to_string());
+        for url in urls.iter() {
+            // Waiting here lets the queue fill (and drop) rather than spawning without bound.
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let (client, body, url) = (client.clone(), body.clone(), url.clone());
+            tokio::spawn(async move {
+                let outcome = deliver(&client, &url, event.org, body).await;
+                crate::metrics::global().webhook_delivery(outcome);
+                drop(slot);
+            });
+        }
+    }
+}
+
+/// The URLs of the active endpoints subscribed to activity updates, of `org` and its parent.
+async fn targets(store: &dyn Store, org: OrgId) -> Result<Vec<String>, crate::error::HostError> {
+    let mut orgs = vec![org];
+    if let Some(parent) = store.parent_of(org).await? {
+        orgs.push(parent);
+    }
+    let mut urls = Vec::new();
+    for owner in orgs {
+        for endpoint in store.list_webhook_endpoints(owner).await? {
+            let Ok(data) = serde_json::from_str::<Value>(&endpoint.data) else {
+                continue;
+            };
+            if let Some(url) = activity_updates_url(&data) {
+                urls.push(url.to_owned());
+            }
+        }
+    }
+    Ok(urls)
+}
+
+/// The URL of an endpoint (`v1WebhookEndpointData`) that takes activity updates now.
+pub fn activity_updates_url(data: &Value) -> Option<&str> {
+    let active = |v: &Value| v.get("isActive").and_then(Value::as_bool).unwrap_or(true);
+    let subscribed = data
+        .get("subscriptions")
+        .and_then(Value::as_array)
+        .is_some_and(|subs| {
+            subs.iter().any(|s| {
+                s.get("eventType").and_then(Value::as_str) == Some(ACTIVITY_UPDATES) && active(s)
+            })
+        });
+    (active(data) && subscribed)
+        .then(|| data.get("url").and_then(Value::as_str))
+        .flatten()
+}
+
+/// One delivery with its retries: `delivered`, `failed` or `unsupported`.
+async fn deliver(client: &HttpClient, url: &str, org: OrgId, body: Bytes) -> &'static str {
+    let Ok(uri) = url.parse::<hyper::Uri>() else {
+        return "failed";
+    };
+    if uri.scheme_str() != Some("http") {
+        tracing::warn!(org = %org, "webhook endpoint is https: this host has no TLS client");
+        return "unsupported";
+    }
+    let mut backoff = FIRST_BACKOFF;
+    for attempt in 1..=ATTEMPTS {
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let request = hyper::Request::post(uri.clone())
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::USER_AGENT, "keyhold-webhooks")
+            .header("X-Turnkey-Organization-Id", org.to_string())
+            .header("X-Turnkey-Event-Type", ACTIVITY_UPDATES)
+            .header("X-Turnkey-Timestamp", timestamp.to_string())
+            .body(Full::new(body.clone()));
+        let Ok(request) = request else {
+            return "failed";
+        };
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, client.request(request)).await {
+            Ok(Ok(response)) if response.status().is_success() => return "delivered",
+            Ok(Ok(response)) => {
+                tracing::debug!(org = %org, attempt, status = %response.status(), "webhook refused");
+            }
+            Ok(Err(e)) => tracing::debug!(org = %org, attempt, error = %e, "webhook failed"),
+            Err(_) => tracing::debug!(org = %org, attempt, "webhook timed out"),
+        }
+        if attempt < ATTEMPTS {
+            tokio::time::sleep(backoff).await;
+            backoff = backoff.saturating_mul(2);
+        }
+    }
+    tracing::warn!(org = %org, "webhook delivery failed after {ATTEMPTS} attempts");
+    "failed"
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::activity_updates_url;
+
+    #[test]
+    fn an_organization_known_to_have_no_endpoint_queues_nothing() {
+        use super::{Arc, Targets, Webhooks};
+        use keyhold_shared::{OrgId, Uuid};
+        let (queue, mut events) = tokio::sync::mpsc::channel(8);
+        let hooks = Webhooks {
+            queue,
+            targets: Arc::new(Targets::default()),
+        };
+        let org = OrgId(Uuid::from_bytes([1; 16]));
+        let sign = "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2";
+        let mut queued = || {
+            let mut n = 0;
+            while events.try_recv().is_ok() {
+                n += 1;
+            }
+            n
+        };
+        // not known yet: queued, the delivery task looks the endpoints up
+        hooks.activity_updated(org, sign, &json!({}));
+        assert_eq!(queued(), 1);
+        // known to have none: nothing queued
+        hooks.targets.remember(org, Arc::new(vec![]));
+        hooks.activity_updated(org, sign, &json!({}));
+        assert_eq!(queued(), 0);
+        // known to have one: queued
+        hooks
+            .targets
+            .remember(org, Arc::new(vec!["http://127.0.0.1:1/h".into()]));
+        hooks.activity_updated(org, sign, &json!({}));
+        assert_eq!(queued(), 1);
+        // an endpoint changed: every list is read again
+        hooks.targets.remember(org, Arc::new(vec![]));
+        hooks.activity_updated(org, "ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT", &json!({}));
+        assert_eq!(queued(), 1);
+        assert!(hooks.targets.fresh(org).is_none());
+    }
+
+    #[test]
+    fn only_active_endpoints_subscribed_to_activity_updates() {
+        let endpoint = |active: bool, subs: serde_json::Value| json!({"url": "http://127.0.0.1:1/h", "isActive": active, "subscriptions": subs});
+        let on = json!([{"eventType": "ACTIVITY_UPDATES", "isActive": true}]);
+        assert_eq!(
+            activity_updates_url(&endpoint(true, on.clone())),
+            Some("http://127.0.0.1:1/h")
+        );
+        assert_eq!(activity_updates_url(&endpoint(false, on)), None);
+        assert_eq!(
+            activity_updates_url(&endpoint(
+                true,
+                json!([{"eventType": "ACTIVITY_UPDATES", "isActive": false}])
+            )),
+            None
+        );
+        assert_eq!(activity_updates_url(&endpoint(true, json!([]))), None);
+    }
+}
