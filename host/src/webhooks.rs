@@ -71,6 +71,9 @@ type Read = (Instant, Arc<Vec<String>>);
 #[derive(Default)]
 struct Targets {
     by_org: Mutex<HashMap<OrgId, Read>>,
+    /// Bumped by [`Targets::forget_all`]: a list read from the store before an endpoint
+    /// changed must not be remembered after (it would hide the change for the TTL).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Targets {
@@ -80,8 +83,17 @@ impl Targets {
         (read_at.elapsed() < TARGETS_TTL).then(|| urls.clone())
     }
 
-    fn remember(&self, org: OrgId, urls: Arc<Vec<String>>) {
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Remembers a list read from the store while the generation was `read_in`.
+    fn remember(&self, org: OrgId, read_in: u64, urls: Arc<Vec<String>>) {
         if let Ok(mut by_org) = self.by_org.lock() {
+            // Checked under the lock `forget_all` takes, so a change cannot slip in between.
+            if self.generation() != read_in {
+                return;
+            }
             if by_org.len() >= MAX_CACHED_ORGS {
                 by_org.clear();
             }
@@ -92,6 +104,8 @@ impl Targets {
     /// After an endpoint changed: a parent's endpoints are in its children's lists too.
     fn forget_all(&self) {
         if let Ok(mut by_org) = self.by_org.lock() {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             by_org.clear();
         }
     }
@@ -136,12 +150,13 @@ async fn deliver_all(
     let client: HttpClient = Client::builder(TokioExecutor::new()).build(connector);
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(event) = events.recv().await {
+        let read_in = cache.generation();
         let urls = match cache.fresh(event.org) {
             Some(urls) => urls,
             None => match targets(store.as_ref(), event.org).await {
                 Ok(urls) => {
                     let urls = Arc::new(urls);
-                    cache.remember(event.org, urls.clone());
+                    cache.remember(event.org, read_in, urls.clone());
                     urls
                 }
                 Err(e) => {
@@ -275,19 +290,30 @@ mod tests {
         hooks.activity_updated(org, sign, &json!({}));
         assert_eq!(queued(), 1);
         // known to have none: nothing queued
-        hooks.targets.remember(org, Arc::new(vec![]));
+        hooks
+            .targets
+            .remember(org, hooks.targets.generation(), Arc::new(vec![]));
         hooks.activity_updated(org, sign, &json!({}));
         assert_eq!(queued(), 0);
         // known to have one: queued
-        hooks
-            .targets
-            .remember(org, Arc::new(vec!["http://127.0.0.1:1/h".into()]));
+        hooks.targets.remember(
+            org,
+            hooks.targets.generation(),
+            Arc::new(vec!["http://127.0.0.1:1/h".into()]),
+        );
         hooks.activity_updated(org, sign, &json!({}));
         assert_eq!(queued(), 1);
         // an endpoint changed: every list is read again
-        hooks.targets.remember(org, Arc::new(vec![]));
+        hooks
+            .targets
+            .remember(org, hooks.targets.generation(), Arc::new(vec![]));
         hooks.activity_updated(org, "ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT", &json!({}));
         assert_eq!(queued(), 1);
+        assert!(hooks.targets.fresh(org).is_none());
+        // a list read before that change is not remembered after it
+        let stale = hooks.targets.generation();
+        hooks.activity_updated(org, "ACTIVITY_TYPE_UPDATE_WEBHOOK_ENDPOINT", &json!({}));
+        hooks.targets.remember(org, stale, Arc::new(vec![]));
         assert!(hooks.targets.fresh(org).is_none());
     }
 

@@ -185,16 +185,27 @@ struct Readers {
 }
 
 impl Readers {
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let idle = self
+    fn take_idle(&self) -> StoreResult<Option<Connection>> {
+        Ok(self
             .idle
             .lock()
             .map_err(|_| HostError::Store("connection pool poisoned".into()))?
-            .pop();
-        let mut conn = match idle {
+            .pop())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = match self.take_idle()? {
             Some(conn) => conn,
             None => open_connection(&self.path)?,
         };
+        self.with_conn(conn, f)
+    }
+
+    fn with_conn<T>(
+        &self,
+        mut conn: Connection,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let result = f(&mut conn);
         // A connection left inside a transaction (an error halfway) is not reused.
         if conn.is_autocommit()
@@ -337,10 +348,17 @@ impl SqliteStore {
     }
 
     /// Runs a point lookup (by key or index, a few pages already cached) on the calling task's
-    /// thread: the hand-off to the blocking pool and back cost more than the lookup itself,
-    /// three times per activity. Reads never wait for the writer in WAL mode.
-    fn run_inline<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
-        self.readers.with(f)
+    /// thread when an idle connection is at hand: the hand-off to the blocking pool and back
+    /// cost more than the lookup itself, three times per activity. Reads never wait for the
+    /// writer in WAL mode. Opening a connection (a burst of readers) goes to the blocking pool.
+    async fn run_inline<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        match self.readers.take_idle()? {
+            Some(conn) => self.readers.with_conn(conn, f),
+            None => self.run(f).await,
+        }
     }
 }
 
@@ -646,6 +664,7 @@ impl Store for SqliteStore {
             )
             .optional()?)
         })
+        .await
     }
 
     async fn commit_activity(&self, commit: ActivityCommit) -> StoreResult<()> {
@@ -869,6 +888,7 @@ impl Store for SqliteStore {
             )
             .optional()?)
         })
+        .await
     }
 
     async fn vote_requests(
@@ -1048,6 +1068,7 @@ impl Store for SqliteStore {
                 .optional()?;
             Ok(wallet.map(|w| (account, w)))
         })
+        .await
     }
 
     async fn find_private_key(

@@ -199,8 +199,15 @@ fn kind(ty: &str, components: Option<&Json>, depth: usize) -> Result<Kind> {
         Some(i) => (ty.get(..i).unwrap_or(""), ty.get(i..).unwrap_or("")),
         None => (ty, ""),
     };
+    // Each array layer is a level of nesting, also for a tuple's components below it.
+    let layers = suffixes.matches('[').count();
+    if depth.saturating_add(layers) > MAX_DEPTH {
+        return Err(invalid(format!(
+            "ABI types nest at most {MAX_DEPTH} levels deep"
+        )));
+    }
+    let mut out = base_kind(base, components, depth.saturating_add(layers))?;
     let mut depth = depth;
-    let mut out = base_kind(base, components, depth)?;
     while !suffixes.is_empty() {
         depth = depth.saturating_add(1);
         if depth > MAX_DEPTH {

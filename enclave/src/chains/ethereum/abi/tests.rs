@@ -268,6 +268,16 @@ fn refuses_malformed_abis() {
         "[]".repeat(MAX_DEPTH)
     );
     assert!(Abi::parse(&ok).is_ok());
+    // array layers around tuples count towards the nesting too
+    let nested = |levels: usize| {
+        let mut ty = r#"{"type":"uint8","name":"x"}"#.to_owned();
+        for _ in 0..levels {
+            ty = format!(r#"{{"type":"tuple[][][][]","name":"t","components":[{ty}]}}"#);
+        }
+        format!(r#"[{{"type":"function","name":"f","inputs":[{ty}]}}]"#)
+    };
+    assert!(Abi::parse(&nested(3)).is_ok());
+    assert!(Abi::parse(&nested(4)).is_err());
     // an empty ABI and a bare `uint` are fine
     assert!(Abi::parse("[]").is_ok());
     let bare = Abi::parse(r#"[{"name":"f","inputs":[{"type":"uint"},{"type":"int"}]}]"#).unwrap();
