@@ -56,6 +56,12 @@ fn entry(text: &str) -> Result<Allowed<'_>> {
         return Ok(Allowed::Android(text));
     }
     let text = text.strip_suffix('/').unwrap_or(text);
+    // A browser leaves the scheme's default port out of the origin it reports.
+    let text = match (text.strip_suffix(":443"), text.strip_suffix(":80")) {
+        (Some(bare), _) if text.starts_with("https://") => bare,
+        (_, Some(bare)) if text.starts_with("http://") => bare,
+        _ => text,
+    };
     let host = text
         .strip_prefix("https://")
         .or_else(|| text.strip_prefix("http://"))
@@ -175,6 +181,14 @@ mod tests {
         check(&[], None).unwrap();
         let list = with("https://wallet.example/, http://localhost:3000");
         check(&list, Some("https://wallet.example")).unwrap();
+        // an entry written with the scheme's default port matches the origin browsers report
+        let ported =
+            with("https://pay.example:443, http://dev.example:80, https://alt.example:1443");
+        check(&ported, Some("https://pay.example")).unwrap();
+        check(&ported, Some("http://dev.example")).unwrap();
+        check(&ported, Some("https://alt.example:1443")).unwrap();
+        assert!(check(&ported, Some("https://alt.example")).is_err());
+        assert!(check(&ported, Some("http://pay.example")).is_err());
         check(&list, Some("https://WALLET.example")).unwrap();
         check(&list, Some("http://localhost:3000")).unwrap();
         for refused in [
