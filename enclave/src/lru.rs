@@ -96,12 +96,11 @@ impl<V> Lru<V> {
         key: CacheKey,
         make: impl FnOnce() -> Result<V>,
     ) -> Result<Arc<V>> {
-        let poisoned = |_| Error::Internal("cache lock poisoned");
-        if let Some(hit) = lru.lock().map_err(poisoned)?.get(&key) {
+        if let Some(hit) = Self::lookup(lru, &key)? {
             return Ok(hit);
         }
         let value = Arc::new(make()?);
-        lru.lock().map_err(poisoned)?.insert(key, value.clone());
+        Self::put(lru, key, value.clone())?;
         Ok(value)
     }
 }

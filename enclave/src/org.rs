@@ -620,6 +620,26 @@ mod tests {
         OrgSealer::new(SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap())
     }
 
+    /// A new sealer, and `old` sealed by its key in an older format (told apart by `aad`).
+    fn sealed_as(
+        old: &impl Serialize,
+        org_id: OrgId,
+        version: u64,
+        aad: fn(&OrgId, u64) -> Vec<u8>,
+    ) -> (OrgSealer, SealedOrgState) {
+        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
+        let (nonce, ciphertext) = key
+            .seal(&postcard::to_allocvec(old).unwrap(), &aad(&org_id, version))
+            .unwrap();
+        let sealed = SealedOrgState {
+            org_id,
+            version,
+            nonce,
+            ciphertext,
+        };
+        (OrgSealer::new(key), sealed)
+    }
+
     #[test]
     fn host_cannot_forge_swap_or_roll_back() {
         let sealer = sealer();
@@ -668,7 +688,6 @@ mod tests {
 
     #[test]
     fn fourth_format_blobs_open_and_migrate() {
-        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
         let mut current = state(4, 6);
         current.private_key_tags = vec![Tag {
             id: "k".into(),
@@ -692,19 +711,7 @@ mod tests {
             private_keys: current.private_keys.clone(),
             private_key_tags: current.private_key_tags.clone(),
         };
-        let (nonce, ciphertext) = key
-            .seal(
-                &postcard::to_allocvec(&old).unwrap(),
-                &org_state_aad_v4(&current.org_id, 6),
-            )
-            .unwrap();
-        let sealer = OrgSealer::new(key);
-        let sealed = SealedOrgState {
-            org_id: current.org_id,
-            version: 6,
-            nonce,
-            ciphertext,
-        };
+        let (sealer, sealed) = sealed_as(&old, current.org_id, 6, org_state_aad_v4);
         let opened = sealer.open(&sealed).unwrap();
         assert_eq!(opened, current);
         assert!(opened.features.is_empty() && opened.contract_interfaces.is_empty());
@@ -725,7 +732,6 @@ mod tests {
 
     #[test]
     fn third_format_blobs_open_and_migrate() {
-        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
         let current = state(3, 4);
         let old = v3::OrgState {
             org_id: current.org_id,
@@ -742,19 +748,7 @@ mod tests {
             usage: vec![],
             private_keys: current.private_keys.clone(),
         };
-        let (nonce, ciphertext) = key
-            .seal(
-                &postcard::to_allocvec(&old).unwrap(),
-                &org_state_aad_v3(&current.org_id, 4),
-            )
-            .unwrap();
-        let sealer = OrgSealer::new(key);
-        let sealed = SealedOrgState {
-            org_id: current.org_id,
-            version: 4,
-            nonce,
-            ciphertext,
-        };
+        let (sealer, sealed) = sealed_as(&old, current.org_id, 4, org_state_aad_v3);
         let opened = sealer.open(&sealed).unwrap();
         assert_eq!(opened.users, current.users);
         assert_eq!(opened.recent, vec![([2; 16], 8)]);
@@ -797,7 +791,6 @@ mod tests {
             parent_org_id: Option<OrgId>,
             recent: Vec<([u8; 16], u64)>,
         }
-        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
         let org_id = OrgId(Uuid::from_bytes([5; 16]));
         let parent = OrgId(Uuid::from_bytes([6; 16]));
         let user = UserId(Uuid::from_bytes([7; 16]));
@@ -839,19 +832,7 @@ mod tests {
             parent_org_id: Some(parent),
             recent: vec![([1; 16], 5)],
         };
-        let (nonce, ciphertext) = key
-            .seal(
-                &postcard::to_allocvec(&old).unwrap(),
-                &org_state_aad_v2(&org_id, 9),
-            )
-            .unwrap();
-        let sealer = OrgSealer::new(key);
-        let sealed = SealedOrgState {
-            org_id,
-            version: 9,
-            nonce,
-            ciphertext,
-        };
+        let (sealer, sealed) = sealed_as(&old, org_id, 9, org_state_aad_v2);
         let state = sealer.open(&sealed).unwrap();
         assert_eq!(state.users[0].api_keys, vec![api_key]);
         assert_eq!(state.users[0].email.as_deref(), Some("r@example.com"));
@@ -893,7 +874,6 @@ mod tests {
             root_quorum: RootQuorum,
             created_at_ms: u64,
         }
-        let key = SealKey::derive(&QuorumKey::generate().unwrap(), b"org").unwrap();
         let org_id = OrgId(Uuid::from_bytes([3; 16]));
         let user = UserId(Uuid::from_bytes([4; 16]));
         let old = OldState {
@@ -912,19 +892,7 @@ mod tests {
             },
             created_at_ms: 7,
         };
-        let (nonce, ciphertext) = key
-            .seal(
-                &postcard::to_allocvec(&old).unwrap(),
-                &org_state_aad(&org_id, 5),
-            )
-            .unwrap();
-        let sealer = OrgSealer::new(key);
-        let sealed = SealedOrgState {
-            org_id,
-            version: 5,
-            nonce,
-            ciphertext,
-        };
+        let (sealer, sealed) = sealed_as(&old, org_id, 5, org_state_aad);
         let state = sealer.open(&sealed).unwrap();
         assert_eq!(state.users[0].name, "root");
         assert!(state.policies.is_empty() && state.users[0].tags.is_empty());

@@ -190,31 +190,20 @@ fn base_kind(base: &str, components: Option<&Json>, depth: usize) -> Result<Kind
 /// Parses a type string (`uint256[2][]`, `tuple[]` with `components`). Suffixes wrap left to
 /// right: `T[2][]` is a dynamic array of `T[2]`.
 fn kind(ty: &str, components: Option<&Json>, depth: usize) -> Result<Kind> {
+    let (base, mut suffixes) = match ty.find('[') {
+        Some(i) => (ty.get(..i).unwrap_or(""), ty.get(i..).unwrap_or("")),
+        None => (ty, ""),
+    };
+    // Each array layer is a level of nesting, also for a tuple's components below it (the
+    // loop below consumes one `[` per layer, so it never goes deeper than this).
+    let depth = depth.saturating_add(suffixes.matches('[').count());
     if depth > MAX_DEPTH {
         return Err(invalid(format!(
             "ABI types nest at most {MAX_DEPTH} levels deep"
         )));
     }
-    let (base, mut suffixes) = match ty.find('[') {
-        Some(i) => (ty.get(..i).unwrap_or(""), ty.get(i..).unwrap_or("")),
-        None => (ty, ""),
-    };
-    // Each array layer is a level of nesting, also for a tuple's components below it.
-    let layers = suffixes.matches('[').count();
-    if depth.saturating_add(layers) > MAX_DEPTH {
-        return Err(invalid(format!(
-            "ABI types nest at most {MAX_DEPTH} levels deep"
-        )));
-    }
-    let mut out = base_kind(base, components, depth.saturating_add(layers))?;
-    let mut depth = depth;
+    let mut out = base_kind(base, components, depth)?;
     while !suffixes.is_empty() {
-        depth = depth.saturating_add(1);
-        if depth > MAX_DEPTH {
-            return Err(invalid(format!(
-                "ABI types nest at most {MAX_DEPTH} levels deep"
-            )));
-        }
         let rest = suffixes
             .strip_prefix('[')
             .ok_or_else(|| invalid(format!("malformed ABI type `{}`", clip(ty))))?;
