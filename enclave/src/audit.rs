@@ -322,7 +322,8 @@ pub(crate) fn conclude(keys: &Keys, org: &OrgState, step: Step<'_>) -> Result<Ac
             "activity type longer than {MAX_RECEIPT_TYPE_LEN} bytes"
         )));
     }
-    let activity_id = ActivityId(Uuid::new_v4(random()?));
+    // Time-ordered (UUIDv7): the host's indexes on activity ids then grow at one end.
+    let activity_id = ActivityId(Uuid::new_v7(step.executed_at_ms, random()?));
     if step
         .policy_evaluations
         .as_ref()

@@ -29,6 +29,16 @@ pub struct Lru<V> {
     map: HashMap<CacheKey, (Arc<V>, u64)>,
 }
 
+/// Shows the size only: cached values (opened states, keys) stay out of `Debug` output.
+impl<V> std::fmt::Debug for Lru<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lru")
+            .field("len", &self.map.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
 impl<V> Lru<V> {
     pub fn new(capacity: usize) -> Self {
         Lru {

@@ -62,7 +62,9 @@ fn main() -> ExitCode {
     } else {
         subscriber.init();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread for socket I/O: the requests themselves run on the server's worker threads
+    // (one per core), so more I/O threads only added wake-ups between them.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -1,14 +1,17 @@
 //! The enclave's socket server.
 //!
 //! Per connection: a handshake ([`Hello`] within [`HELLO_TIMEOUT`]), then a reader that decodes
-//! request frames, a writer that sends responses as they finish (in any order), and the work in
-//! between on the blocking thread pool so that signing never stalls socket I/O. Concurrency is
-//! bounded twice: per connection (in-flight requests; the reader stops reading when the limit is
-//! reached, which pushes back on the host) and globally (CPU workers). A malformed, oversized or
-//! stalled frame ends that one connection; the listener and other connections carry on.
+//! request frames, a writer that sends responses as they finish (in any order, as many per write
+//! as are ready), and the work in between on a fixed pool of worker threads so that signing never
+//! stalls socket I/O. Concurrency is bounded twice: per connection (in-flight requests; the reader
+//! stops reading when the limit is reached, which pushes back on the host) and globally (the
+//! worker threads). A malformed, oversized or stalled frame ends that one connection; the
+//! listener and other connections carry on.
 
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use keyhold_shared::frame::{self, FrameError};
@@ -17,8 +20,8 @@ use keyhold_shared::msg::{
 };
 use keyhold_shared::transport::{Listener, Stream};
 use keyhold_shared::{ErrorCode, WireError};
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::io::{AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::enclave::Enclave;
 
@@ -29,7 +32,7 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Limits {
     /// Requests in flight on one connection.
     pub per_connection: usize,
-    /// Requests being computed at once across all connections.
+    /// Worker threads: requests being computed at once across all connections.
     pub workers: usize,
     /// Open connections.
     pub connections: usize,
@@ -42,7 +45,8 @@ impl Default for Limits {
             .unwrap_or(2);
         Limits {
             per_connection: 256,
-            workers: cores * 2,
+            // The work is CPU-bound: one thread per core. More only added thread switches.
+            workers: cores,
             connections: 256,
         }
     }
@@ -55,7 +59,7 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let workers = Arc::new(Semaphore::new(limits.workers));
+    let workers = Workers::start(limits.workers, enclave);
     let connections = Arc::new(Semaphore::new(limits.connections));
     tokio::pin!(shutdown);
     loop {
@@ -77,10 +81,9 @@ pub async fn serve(
                 }
             },
         };
-        let enclave = enclave.clone();
         let workers = workers.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, enclave, workers, limits).await {
+            if let Err(e) = connection(stream, workers, limits).await {
                 tracing::info!(error = %e, "connection closed");
             }
             drop(permit);
@@ -88,13 +91,11 @@ pub async fn serve(
     }
 }
 
-async fn connection(
-    stream: Stream,
-    enclave: Arc<Enclave>,
-    workers: Arc<Semaphore>,
-    limits: Limits,
-) -> Result<(), FrameError> {
-    let (mut reader, mut writer) = tokio::io::split(stream);
+async fn connection(stream: Stream, workers: Workers, limits: Limits) -> Result<(), FrameError> {
+    let (reader, mut writer) = tokio::io::split(stream);
+    // Under load many frames arrive together: read them from one buffer, not two or three
+    // system calls per frame.
+    let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
     let hello: Hello =
         match tokio::time::timeout(HELLO_TIMEOUT, frame::read_message(&mut reader)).await {
             Ok(Ok(Some(hello))) => hello,
@@ -113,23 +114,28 @@ async fn connection(
         &mut writer,
         &HelloReply::Accepted {
             version: PROTOCOL_VERSION,
-            status: enclave.status(),
+            status: workers.enclave.status(),
         },
     )
     .await?;
 
     let (tx, rx) = mpsc::channel::<ResponseFrame>(limits.per_connection);
     let writer_task = tokio::spawn(write_responses(writer, rx));
-    let result = read_requests(reader, enclave, workers, limits, tx).await;
+    let result = read_requests(reader, workers, limits, tx).await;
     // The reader is done (EOF or a bad frame): let in-flight answers drain, then close.
     let _ = writer_task.await;
     result
 }
 
+/// Bytes read from a connection at once.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Most bytes of responses gathered into one write.
+const WRITE_BATCH: usize = 256 * 1024;
+
 async fn read_requests(
-    mut reader: ReadHalf<Stream>,
-    enclave: Arc<Enclave>,
-    workers: Arc<Semaphore>,
+    mut reader: BufReader<ReadHalf<Stream>>,
+    workers: Workers,
     limits: Limits,
     tx: mpsc::Sender<ResponseFrame>,
 ) -> Result<(), FrameError> {
@@ -143,38 +149,145 @@ async fn read_requests(
         else {
             return Ok(());
         };
-        let enclave = enclave.clone();
-        let workers = workers.clone();
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let result = match workers.acquire_owned().await {
-                Ok(worker) => {
-                    let answer = tokio::task::spawn_blocking(move || {
-                        let _worker = worker;
-                        enclave.handle(request)
-                    })
-                    .await;
-                    answer.unwrap_or_else(|_| {
-                        Err(WireError::new(
-                            ErrorCode::Internal,
-                            "request handler failed",
-                        ))
-                    })
-                }
-                Err(_) => Err(WireError::new(ErrorCode::Busy, "enclave is shutting down")),
-            };
-            let _ = tx.send(ResponseFrame { id, result }).await;
-            drop(slot);
+        workers.submit(Job {
+            id,
+            request,
+            reply: tx.clone(),
+            _slot: slot,
         });
     }
 }
 
 async fn write_responses(mut writer: WriteHalf<Stream>, mut rx: mpsc::Receiver<ResponseFrame>) {
-    while let Some(response) = rx.recv().await {
-        if let Err(e) = frame::write_message(&mut writer, &response).await {
+    let mut batch = Vec::new();
+    while let Some(first) = rx.recv().await {
+        // Everything already answered goes out in one write.
+        batch.clear();
+        let mut next = Some(first);
+        while let Some(response) = next.take() {
+            match frame::encode(&response) {
+                Ok(bytes) => batch.extend_from_slice(&bytes),
+                Err(e) => {
+                    tracing::info!(error = %e, "encoding a response failed");
+                    return;
+                }
+            }
+            if batch.len() < WRITE_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if let Err(e) = writer.write_all(&batch).await {
             tracing::info!(error = %e, "writing a response failed");
             return;
         }
     }
     let _ = writer.shutdown().await;
+}
+
+/// One decoded request waiting for a worker.
+struct Job {
+    id: keyhold_shared::RequestId,
+    request: keyhold_shared::msg::Request,
+    reply: mpsc::Sender<ResponseFrame>,
+    /// The connection's in-flight slot, released once the answer is queued for writing.
+    _slot: OwnedSemaphorePermit,
+}
+
+/// The worker threads and their queue. Cloned into every connection; the threads stop when
+/// the last clone is dropped (after the queue drains).
+#[derive(Clone)]
+struct Workers {
+    enclave: Arc<Enclave>,
+    queue: Arc<Queue>,
+    _stop: Arc<StopOnDrop>,
+}
+
+#[derive(Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+/// Closes the queue when the last [`Workers`] handle goes.
+struct StopOnDrop(Arc<Queue>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.ready.notify_all();
+    }
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        // A worker never panics while holding the lock (handlers run outside it).
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next job, waiting for one; `None` once the queue is closed and empty.
+    fn next(&self) -> Option<Job> {
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                return Some(job);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl Workers {
+    fn start(threads: usize, enclave: Arc<Enclave>) -> Self {
+        let queue = Arc::new(Queue::default());
+        for n in 0..threads.max(1) {
+            let (queue, enclave) = (queue.clone(), enclave.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("keyhold-worker-{n}"))
+                .spawn(move || work(&queue, &enclave));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a worker thread");
+            }
+        }
+        Workers {
+            enclave,
+            _stop: Arc::new(StopOnDrop(queue.clone())),
+            queue,
+        }
+    }
+
+    fn submit(&self, job: Job) {
+        self.queue.lock().jobs.push_back(job);
+        self.queue.ready.notify_one();
+    }
+}
+
+fn work(queue: &Queue, enclave: &Enclave) {
+    while let Some(job) = queue.next() {
+        let Job {
+            id,
+            request,
+            reply,
+            _slot,
+        } = job;
+        // No handler panics by design; if one did, this request fails and the worker lives on.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| enclave.handle(request)))
+            .unwrap_or_else(|_| {
+                Err(WireError::new(
+                    ErrorCode::Internal,
+                    "request handler failed",
+                ))
+            });
+        // The connection's channel holds as many answers as it has slots, so this never waits
+        // long; it fails only when the connection is gone.
+        let _ = reply.blocking_send(ResponseFrame { id, result });
+    }
 }

@@ -1,5 +1,6 @@
 //! Turnkey's public HTTP API (`POST /public/v1/query/*` and `/public/v1/submit/*`).
 
+mod answer;
 mod approvals;
 mod audit;
 mod enclave;
@@ -58,7 +59,7 @@ impl AppState {
     /// Calls the enclave; if it restarted and lost its key, provisions it again (when a dev
     /// operator or a forwarding enclave is at hand) and retries once.
     pub async fn call(&self, request: Request) -> Result<Response, HostError> {
-        match self.enclave.call(request.clone()).await {
+        match self.enclave.call_ref(&request).await {
             Err(HostError::Enclave(WireError {
                 code: ErrorCode::NotProvisioned,
                 ..
@@ -68,7 +69,7 @@ impl AppState {
                 tracing::warn!("enclave lost its quorum key (restarted?); provisioning it again");
                 boot::ensure_provisioned(&self.enclave, self.store.as_ref(), &self.provisioner)
                     .await?;
-                self.enclave.call(request).await
+                self.enclave.call_ref(&request).await
             }
             other => other,
         }

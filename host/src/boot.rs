@@ -42,7 +42,9 @@ pub struct Provisioner {
     pub operator: Option<Arc<DevOperator>>,
     /// The root the enclave's attestation documents must chain to (the dev CA's root in dev
     /// mode; AWS Nitro's otherwise).
-    pub attestation_root: Option<TrustAnchor>,
+    /// (Shared: the provisioner is cloned with the API state for every request, and a parsed
+    /// certificate is not cheap to copy.)
+    pub attestation_root: Option<Arc<TrustAnchor>>,
     /// A provisioned enclave of the same deployment that may forward the key (scale-out).
     pub forward_from: Option<Arc<EnclaveClient>>,
     /// One re-provisioning at a time: after an enclave restart every in-flight request notices
@@ -133,9 +135,13 @@ async fn dev_genesis(
         .await
     {
         Ok(Response::Attest(attestation)) => {
-            let root = provisioner.attestation_root.clone().ok_or_else(|| {
-                HostError::Config("no attestation root to check the enclave against".into())
-            })?;
+            let root = provisioner
+                .attestation_root
+                .as_deref()
+                .cloned()
+                .ok_or_else(|| {
+                    HostError::Config("no attestation root to check the enclave against".into())
+                })?;
             let policy = Policy::new(UnixTime::from_secs(crate::api::now_ms() / 1000))
                 .with_root(root)
                 .expect_nonce(nonce)
@@ -229,7 +235,7 @@ async fn dev_boot(
             return Err(unexpected());
         };
         let check = AttestationCheck {
-            root: match &provisioner.attestation_root {
+            root: match provisioner.attestation_root.as_deref() {
                 Some(root) => root.clone(),
                 None => TrustAnchor::aws_nitro_root_g1()
                     .map_err(|e| HostError::Config(e.to_string()))?,

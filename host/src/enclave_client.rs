@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyhold_shared::frame;
-use keyhold_shared::msg::{Hello, HelloReply, Request, RequestFrame, Response, ResponseFrame};
+use keyhold_shared::msg::{Hello, HelloReply, Request, RequestFrameRef, Response, ResponseFrame};
 use keyhold_shared::transport::{self, Stream};
 use keyhold_shared::{Address, RequestId, WireError};
 use tokio::io::{ReadHalf, WriteHalf};
@@ -62,7 +62,12 @@ impl EnclaveClient {
     /// connection was dead) is retried once on a fresh connection; one that was sent is never
     /// re-sent, since the enclave may already have acted on it.
     pub async fn call(&self, request: Request) -> Result<Response, HostError> {
-        let kind = request_kind(&request);
+        self.call_ref(&request).await
+    }
+
+    /// [`EnclaveClient::call`] with a borrowed request (it is encoded straight from it).
+    pub async fn call_ref(&self, request: &Request) -> Result<Response, HostError> {
+        let kind = request_kind(request);
         let metrics = crate::metrics::global();
         let started = std::time::Instant::now();
         metrics.enclave_in_flight(1);
@@ -78,12 +83,12 @@ impl EnclaveClient {
         result
     }
 
-    async fn call_once(&self, request: Request) -> Result<Response, HostError> {
+    async fn call_once(&self, request: &Request) -> Result<Response, HostError> {
         let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let mut last_error = None;
         for _ in 0..2 {
             let conn = self.connection(slot).await?;
-            match self.send(&conn, request.clone()).await {
+            match self.send(&conn, request).await {
                 Ok(receiver) => return self.wait(&conn, receiver).await,
                 Err(e) => {
                     conn.alive.store(false, Ordering::SeqCst);
@@ -114,7 +119,7 @@ impl EnclaveClient {
     async fn send(
         &self,
         conn: &Connection,
-        request: Request,
+        request: &Request,
     ) -> Result<(u64, oneshot::Receiver<Result<Response, WireError>>), HostError> {
         let id = conn.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -122,7 +127,7 @@ impl EnclaveClient {
         let mut writer = conn.writer.lock().await;
         if let Err(e) = frame::write_message(
             &mut *writer,
-            &RequestFrame {
+            &RequestFrameRef {
                 id: RequestId(id),
                 request,
             },
@@ -220,7 +225,10 @@ async fn connect(address: &Address) -> Result<Connection, HostError> {
     })
 }
 
-async fn read_responses(mut reader: ReadHalf<Stream>, pending: Pending, alive: Arc<AtomicBool>) {
+async fn read_responses(reader: ReadHalf<Stream>, pending: Pending, alive: Arc<AtomicBool>) {
+    // Answers arrive in batches under load: read them from one buffer, not two or three system
+    // calls per frame.
+    let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
     loop {
         match frame::read_message::<ResponseFrame, _>(&mut reader).await {
             Ok(Some(ResponseFrame { id, result })) => {

@@ -283,6 +283,10 @@ pub trait Store: Send + Sync + 'static {
     async fn put_meta(&self, key: &str, value: Vec<u8>) -> StoreResult<()>;
     async fn insert_org(&self, org: OrgRecord) -> StoreResult<()>;
     async fn get_org(&self, id: OrgId) -> StoreResult<Option<OrgRecord>>;
+    /// Drops any cached copy of `id`'s record, so the next [`Store::get_org`] reads the store:
+    /// called when the enclave refused the record as stale (another process may have changed
+    /// the row). Stores without a cache do nothing.
+    fn forget_org(&self, _id: OrgId) {}
     async fn commit_activity(&self, commit: ActivityCommit) -> StoreResult<()>;
     async fn get_activity(&self, org: OrgId, id: ActivityId)
     -> StoreResult<Option<ActivityRecord>>;

@@ -26,7 +26,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use keyhold_shared::OrgId;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::store::Store;
@@ -53,7 +53,8 @@ pub const ACTIVITY_UPDATES: &str = "ACTIVITY_UPDATES";
 
 struct Event {
     org: OrgId,
-    activity: Value,
+    /// The activity's JSON text.
+    activity: String,
 }
 
 /// The delivery queue; cheap to share.
@@ -124,7 +125,8 @@ impl Webhooks {
 
     /// Queues activity updates for `org`'s endpoints; never waits. An organization known to
     /// have no endpoint costs nothing more.
-    pub fn activity_updated(&self, org: OrgId, activity_type: &str, activity: &Value) {
+    /// `activity` is the activity's JSON text.
+    pub fn activity_updated(&self, org: OrgId, activity_type: &str, activity: &str) {
         if activity_type.contains("WEBHOOK_ENDPOINT") {
             self.targets.forget_all();
         } else if self.targets.fresh(org).is_some_and(|urls| urls.is_empty()) {
@@ -132,7 +134,7 @@ impl Webhooks {
         }
         let event = Event {
             org,
-            activity: activity.clone(),
+            activity: activity.to_owned(),
         };
         if self.queue.try_send(event).is_err() {
             crate::metrics::global().webhook_delivery("dropped");
@@ -168,7 +170,7 @@ async fn deliver_all(
         if urls.is_empty() {
             continue;
         }
-        let body = Bytes::from(json!({ "activity": event.activity }).to_string());
+        let body = Bytes::from(format!(r#"{{"activity":{}}}"#, event.activity));
         for url in urls.iter() {
             // Waiting here lets the queue fill (and drop) rather than spawning without bound.
             let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -287,13 +289,13 @@ mod tests {
             n
         };
         // not known yet: queued, the delivery task looks the endpoints up
-        hooks.activity_updated(org, sign, &json!({}));
+        hooks.activity_updated(org, sign, "{}");
         assert_eq!(queued(), 1);
         // known to have none: nothing queued
         hooks
             .targets
             .remember(org, hooks.targets.generation(), Arc::new(vec![]));
-        hooks.activity_updated(org, sign, &json!({}));
+        hooks.activity_updated(org, sign, "{}");
         assert_eq!(queued(), 0);
         // known to have one: queued
         hooks.targets.remember(
@@ -301,18 +303,18 @@ mod tests {
             hooks.targets.generation(),
             Arc::new(vec!["http://127.0.0.1:1/h".into()]),
         );
-        hooks.activity_updated(org, sign, &json!({}));
+        hooks.activity_updated(org, sign, "{}");
         assert_eq!(queued(), 1);
         // an endpoint changed: every list is read again
         hooks
             .targets
             .remember(org, hooks.targets.generation(), Arc::new(vec![]));
-        hooks.activity_updated(org, "ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT", &json!({}));
+        hooks.activity_updated(org, "ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT", "{}");
         assert_eq!(queued(), 1);
         assert!(hooks.targets.fresh(org).is_none());
         // a list read before that change is not remembered after it
         let stale = hooks.targets.generation();
-        hooks.activity_updated(org, "ACTIVITY_TYPE_UPDATE_WEBHOOK_ENDPOINT", &json!({}));
+        hooks.activity_updated(org, "ACTIVITY_TYPE_UPDATE_WEBHOOK_ENDPOINT", "{}");
         hooks.targets.remember(org, stale, Arc::new(vec![]));
         assert!(hooks.targets.fresh(org).is_none());
     }

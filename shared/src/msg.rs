@@ -62,6 +62,14 @@ pub struct RequestFrame {
     pub request: Request,
 }
 
+/// A [`RequestFrame`] that borrows its request: encodes to the same bytes, so the host can send
+/// a request (with its sealed state and signed body) without copying it first.
+#[derive(Debug, Serialize)]
+pub struct RequestFrameRef<'a> {
+    pub id: RequestId,
+    pub request: &'a Request,
+}
+
 /// Enclave → host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseFrame {

@@ -3,7 +3,7 @@
 //! enclave with every new vote; the enclave verifies every stamp again and decides. The answer
 //! is the voted-on activity, as Turnkey's SDKs expect.
 
-use axum::Json;
+use super::answer::Answer;
 use keyhold_shared::OrgId;
 use keyhold_shared::msg::{
     ActivityContext, ActivityOutput, ActivityRequest, ActivityStatus, ApprovalContext, Request,
@@ -56,7 +56,7 @@ pub async fn vote(
     organization_id: &str,
     parameters: &Value,
     approve: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Answer, ApiError> {
     let fingerprint = parameters
         .get("fingerprint")
         .and_then(Value::as_str)
@@ -77,7 +77,7 @@ async fn vote_once(
     organization_id: &str,
     fingerprint: &str,
     approve: bool,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Answer, Failure> {
     let Some(target) = state.store.find_activity(org.id, fingerprint).await? else {
         // Only an authenticated caller learns whether an activity exists.
         authenticate(state, org, request.clone()).await?;
@@ -89,7 +89,9 @@ async fn vote_once(
     };
     if target.status != status(ActivityStatus::ConsensusNeeded) {
         authenticate(state, org, request.clone()).await?;
-        return Ok(Json(json!({ "activity": format::activity(&target) })));
+        return Ok(Answer::Tree(
+            json!({ "activity": format::activity(&target) }),
+        ));
     }
     let kept = state.store.vote_requests(org.id, fingerprint).await?;
     let mut kept = kept.into_iter().map(|(body, stamp)| SignedRequest {
@@ -133,7 +135,7 @@ pub(super) async fn store_vote_output(
     request: &SignedRequest,
     output: ActivityOutput,
     approve: bool,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Answer, Failure> {
     let target_envelope: Envelope = serde_json::from_str(&target.body)
         .map_err(|_| ApiError::internal("stored activity body is invalid"))?;
     let now = output.executed_at_ms;
@@ -177,7 +179,11 @@ pub(super) async fn store_vote_output(
         updated_at_ms: now,
         ..target
     };
-    let answer = format::activity(&record);
+    let parameters = serde_json::from_str::<Value>(&record.body)
+        .ok()
+        .and_then(|mut b| b.get_mut("parameters").map(Value::take))
+        .unwrap_or_else(|| json!({}));
+    let answer = format::activity_text(&record, &parameters);
     commit_and_answer(
         state,
         ActivityCommit {

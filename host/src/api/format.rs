@@ -2,6 +2,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use keyhold_shared::msg::PolicyEvaluation;
@@ -56,22 +59,6 @@ pub fn activity(record: &ActivityRecord) -> Value {
         .ok()
         .and_then(|mut b| b.get_mut("parameters").map(Value::take))
         .unwrap_or_else(|| json!({}));
-    activity_from_parts(
-        record,
-        parameters,
-        serde_json::from_str::<Value>(&record.result).unwrap_or_else(|_| json!({})),
-        serde_json::from_str::<Value>(&record.votes).unwrap_or_else(|_| json!([])),
-    )
-}
-
-/// [`activity`] from the JSON the record's text columns were made of, for the answer to the
-/// request that made it (no need to parse back what was just serialised).
-pub fn activity_from_parts(
-    record: &ActivityRecord,
-    parameters: Value,
-    result: Value,
-    votes: Value,
-) -> Value {
     let mut intent = serde_json::Map::new();
     intent.insert(intent_key(&record.activity_type), parameters);
     json!({
@@ -80,14 +67,93 @@ pub fn activity_from_parts(
         "status": record.status,
         "type": record.activity_type,
         "intent": intent,
-        "result": result,
-        "votes": votes,
+        "result": serde_json::from_str::<Value>(&record.result).unwrap_or_else(|_| json!({})),
+        "votes": serde_json::from_str::<Value>(&record.votes).unwrap_or_else(|_| json!([])),
         "fingerprint": record.fingerprint,
         "canApprove": false,
         "canReject": false,
         "createdAt": timestamp(record.created_at_ms),
         "updatedAt": timestamp(record.updated_at_ms),
     })
+}
+
+/// [`activity`] as JSON text, for the answer to the request that stored `record`: written
+/// straight from the record's columns (its result and votes are JSON text already), with no
+/// `Value` tree built and serialised on the way (that was ~10% of the host's CPU per signing
+/// request). Same object as [`activity`], keys in another order.
+pub fn activity_text(record: &ActivityRecord, parameters: &Value) -> String {
+    let view = ActivityView {
+        id: record.id.to_string(),
+        organization_id: record.org.to_string(),
+        status: &record.status,
+        activity_type: &record.activity_type,
+        intent: Intent {
+            key: intent_key(&record.activity_type),
+            parameters,
+        },
+        result: raw(&record.result).or_else(|| raw("{}")),
+        votes: raw(&record.votes).or_else(|| raw("[]")),
+        fingerprint: &record.fingerprint,
+        can_approve: false,
+        can_reject: false,
+        created_at: Timestamp::of(record.created_at_ms),
+        updated_at: Timestamp::of(record.updated_at_ms),
+    };
+    // Serialising borrowed strings and parsed-once JSON into a String cannot fail.
+    serde_json::to_string(&view).unwrap_or_default()
+}
+
+/// `text` as JSON to splice in, if it is JSON.
+fn raw(text: &str) -> Option<&RawValue> {
+    serde_json::from_str::<&RawValue>(text).ok()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivityView<'a> {
+    id: String,
+    organization_id: String,
+    status: &'a str,
+    #[serde(rename = "type")]
+    activity_type: &'a str,
+    intent: Intent<'a>,
+    result: Option<&'a RawValue>,
+    votes: Option<&'a RawValue>,
+    fingerprint: &'a str,
+    can_approve: bool,
+    can_reject: bool,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+/// `{"<intent key>": parameters}`.
+struct Intent<'a> {
+    key: String,
+    parameters: &'a Value,
+}
+
+impl Serialize for Intent<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(&self.key, self.parameters)?;
+        map.end()
+    }
+}
+
+/// [`timestamp`] as a type.
+#[derive(Serialize)]
+struct Timestamp {
+    seconds: String,
+    nanos: String,
+}
+
+impl Timestamp {
+    fn of(ms: u64) -> Self {
+        Timestamp {
+            seconds: (ms / 1000).to_string(),
+            nanos: ((ms % 1000) * 1_000_000).to_string(),
+        }
+    }
 }
 
 /// The submitter's vote, as Turnkey lists it: the stamp counts as the first approval.
@@ -132,10 +198,15 @@ pub fn vote_id(activity_id: &str, user_id: &str) -> String {
     uuid_of(&format!("{activity_id}/{user_id}"))
 }
 
-/// A stable id for a policy evaluation, derived from the id the enclave gave its step (and
-/// signed in the step's receipt).
-pub fn evaluation_id(step_id: &str) -> String {
-    uuid_of(&format!("policy-evaluation/{step_id}"))
+/// A stable id for a policy evaluation, derived from the id the enclave gave its step and the
+/// step's time (both signed in the step's receipt). Time-ordered (UUIDv7 layout), so the store's
+/// primary-key index on it grows at one end rather than rewriting a random page per activity.
+pub fn evaluation_id(step_id: &str, executed_at_ms: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(format!("policy-evaluation/{step_id}"));
+    let mut random = [0u8; 10];
+    random.copy_from_slice(&hash[..10]);
+    keyhold_shared::Uuid::new_v7(executed_at_ms, random).to_string()
 }
 
 fn uuid_of(text: &str) -> String {
@@ -219,6 +290,39 @@ pub fn account(a: &AccountRecord, wallet_details: Option<&WalletRecord>) -> Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn activity_text_is_the_activity_object() {
+        let record = ActivityRecord {
+            id: "0190b2a4-0000-7000-8000-000000000001".parse().unwrap(),
+            org: "0190b2a4-0000-7000-8000-000000000002".parse().unwrap(),
+            fingerprint: "sha256:00ff".into(),
+            activity_type: "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2".into(),
+            status: "ACTIVITY_STATUS_COMPLETED".into(),
+            body: r#"{"type":"ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2","parameters":{"signWith":"0xab","payload":"\u00e9\"q"}}"#.into(),
+            result: r#"{"signRawPayloadResult":{"r":"01","s":"02","v":"00"}}"#.into(),
+            votes: r#"[{"id":"v","message":"{\"a\":1}"}]"#.into(),
+            created_at_ms: 1_700_000_000_123,
+            updated_at_ms: 1_700_000_000_456,
+        };
+        let parameters = json!({"signWith": "0xab", "payload": "é\"q"});
+        let text = activity_text(&record, &parameters);
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            activity(&record)
+        );
+        // Columns that are not JSON fall back as `activity` does.
+        let broken = ActivityRecord {
+            result: "not json".into(),
+            votes: "[".into(),
+            ..record
+        };
+        let text = activity_text(&broken, &parameters);
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            activity(&broken)
+        );
+    }
 
     #[test]
     fn intent_keys_match_turnkey() {

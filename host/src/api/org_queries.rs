@@ -90,6 +90,8 @@ async fn attempt(
                 ..
             })) if tries < 24 => {
                 tries += 1;
+                // The record may be a cached copy another process has since replaced.
+                state.store.forget_org(org.id);
                 // The same stored version refused twice: nothing is moving it forward, so the
                 // enclave sealed a successor this host never stored (it crashed in between).
                 if stale_at == Some(org.sealed.version)

@@ -1,7 +1,7 @@
 //! `POST /public/v1/submit/{name}`: activities. The host routes and stores; the enclave
 //! authenticates, authorizes and executes.
 
-use axum::Json;
+use super::answer::Answer;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -49,7 +49,7 @@ pub async fn submit(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Answer, ApiError> {
     // Runs to completion even if the client goes away: once the enclave has sealed a new
     // organization state it must be stored, or the organization stalls (the enclave refuses a
     // state older than one it has sealed) until the enclave restarts.
@@ -63,7 +63,7 @@ async fn run(
     name: String,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Answer, ApiError> {
     let Some(accepted) = accepted_types(&name) else {
         return Err(ApiError::unsupported(format!(
             "the activity endpoint `submit/{name}`"
@@ -118,11 +118,13 @@ async fn execute(
     envelope: &Envelope,
     request: &SignedRequest,
     fingerprint: &str,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Answer, Failure> {
     // The same body twice is the same activity — but only for a caller whose stamp verifies.
     if let Some(existing) = state.store.find_activity(org.id, fingerprint).await? {
         authenticate(state, org, request.clone()).await?;
-        return Ok(Json(json!({ "activity": format::activity(&existing) })));
+        return Ok(Answer::Tree(
+            json!({ "activity": format::activity(&existing) }),
+        ));
     }
 
     if envelope.activity_type == "ACTIVITY_TYPE_DELETE_WALLET_ACCOUNTS" {
@@ -153,7 +155,9 @@ async fn execute(
             // which then refuses this one as a replay. Answer with the stored activity.
             if let Some(existing) = state.store.find_activity(org.id, fingerprint).await? {
                 authenticate(state, org, request.clone()).await?;
-                return Ok(Json(json!({ "activity": format::activity(&existing) })));
+                return Ok(Answer::Tree(
+                    json!({ "activity": format::activity(&existing) }),
+                ));
             }
             return Err(refused.into());
         }
@@ -172,7 +176,7 @@ pub(super) async fn store_output(
     parameters: &Value,
     request: &SignedRequest,
     output: ActivityOutput,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Answer, Failure> {
     let now = output.executed_at_ms;
     let activity_id = output.activity_id.to_string();
     let receipt = output.receipt.clone();
@@ -216,7 +220,7 @@ pub(super) async fn store_output(
         created_at_ms: now,
         updated_at_ms: now,
     };
-    let answer = format::activity_from_parts(&record, parameters.clone(), result, votes);
+    let answer = format::activity_text(&record, parameters);
     commit_and_answer(
         state,
         ActivityCommit {
@@ -262,7 +266,10 @@ pub(super) fn evaluation_record(
 ) -> Option<PolicyEvaluationRecord> {
     let evaluations = evaluations.as_deref()?;
     Some(PolicyEvaluationRecord {
-        id: format::evaluation_id(&receipt.body.activity_id.to_string()),
+        id: format::evaluation_id(
+            &receipt.body.activity_id.to_string(),
+            receipt.body.executed_at_ms,
+        ),
         org: activity.org,
         activity: activity.id,
         vote_id: format::vote_id(&activity.id.to_string(), &voter.user_id.to_string()),
@@ -279,8 +286,8 @@ pub(super) async fn commit_and_answer(
     state: &AppState,
     commit: ActivityCommit,
     receipt: &keyhold_shared::msg::Receipt,
-    activity: Value,
-) -> Result<Json<Value>, Failure> {
+    activity: String,
+) -> Result<Answer, Failure> {
     let metric = crate::metrics::global();
     let (activity_type, status, org) = (
         commit.activity.activity_type.clone(),
@@ -293,8 +300,9 @@ pub(super) async fn commit_and_answer(
     state
         .webhooks
         .activity_updated(org, &activity_type, &activity);
-    Ok(Json(
-        json!({ "activity": activity, "receipt": crate::audit::receipt_json(receipt) }),
+    Ok(Answer::activity_and_receipt(
+        &activity,
+        &crate::audit::receipt_text(receipt),
     ))
 }
 

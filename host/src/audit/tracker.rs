@@ -12,7 +12,7 @@ use keyhold_shared::msg::{
     AUDIT_RING_LEN, AuditReceiptsRequest, AuditResumeRequest, MAX_RECEIPTS_PER_FETCH, Receipt,
     Request, Response,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::AUDIT_KEY_META;
 use crate::api::AppState;
@@ -33,13 +33,36 @@ pub struct AuditTracker {
 
 /// The receipt as the API returns it next to the activity, for clients that keep anchors.
 pub fn receipt_json(receipt: &Receipt) -> Value {
-    json!({
-        "kind": "keyhold.audit.receipt",
-        "organizationId": receipt.body.org_id.to_string(),
-        "seq": receipt.body.seq.to_string(),
-        "hash": receipt.body.hash().map(hex::encode).unwrap_or_default(),
-        "encoded": postcard::to_allocvec(receipt).map(hex::encode).unwrap_or_default(),
-    })
+    serde_json::to_value(ReceiptView::of(receipt)).unwrap_or(Value::Null)
+}
+
+/// [`receipt_json`] as JSON text.
+pub fn receipt_text(receipt: &Receipt) -> String {
+    serde_json::to_string(&ReceiptView::of(receipt)).unwrap_or_default()
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReceiptView {
+    kind: &'static str,
+    organization_id: String,
+    seq: String,
+    hash: String,
+    encoded: String,
+}
+
+impl ReceiptView {
+    fn of(receipt: &Receipt) -> Self {
+        ReceiptView {
+            kind: "keyhold.audit.receipt",
+            organization_id: receipt.body.org_id.to_string(),
+            seq: receipt.body.seq.to_string(),
+            hash: receipt.body.hash().map(hex::encode).unwrap_or_default(),
+            encoded: postcard::to_allocvec(receipt)
+                .map(hex::encode)
+                .unwrap_or_default(),
+        }
+    }
 }
 
 impl AuditTracker {

@@ -92,10 +92,9 @@ pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
     let root_path = config.data_dir.join(DEV_CA_ROOT_FILE);
     let attestation_root = if root_path.exists() {
         let pem = std::fs::read(&root_path)?;
-        Some(
-            TrustAnchor::from_pem(&pem)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", root_path.display()))?,
-        )
+        Some(Arc::new(TrustAnchor::from_pem(&pem).map_err(|e| {
+            anyhow::anyhow!("{}: {e}", root_path.display())
+        })?))
     } else {
         None
     };

@@ -426,6 +426,57 @@ async fn org_state_compare_and_swap(db: &TestDb) {
     );
 }
 
+/// Organization reads see every committed change: this store's own (a SQLite store keeps
+/// recently read records), a failed compare-and-swap's, and — once the enclave reported the
+/// record stale and the host called `forget_org` — another process's.
+async fn org_reads_follow_committed_changes(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    store.insert_org(o.clone()).await.unwrap();
+    let version = |store: &Arc<dyn Store>| {
+        let store = store.clone();
+        async move { store.get_org(o.id).await.unwrap().unwrap().sealed }
+    };
+    assert_eq!(version(&store).await, o.sealed);
+    assert_eq!(version(&store).await, o.sealed);
+    store
+        .commit_activity(ActivityCommit {
+            org_state: Some(sealed(o.id, 2)),
+            ..commit(activity(o.id, 1, 10))
+        })
+        .await
+        .unwrap();
+    assert_eq!(version(&store).await, sealed(o.id, 2));
+    // Another host process on the same database moves it on.
+    let other = db.open().await;
+    other
+        .commit_activity(ActivityCommit {
+            org_state: Some(sealed(o.id, 3)),
+            ..commit(activity(o.id, 2, 11))
+        })
+        .await
+        .unwrap();
+    // This store's next change, made from what it read, loses the compare-and-swap…
+    let lost = store
+        .commit_activity(ActivityCommit {
+            org_state: Some(sealed(o.id, 3)),
+            ..commit(activity(o.id, 3, 12))
+        })
+        .await;
+    assert!(is_conflict(lost));
+    // …after which it reads the current record again.
+    assert_eq!(version(&store).await, sealed(o.id, 3));
+    other
+        .commit_activity(ActivityCommit {
+            org_state: Some(sealed(o.id, 4)),
+            ..commit(activity(o.id, 4, 13))
+        })
+        .await
+        .unwrap();
+    store.forget_org(o.id);
+    assert_eq!(version(&store).await, sealed(o.id, 4));
+}
+
 /// The same request (fingerprint) stored twice in one organization is a conflict: the second
 /// writer must find the first one's activity instead. Other organizations are independent.
 async fn duplicate_activity_is_a_conflict(db: &TestDb) {
@@ -1378,6 +1429,71 @@ async fn racing_hosts_serialise_on_the_version(db: &TestDb) {
     assert_eq!(seen, (1..=CHANGES).collect::<Vec<_>>());
 }
 
+/// Migration 9 rebuilds the receipt and evaluation tables (WITHOUT ROWID): rows stored before
+/// it read back the same, and the rebuilt tables keep their keys.
+#[tokio::test]
+async fn sqlite_rebuilt_tables_keep_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let o = org(1);
+    let a = activity_id(1);
+    let kept = receipt(o.id, 1);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &super::sqlite::MIGRATIONS[..8] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 8).unwrap();
+        conn.execute(
+            "INSERT INTO audit_receipts (org_id, seq, receipt, result) VALUES (?1, 1, ?2, ?3)",
+            rusqlite::params![
+                o.id.to_string(),
+                postcard::to_allocvec(&kept).unwrap(),
+                vec![7u8]
+            ],
+        )
+        .unwrap();
+        let e = evaluation(o.id, a, 1, 1);
+        conn.execute(
+            "INSERT INTO policy_evaluations (evaluation_id, org_id, activity_id, vote_id, seq, policy_evaluations, created_at_ms) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
+            rusqlite::params![e.id, o.id.to_string(), a.to_string(), e.vote_id, e.policy_evaluations, e.created_at_ms as i64],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let latest = store.latest_receipt(o.id, None).await.unwrap().unwrap();
+    assert_eq!(latest.receipt, kept);
+    assert_eq!(latest.result, Some(vec![7]));
+    assert_eq!(
+        store.policy_evaluations(o.id, a).await.unwrap(),
+        vec![evaluation(o.id, a, 1, 1)]
+    );
+    // A recovered receipt for a seq already stored does not replace it; a new one is added.
+    store
+        .insert_recovered_receipts(vec![
+            ReceiptRecord {
+                receipt: receipt(o.id, 1),
+                result: None,
+            },
+            ReceiptRecord {
+                receipt: receipt(o.id, 2),
+                result: None,
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.receipt_seqs(o.id, 0, 10).await.unwrap(), vec![1, 2]);
+    assert_eq!(
+        store
+            .latest_receipt(o.id, Some(2))
+            .await
+            .unwrap()
+            .unwrap()
+            .result,
+        Some(vec![7])
+    );
+}
+
 #[test]
 fn database_argument() {
     let parse = |s: &str| s.parse::<Database>();
@@ -1851,6 +1967,7 @@ backend_tests!(
     orgs_round_trip,
     commit_stores_everything,
     org_state_compare_and_swap,
+    org_reads_follow_committed_changes,
     duplicate_activity_is_a_conflict,
     votes_replace_a_waiting_activity,
     concurrent_votes_keep_their_order,

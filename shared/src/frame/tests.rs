@@ -568,6 +568,9 @@ proptest! {
     fn every_request_round_trips(id in any::<u64>(), request in request()) {
         let frame = RequestFrame { id: RequestId(id), request };
         let bytes = encode(&frame).unwrap();
+        // The borrowing frame the host sends is the same bytes.
+        let borrowed = encode(&crate::msg::RequestFrameRef { id: RequestId(id), request: &frame.request }).unwrap();
+        prop_assert_eq!(&borrowed, &bytes);
         prop_assert_eq!(decode::<RequestFrame>(&bytes[4..]).unwrap(), frame);
     }
 

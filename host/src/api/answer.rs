@@ -1,0 +1,58 @@
+//! The body of an activity answer: a JSON tree, or JSON text written without building one.
+
+use axum::Json;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+pub enum Answer {
+    Tree(Value),
+    /// Well-formed JSON text (see [`super::format::activity_text`]).
+    Text(String),
+}
+
+impl Answer {
+    /// `{"activity": …, "receipt": …}` from the two objects' JSON text.
+    pub fn activity_and_receipt(activity: &str, receipt: &str) -> Self {
+        let mut text = String::with_capacity(activity.len() + receipt.len() + 26);
+        text.push_str(r#"{"activity":"#);
+        text.push_str(activity);
+        text.push_str(r#","receipt":"#);
+        text.push_str(receipt);
+        text.push('}');
+        Answer::Text(text)
+    }
+
+    /// The answer as a tree.
+    #[cfg(test)]
+    pub fn into_value(self) -> Value {
+        match self {
+            Answer::Tree(value) => value,
+            Answer::Text(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        match self {
+            Answer::Tree(value) => Json(value).into_response(),
+            Answer::Text(text) => ([(CONTENT_TYPE, "application/json")], text).into_response(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_answers_are_the_object_they_spell() {
+        let answer = Answer::activity_and_receipt(r#"{"id":"a","votes":[]}"#, r#"{"seq":"1"}"#);
+        assert_eq!(
+            answer.into_value(),
+            json!({"activity": {"id": "a", "votes": []}, "receipt": {"seq": "1"}})
+        );
+    }
+}
