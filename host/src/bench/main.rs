@@ -1,6 +1,7 @@
 //! `keyhold-bench`: drives a running keyhold over HTTP with real stamped requests and measures
 //! throughput and latency, next to the *ceiling*: the in-process cost of the cryptography alone
-//! (one P-256 stamp verification + one secp256k1 signature) on one thread, times the core count.
+//! (one P-256 stamp verification + one secp256k1 signature) on one thread, times the core count,
+//! measured just before and just after the run and averaged.
 //!
 //! Every request is built and stamped before the clock starts, so the figures measure keyhold,
 //! not this client's signing. Run it through `scripts/bench`, which starts a fresh dev stack.
@@ -589,6 +590,10 @@ async fn main() -> anyhow::Result<()> {
         .map(|(name, pid)| (name.clone(), pid.to_string()))
         .collect();
     watched.push(("load generator".to_owned(), "self".to_owned()));
+    // The ceiling is measured on both sides of the run and averaged: this machine's speed
+    // drifts by tens of percent within a minute, and one measurement after the run made the
+    // ratio swing with it.
+    let ceiling_before = ceiling_per_core();
     let cpu_before: Vec<Option<f64>> = watched.iter().map(|(_, pid)| cpu_seconds(pid)).collect();
     let started = Instant::now();
     let (mut latencies, errors) = run(args.warmup..total, bar.clone()).await;
@@ -612,7 +617,8 @@ async fn main() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let per_core = ceiling_per_core();
+    let ceiling_after = ceiling_per_core();
+    let per_core = (ceiling_before + ceiling_after) / 2.0;
     let ceiling = per_core * cores as f64;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let (p50, p95, p99) = (
@@ -648,7 +654,12 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  {:<28} {:>12}",
         "crypto ceiling µs/request",
-        format!("{:.0}", 1e6 / per_core)
+        format!(
+            "{:.0} (before {:.0}, after {:.0})",
+            1e6 / per_core,
+            1e6 / ceiling_before,
+            1e6 / ceiling_after
+        )
     );
     for (name, us) in &cpu_per_op {
         println!(
