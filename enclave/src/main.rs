@@ -17,7 +17,7 @@ struct Args {
     /// Address to listen on: `unix:/path/to.sock` or `vsock:CID:PORT`.
     #[arg(long, default_value = "vsock:4294967295:5005")]
     listen: Address,
-    /// Requests computed at once (default: twice the number of cores).
+    /// Worker threads: requests computed at once (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
     /// Dev attestation: a file holding the dev CA seed (hex). Documents are signed by a dev CA

@@ -403,8 +403,9 @@ pub struct OrgSealer {
 }
 
 /// Organization states kept opened.
-const OPENED_CACHE: usize = 256;
-/// Largest sealed state kept opened (bounds the cache at 256 × 64 KiB = 16 MiB of plaintext).
+const OPENED_CACHE: usize = 64;
+/// Largest sealed state kept opened. A decoded state takes several times its encoding (every
+/// string and list is a heap allocation), so the cache holds at most some tens of MiB.
 const OPENED_CACHE_MAX_LEN: usize = 64 * 1024;
 
 impl OrgSealer {

@@ -59,7 +59,10 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let workers = Workers::start(limits.workers, enclave);
+    let Some(workers) = Workers::start(limits.workers, enclave) else {
+        tracing::error!("no worker thread could be started; not serving");
+        return;
+    };
     let connections = Arc::new(Semaphore::new(limits.connections));
     tokio::pin!(shutdown);
     loop {
@@ -119,7 +122,7 @@ async fn connection(stream: Stream, workers: Workers, limits: Limits) -> Result<
     )
     .await?;
 
-    let (tx, rx) = mpsc::channel::<ResponseFrame>(limits.per_connection);
+    let (tx, rx) = mpsc::channel::<Answer>(limits.per_connection);
     let writer_task = tokio::spawn(write_responses(writer, rx));
     let result = read_requests(reader, workers, limits, tx).await;
     // The reader is done (EOF or a bad frame): let in-flight answers drain, then close.
@@ -137,7 +140,7 @@ async fn read_requests(
     mut reader: BufReader<ReadHalf<Stream>>,
     workers: Workers,
     limits: Limits,
-    tx: mpsc::Sender<ResponseFrame>,
+    tx: mpsc::Sender<Answer>,
 ) -> Result<(), FrameError> {
     let in_flight = Arc::new(Semaphore::new(limits.per_connection));
     loop {
@@ -153,25 +156,40 @@ async fn read_requests(
             id,
             request,
             reply: tx.clone(),
-            _slot: slot,
+            slot,
         });
     }
 }
 
-async fn write_responses(mut writer: WriteHalf<Stream>, mut rx: mpsc::Receiver<ResponseFrame>) {
+/// An answer on its way to the writer, with the connection's in-flight slot it still holds: the
+/// slot is released once the answer is written, so answers queued for a connection that does
+/// not read never outnumber its slots (and the channel, as large, never fills).
+type Answer = (ResponseFrame, OwnedSemaphorePermit);
+
+async fn write_responses(mut writer: WriteHalf<Stream>, mut rx: mpsc::Receiver<Answer>) {
     let mut batch = Vec::new();
+    let mut written = Vec::new();
     while let Some(first) = rx.recv().await {
         // Everything already answered goes out in one write.
         batch.clear();
         let mut next = Some(first);
-        while let Some(response) = next.take() {
-            match frame::encode(&response) {
+        while let Some((response, slot)) = next.take() {
+            let bytes = frame::encode(&response).or_else(|e| {
+                // Too large to send, say: that request fails; the others still go out.
+                tracing::info!(error = %e, "encoding a response failed");
+                frame::encode(&ResponseFrame {
+                    id: response.id,
+                    result: Err(WireError::new(
+                        ErrorCode::Internal,
+                        "the answer could not be encoded",
+                    )),
+                })
+            });
+            match bytes {
                 Ok(bytes) => batch.extend_from_slice(&bytes),
-                Err(e) => {
-                    tracing::info!(error = %e, "encoding a response failed");
-                    return;
-                }
+                Err(_) => return,
             }
+            written.push(slot);
             if batch.len() < WRITE_BATCH {
                 next = rx.try_recv().ok();
             }
@@ -180,6 +198,9 @@ async fn write_responses(mut writer: WriteHalf<Stream>, mut rx: mpsc::Receiver<R
             tracing::info!(error = %e, "writing a response failed");
             return;
         }
+        written.clear();
+        // A large answer should not pin its buffer for the rest of the connection.
+        batch.shrink_to(WRITE_BATCH);
     }
     let _ = writer.shutdown().await;
 }
@@ -188,9 +209,9 @@ async fn write_responses(mut writer: WriteHalf<Stream>, mut rx: mpsc::Receiver<R
 struct Job {
     id: keyhold_shared::RequestId,
     request: keyhold_shared::msg::Request,
-    reply: mpsc::Sender<ResponseFrame>,
-    /// The connection's in-flight slot, released once the answer is queued for writing.
-    _slot: OwnedSemaphorePermit,
+    reply: mpsc::Sender<Answer>,
+    /// The connection's in-flight slot, released once the answer is written.
+    slot: OwnedSemaphorePermit,
 }
 
 /// The worker threads and their queue. Cloned into every connection; the threads stop when
@@ -246,22 +267,27 @@ impl Queue {
 }
 
 impl Workers {
-    fn start(threads: usize, enclave: Arc<Enclave>) -> Self {
+    /// Starts `threads` workers; `None` if not even one could be started.
+    fn start(threads: usize, enclave: Arc<Enclave>) -> Option<Self> {
         let queue = Arc::new(Queue::default());
+        // Closes the queue (and so stops the started threads) if this returns `None`.
+        let stop = Arc::new(StopOnDrop(queue.clone()));
+        let mut started = 0;
         for n in 0..threads.max(1) {
             let (queue, enclave) = (queue.clone(), enclave.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("keyhold-worker-{n}"))
                 .spawn(move || work(&queue, &enclave));
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a worker thread");
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => tracing::error!(error = %e, "cannot start a worker thread"),
             }
         }
-        Workers {
+        (started > 0).then_some(Workers {
             enclave,
-            _stop: Arc::new(StopOnDrop(queue.clone())),
+            _stop: stop,
             queue,
-        }
+        })
     }
 
     fn submit(&self, job: Job) {
@@ -276,8 +302,13 @@ fn work(queue: &Queue, enclave: &Enclave) {
             id,
             request,
             reply,
-            _slot,
+            slot,
         } = job;
+        if reply.is_closed() {
+            // The connection is gone and nobody will read the answer: the request is dropped
+            // unread, as if it had never arrived.
+            continue;
+        }
         // No handler panics by design; if one did, this request fails and the worker lives on.
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| enclave.handle(request)))
             .unwrap_or_else(|_| {
@@ -286,8 +317,8 @@ fn work(queue: &Queue, enclave: &Enclave) {
                     "request handler failed",
                 ))
             });
-        // The connection's channel holds as many answers as it has slots, so this never waits
-        // long; it fails only when the connection is gone.
-        let _ = reply.blocking_send(ResponseFrame { id, result });
+        // The channel holds as many answers as the connection has slots, and every queued answer
+        // holds its slot: it is never full, and this fails only when the connection is gone.
+        let _ = reply.try_send((ResponseFrame { id, result }, slot));
     }
 }

@@ -222,3 +222,32 @@ async fn unprovisioned_enclave_refuses_client_work() {
         keyhold_shared::ErrorCode::NotProvisioned
     );
 }
+
+/// A peer that sends and never reads (a stopped host, or a hostile one) stalls only its own
+/// connection: its answers wait holding its in-flight slots, the worker threads stay free, and
+/// another connection is still served.
+#[tokio::test]
+async fn a_peer_that_never_reads_does_not_stall_the_others() {
+    let (_dir, address) = start().await;
+    let stalled = connect(&address).await;
+    let (_unread, mut requests) = tokio::io::split(stalled);
+    // Far more answers than the socket buffers, the answer channel and the slots hold.
+    let flood = tokio::spawn(async move {
+        for id in 0..50_000u64 {
+            let frame = RequestFrame {
+                id: RequestId(id),
+                request: Request::Status,
+            };
+            if frame::write_message(&mut requests, &frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    // Let the flood fill everything up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut other = connect(&address).await;
+    tokio::time::timeout(Duration::from_secs(10), status(&mut other, 1))
+        .await
+        .expect("another connection is still served");
+    flood.abort();
+}

@@ -90,8 +90,11 @@ async fn attempt(
                 ..
             })) if tries < 24 => {
                 tries += 1;
-                // The record may be a cached copy another process has since replaced.
+                // The records may be cached copies another process has since replaced.
                 state.store.forget_org(org.id);
+                if let Some(parent) = parent {
+                    state.store.forget_org(parent);
+                }
                 // The same stored version refused twice: nothing is moving it forward, so the
                 // enclave sealed a successor this host never stored (it crashed in between).
                 if stale_at == Some(org.sealed.version)

@@ -260,6 +260,9 @@ impl Connection {
     }
 }
 
+/// How long one request may take before it counts as failed (and its connection is dropped).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -534,15 +537,20 @@ async fn main() -> anyhow::Result<()> {
                             break;
                         };
                         let started = Instant::now();
-                        let sent = match connection.as_mut() {
-                            Some(open) => Connection::send(open, request).await,
-                            None => match Connection::open(&authority).await {
-                                Ok(open) => {
+                        let attempt = async {
+                            match connection.as_mut() {
+                                Some(open) => Connection::send(open, request).await,
+                                None => {
+                                    let open = Connection::open(&authority).await?;
                                     Connection::send(connection.insert(open), request).await
                                 }
-                                Err(e) => Err(e),
-                            },
+                            }
                         };
+                        let sent = tokio::time::timeout(REQUEST_TIMEOUT, attempt)
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(anyhow::anyhow!("no answer within {REQUEST_TIMEOUT:?}"))
+                            });
                         match sent {
                             Ok(()) => latencies.push(started.elapsed()),
                             Err(e) => {

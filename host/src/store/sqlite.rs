@@ -230,10 +230,14 @@ struct OrgCache {
 struct OrgCacheState {
     generation: u64,
     records: std::collections::HashMap<OrgId, OrgRecord>,
+    /// Sealed bytes held in `records`.
+    bytes: usize,
 }
 
-/// Most organization records kept (the cache is emptied when full).
-const ORG_CACHE_LEN: usize = 4096;
+/// Most sealed bytes kept (the cache is emptied when full): 64 MiB.
+const ORG_CACHE_BYTES: usize = 64 << 20;
+/// Largest sealed state kept; larger ones (up to 2 MiB) are read each time.
+const ORG_CACHE_MAX_RECORD: usize = 64 << 10;
 
 impl OrgCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, OrgCacheState> {
@@ -253,17 +257,27 @@ impl OrgCache {
         if state.generation != generation {
             return;
         }
-        if state.records.len() >= ORG_CACHE_LEN {
-            state.records.clear();
+        let size = record.sealed.ciphertext.len();
+        if size > ORG_CACHE_MAX_RECORD {
+            return;
         }
-        state.records.insert(record.id, record.clone());
+        if state.bytes + size > ORG_CACHE_BYTES {
+            state.records.clear();
+            state.bytes = 0;
+        }
+        if let Some(old) = state.records.insert(record.id, record.clone()) {
+            state.bytes -= old.sealed.ciphertext.len();
+        }
+        state.bytes += size;
     }
 
     /// Called once a change to `id`'s row committed.
     fn forget(&self, id: OrgId) {
         let mut state = self.lock();
         state.generation = state.generation.wrapping_add(1);
-        state.records.remove(&id);
+        if let Some(old) = state.records.remove(&id) {
+            state.bytes -= old.sealed.ciphertext.len();
+        }
     }
 }
 
@@ -349,6 +363,10 @@ fn write_group(conn: &mut Connection, orgs: &OrgCache, jobs: Vec<WriteJob>) {
     // Transaction control through the statement cache (rusqlite's `Transaction`/`Savepoint`
     // prepare their statements anew every time: ~7% of the writer thread).
     let outcome = (|| -> StoreResult<Vec<StoreResult<()>>> {
+        if !conn.is_autocommit() {
+            // A transaction an earlier group could not close (its ROLLBACK failed too).
+            conn.execute_batch("ROLLBACK")?;
+        }
         exec(conn, "BEGIN", [])?;
         let mut results = Vec::with_capacity(jobs.len());
         if let [_] = jobs.as_slice() {

@@ -1338,13 +1338,17 @@ async fn concurrent_commits_isolate_failures(db: &TestDb) {
     let o = org(9);
     store.insert_org(o.clone()).await.unwrap();
     let mut tasks = Vec::new();
+    // Activity 50 moves the org from version 1 to 2; 51 claims 1 → 2 as well and loses. 51 is
+    // sent once 50 is acknowledged (a sleep made the order depend on the machine's load).
+    let (fifty_done, fifty_committed) = tokio::sync::watch::channel(false);
+    let fifty_done = Arc::new(fifty_done);
     for n in 1..=100u32 {
         let store = store.clone();
-        // Activity 50 moves the org from version 1 to 2; 51 claims 1 → 2 as well and loses.
         let org_state = matches!(n, 50 | 51).then(|| sealed(o.id, 2));
+        let (fifty_done, mut fifty_committed) = (fifty_done.clone(), fifty_committed.clone());
         tasks.push(tokio::spawn(async move {
             if n == 51 {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                fifty_committed.wait_for(|done| *done).await.unwrap();
             }
             let result = store
                 .commit_activity(ActivityCommit {
@@ -1352,6 +1356,9 @@ async fn concurrent_commits_isolate_failures(db: &TestDb) {
                     ..commit(activity(o.id, n, u64::from(n)))
                 })
                 .await;
+            if n == 50 {
+                fifty_done.send_replace(true);
+            }
             (n, result)
         }));
     }
