@@ -16,6 +16,9 @@ use super::{
 };
 use crate::error::HostError;
 
+mod cache;
+use cache::RecordCache;
+
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 pub(super) const MIGRATIONS: &[&str] = &[
     r#"
@@ -188,7 +191,7 @@ ALTER TABLE policy_evaluations_v9 RENAME TO policy_evaluations;
 #[derive(Clone)]
 pub struct SqliteStore {
     readers: Arc<Readers>,
-    orgs: Arc<OrgCache>,
+    caches: Arc<Caches>,
     /// Activity commits go to one writer thread that groups whatever is queued into a single
     /// transaction: one fsync for many acknowledged activities (group commit).
     writer: std::sync::mpsc::Sender<WriteJob>,
@@ -200,9 +203,9 @@ type WriteFn = Box<dyn FnOnce(&Connection) -> StoreResult<()> + Send>;
 /// failing job (a lost compare-and-swap, say) rolls back alone.
 struct WriteJob {
     write: WriteFn,
-    /// An organization whose row the job changes: its cached record is forgotten once the
-    /// group committed, before anyone is told (and even if the caller stopped waiting).
-    changes_org: Option<OrgId>,
+    /// Rows the job changes: their cached records are forgotten once the group committed,
+    /// before anyone is told (and even if the caller stopped waiting).
+    changes: Changes,
     done: tokio::sync::oneshot::Sender<StoreResult<()>>,
 }
 
@@ -214,71 +217,50 @@ const MAX_GROUP: usize = 128;
 /// park blocking-pool threads) for lookups of a few microseconds.
 const MAX_IDLE_READERS: usize = 8;
 
-/// Organization records read recently. Every activity starts by reading its organization's
-/// row, and a read transaction after any write re-reads its pages from the file (SQLite drops a
-/// connection's page cache when the WAL changed): ~7% of the host's CPU per signing request.
-/// Organization rows change only in [`SqliteStore::commit_activity`], which forgets the entry
-/// once its transaction committed; the generation keeps a read that began before that commit
-/// from putting the old row back afterwards. Only for SQLite: one process owns the file, while
-/// PostgreSQL is shared by hosts that would not see each other's changes.
-#[derive(Default)]
-struct OrgCache {
-    state: Mutex<OrgCacheState>,
+/// The records kept in memory (see `cache.rs`), shared with the writer thread.
+struct Caches {
+    orgs: RecordCache<OrgId, OrgRecord>,
+    /// Accounts found by address, with their wallet.
+    accounts: RecordCache<(OrgId, String), (AccountRecord, WalletRecord)>,
 }
 
-#[derive(Default)]
-struct OrgCacheState {
-    generation: u64,
-    records: std::collections::HashMap<OrgId, OrgRecord>,
-    /// Sealed bytes held in `records`.
-    bytes: usize,
+impl Caches {
+    fn new() -> Self {
+        Caches {
+            // Sealed states up to 64 KiB (larger ones, up to 2 MiB, are read each time), 64 MiB.
+            orgs: RecordCache::new(64 << 20, 64 << 10, |org: &OrgRecord| {
+                org.sealed.ciphertext.len() + 128
+            }),
+            // 16 MiB of accounts (about 30 000).
+            accounts: RecordCache::new(16 << 20, 64 << 10, |(account, wallet)| {
+                account.public_key.len()
+                    + account.path.len()
+                    + account.address.len()
+                    + wallet.name.len()
+                    + wallet.sealed_seed.ciphertext.len()
+                    + 512
+            }),
+        }
+    }
+
+    /// Called by the writer thread once a job's transaction committed (or failed).
+    fn forget(&self, changes: &Changes) {
+        if let Some(org) = changes.org {
+            self.orgs.forget(&org);
+        }
+        if changes.accounts {
+            self.accounts.forget_all();
+        }
+    }
 }
 
-/// Most sealed bytes kept (the cache is emptied when full): 64 MiB.
-const ORG_CACHE_BYTES: usize = 64 << 20;
-/// Largest sealed state kept; larger ones (up to 2 MiB) are read each time.
-const ORG_CACHE_MAX_RECORD: usize = 64 << 10;
-
-impl OrgCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, OrgCacheState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The cached record, or the generation to pass to [`OrgCache::keep`] after reading it.
-    fn get(&self, id: OrgId) -> Result<OrgRecord, u64> {
-        let state = self.lock();
-        state.records.get(&id).cloned().ok_or(state.generation)
-    }
-
-    /// Keeps `record`, read when the cache was at `generation`, unless an organization changed
-    /// since.
-    fn keep(&self, generation: u64, record: &OrgRecord) {
-        let mut state = self.lock();
-        if state.generation != generation {
-            return;
-        }
-        let size = record.sealed.ciphertext.len();
-        if size > ORG_CACHE_MAX_RECORD {
-            return;
-        }
-        if state.bytes + size > ORG_CACHE_BYTES {
-            state.records.clear();
-            state.bytes = 0;
-        }
-        if let Some(old) = state.records.insert(record.id, record.clone()) {
-            state.bytes -= old.sealed.ciphertext.len();
-        }
-        state.bytes += size;
-    }
-
-    /// Called once a change to `id`'s row committed.
-    fn forget(&self, id: OrgId) {
-        let mut state = self.lock();
-        state.generation = state.generation.wrapping_add(1);
-        if let Some(old) = state.records.remove(&id) {
-            state.bytes -= old.sealed.ciphertext.len();
-        }
-    }
+/// What a write job changes that the caches hold.
+#[derive(Clone, Copy, Default)]
+struct Changes {
+    /// The organization whose row (sealed state) the job replaces.
+    org: Option<OrgId>,
+    /// Wallet or account rows (new, renamed, deleted, exported).
+    accounts: bool,
 }
 
 /// Connections for reads (and the few writes outside activities), taken from an idle list and
@@ -357,9 +339,9 @@ fn row<T>(
     c.prepare_cached(sql)?.query_row(params, f)
 }
 
-fn write_group(conn: &mut Connection, orgs: &OrgCache, jobs: Vec<WriteJob>) {
+fn write_group(conn: &mut Connection, caches: &Caches, jobs: Vec<WriteJob>) {
     let mut senders = Vec::with_capacity(jobs.len());
-    let changed: Vec<OrgId> = jobs.iter().filter_map(|job| job.changes_org).collect();
+    let changed: Vec<Changes> = jobs.iter().map(|job| job.changes).collect();
     // Transaction control through the statement cache (rusqlite's `Transaction`/`Savepoint`
     // prepare their statements anew every time: ~7% of the writer thread).
     let outcome = (|| -> StoreResult<Vec<StoreResult<()>>> {
@@ -399,8 +381,8 @@ fn write_group(conn: &mut Connection, orgs: &OrgCache, jobs: Vec<WriteJob>) {
         // Whatever failed (the disk, say), nothing of the group stays half-written.
         let _ = conn.execute_batch("ROLLBACK");
     }
-    for org in changed {
-        orgs.forget(org);
+    for changes in &changed {
+        caches.forget(changes);
     }
     match outcome {
         Ok(results) => {
@@ -417,7 +399,7 @@ fn write_group(conn: &mut Connection, orgs: &OrgCache, jobs: Vec<WriteJob>) {
     }
 }
 
-fn writer_loop(mut conn: Connection, orgs: &OrgCache, jobs: std::sync::mpsc::Receiver<WriteJob>) {
+fn writer_loop(mut conn: Connection, caches: &Caches, jobs: std::sync::mpsc::Receiver<WriteJob>) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -426,7 +408,7 @@ fn writer_loop(mut conn: Connection, orgs: &OrgCache, jobs: std::sync::mpsc::Rec
                 Err(_) => break,
             }
         }
-        write_group(&mut conn, orgs, group);
+        write_group(&mut conn, caches, group);
     }
 }
 
@@ -446,15 +428,15 @@ impl SqliteStore {
         };
         let writer_conn = open_connection(path)?;
         let (writer, jobs) = std::sync::mpsc::channel();
-        let orgs = Arc::new(OrgCache::default());
-        let writer_orgs = orgs.clone();
+        let caches = Arc::new(Caches::new());
+        let writer_caches = caches.clone();
         std::thread::Builder::new()
             .name("keyhold-sqlite-writer".into())
-            .spawn(move || writer_loop(writer_conn, &writer_orgs, jobs))
+            .spawn(move || writer_loop(writer_conn, &writer_caches, jobs))
             .map_err(|e| HostError::Store(e.to_string()))?;
         Ok(SqliteStore {
             readers: Arc::new(readers),
-            orgs,
+            caches,
             writer,
         })
     }
@@ -464,20 +446,20 @@ impl SqliteStore {
         &self,
         write: impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static,
     ) -> StoreResult<()> {
-        self.write_forgetting(None, write).await
+        self.write_forgetting(Changes::default(), write).await
     }
 
-    /// [`SqliteStore::write`] for a job that changes organization `changes_org`'s row.
+    /// [`SqliteStore::write`] for a job that changes rows the caches hold.
     async fn write_forgetting(
         &self,
-        changes_org: Option<OrgId>,
+        changes: Changes,
         write: impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static,
     ) -> StoreResult<()> {
         let (done, result) = tokio::sync::oneshot::channel();
         self.writer
             .send(WriteJob {
                 write: Box::new(write),
-                changes_org,
+                changes,
                 done,
             })
             .map_err(|_| HostError::Store("the writer thread stopped".into()))?;
@@ -804,7 +786,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_org(&self, id: OrgId) -> StoreResult<Option<OrgRecord>> {
-        let generation = match self.orgs.get(id) {
+        let generation = match self.caches.orgs.get(&id) {
             Ok(cached) => return Ok(Some(cached)),
             Err(generation) => generation,
         };
@@ -820,13 +802,15 @@ impl Store for SqliteStore {
             })
             .await?;
         if let Some(record) = &found {
-            self.orgs.keep(generation, record);
+            self.caches.orgs.keep(generation, id, record);
         }
         Ok(found)
     }
 
     fn forget_org(&self, id: OrgId) {
-        self.orgs.forget(id);
+        self.caches.orgs.forget(&id);
+        // Another process changed the organization: maybe its wallets too.
+        self.caches.accounts.forget_all();
     }
 
     async fn commit_activity(&self, commit: ActivityCommit) -> StoreResult<()> {
@@ -855,8 +839,14 @@ impl Store for SqliteStore {
             .as_ref()
             .map(|r| encode(&r.receipt).map(|b| (r.clone(), b)))
             .transpose()?;
-        let changed_org = commit.org_state.as_ref().map(|s| s.org_id);
-        self.write_forgetting(changed_org, move |tx| {
+        let changes = Changes {
+            org: commit.org_state.as_ref().map(|s| s.org_id),
+            accounts: !(commit.wallets.is_empty()
+                && commit.accounts.is_empty()
+                && commit.edits.is_empty()
+                && commit.exported.is_empty()),
+        };
+        self.write_forgetting(changes, move |tx| {
             if let Some((record, bytes)) = &receipt {
                 // Replaces a row recovered from the enclave for the same seq: the real one wins.
                 exec(tx,
@@ -1215,7 +1205,13 @@ impl Store for SqliteStore {
         address: &str,
     ) -> StoreResult<Option<(AccountRecord, WalletRecord)>> {
         let address = address.trim().to_lowercase();
-        self.run_inline(move |c| {
+        let key = (org, address);
+        let generation = match self.caches.accounts.get(&key) {
+            Ok(cached) => return Ok(Some(cached)),
+            Err(generation) => generation,
+        };
+        let address = key.1.clone();
+        let found = self.run_inline(move |c| {
             let account = row(c,
                     &format!("SELECT {ACCOUNT_COLUMNS} FROM wallet_accounts WHERE org_id = ?1 AND address_lower = ?2"),
                     [org.to_string(), address],
@@ -1231,7 +1227,11 @@ impl Store for SqliteStore {
                 .optional()?;
             Ok(wallet.map(|w| (account, w)))
         })
-        .await
+        .await?;
+        if let Some(found) = &found {
+            self.caches.accounts.keep(generation, key, found);
+        }
+        Ok(found)
     }
 
     async fn find_private_key(

@@ -1298,6 +1298,7 @@ async fn import_and_export_flags(db: &TestDb) {
     store
         .commit_activity(ActivityCommit {
             wallets: vec![imported.clone(), plain.clone()],
+            accounts: vec![account(&plain, 1, "0xPlain")],
             private_keys: vec![key.clone()],
             ..commit(activity(o.id, 1, 10))
         })
@@ -1309,6 +1310,12 @@ async fn import_and_export_flags(db: &TestDb) {
     };
     assert_eq!(flags(imported.id).await, (true, false));
     assert_eq!(flags(plain.id).await, (false, false));
+    // The account's wallet as the signing path finds it (and a SQLite store keeps it).
+    let exported_by_address = async || {
+        let (_, w) = store.find_account(o.id, "0xPlain").await.unwrap().unwrap();
+        w.exported
+    };
+    assert!(!exported_by_address().await);
     // another organization naming these ids marks nothing
     store
         .commit_activity(ActivityCommit {
@@ -1326,6 +1333,7 @@ async fn import_and_export_flags(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(flags(plain.id).await, (false, true));
+    assert!(exported_by_address().await);
     let keys = store.list_private_keys(o.id).await.unwrap();
     assert_eq!(keys.len(), 1);
     assert!(keys[0].imported && keys[0].exported);
@@ -1560,6 +1568,10 @@ async fn renames_and_deletions(db: &TestDb) {
         })
         .await
         .unwrap();
+    // Looked up before the edits (a SQLite store then keeps them): the edits must show below.
+    for address in ["0xKept1", "0xKept2", "0xGone3"] {
+        assert!(store.find_account(o.id, address).await.unwrap().is_some());
+    }
     let edits = vec![
         RecordEdit::RenameWallet {
             wallet: kept.id,
