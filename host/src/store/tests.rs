@@ -433,48 +433,36 @@ async fn org_reads_follow_committed_changes(db: &TestDb) {
     let store = db.open().await;
     let o = org(1);
     store.insert_org(o.clone()).await.unwrap();
-    let version = |store: &Arc<dyn Store>| {
+    // Activity `n` moves the organization to `version`, through `store`.
+    let move_to = |store: &Arc<dyn Store>, version: u64, n: u32| {
+        let store = store.clone();
+        async move {
+            store
+                .commit_activity(ActivityCommit {
+                    org_state: Some(sealed(o.id, version)),
+                    ..commit(activity(o.id, n, u64::from(n)))
+                })
+                .await
+        }
+    };
+    let read = |store: &Arc<dyn Store>| {
         let store = store.clone();
         async move { store.get_org(o.id).await.unwrap().unwrap().sealed }
     };
-    assert_eq!(version(&store).await, o.sealed);
-    assert_eq!(version(&store).await, o.sealed);
-    store
-        .commit_activity(ActivityCommit {
-            org_state: Some(sealed(o.id, 2)),
-            ..commit(activity(o.id, 1, 10))
-        })
-        .await
-        .unwrap();
-    assert_eq!(version(&store).await, sealed(o.id, 2));
+    assert_eq!(read(&store).await, o.sealed);
+    assert_eq!(read(&store).await, o.sealed);
+    move_to(&store, 2, 1).await.unwrap();
+    assert_eq!(read(&store).await, sealed(o.id, 2));
     // Another host process on the same database moves it on.
     let other = db.open().await;
-    other
-        .commit_activity(ActivityCommit {
-            org_state: Some(sealed(o.id, 3)),
-            ..commit(activity(o.id, 2, 11))
-        })
-        .await
-        .unwrap();
+    move_to(&other, 3, 2).await.unwrap();
     // This store's next change, made from what it read, loses the compare-and-swap…
-    let lost = store
-        .commit_activity(ActivityCommit {
-            org_state: Some(sealed(o.id, 3)),
-            ..commit(activity(o.id, 3, 12))
-        })
-        .await;
-    assert!(is_conflict(lost));
+    assert!(is_conflict(move_to(&store, 3, 3).await));
     // …after which it reads the current record again.
-    assert_eq!(version(&store).await, sealed(o.id, 3));
-    other
-        .commit_activity(ActivityCommit {
-            org_state: Some(sealed(o.id, 4)),
-            ..commit(activity(o.id, 4, 13))
-        })
-        .await
-        .unwrap();
+    assert_eq!(read(&store).await, sealed(o.id, 3));
+    move_to(&other, 4, 4).await.unwrap();
     store.forget_org(o.id);
-    assert_eq!(version(&store).await, sealed(o.id, 4));
+    assert_eq!(read(&store).await, sealed(o.id, 4));
 }
 
 /// The same request (fingerprint) stored twice in one organization is a conflict: the second
