@@ -186,6 +186,11 @@ INSERT INTO policy_evaluations_v9
 DROP TABLE policy_evaluations;
 ALTER TABLE policy_evaluations_v9 RENAME TO policy_evaluations;
 "#,
+    // Activities listed newest first, a page at a time (`query/get_activities`), as PostgreSQL's
+    // `activities_by_time`; the rowid breaks ties of the same millisecond.
+    r#"
+CREATE INDEX activities_by_time ON activities(org_id, created_at_ms DESC);
+"#,
 ];
 
 #[derive(Clone)]
@@ -1106,30 +1111,42 @@ impl Store for SqliteStore {
         types: Vec<String>,
         page: Page,
     ) -> StoreResult<Vec<ActivityRecord>> {
+        // Newest first, one page read through the `activities_by_time` index (the whole
+        // organization's activities used to be read and sorted for every page). A cursor is an
+        // activity id, resolved among the activities that pass the filters (an id that does not
+        // is ignored), as in the PostgreSQL store.
+        let org = org.to_string();
+        let statuses =
+            serde_json::to_string(&statuses).map_err(|e| HostError::Store(e.to_string()))?;
+        let types = serde_json::to_string(&types).map_err(|e| HostError::Store(e.to_string()))?;
+        const FILTERS: &str =
+            "(json_array_length(?2) = 0 OR status IN (SELECT value FROM json_each(?2)))
+             AND (json_array_length(?3) = 0 OR type IN (SELECT value FROM json_each(?3)))";
         self.run(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 ORDER BY created_at_ms DESC, rowid DESC"
-            ))?;
-            let rows = stmt.query_map([org.to_string()], activity_from_row)?;
-            let all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-            let filtered: Vec<ActivityRecord> = all
-                .into_iter()
-                .filter(|a| statuses.is_empty() || statuses.contains(&a.status))
-                .filter(|a| types.is_empty() || types.contains(&a.activity_type))
-                .collect();
-            let position = |id: &Option<String>| {
-                id.as_ref()
-                    .and_then(|id| filtered.iter().position(|a| &a.id.to_string() == id))
+            let cursor = |id: &Option<String>| -> rusqlite::Result<Option<(i64, i64)>> {
+                let Some(id) = id else { return Ok(None) };
+                row(
+                    c,
+                    &format!("SELECT created_at_ms, rowid FROM activities WHERE org_id = ?1 AND activity_id = ?4 AND {FILTERS}"),
+                    params![org, statuses, types, id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
             };
-            let start = position(&page.after).map_or(0, |i| i.saturating_add(1));
-            let end = position(&page.before).unwrap_or(filtered.len());
-            let limit = page.limit.unwrap_or(10).clamp(1, 100) as usize;
-            Ok(filtered
-                .into_iter()
-                .take(end)
-                .skip(start)
-                .take(limit)
-                .collect())
+            let (after_at, after_row) = cursor(&page.after)?.unwrap_or((i64::MAX, i64::MAX));
+            let (before_at, before_row) = cursor(&page.before)?.unwrap_or((i64::MIN, i64::MIN));
+            let limit = i64::from(page.limit.unwrap_or(10).clamp(1, 100));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND {FILTERS}
+                   AND created_at_ms <= ?4 AND (created_at_ms < ?4 OR rowid < ?5)
+                   AND created_at_ms >= ?6 AND (created_at_ms > ?6 OR rowid > ?7)
+                 ORDER BY created_at_ms DESC, rowid DESC LIMIT ?8"
+            ))?;
+            let rows = stmt.query_map(
+                params![org, statuses, types, after_at, after_row, before_at, before_row, limit],
+                activity_from_row,
+            )?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }
