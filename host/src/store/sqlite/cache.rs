@@ -2,7 +2,7 @@
 //!
 //! Every signing request reads its organization's row and the account it signs with, and a
 //! SQLite read transaction after any write re-reads its pages from the file (a connection's page
-//! cache is dropped whenever the WAL changed): those reads were ~15% of the host's CPU per
+//! cache is dropped whenever the WAL changed): those reads were ~12% of the host's CPU per
 //! signing request. The rows change only in the store's own writer thread, which forgets the
 //! affected entries once their transaction committed; a generation number keeps a read that
 //! began before that commit from putting the old row back afterwards. Only for SQLite, whose
