@@ -10,7 +10,7 @@ pub mod tracker;
 pub mod verify;
 
 pub use result::turnkey_result;
-pub use tracker::{AuditTracker, receipt_json, receipt_text, resume};
+pub use tracker::{AuditTracker, receipt_text, resume};
 
 /// Meta key under which the host keeps the receipt key's certificate (postcard).
 pub const AUDIT_KEY_META: &str = "audit_key";

@@ -179,11 +179,7 @@ pub(super) async fn store_vote_output(
         updated_at_ms: now,
         ..target
     };
-    let parameters = serde_json::from_str::<Value>(&record.body)
-        .ok()
-        .and_then(|mut b| b.get_mut("parameters").map(Value::take))
-        .unwrap_or_else(|| json!({}));
-    let answer = format::activity_text(&record, &parameters);
+    let answer = format::activity_text(&record, &format::parameters(&record));
     commit_and_answer(
         state,
         ActivityCommit {

@@ -54,11 +54,16 @@ pub fn intent_key(activity_type: &str) -> String {
     out
 }
 
-pub fn activity(record: &ActivityRecord) -> Value {
-    let parameters = serde_json::from_str::<Value>(&record.body)
+/// The `parameters` of the request body `record` stores (its intent).
+pub fn parameters(record: &ActivityRecord) -> Value {
+    serde_json::from_str::<Value>(&record.body)
         .ok()
         .and_then(|mut b| b.get_mut("parameters").map(Value::take))
-        .unwrap_or_else(|| json!({}));
+        .unwrap_or_else(|| json!({}))
+}
+
+pub fn activity(record: &ActivityRecord) -> Value {
+    let parameters = parameters(record);
     let mut intent = serde_json::Map::new();
     intent.insert(intent_key(&record.activity_type), parameters);
     json!({

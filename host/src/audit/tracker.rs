@@ -12,7 +12,6 @@ use keyhold_shared::msg::{
     AUDIT_RING_LEN, AuditReceiptsRequest, AuditResumeRequest, MAX_RECEIPTS_PER_FETCH, Receipt,
     Request, Response,
 };
-use serde_json::Value;
 
 use super::AUDIT_KEY_META;
 use crate::api::AppState;
@@ -31,12 +30,8 @@ pub struct AuditTracker {
     key_saved: AtomicBool,
 }
 
-/// The receipt as the API returns it next to the activity, for clients that keep anchors.
-pub fn receipt_json(receipt: &Receipt) -> Value {
-    serde_json::to_value(ReceiptView::of(receipt)).unwrap_or(Value::Null)
-}
-
-/// [`receipt_json`] as JSON text.
+/// The receipt as the API returns it next to the activity (JSON text), for clients that keep
+/// anchors.
 pub fn receipt_text(receipt: &Receipt) -> String {
     serde_json::to_string(&ReceiptView::of(receipt)).unwrap_or_default()
 }
