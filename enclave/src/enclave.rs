@@ -449,9 +449,6 @@ impl Enclave {
         let user_id = UserId(Uuid::new_v4(random()?));
         let api_key_id = ApiKeyId(Uuid::new_v4(random()?));
         let state = OrgState {
-            org_id,
-            name: spec.organization_name.clone(),
-            version: 1,
             users: vec![User {
                 id: user_id,
                 name: spec.root_user_name.clone(),
@@ -470,23 +467,15 @@ impl Enclave {
                 updated_at_ms: now,
                 authenticators: Vec::new(),
             }],
-            root_quorum: RootQuorum {
-                threshold: 1,
-                user_ids: vec![user_id],
-            },
-            created_at_ms: now,
-            policies: Vec::new(),
-            user_tags: Vec::new(),
-            wallets: Vec::new(),
-            parent_org_id: None,
-            recent: Vec::new(),
-            usage: Vec::new(),
-            private_keys: Vec::new(),
-            private_key_tags: Vec::new(),
-            features: Vec::new(),
-            contract_interfaces: Vec::new(),
-            audit: None,
-            deleted_at_ms: None,
+            ..OrgState::new(
+                org_id,
+                spec.organization_name.clone(),
+                RootQuorum {
+                    threshold: 1,
+                    user_ids: vec![user_id],
+                },
+                now,
+            )
         };
         let sealed_state = keys.org_sealer.seal(&state)?;
         keys.audit.start_chain(org_id)?;

@@ -318,6 +318,32 @@ mod v1 {
 }
 
 impl OrgState {
+    /// A new organization at version 1 with its root quorum and nothing else yet: callers add
+    /// what it starts with (users, a parent, …) by struct update. The one place that lists the
+    /// empty fields, so that one added later is not missed where organizations are made.
+    pub fn new(org_id: OrgId, name: String, root_quorum: RootQuorum, created_at_ms: u64) -> Self {
+        OrgState {
+            org_id,
+            name,
+            version: 1,
+            users: Vec::new(),
+            root_quorum,
+            created_at_ms,
+            policies: Vec::new(),
+            user_tags: Vec::new(),
+            wallets: Vec::new(),
+            parent_org_id: None,
+            recent: Vec::new(),
+            usage: Vec::new(),
+            private_keys: Vec::new(),
+            private_key_tags: Vec::new(),
+            features: Vec::new(),
+            contract_interfaces: Vec::new(),
+            audit: None,
+            deleted_at_ms: None,
+        }
+    }
+
     /// Finds the user holding the passkey with `credential_id`.
     pub fn find_authenticator(&self, credential_id: &[u8]) -> Option<(&User, &Authenticator)> {
         self.users.iter().find_map(|u| {
@@ -469,7 +495,9 @@ impl OrgSealer {
         if sealed.ciphertext.len() > keyhold_shared::msg::MAX_SEALED_LEN {
             return Err(Error::Unseal);
         }
-        let cacheable = sealed.ciphertext.len() <= OPENED_CACHE_MAX_LEN;
+        if sealed.ciphertext.len() > OPENED_CACHE_MAX_LEN {
+            return self.open_uncached(sealed);
+        }
         let key = cache_key(&[
             b"org-state",
             sealed.org_id.0.as_bytes(),
@@ -477,19 +505,18 @@ impl OrgSealer {
             &sealed.nonce,
             &sealed.ciphertext,
         ]);
-        if cacheable && let Some(state) = Lru::lookup(&self.opened, &key)? {
+        if let Some(state) = Lru::lookup(&self.opened, &key)? {
             // The freshness rule applies to a cached state exactly as to a decrypted one.
             self.observe(state.org_id, state.version)?;
             return Ok(OrgState::clone(&state));
         }
         let state = self.open_uncached(sealed)?;
-        if cacheable {
-            Lru::put(&self.opened, key, Arc::new(state.clone()))?;
-        }
+        Lru::put(&self.opened, key, Arc::new(state.clone()))?;
         Ok(state)
     }
 
-    fn open_uncached(&self, sealed: &SealedOrgState) -> Result<OrgState> {
+    /// [`OrgSealer::open`] without the cache: always decrypts and decodes (the same checks).
+    pub fn open_uncached(&self, sealed: &SealedOrgState) -> Result<OrgState> {
         // The format is told apart by the associated data, which the AEAD authenticates: a
         // blob cannot be opened as the other format.
         let state = match self.open_any_format(sealed)? {
@@ -626,27 +653,16 @@ mod tests {
 
     fn state(org: u8, version: u64) -> OrgState {
         OrgState {
-            org_id: OrgId(Uuid::from_bytes([org; 16])),
-            name: "acme".into(),
             version,
-            users: vec![],
-            root_quorum: RootQuorum {
-                threshold: 1,
-                user_ids: vec![],
-            },
-            created_at_ms: 0,
-            policies: vec![],
-            user_tags: vec![],
-            wallets: vec![],
-            parent_org_id: None,
-            recent: vec![],
-            usage: vec![],
-            private_keys: vec![],
-            private_key_tags: vec![],
-            features: vec![],
-            contract_interfaces: vec![],
-            audit: None,
-            deleted_at_ms: None,
+            ..OrgState::new(
+                OrgId(Uuid::from_bytes([org; 16])),
+                "acme".into(),
+                RootQuorum {
+                    threshold: 1,
+                    user_ids: vec![],
+                },
+                0,
+            )
         }
     }
 

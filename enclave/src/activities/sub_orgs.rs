@@ -60,23 +60,7 @@ pub fn run(
     }
     let org_id = OrgId(new_id()?);
     let mut state = OrgState {
-        org_id,
-        name: intent.sub_organization_name.clone(),
-        version: 1,
-        users: Vec::new(),
-        root_quorum: RootQuorum {
-            threshold: intent.root_quorum_threshold,
-            user_ids: Vec::new(),
-        },
-        created_at_ms: now_ms,
-        policies: Vec::new(),
-        user_tags: Vec::new(),
-        wallets: Vec::new(),
         parent_org_id: Some(parent.org_id),
-        recent: Vec::new(),
-        usage: Vec::new(),
-        private_keys: Vec::new(),
-        private_key_tags: Vec::new(),
         // Turnkey: the parent's WEBAUTHN_ORIGINS "applies to all sub-organizations". The
         // sub-organization's sealed state carries its own copy, taken from the parent's sealed
         // state here, so its root users' passkeys are registered and used under it and no host
@@ -88,9 +72,15 @@ pub fn run(
             .filter(|f| f.name == crate::auth::webauthn::origins::FEATURE)
             .cloned()
             .collect(),
-        contract_interfaces: Vec::new(),
-        audit: None,
-        deleted_at_ms: None,
+        ..OrgState::new(
+            org_id,
+            intent.sub_organization_name.clone(),
+            RootQuorum {
+                threshold: intent.root_quorum_threshold,
+                user_ids: Vec::new(),
+            },
+            now_ms,
+        )
     };
     for user in &intent.root_users {
         if user.api_keys.is_empty() && user.authenticators.is_empty() {

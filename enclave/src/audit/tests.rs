@@ -22,27 +22,16 @@ fn keys() -> Keys {
 
 fn state(org: OrgId, version: u64) -> OrgState {
     OrgState {
-        org_id: org,
-        name: "acme".into(),
         version,
-        users: vec![],
-        root_quorum: RootQuorum {
-            threshold: 1,
-            user_ids: vec![],
-        },
-        created_at_ms: 0,
-        policies: vec![],
-        user_tags: vec![],
-        wallets: vec![],
-        parent_org_id: None,
-        recent: vec![],
-        usage: vec![],
-        private_keys: vec![],
-        private_key_tags: vec![],
-        features: vec![],
-        contract_interfaces: vec![],
-        audit: None,
-        deleted_at_ms: None,
+        ..OrgState::new(
+            org,
+            "acme".into(),
+            RootQuorum {
+                threshold: 1,
+                user_ids: vec![],
+            },
+            0,
+        )
     }
 }
 

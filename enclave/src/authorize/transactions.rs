@@ -326,27 +326,16 @@ mod tests {
 
     fn org(contract_interfaces: Vec<crate::org::ContractInterface>) -> OrgState {
         OrgState {
-            org_id: keyhold_shared::OrgId(keyhold_shared::Uuid::from_bytes([1; 16])),
-            name: "o".into(),
-            version: 1,
-            users: vec![],
-            root_quorum: crate::org::RootQuorum {
-                threshold: 1,
-                user_ids: vec![],
-            },
-            created_at_ms: 0,
-            policies: vec![],
-            user_tags: vec![],
-            wallets: vec![],
-            parent_org_id: None,
-            recent: vec![],
-            usage: vec![],
-            private_keys: vec![],
-            private_key_tags: vec![],
-            features: vec![],
             contract_interfaces,
-            audit: None,
-            deleted_at_ms: None,
+            ..OrgState::new(
+                keyhold_shared::OrgId(keyhold_shared::Uuid::from_bytes([1; 16])),
+                "o".into(),
+                crate::org::RootQuorum {
+                    threshold: 1,
+                    user_ids: vec![],
+                },
+                0,
+            )
         }
     }
 

@@ -162,9 +162,6 @@ fn rand32() -> [u8; 32] {
 fn state_with(keys: &[(&ClientKey, Option<u64>)]) -> OrgState {
     let user = UserId(Uuid::from_bytes([1; 16]));
     OrgState {
-        org_id: OrgId(Uuid::from_bytes([9; 16])),
-        name: "acme".into(),
-        version: 1,
         users: vec![User {
             id: user,
             name: "root".into(),
@@ -187,23 +184,15 @@ fn state_with(keys: &[(&ClientKey, Option<u64>)]) -> OrgState {
             updated_at_ms: 0,
             authenticators: vec![],
         }],
-        root_quorum: RootQuorum {
-            threshold: 1,
-            user_ids: vec![user],
-        },
-        created_at_ms: 0,
-        policies: vec![],
-        user_tags: vec![],
-        wallets: vec![],
-        parent_org_id: None,
-        recent: vec![],
-        usage: vec![],
-        private_keys: vec![],
-        private_key_tags: vec![],
-        features: vec![],
-        contract_interfaces: vec![],
-        audit: None,
-        deleted_at_ms: None,
+        ..OrgState::new(
+            OrgId(Uuid::from_bytes([9; 16])),
+            "acme".into(),
+            RootQuorum {
+                threshold: 1,
+                user_ids: vec![user],
+            },
+            0,
+        )
     }
 }
 

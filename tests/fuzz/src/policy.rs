@@ -77,17 +77,7 @@ fn org() -> OrgState {
         .parse()
         .unwrap_or(WalletId(Uuid::from_bytes([1; 16])));
     OrgState {
-        org_id: ORG.parse().unwrap_or(OrgId(Uuid::from_bytes([2; 16]))),
-        name: "acme".into(),
         version: 7,
-        users: Vec::new(),
-        root_quorum: OrgRootQuorum {
-            threshold: 1,
-            user_ids: Vec::new(),
-        },
-        created_at_ms: 0,
-        policies: Vec::new(),
-        user_tags: Vec::new(),
         wallets: vec![WalletMeta {
             id: wallet_id,
             name: "treasury".into(),
@@ -95,15 +85,15 @@ fn org() -> OrgState {
             exported: true,
             created_at_ms: 0,
         }],
-        parent_org_id: None,
-        recent: Vec::new(),
-        usage: Vec::new(),
-        private_keys: Vec::new(),
-        private_key_tags: Vec::new(),
-        features: Vec::new(),
-        contract_interfaces: Vec::new(),
-        audit: None,
-        deleted_at_ms: None,
+        ..OrgState::new(
+            ORG.parse().unwrap_or(OrgId(Uuid::from_bytes([2; 16]))),
+            "acme".into(),
+            OrgRootQuorum {
+                threshold: 1,
+                user_ids: Vec::new(),
+            },
+            0,
+        )
     }
 }
 
