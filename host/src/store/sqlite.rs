@@ -2,6 +2,7 @@
 //! rusqlite is synchronous, so every call runs on the blocking pool.
 
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -17,7 +18,9 @@ use super::{
 use crate::error::HostError;
 
 mod cache;
+mod checkpoint;
 use cache::RecordCache;
+use checkpoint::Checkpointer;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -200,6 +203,8 @@ pub struct SqliteStore {
     /// Activity commits go to one writer thread that groups whatever is queued into a single
     /// transaction: one fsync for many acknowledged activities (group commit).
     writer: std::sync::mpsc::Sender<WriteJob>,
+    /// WAL checkpoints completed off the commit path (see `checkpoint.rs`).
+    checkpoints: Arc<AtomicU64>,
 }
 
 type WriteFn = Box<dyn FnOnce(&Connection) -> StoreResult<()> + Send>;
@@ -404,7 +409,12 @@ fn write_group(conn: &mut Connection, caches: &Caches, jobs: Vec<WriteJob>) {
     }
 }
 
-fn writer_loop(mut conn: Connection, caches: &Caches, jobs: std::sync::mpsc::Receiver<WriteJob>) {
+fn writer_loop(
+    mut conn: Connection,
+    caches: &Caches,
+    checkpointer: &Checkpointer,
+    jobs: std::sync::mpsc::Receiver<WriteJob>,
+) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -414,6 +424,7 @@ fn writer_loop(mut conn: Connection, caches: &Caches, jobs: std::sync::mpsc::Rec
             }
         }
         write_group(&mut conn, caches, group);
+        checkpointer.committed();
     }
 }
 
@@ -432,18 +443,33 @@ impl SqliteStore {
             idle: Mutex::new(vec![conn]),
         };
         let writer_conn = open_connection(path)?;
+        // Checkpoints run on their own thread; the writer's own is only a safety net.
+        writer_conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            checkpoint::WRITER_AUTOCHECKPOINT,
+        )?;
+        let checkpoints = Arc::new(AtomicU64::new(0));
+        let checkpointer = Checkpointer::spawn(open_connection(path)?, path, checkpoints.clone())?;
         let (writer, jobs) = std::sync::mpsc::channel();
         let caches = Arc::new(Caches::new());
         let writer_caches = caches.clone();
+        // The checkpointer lives as long as the writer thread: both end when the store is dropped.
         std::thread::Builder::new()
             .name("keyhold-sqlite-writer".into())
-            .spawn(move || writer_loop(writer_conn, &writer_caches, jobs))
+            .spawn(move || writer_loop(writer_conn, &writer_caches, &checkpointer, jobs))
             .map_err(|e| HostError::Store(e.to_string()))?;
         Ok(SqliteStore {
             readers: Arc::new(readers),
             caches,
             writer,
+            checkpoints,
         })
+    }
+
+    /// WAL checkpoints the background thread has completed.
+    pub fn checkpoints(&self) -> u64 {
+        self.checkpoints.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `write` in the writer thread's next group transaction; returns once it is durable.

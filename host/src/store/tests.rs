@@ -1432,6 +1432,43 @@ async fn racing_hosts_serialise_on_the_version(db: &TestDb) {
     assert_eq!(seen, (1..=CHANGES).collect::<Vec<_>>());
 }
 
+/// Commits reach the database file through the checkpointing thread: a few activities are far
+/// below any automatic checkpoint (SQLite's 1000 pages, the writer's 4000), yet soon a copy of
+/// the main file alone, without the WAL, holds every one of them.
+#[tokio::test]
+async fn sqlite_commits_are_checkpointed_off_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let o = org(1);
+    store.insert_org(o.clone()).await.unwrap();
+    for n in 1..=5 {
+        store
+            .commit_activity(commit(activity(o.id, n, u64::from(n))))
+            .await
+            .unwrap();
+    }
+    let count_in_main_file = || {
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(&path, &copy).unwrap();
+        let conn = rusqlite::Connection::open(&copy).unwrap();
+        // Not even the schema is there before the first checkpoint.
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM activities", [], |r| r.get(0))
+            .unwrap_or(0);
+        drop(conn);
+        std::fs::remove_file(&copy).unwrap();
+        n
+    };
+    let mut waited = 0;
+    while count_in_main_file() < 5 {
+        assert!(waited < 100, "not checkpointed after 5 s");
+        waited += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(store.checkpoints() >= 1);
+}
+
 /// Migration 9 rebuilds the receipt and evaluation tables (WITHOUT ROWID): rows stored before
 /// it read back the same, and the rebuilt tables keep their keys.
 #[tokio::test]
