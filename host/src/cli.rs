@@ -73,6 +73,11 @@ pub struct DevArgs {
     /// (default: SQLite, keyhold.db in the data directory).
     #[arg(long, value_name = "DATABASE")]
     pub database: Option<Database>,
+    /// Niceness of the enclave's signing worker threads (0-19; 0 leaves them as they are).
+    /// Here the enclave shares the host's cores, and a request's parsing, commit and answer
+    /// should not queue behind another request's signature; on Nitro the enclave has its own.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=19))]
+    pub enclave_worker_nice: u8,
 }
 
 /// Limits on what clients may ask of the host.
