@@ -277,6 +277,26 @@ pub struct Page {
     pub after: Option<String>,
 }
 
+/// One activity under way (see [`Store::activity_started`]); counts down when dropped.
+#[derive(Debug)]
+pub struct ActivityGuard(Option<Arc<std::sync::atomic::AtomicUsize>>);
+
+impl ActivityGuard {
+    /// Counts one more activity under way in `count`.
+    pub fn enter(count: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ActivityGuard(Some(count.clone()))
+    }
+}
+
+impl Drop for ActivityGuard {
+    fn drop(&mut self) {
+        if let Some(count) = &self.0 {
+            count.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn get_meta(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
@@ -287,6 +307,11 @@ pub trait Store: Send + Sync + 'static {
     /// called when the enclave refused the record as stale (another process may have changed
     /// the row). Stores without a cache do nothing.
     fn forget_org(&self, _id: OrgId) {}
+    /// Marks an activity as under way until the guard is dropped. The SQLite writer waits a
+    /// moment for a larger group commit when many are (`sqlite.rs`); other stores ignore it.
+    fn activity_started(&self) -> ActivityGuard {
+        ActivityGuard(None)
+    }
     async fn commit_activity(&self, commit: ActivityCommit) -> StoreResult<()>;
     async fn get_activity(&self, org: OrgId, id: ActivityId)
     -> StoreResult<Option<ActivityRecord>>;

@@ -53,9 +53,14 @@ pub async fn submit(
     // Runs to completion even if the client goes away: once the enclave has sealed a new
     // organization state it must be stored, or the organization stalls (the enclave refuses a
     // state older than one it has sealed) until the enclave restarts.
-    tokio::spawn(run(state, name, headers, body))
-        .await
-        .map_err(|_| ApiError::internal("activity task failed"))?
+    let under_way = state.store.activity_started();
+    tokio::spawn(async move {
+        let answer = run(state, name, headers, body).await;
+        drop(under_way);
+        answer
+    })
+    .await
+    .map_err(|_| ApiError::internal("activity task failed"))?
 }
 
 async fn run(

@@ -1432,6 +1432,47 @@ async fn racing_hosts_serialise_on_the_version(db: &TestDb) {
     assert_eq!(seen, (1..=CHANGES).collect::<Vec<_>>());
 }
 
+/// With enough activities under way the writer waits for more before it commits: a commit sent
+/// well after another joins its group. With few under way nothing waits.
+#[tokio::test]
+async fn sqlite_group_commit_waits_only_under_load() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let policy = super::sqlite::GroupCommit {
+        siblings: 4,
+        delay: Duration::from_millis(600),
+    };
+    let store = Arc::new(SqliteStore::open_with(&dir.path().join("k.db"), policy).unwrap());
+    let o = org(1);
+    store.insert_org(o.clone()).await.unwrap();
+    // One under way: its commit is not held back.
+    let alone = store.activity_started();
+    let before = store.groups();
+    let started = Instant::now();
+    store
+        .commit_activity(commit(activity(o.id, 1, 1)))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(store.groups(), before + 1);
+    drop(alone);
+    // Eight under way: the first commit waits for a second (a quarter of them).
+    let busy: Vec<_> = (0..8).map(|_| store.activity_started()).collect();
+    let before = store.groups();
+    let first = {
+        let store = store.clone();
+        tokio::spawn(async move { store.commit_activity(commit(activity(o.id, 2, 2))).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store
+        .commit_activity(commit(activity(o.id, 3, 3)))
+        .await
+        .unwrap();
+    first.await.unwrap().unwrap();
+    assert_eq!(store.groups(), before + 1, "both commits in one group");
+    drop(busy);
+}
+
 /// Commits reach the database file through the checkpointing thread: a few activities are far
 /// below any automatic checkpoint (SQLite's 1000 pages, the writer's 4000), yet soon a copy of
 /// the main file alone, without the WAL, holds every one of them.
