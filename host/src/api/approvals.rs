@@ -159,19 +159,22 @@ pub(super) async fn store_vote_output(
     )?;
     super::submit::keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
-    let mut vote = format::vote(
-        &target.id.to_string(),
-        &output.principal.user_id.to_string(),
+    let (activity_id, user_id) = (target.id.to_string(), output.principal.user_id.to_string());
+    let stamp = stamp_text(&request.stamp);
+    let vote = format::vote(
+        &activity_id,
+        &user_id,
         &output.principal.user_name,
         &body_text,
-        stamp_text(&request.stamp).as_deref(),
+        stamp.as_deref(),
         now,
     );
-    if !approve && let Some(v) = vote.as_object_mut() {
-        v.insert("selection".into(), json!("VOTE_SELECTION_REJECTED"));
-    }
+    let vote = if approve { vote } else { vote.rejecting() };
     let mut all_votes: Vec<Value> = serde_json::from_str(&target.votes).unwrap_or_default();
-    all_votes.push(vote);
+    all_votes.push(
+        serde_json::to_value(&vote)
+            .map_err(|e| ApiError::internal(format!("encoding the vote: {e}")))?,
+    );
     let record = ActivityRecord {
         status: status(output.status).into(),
         result: result.to_string(),

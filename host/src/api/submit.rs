@@ -205,14 +205,16 @@ pub(super) async fn store_output(
     keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
     let stamp = super::approvals::stamp_text(&request.stamp);
-    let votes = json!([format::vote(
+    let user_id = output.principal.user_id.to_string();
+    let votes = serde_json::to_string(&[format::vote(
         &activity_id,
-        &output.principal.user_id.to_string(),
+        &user_id,
         &output.principal.user_name,
         &body_text,
         stamp.as_deref(),
         now,
-    )]);
+    )])
+    .map_err(|e| ApiError::internal(format!("encoding the vote: {e}")))?;
     let record = ActivityRecord {
         id: output.activity_id,
         org,
@@ -221,7 +223,7 @@ pub(super) async fn store_output(
         status: super::approvals::status(output.status).into(),
         body: body_text,
         result: result.to_string(),
-        votes: votes.to_string(),
+        votes,
         created_at_ms: now,
         updated_at_ms: now,
     };
