@@ -163,8 +163,9 @@ impl Timestamp {
 
 /// One vote as Turnkey shows it in `activity.votes`, serialised straight to text: the
 /// `serde_json::json!` tree it replaced cost a dozen allocations and a key sort on every signing
-/// request (~4% of the host's CPU per request). Fields in alphabetical order, as that tree wrote
-/// them.
+/// request (~4% of the host's CPU per request). The same JSON object; the text differs only in
+/// the order of `seconds` and `nanos` in its timestamps (and a stamp with a repeated key now
+/// shows nulls instead of the last value).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Vote<'a> {

@@ -53,14 +53,9 @@ pub async fn submit(
     // Runs to completion even if the client goes away: once the enclave has sealed a new
     // organization state it must be stored, or the organization stalls (the enclave refuses a
     // state older than one it has sealed) until the enclave restarts.
-    let under_way = state.store.activity_started();
-    tokio::spawn(async move {
-        let answer = run(state, name, headers, body).await;
-        drop(under_way);
-        answer
-    })
-    .await
-    .map_err(|_| ApiError::internal("activity task failed"))?
+    tokio::spawn(run(state, name, headers, body))
+        .await
+        .map_err(|_| ApiError::internal("activity task failed"))?
 }
 
 async fn run(
@@ -138,6 +133,9 @@ async fn execute(
         super::record_edits::check_account_deletion(state, org.id, &envelope.parameters).await?;
     }
     let context = resolve_context(state, org.id, envelope).await?;
+    // Counted from the enclave call to the commit: the writer waits for a larger group only
+    // while many activities are that far (not rate-limited, invalid or still being read).
+    let _under_way = state.store.activity_started();
     let called = super::org_queries::call_fresh_from(
         state,
         &envelope.organization_id,

@@ -45,6 +45,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let result = async {
         let host = serve::start(&config).await?;
         // The enclave has started its worker pool by the time it answered the host.
+        #[cfg(target_os = "linux")]
         if let Some(pid) = child.id() {
             lower_worker_priority(pid, args.enclave_worker_nice).await;
         }
@@ -58,7 +59,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 }
 
 /// Name prefix of the enclave's signing worker threads (`enclave/src/server.rs`).
+#[cfg(target_os = "linux")]
 const WORKER_THREAD_PREFIX: &str = "keyhold-worker-";
+
+// Linux keeps 15 bytes of a thread's name: a longer prefix would match no thread.
+#[cfg(target_os = "linux")]
+const _: () = assert!(WORKER_THREAD_PREFIX.len() <= 15);
 
 /// Gives the enclave's signing workers a lower priority than everything else on the machine.
 ///
@@ -67,8 +73,10 @@ const WORKER_THREAD_PREFIX: &str = "keyhold-worker-";
 /// scheduler slice — 1–5 ms of run-queue wait per slow commit, measured from the writer
 /// thread's schedstat. At nice 10 the workers use whatever CPU is left, so throughput stays and
 /// the latency tail shrinks (p99 at concurrency 8: 13–14 ms → 9–11 ms in alternating runs).
-/// Linux only, through `renice` (as `stop` uses `kill`); failing that, the workers keep their
-/// priority and a warning says so.
+/// Linux only, through util-linux `renice` (as `stop` uses `kill`); failing that, the workers
+/// keep their priority and a warning says so. `--enclave-bin` must be the enclave itself, not a
+/// wrapper that starts it as a grandchild.
+#[cfg(target_os = "linux")]
 async fn lower_worker_priority(pid: u32, nice: u8) {
     if nice == 0 {
         return;
@@ -82,6 +90,8 @@ async fn lower_worker_priority(pid: u32, nice: u8) {
         return;
     }
     let status = Command::new("renice")
+        // With POSIXLY_CORRECT, util-linux takes `-n` as an increment rather than the value.
+        .env_remove("POSIXLY_CORRECT")
         .arg("-n")
         .arg(nice.to_string())
         .arg("-p")
@@ -99,6 +109,7 @@ async fn lower_worker_priority(pid: u32, nice: u8) {
 }
 
 /// Thread ids of `pid`'s threads whose name starts with [`WORKER_THREAD_PREFIX`].
+#[cfg(target_os = "linux")]
 fn worker_threads(pid: u32) -> Vec<u32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
@@ -144,19 +155,19 @@ async fn stop(child: &mut Child) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
     /// Niceness of thread `tid` of this process: field 19 of its `stat` (after the name's `)`).
     fn nice_of(tid: u32) -> i64 {
         let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
-        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let (_, after_name) = stat.rsplit_once(") ").unwrap();
         after_name.split(' ').nth(16).unwrap().parse().unwrap()
     }
 
     /// Only the threads named like the enclave's workers are found and reniced; the others
-    /// (here the test's own thread) keep their priority.
+    /// (here the process's main thread) keep their priority.
     #[tokio::test]
     async fn only_worker_threads_are_reniced() {
         let pid = std::process::id();
@@ -174,11 +185,19 @@ mod tests {
         let tid = tid_rx.recv().unwrap();
         assert_eq!(worker_threads(pid), vec![tid]);
         let before_others = nice_of(pid);
-        lower_worker_priority(pid, 5).await;
-        assert_eq!(nice_of(tid), 5);
+        // Above whatever the test runs at (an unprivileged process cannot lower it).
+        let target = (nice_of(tid) + 3).clamp(1, 19);
+        lower_worker_priority(pid, u8::try_from(target).unwrap()).await;
+        assert_eq!(nice_of(tid), target);
         assert_eq!(nice_of(pid), before_others);
         stop_tx.send(()).unwrap();
         worker.join().unwrap();
-        assert!(worker_threads(pid).is_empty());
+        // A joined thread's /proc entry can outlive the join by a moment.
+        let mut tries = 0;
+        while !worker_threads(pid).is_empty() {
+            assert!(tries < 100, "the worker thread is still listed after 1 s");
+            tries += 1;
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }

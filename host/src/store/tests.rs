@@ -1433,7 +1433,8 @@ async fn racing_hosts_serialise_on_the_version(db: &TestDb) {
 }
 
 /// With enough activities under way the writer waits for more before it commits: a commit sent
-/// well after another joins its group. With few under way nothing waits.
+/// well after another joins its group. With few under way nothing waits; after a wait that
+/// gathered nothing, the next commit does not wait.
 #[tokio::test]
 async fn sqlite_group_commit_waits_only_under_load() {
     use std::time::{Duration, Instant};
@@ -1470,6 +1471,21 @@ async fn sqlite_group_commit_waits_only_under_load() {
         .unwrap();
     first.await.unwrap().unwrap();
     assert_eq!(store.groups(), before + 1, "both commits in one group");
+    // Still eight under way, but nothing else arrives (activities of one organization waiting
+    // for each other's commits): the writer waits the delay once, then not for the next commit.
+    let started = Instant::now();
+    store
+        .commit_activity(commit(activity(o.id, 4, 4)))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(550), "{waited:?}");
+    let started = Instant::now();
+    store
+        .commit_activity(commit(activity(o.id, 5, 5)))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_millis(400));
     drop(busy);
 }
 
