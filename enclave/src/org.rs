@@ -280,8 +280,6 @@ mod v1 {
     impl From<OrgState> for super::OrgState {
         fn from(old: OrgState) -> Self {
             super::OrgState {
-                org_id: old.org_id,
-                name: old.name,
                 version: old.version,
                 users: old
                     .users
@@ -298,20 +296,7 @@ mod v1 {
                         authenticators: Vec::new(),
                     })
                     .collect(),
-                root_quorum: old.root_quorum,
-                created_at_ms: old.created_at_ms,
-                policies: Vec::new(),
-                user_tags: Vec::new(),
-                wallets: Vec::new(),
-                parent_org_id: None,
-                recent: Vec::new(),
-                usage: Vec::new(),
-                private_keys: Vec::new(),
-                private_key_tags: Vec::new(),
-                features: Vec::new(),
-                contract_interfaces: Vec::new(),
-                audit: None,
-                deleted_at_ms: None,
+                ..super::OrgState::new(old.org_id, old.name, old.root_quorum, old.created_at_ms)
             }
         }
     }
@@ -319,8 +304,9 @@ mod v1 {
 
 impl OrgState {
     /// A new organization at version 1 with its root quorum and nothing else yet: callers add
-    /// what it starts with (users, a parent, …) by struct update. The one place that lists the
-    /// empty fields, so that one added later is not missed where organizations are made.
+    /// what it starts with (users, a parent, …) by struct update, and the upgrades from older
+    /// sealed formats what those carried. The one place that lists the empty fields, so that one
+    /// added later is not missed where organizations are made or upgraded.
     pub fn new(org_id: OrgId, name: String, root_quorum: RootQuorum, created_at_ms: u64) -> Self {
         OrgState {
             org_id,

@@ -38,8 +38,6 @@ struct User {
 impl From<OrgState> for super::OrgState {
     fn from(old: OrgState) -> Self {
         super::OrgState {
-            org_id: old.org_id,
-            name: old.name,
             version: old.version,
             users: old
                 .users
@@ -56,20 +54,12 @@ impl From<OrgState> for super::OrgState {
                     authenticators: Vec::new(),
                 })
                 .collect(),
-            root_quorum: old.root_quorum,
-            created_at_ms: old.created_at_ms,
             policies: old.policies,
             user_tags: old.user_tags,
             wallets: old.wallets,
             parent_org_id: old.parent_org_id,
             recent: old.recent,
-            usage: Vec::new(),
-            private_keys: Vec::new(),
-            private_key_tags: Vec::new(),
-            features: Vec::new(),
-            contract_interfaces: Vec::new(),
-            audit: None,
-            deleted_at_ms: None,
+            ..super::OrgState::new(old.org_id, old.name, old.root_quorum, old.created_at_ms)
         }
     }
 }

@@ -31,12 +31,8 @@ pub struct OrgState {
 impl From<OrgState> for super::OrgState {
     fn from(old: OrgState) -> Self {
         super::OrgState {
-            org_id: old.org_id,
-            name: old.name,
             version: old.version,
             users: old.users,
-            root_quorum: old.root_quorum,
-            created_at_ms: old.created_at_ms,
             policies: old.policies,
             user_tags: old.user_tags,
             wallets: old.wallets,
@@ -44,11 +40,7 @@ impl From<OrgState> for super::OrgState {
             recent: old.recent,
             usage: old.usage,
             private_keys: old.private_keys,
-            private_key_tags: Vec::new(),
-            features: Vec::new(),
-            contract_interfaces: Vec::new(),
-            audit: None,
-            deleted_at_ms: None,
+            ..super::OrgState::new(old.org_id, old.name, old.root_quorum, old.created_at_ms)
         }
     }
 }
