@@ -476,7 +476,8 @@ fn writer_loop(mut conn: Connection, writer: &Writer, jobs: std::sync::mpsc::Rec
 
 /// The next group: `first`, everything queued behind it, and — with at least
 /// `policy.siblings` activities under way, and `may_wait` (the last wait gathered something) —
-/// what arrives within `policy.delay`, until a quarter of those under way have joined. Also returns how many jobs the wait added (`None`: it did not wait).
+/// what arrives within `policy.delay`, until a quarter of those under way have joined. Also
+/// returns how many jobs the wait added (`None`: it did not wait).
 fn gather(
     first: WriteJob,
     jobs: &std::sync::mpsc::Receiver<WriteJob>,
