@@ -45,7 +45,11 @@ impl TestDb {
 
     pub async fn open(&self) -> Arc<dyn Store> {
         match self {
-            TestDb::Sqlite(dir) => Arc::new(SqliteStore::open(&dir.path().join("k.db")).unwrap()),
+            // Unowned: some tests open a second store on the file to play a second host
+            // (which the ownership lock refuses outside tests; `sqlite_database_has_one_owner…`).
+            TestDb::Sqlite(dir) => {
+                Arc::new(SqliteStore::open_unowned(&dir.path().join("k.db")).unwrap())
+            }
             TestDb::Postgres { url, schema } => {
                 let mut config: tokio_postgres::Config = url.parse().unwrap();
                 config.options(format!("-c search_path={schema}"));
@@ -1524,6 +1528,107 @@ async fn sqlite_commits_are_checkpointed_off_the_writer() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(store.checkpoints() >= 1);
+}
+
+/// Migration 11 turns `activities_by_time` ascending (new activities land at its end): pages
+/// of activities are still read newest first from the index, scanned backwards, with no sort
+/// of the organization's activities; a database listed under the old index lists the same.
+#[tokio::test]
+async fn sqlite_activity_pages_read_the_time_index_backwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let o = org(1);
+    {
+        // Stored under the migrations before the last (the descending index).
+        let store = SqliteStore::open(&path).unwrap();
+        store.insert_org(o.clone()).await.unwrap();
+        for n in 1..=4 {
+            store
+                .commit_activity(commit(activity(o.id, n, 1_000 + u64::from(n % 2))))
+                .await
+                .unwrap();
+        }
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!(
+            "DROP INDEX activities_by_time;
+             CREATE INDEX activities_by_time ON activities(org_id, created_at_ms DESC);
+             PRAGMA user_version = {};",
+            super::sqlite::MIGRATIONS.len() - 1
+        ))
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let listed: Vec<_> = store
+        .list_activities(o.id, vec![], vec![], page(Some(10), None, None))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    // Newest first; the same millisecond in reverse insertion order.
+    let expected: Vec<_> = [3, 1, 4, 2].map(|n| activity(o.id, n, 0).id).to_vec();
+    assert_eq!(listed, expected);
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let index: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'activities_by_time'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!index.contains("DESC"), "{index}");
+    let plan: Vec<String> = conn
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            super::sqlite::activity_page_sql()
+        ))
+        .unwrap()
+        .query_map(
+            rusqlite::params![
+                o.id.to_string(),
+                "[]",
+                "[]",
+                i64::MAX,
+                i64::MAX,
+                i64::MIN,
+                i64::MIN,
+                10
+            ],
+            |r| r.get::<_, String>(3),
+        )
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("USING INDEX activities_by_time"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+}
+
+/// One host per SQLite database: a second store on the same file is refused while the first
+/// runs (it would commit behind the first one's caches), and opens once the first is dropped.
+#[tokio::test]
+async fn sqlite_database_has_one_owner_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let first = SqliteStore::open(&path).unwrap();
+    let o = org(1);
+    first.insert_org(o.clone()).await.unwrap();
+    let refused = SqliteStore::open(&path).expect_err("a second owner");
+    assert!(
+        refused
+            .to_string()
+            .contains("in use by another keyhold host"),
+        "{refused}"
+    );
+    // The first store still works: the refused one touched nothing.
+    first
+        .commit_activity(commit(activity(o.id, 1, 1)))
+        .await
+        .unwrap();
+    drop(first);
+    let second = SqliteStore::open(&path).unwrap();
+    assert!(second.get_org(o.id).await.unwrap().is_some());
 }
 
 /// Migration 9 rebuilds the receipt and evaluation tables (WITHOUT ROWID): rows stored before
