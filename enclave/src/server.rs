@@ -233,6 +233,9 @@ struct Queue {
 struct QueueState {
     jobs: VecDeque<Job>,
     closed: bool,
+    /// Workers waiting for a job. A notification is a system call even when nobody waits, and
+    /// under load every worker is busy when a job arrives.
+    idle: usize,
 }
 
 /// Closes the queue when the last [`Workers`] handle goes.
@@ -261,7 +264,9 @@ impl Queue {
             if state.closed {
                 return None;
             }
+            state.idle += 1;
             state = self.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+            state.idle -= 1;
         }
     }
 }
@@ -291,8 +296,14 @@ impl Workers {
     }
 
     fn submit(&self, job: Job) {
-        self.queue.lock().jobs.push_back(job);
-        self.queue.ready.notify_one();
+        let mut state = self.queue.lock();
+        state.jobs.push_back(job);
+        // A busy worker takes the job from the queue when it is done with its current one.
+        let wake = state.idle > 0;
+        drop(state);
+        if wake {
+            self.queue.ready.notify_one();
+        }
     }
 }
 

@@ -188,6 +188,7 @@ pub struct SealedOrgState {
     pub org_id: OrgId,
     pub version: u64,
     pub nonce: [u8; 24],
+    #[serde(with = "serde_bytes")]
     pub ciphertext: Vec<u8>,
 }
 
@@ -195,6 +196,7 @@ pub struct SealedOrgState {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedSeed {
     pub nonce: [u8; 24],
+    #[serde(with = "serde_bytes")]
     pub ciphertext: Vec<u8>,
 }
 
@@ -236,6 +238,7 @@ pub struct BootstrapOrgOutput {
 /// A client's request exactly as received: the raw body bytes and the stamp header value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedRequest {
+    #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
     pub stamp: Stamp,
 }
@@ -608,4 +611,92 @@ pub struct ActivityOutput {
     /// (at most [`MAX_POLICY_EVALUATIONS`]; empty when the root quorum decided); `None` when no
     /// policy was evaluated (a rejection). Covered by the receipt: see [`audit_bytes`].
     pub policy_evaluations: Option<Vec<PolicyEvaluation>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Serialize;
+
+    /// The byte strings marked `serde_bytes` encode exactly as the plain `Vec<u8>` sequences
+    /// they were before (postcard writes a `u8` as one byte either way): hosts and enclaves of
+    /// either build still understand each other, and stored encodings are unchanged.
+    #[test]
+    fn byte_strings_keep_their_encoding() {
+        #[derive(Serialize)]
+        struct PlainSealed {
+            org_id: OrgId,
+            version: u64,
+            nonce: [u8; 24],
+            ciphertext: Vec<u8>,
+        }
+        #[derive(Serialize)]
+        struct PlainSeed {
+            nonce: [u8; 24],
+            ciphertext: Vec<u8>,
+        }
+        #[derive(Serialize)]
+        struct PlainRequest {
+            body: Vec<u8>,
+            stamp: Stamp,
+        }
+        // Lengths on both sides of postcard's one-byte varint limit.
+        for len in [0usize, 1, 127, 128, 1500, 70_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let org_id = OrgId(crate::ids::Uuid::new_v4([5; 16]));
+            let sealed = SealedOrgState {
+                org_id,
+                version: 9,
+                nonce: [1; 24],
+                ciphertext: bytes.clone(),
+            };
+            let plain = PlainSealed {
+                org_id,
+                version: 9,
+                nonce: [1; 24],
+                ciphertext: bytes.clone(),
+            };
+            let encoded = postcard::to_allocvec(&sealed).unwrap();
+            assert_eq!(encoded, postcard::to_allocvec(&plain).unwrap());
+            assert_eq!(
+                postcard::from_bytes::<SealedOrgState>(&encoded).unwrap(),
+                sealed
+            );
+
+            let seed = SealedSeed {
+                nonce: [2; 24],
+                ciphertext: bytes.clone(),
+            };
+            let plain = PlainSeed {
+                nonce: [2; 24],
+                ciphertext: bytes.clone(),
+            };
+            let encoded = postcard::to_allocvec(&seed).unwrap();
+            assert_eq!(encoded, postcard::to_allocvec(&plain).unwrap());
+            assert_eq!(postcard::from_bytes::<SealedSeed>(&encoded).unwrap(), seed);
+
+            let request = SignedRequest {
+                body: bytes.clone(),
+                stamp: Stamp::Missing,
+            };
+            let plain = PlainRequest {
+                body: bytes,
+                stamp: Stamp::Missing,
+            };
+            let encoded = postcard::to_allocvec(&request).unwrap();
+            assert_eq!(encoded, postcard::to_allocvec(&plain).unwrap());
+            assert_eq!(
+                postcard::from_bytes::<SignedRequest>(&encoded).unwrap(),
+                request
+            );
+        }
+    }
+
+    /// A length beyond the bytes that follow is refused, not allocated.
+    #[test]
+    fn a_lying_length_is_refused() {
+        // Body length 2^31 with four bytes behind it.
+        let encoded = [0x80, 0x80, 0x80, 0x80, 0x08, 1, 2, 3, 4];
+        assert!(postcard::from_bytes::<SignedRequest>(&encoded).is_err());
+    }
 }

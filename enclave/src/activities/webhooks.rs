@@ -161,36 +161,16 @@ fn delete(org: &OrgState, envelope: &Envelope, context: &ActivityContext) -> Res
         endpoint_id: String,
     }
     let intent: Intent = envelope.parameters()?;
-    let endpoint = stored(org, &intent.endpoint_id, context)?;
-    Ok(json!({"deleteWebhookEndpointResult": {"endpointId": endpoint.id}}))
+    // Only whose endpoint it is matters here: one stored under older, looser rules (a URL this
+    // version refuses, say) must still be deletable.
+    let endpoint = stored_record(org, &intent.endpoint_id, context)?;
+    Ok(json!({"deleteWebhookEndpointResult": {"endpointId": endpoint.endpoint_id}}))
 }
 
-/// The endpoint the host stored under the signed `endpoint_id`, checked and validated again.
+/// The endpoint the host stored under the signed `endpoint_id`, checked and validated again
+/// (an update answers with its fields).
 fn stored(org: &OrgState, endpoint_id: &str, context: &ActivityContext) -> Result<Endpoint> {
-    let not_found = || Error::NotFound(format!("webhook endpoint {} not found", clip(endpoint_id)));
-    let ActivityContext::WebhookEndpoint { endpoint_json } = context else {
-        return Err(not_found());
-    };
-    if endpoint_json.len() > MAX_STORED_LEN {
-        return Err(Error::invalid("the stored webhook endpoint is too large"));
-    }
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Stored {
-        endpoint_id: String,
-        organization_id: String,
-        url: String,
-        name: String,
-        is_active: bool,
-        #[serde(default)]
-        subscriptions: Vec<Subscription>,
-    }
-    let stored: Stored = serde_json::from_str(endpoint_json)
-        .map_err(|_| Error::invalid("the stored webhook endpoint is malformed"))?;
-    // Another endpoint, or one of another organization, is as unknown as a missing one.
-    if stored.endpoint_id != endpoint_id || stored.organization_id != org.org_id.to_string() {
-        return Err(not_found());
-    }
+    let stored = stored_record(org, endpoint_id, context)?;
     Ok(Endpoint {
         id: stored.endpoint_id,
         url: url(&stored.url)?,
@@ -198,6 +178,42 @@ fn stored(org: &OrgState, endpoint_id: &str, context: &ActivityContext) -> Resul
         is_active: stored.is_active,
         subscriptions: subscriptions(stored.subscriptions)?,
     })
+}
+
+/// The host's copy of an endpoint, as the host sent it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredEndpoint {
+    endpoint_id: String,
+    organization_id: String,
+    url: String,
+    name: String,
+    is_active: bool,
+    #[serde(default)]
+    subscriptions: Vec<Subscription>,
+}
+
+/// The host's copy of the endpoint stored under the signed `endpoint_id`, if it is that
+/// endpoint of this organization; its fields are not validated.
+fn stored_record(
+    org: &OrgState,
+    endpoint_id: &str,
+    context: &ActivityContext,
+) -> Result<StoredEndpoint> {
+    let not_found = || Error::NotFound(format!("webhook endpoint {} not found", clip(endpoint_id)));
+    let ActivityContext::WebhookEndpoint { endpoint_json } = context else {
+        return Err(not_found());
+    };
+    if endpoint_json.len() > MAX_STORED_LEN {
+        return Err(Error::invalid("the stored webhook endpoint is too large"));
+    }
+    let stored: StoredEndpoint = serde_json::from_str(endpoint_json)
+        .map_err(|_| Error::invalid("the stored webhook endpoint is malformed"))?;
+    // Another endpoint, or one of another organization, is as unknown as a missing one.
+    if stored.endpoint_id != endpoint_id || stored.organization_id != org.org_id.to_string() {
+        return Err(not_found());
+    }
+    Ok(stored)
 }
 
 fn name(name: &str) -> Result<String> {

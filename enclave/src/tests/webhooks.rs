@@ -1,6 +1,7 @@
 //! Webhook endpoints through the enclave: authorized by policies (resource `WEBHOOK_ENDPOINT`),
 //! validated, answered in the result without touching the sealed state; an update or deletion
-//! works only on the endpoint the host hands back under the signed id, in this organization.
+//! works only on the endpoint the host hands back under the signed id, in this organization;
+//! a deletion does not validate that endpoint's fields again.
 
 use keyhold_shared::ErrorCode;
 use keyhold_shared::msg::{
@@ -269,4 +270,16 @@ fn update_and_delete_need_the_stored_endpoint_under_the_signed_id() {
         result(&out),
         json!({"deleteWebhookEndpointResult": {"endpointId": id}})
     );
+    // Deleting needs only the endpoint's identity: one whose stored fields this version would
+    // refuse (stored under older rules) can still be deleted — but not under another id or
+    // organization.
+    let out = run_with(&f, &f.org, &f.api_key, &delete, stored(&tampered)).unwrap();
+    assert_eq!(
+        result(&out),
+        json!({"deleteWebhookEndpointResult": {"endpointId": id}})
+    );
+    for wrong in [&other, &foreign] {
+        let err = run_with(&f, &f.org, &f.api_key, &delete, stored(wrong)).unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotFound, "{err}");
+    }
 }
