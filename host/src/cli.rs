@@ -69,6 +69,8 @@ pub struct DevArgs {
     pub enclave_bin: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     /// Where to keep records: `postgres://user@host:port/db`, `sqlite:PATH` or a path
     /// (default: SQLite, keyhold.db in the data directory).
     #[arg(long, value_name = "DATABASE")]
@@ -78,6 +80,28 @@ pub struct DevArgs {
     /// should not queue behind another request's signature; on Nitro the enclave has its own.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=19))]
     pub enclave_worker_nice: u8,
+}
+
+/// Where webhook deliveries may go.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookArgs {
+    /// A PEM file of root certificates to trust for https webhook endpoints besides Mozilla's
+    /// (receivers behind a private CA); may be given more than once.
+    #[arg(long = "webhook-ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
+    /// Also deliver to https endpoints on private, loopback and link-local addresses. Off by
+    /// default: an endpoint's creator would otherwise reach into this host's network.
+    #[arg(long = "webhook-allow-private-networks")]
+    pub allow_private_networks: bool,
+}
+
+impl WebhookArgs {
+    pub fn options(&self) -> crate::webhooks::DeliveryOptions {
+        crate::webhooks::DeliveryOptions {
+            extra_roots: self.ca_files.clone(),
+            allow_private_networks: self.allow_private_networks,
+        }
+    }
 }
 
 /// Limits on what clients may ask of the host.
@@ -105,6 +129,8 @@ pub struct ServeArgs {
     pub forward_from: Option<Address>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     /// Where to keep records: `postgres://user@host:port/db` (several hosts may share one
     /// PostgreSQL database), `sqlite:PATH` or a path (default: SQLite, keyhold.db in the data
     /// directory).

@@ -64,6 +64,7 @@ fn main() -> ExitCode {
                     forward_from: args.forward_from,
                     org_rate_limit: args.limits.org_rate_limit,
                     database: args.database,
+                    webhooks: args.webhooks.options(),
                 };
                 serve::start(&config)
                     .await?

@@ -125,7 +125,7 @@ impl Metrics {
     }
 
     /// A webhook delivery's fate: `delivered`, `failed` (after the retries), `dropped` (queue
-    /// full) or `unsupported` (an https endpoint: this host has no TLS client).
+    /// full) or `blocked` (an address deliveries may not reach: `webhooks/guard.rs`).
     pub fn webhook_delivery(&self, outcome: &'static str) {
         *lock(&self.webhook_deliveries).get(vec![("outcome", outcome.to_owned())]) += 1;
     }

@@ -12,9 +12,18 @@
 //! Turnkey documents Ed25519 signature headers on its deliveries, signed with Turnkey's key;
 //! keyhold sends none (a receiver that verifies Turnkey's signature cannot verify keyhold's).
 //!
-//! Only `http://` endpoints (the enclave accepts those on the loopback interface only) are
-//! delivered: the host has no TLS client, so a delivery to an `https://` endpoint is counted
-//! as `unsupported` and skipped.
+//! `https://` endpoints are reached over TLS (rustls; Mozilla's roots plus any the operator
+//! adds) at public addresses only, `http://` ones (which the enclave accepts on the loopback
+//! interface only) at loopback addresses only: `guard.rs` says why and how. A delivery the
+//! guard refuses is counted as `blocked`.
+
+mod client;
+mod guard;
+#[cfg(test)]
+mod tls_tests;
+
+pub use client::DeliveryOptions;
+use client::{Clients, Refusal};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,9 +31,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use keyhold_shared::OrgId;
 use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc};
@@ -112,15 +118,18 @@ impl Targets {
     }
 }
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
 impl Webhooks {
-    /// Starts the delivery task (on the current Tokio runtime).
-    pub fn start(store: Arc<dyn Store>) -> Arc<Self> {
+    /// Starts the delivery task (on the current Tokio runtime); fails on unusable options
+    /// (a CA file that cannot be read).
+    pub fn start(
+        store: Arc<dyn Store>,
+        options: &DeliveryOptions,
+    ) -> Result<Arc<Self>, crate::error::HostError> {
+        let clients = Arc::new(Clients::new(options)?);
         let (queue, events) = mpsc::channel(QUEUE_CAPACITY);
         let targets = Arc::new(Targets::default());
-        tokio::spawn(deliver_all(store, events, targets.clone()));
-        Arc::new(Webhooks { queue, targets })
+        tokio::spawn(deliver_all(store, events, targets.clone(), clients));
+        Ok(Arc::new(Webhooks { queue, targets }))
     }
 
     /// Queues activity updates for `org`'s endpoints; never waits. An organization known to
@@ -146,10 +155,8 @@ async fn deliver_all(
     store: Arc<dyn Store>,
     mut events: mpsc::Receiver<Event>,
     cache: Arc<Targets>,
+    client: Arc<Clients>,
 ) {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(ATTEMPT_TIMEOUT));
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build(connector);
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(event) = events.recv().await {
         let read_in = cache.generation();
@@ -222,14 +229,18 @@ pub fn activity_updates_url(data: &Value) -> Option<&str> {
         .flatten()
 }
 
-/// One delivery with its retries: `delivered`, `failed` or `unsupported`.
-async fn deliver(client: &HttpClient, url: &str, org: OrgId, body: Bytes) -> &'static str {
+/// One delivery with its retries: `delivered`, `failed` or `blocked`.
+async fn deliver(client: &Clients, url: &str, org: OrgId, body: Bytes) -> &'static str {
     let Ok(uri) = url.parse::<hyper::Uri>() else {
         return "failed";
     };
-    if uri.scheme_str() != Some("http") {
-        tracing::warn!(org = %org, "webhook endpoint is https: this host has no TLS client");
-        return "unsupported";
+    match client.check(&uri) {
+        Ok(()) => {}
+        Err(Refusal::Unusable) => return "failed",
+        Err(Refusal::Blocked) => {
+            tracing::warn!(org = %org, "webhook endpoint is an address deliveries may not reach");
+            return "blocked";
+        }
     }
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
@@ -247,10 +258,14 @@ async fn deliver(client: &HttpClient, url: &str, org: OrgId, body: Bytes) -> &'s
         let Ok(request) = request else {
             return "failed";
         };
-        match tokio::time::timeout(ATTEMPT_TIMEOUT, client.request(request)).await {
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, client.send(request)).await {
             Ok(Ok(response)) if response.status().is_success() => return "delivered",
             Ok(Ok(response)) => {
                 tracing::debug!(org = %org, attempt, status = %response.status(), "webhook refused");
+            }
+            Ok(Err(e)) if refused_by_guard(&e) => {
+                tracing::warn!(org = %org, "webhook endpoint resolves to no address deliveries may reach");
+                return "blocked";
             }
             Ok(Err(e)) => tracing::debug!(org = %org, attempt, error = %e, "webhook failed"),
             Err(_) => tracing::debug!(org = %org, attempt, "webhook timed out"),
@@ -262,6 +277,20 @@ async fn deliver(client: &HttpClient, url: &str, org: OrgId, body: Bytes) -> &'s
     }
     tracing::warn!(org = %org, "webhook delivery failed after {ATTEMPTS} attempts");
     "failed"
+}
+
+/// Whether the address guard refused every address of the endpoint's name (no retry helps).
+fn refused_by_guard(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 #[cfg(test)]

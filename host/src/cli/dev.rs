@@ -41,6 +41,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         forward_from: None,
         org_rate_limit: args.limits.org_rate_limit,
         database: args.database.clone(),
+        webhooks: args.webhooks.options(),
     };
     let result = async {
         let host = serve::start(&config).await?;

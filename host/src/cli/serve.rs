@@ -31,6 +31,8 @@ pub struct HostConfig {
     pub org_rate_limit: u32,
     /// Where the records live; `None`: SQLite, `keyhold.db` in the data directory.
     pub database: Option<Database>,
+    /// How webhook deliveries may connect.
+    pub webhooks: crate::webhooks::DeliveryOptions,
 }
 
 /// A host that is ready to serve.
@@ -146,7 +148,7 @@ pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
         base_url,
         credentials,
         state: AppState {
-            webhooks: crate::webhooks::Webhooks::start(store.clone()),
+            webhooks: crate::webhooks::Webhooks::start(store.clone(), &config.webhooks)?,
             store,
             enclave,
             provisioner,

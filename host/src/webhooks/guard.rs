@@ -1,0 +1,242 @@
+//! Where webhook deliveries may connect.
+//!
+//! A webhook URL is chosen by whoever may create endpoints, and the host sends to it from
+//! inside the operator's network: without a check, `https://169.254.169.254/…` or an internal
+//! service's name would make the host a proxy into that network (SSRF). So an `https` delivery
+//! goes only to public addresses — checked on the addresses a name resolves to, and the
+//! connection is made to exactly those, so a name that resolves differently a moment later
+//! (DNS rebinding) does not get around it. `http` endpoints, which the enclave accepts on the
+//! loopback interface only (local development), go only to loopback addresses. An operator whose
+//! receivers live on a private network opts in with `--webhook-allow-private-networks`.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper_util::client::legacy::connect::dns::Name;
+
+/// Which addresses a delivery may connect to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Public unicast addresses only.
+    Public,
+    /// Any unicast address: public, private, loopback, link-local.
+    AnyUnicast,
+    /// Loopback only (`http` endpoints).
+    Loopback,
+}
+
+impl Reach {
+    /// For an endpoint with this URL scheme; `None`: not a scheme deliveries use.
+    pub fn for_scheme(scheme: &str, allow_private: bool) -> Option<Reach> {
+        match scheme {
+            "https" if allow_private => Some(Reach::AnyUnicast),
+            "https" => Some(Reach::Public),
+            "http" => Some(Reach::Loopback),
+            _ => None,
+        }
+    }
+
+    pub fn permits(self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        match self {
+            Reach::Loopback => ip.is_loopback(),
+            Reach::AnyUnicast => !ip.is_unspecified() && !ip.is_multicast() && !is_broadcast(ip),
+            Reach::Public => is_public(ip),
+        }
+    }
+}
+
+/// An IPv4 address written as IPv6 (`::ffff:a.b.c.d`, or NAT64's `64:ff9b::a.b.c.d`) is judged
+/// as the IPv4 address it reaches.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V4(v4);
+            }
+            let [a, b, c, d, e, f, ..] = v6.segments();
+            if [a, b, c, d, e, f] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                let [.., w, x, y, z] = v6.octets();
+                return IpAddr::V4(Ipv4Addr::new(w, x, y, z));
+            }
+            IpAddr::V6(v6)
+        }
+        v4 => v4,
+    }
+}
+
+fn is_broadcast(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V4(v4) if v4.is_broadcast())
+}
+
+/// Globally routable unicast: not loopback, private, shared (CGNAT), link-local, unspecified,
+/// multicast, broadcast, documentation, benchmarking or reserved space.
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || a == 0
+        // Shared address space (RFC 6598).
+        || (a == 100 && (64..128).contains(&b))
+        // IETF protocol assignments (RFC 6890).
+        || (a == 192 && b == 0 && c == 0)
+        // Benchmarking (RFC 2544).
+        || (a == 198 && (b == 18 || b == 19))
+        // Reserved (class E).
+        || a >= 240)
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let [first, second, ..] = ip.segments();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || ip.is_unique_local()
+        || ip.is_unicast_link_local()
+        // Documentation (2001:db8::/32).
+        || (first == 0x2001 && second == 0x0db8)
+        // Discard-only (100::/64) and other non-global space below 2000::/3.
+        || first & 0xe000 != 0x2000)
+}
+
+/// Resolves a host name for the delivery client and keeps only the addresses `reach` permits;
+/// the client connects to what this returns, nothing else.
+#[derive(Clone, Debug)]
+pub struct GuardedResolver {
+    pub reach: Reach,
+}
+
+impl tower::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let reach = self.reach;
+        Box::pin(async move {
+            let resolved = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let permitted: Vec<SocketAddr> =
+                resolved.filter(|addr| reach.permits(addr.ip())).collect();
+            if permitted.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "{} has no address webhook deliveries may reach",
+                        name.as_str()
+                    ),
+                ));
+            }
+            Ok(permitted.into_iter())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn public_reach_refuses_internal_addresses() {
+        for internal in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "224.0.0.1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "ff02::1",
+            "2001:db8::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "100::1",
+        ] {
+            assert!(!Reach::Public.permits(ip(internal)), "{internal}");
+        }
+        for public in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "100.128.0.1",
+            "172.32.0.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ] {
+            assert!(Reach::Public.permits(ip(public)), "{public}");
+        }
+    }
+
+    #[test]
+    fn loopback_and_private_reach() {
+        assert!(Reach::Loopback.permits(ip("127.0.0.1")));
+        assert!(Reach::Loopback.permits(ip("::1")));
+        assert!(Reach::Loopback.permits(ip("::ffff:127.0.0.1")));
+        assert!(!Reach::Loopback.permits(ip("10.0.0.1")));
+        assert!(!Reach::Loopback.permits(ip("8.8.8.8")));
+        assert!(Reach::AnyUnicast.permits(ip("10.0.0.1")));
+        assert!(Reach::AnyUnicast.permits(ip("127.0.0.1")));
+        assert!(Reach::AnyUnicast.permits(ip("8.8.8.8")));
+        assert!(!Reach::AnyUnicast.permits(ip("0.0.0.0")));
+        assert!(!Reach::AnyUnicast.permits(ip("224.0.0.1")));
+        assert!(!Reach::AnyUnicast.permits(ip("255.255.255.255")));
+    }
+
+    #[test]
+    fn schemes() {
+        assert_eq!(Reach::for_scheme("https", false), Some(Reach::Public));
+        assert_eq!(Reach::for_scheme("https", true), Some(Reach::AnyUnicast));
+        assert_eq!(Reach::for_scheme("http", true), Some(Reach::Loopback));
+        assert_eq!(Reach::for_scheme("ftp", true), None);
+    }
+
+    #[tokio::test]
+    async fn names_resolve_to_permitted_addresses_only() {
+        use tower::Service as _;
+        let name: Name = "localhost".parse().unwrap();
+        let mut loopback = GuardedResolver {
+            reach: Reach::Loopback,
+        };
+        let addrs: Vec<_> = loopback.call(name.clone()).await.unwrap().collect();
+        assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()));
+        let mut public = GuardedResolver {
+            reach: Reach::Public,
+        };
+        let err = public.call(name).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+    }
+}
