@@ -89,8 +89,10 @@ pub struct WebhookArgs {
     /// (receivers behind a private CA); may be given more than once.
     #[arg(long = "webhook-ca-file", value_name = "PEM")]
     pub ca_files: Vec<PathBuf>,
-    /// Also deliver to https endpoints on private, loopback and link-local addresses. Off by
-    /// default: an endpoint's creator would otherwise reach into this host's network.
+    /// Also deliver to https endpoints on private and loopback addresses, and to http
+    /// endpoints (loopback only). Off by default in `serve` (an endpoint's creator would
+    /// otherwise reach into this host's network), always on in `dev`; link-local addresses
+    /// (cloud metadata) stay out of reach.
     #[arg(long = "webhook-allow-private-networks")]
     pub allow_private_networks: bool,
 }

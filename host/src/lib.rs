@@ -8,6 +8,7 @@ pub mod boot;
 pub mod cli;
 pub mod enclave_client;
 pub mod error;
+pub mod lockfile;
 pub mod metrics;
 pub mod operator;
 pub mod store;

@@ -13,9 +13,9 @@
 //! keyhold sends none (a receiver that verifies Turnkey's signature cannot verify keyhold's).
 //!
 //! `https://` endpoints are reached over TLS (rustls; Mozilla's roots plus any the operator
-//! adds) at public addresses only, `http://` ones (which the enclave accepts on the loopback
-//! interface only) at loopback addresses only: `guard.rs` says why and how. A delivery the
-//! guard refuses is counted as `blocked`.
+//! adds) at public addresses only unless the operator allows private networks; `http://` ones
+//! (which the enclave accepts on the loopback interface only) only then, at loopback addresses:
+//! `guard.rs` says why and how. A delivery the guard refuses is counted as `blocked`.
 
 mod client;
 mod guard;
@@ -283,9 +283,11 @@ async fn deliver(client: &Clients, url: &str, org: OrgId, body: Bytes) -> &'stat
 fn refused_by_guard(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(error);
     while let Some(e) = source {
-        if e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
-        {
+        // An `io::Error`'s `source` skips the error it wraps: look inside.
+        let wrapped = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref());
+        if e.is::<guard::Unreachable>() || wrapped.is_some_and(|w| w.is::<guard::Unreachable>()) {
             return true;
         }
         source = e.source();

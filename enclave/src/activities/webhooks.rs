@@ -9,13 +9,15 @@
 //!
 //! What if the host lies? For an update or a deletion the host supplies the stored endpoint
 //! ([`ActivityContext::WebhookEndpoint`]): it must name the signed endpoint id in this
-//! organization and validate again. A host that invents or alters an endpoint gains nothing it
+//! organization; an update validates again what it keeps of it, a deletion needs nothing more
+//! (an endpoint stored under older, looser rules can still be repaired or deleted). A host that invents or alters an endpoint gains nothing it
 //! could not do without the enclave — it holds the table and sends the requests — and the
 //! receipt records exactly the endpoint the enclave answered.
 
 use keyhold_shared::Uuid;
 use keyhold_shared::msg::{ActivityContext, ActivityResult};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::Allowed;
@@ -138,16 +140,16 @@ fn update(org: &OrgState, envelope: &Envelope, context: &ActivityContext) -> Res
         is_active: Option<bool>,
     }
     let intent: Intent = envelope.parameters()?;
-    let mut endpoint = stored(org, &intent.endpoint_id, context)?;
-    if let Some(u) = intent.url {
-        endpoint.url = url(&u)?;
-    }
-    if let Some(n) = intent.name {
-        endpoint.name = name(&n)?;
-    }
-    if let Some(active) = intent.is_active {
-        endpoint.is_active = active;
-    }
+    let stored: StoredEndpoint = host_copy(org, &intent.endpoint_id, context)?;
+    // What the answer keeps from the host's copy is validated again; what the intent replaces
+    // is not (an endpoint whose URL older rules allowed can be given a new one).
+    let endpoint = Endpoint {
+        id: stored.endpoint_id,
+        url: url(intent.url.as_deref().unwrap_or(&stored.url))?,
+        name: name(intent.name.as_deref().unwrap_or(&stored.name))?,
+        is_active: intent.is_active.unwrap_or(stored.is_active),
+        subscriptions: subscriptions(stored.subscriptions)?,
+    };
     Ok(json!({"updateWebhookEndpointResult": {
         "endpointId": endpoint.id,
         "webhookEndpoint": endpoint.json(org),
@@ -163,24 +165,11 @@ fn delete(org: &OrgState, envelope: &Envelope, context: &ActivityContext) -> Res
     let intent: Intent = envelope.parameters()?;
     // Only whose endpoint it is matters here: one stored under older, looser rules (a URL this
     // version refuses, say) must still be deletable.
-    let endpoint = stored_record(org, &intent.endpoint_id, context)?;
+    let endpoint: StoredIdentity = host_copy(org, &intent.endpoint_id, context)?;
     Ok(json!({"deleteWebhookEndpointResult": {"endpointId": endpoint.endpoint_id}}))
 }
 
-/// The endpoint the host stored under the signed `endpoint_id`, checked and validated again
-/// (an update answers with its fields).
-fn stored(org: &OrgState, endpoint_id: &str, context: &ActivityContext) -> Result<Endpoint> {
-    let stored = stored_record(org, endpoint_id, context)?;
-    Ok(Endpoint {
-        id: stored.endpoint_id,
-        url: url(&stored.url)?,
-        name: name(&stored.name)?,
-        is_active: stored.is_active,
-        subscriptions: subscriptions(stored.subscriptions)?,
-    })
-}
-
-/// The host's copy of an endpoint, as the host sent it.
+/// The host's copy of an endpoint, as the host sent it (its fields not yet validated).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StoredEndpoint {
@@ -193,13 +182,37 @@ struct StoredEndpoint {
     subscriptions: Vec<Subscription>,
 }
 
-/// The host's copy of the endpoint stored under the signed `endpoint_id`, if it is that
-/// endpoint of this organization; its fields are not validated.
-fn stored_record(
+/// Only whose endpoint the host's copy is: all a deletion needs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredIdentity {
+    endpoint_id: String,
+    organization_id: String,
+}
+
+trait Identified {
+    fn identity(&self) -> (&str, &str);
+}
+
+impl Identified for StoredEndpoint {
+    fn identity(&self) -> (&str, &str) {
+        (&self.endpoint_id, &self.organization_id)
+    }
+}
+
+impl Identified for StoredIdentity {
+    fn identity(&self) -> (&str, &str) {
+        (&self.endpoint_id, &self.organization_id)
+    }
+}
+
+/// The host's copy of the endpoint stored under the signed `endpoint_id`, read as `T`, if it
+/// is that endpoint of this organization.
+fn host_copy<T: DeserializeOwned + Identified>(
     org: &OrgState,
     endpoint_id: &str,
     context: &ActivityContext,
-) -> Result<StoredEndpoint> {
+) -> Result<T> {
     let not_found = || Error::NotFound(format!("webhook endpoint {} not found", clip(endpoint_id)));
     let ActivityContext::WebhookEndpoint { endpoint_json } = context else {
         return Err(not_found());
@@ -207,10 +220,11 @@ fn stored_record(
     if endpoint_json.len() > MAX_STORED_LEN {
         return Err(Error::invalid("the stored webhook endpoint is too large"));
     }
-    let stored: StoredEndpoint = serde_json::from_str(endpoint_json)
+    let stored: T = serde_json::from_str(endpoint_json)
         .map_err(|_| Error::invalid("the stored webhook endpoint is malformed"))?;
     // Another endpoint, or one of another organization, is as unknown as a missing one.
-    if stored.endpoint_id != endpoint_id || stored.organization_id != org.org_id.to_string() {
+    let (id, owner) = stored.identity();
+    if id != endpoint_id || owner != org.org_id.to_string() {
         return Err(not_found());
     }
     Ok(stored)

@@ -60,6 +60,7 @@ pub(super) async fn stack() -> Stack {
         dev: true,
         forward_from: None,
         database: None,
+        webhooks: Default::default(),
         org_rate_limit: 0,
     })
     .await

@@ -117,6 +117,7 @@ async fn no_seed_mnemonic_or_key_reaches_the_database_or_logs() {
         forward_from: None,
         org_rate_limit: 0,
         database: None,
+        webhooks: Default::default(),
     };
     let host = start(&config).await.unwrap();
     let creds = host.credentials.clone().unwrap();

@@ -1,7 +1,7 @@
 //! Webhook endpoints through the enclave: authorized by policies (resource `WEBHOOK_ENDPOINT`),
 //! validated, answered in the result without touching the sealed state; an update or deletion
 //! works only on the endpoint the host hands back under the signed id, in this organization;
-//! a deletion does not validate that endpoint's fields again.
+//! an update validates what it keeps of that endpoint, a deletion none of its fields.
 
 use keyhold_shared::ErrorCode;
 use keyhold_shared::msg::{
@@ -282,4 +282,19 @@ fn update_and_delete_need_the_stored_endpoint_under_the_signed_id() {
         let err = run_with(&f, &f.org, &f.api_key, &delete, stored(wrong)).unwrap_err();
         assert_eq!(err.code, ErrorCode::NotFound, "{err}");
     }
+    // Even a copy with only the identity (older subscription shapes, missing fields) deletes.
+    let bare = json!({"endpointId": id, "organizationId": endpoint["organizationId"]});
+    run_with(&f, &f.org, &f.api_key, &delete, stored(&bare)).unwrap();
+    // An update that replaces the URL older rules allowed repairs the endpoint; one that keeps
+    // it is refused (above).
+    let repair = body(
+        &f.org_id,
+        "ACTIVITY_TYPE_UPDATE_WEBHOOK_ENDPOINT",
+        json!({"endpointId": id, "url": "https://hooks.example/new"}),
+    );
+    let out = run_with(&f, &f.org, &f.api_key, &repair, stored(&tampered)).unwrap();
+    assert_eq!(
+        result(&out)["updateWebhookEndpointResult"]["webhookEndpoint"]["url"],
+        "https://hooks.example/new"
+    );
 }

@@ -11,10 +11,25 @@ use tokio::process::{Child, Command};
 use super::DevArgs;
 use super::serve::{self, CREDENTIALS_FILE, HostConfig};
 
+/// Held by a running `keyhold dev` in its data directory.
+pub const DEV_LOCK_FILE: &str = "dev.lock";
+
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&args.data_dir)?;
+    // Before anything in the data directory changes: a second `keyhold dev` on it would bind
+    // the first one's enclave socket path (binding replaces a stale socket file) before its
+    // store refused it, leaving the first host unable to reach its enclave again.
+    let lock = data_dir.join(DEV_LOCK_FILE);
+    let _running = crate::lockfile::hold(&lock, std::time::Duration::ZERO, || {
+        format!(
+            "{} is in use by another keyhold dev (it holds {}); stop that one or choose \
+             another --data-dir",
+            data_dir.display(),
+            lock.display()
+        )
+    })?;
     let socket = data_dir.join("enclave.sock");
     let address = Address::Unix(socket);
     let binary = match args.enclave_bin {
@@ -41,7 +56,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         forward_from: None,
         org_rate_limit: args.limits.org_rate_limit,
         database: args.database.clone(),
-        webhooks: args.webhooks.options(),
+        // A local stack: its webhook receivers are local too.
+        webhooks: crate::webhooks::DeliveryOptions {
+            allow_private_networks: true,
+            ..args.webhooks.options()
+        },
     };
     let result = async {
         let host = serve::start(&config).await?;
@@ -159,6 +178,41 @@ async fn stop(child: &mut Child) {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+
+    /// A second `keyhold dev` on a data directory in use stops before it touches anything
+    /// there (no enclave started on the first one's socket path, no dev CA written).
+    #[tokio::test]
+    async fn a_second_dev_stack_on_one_data_directory_stops_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = crate::lockfile::hold(
+            &std::fs::canonicalize(dir.path())
+                .unwrap()
+                .join(DEV_LOCK_FILE),
+            std::time::Duration::ZERO,
+            String::new,
+        )
+        .unwrap();
+        let args = DevArgs {
+            data_dir: dir.path().to_owned(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            // Never reached: starting it would fail differently.
+            enclave_bin: Some("/nonexistent/keyhold-enclave".into()),
+            limits: crate::cli::LimitArgs { org_rate_limit: 0 },
+            webhooks: crate::cli::WebhookArgs {
+                ca_files: vec![],
+                allow_private_networks: false,
+            },
+            database: None,
+            enclave_worker_nice: 0,
+        };
+        let err = run(args).await.unwrap_err().to_string();
+        assert!(err.contains("in use by another keyhold dev"), "{err}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from(DEV_LOCK_FILE)]);
+    }
 
     /// Niceness of thread `tid` of this process: field 19 of its `stat` (after the name's `)`).
     fn nice_of(tid: u32) -> i64 {

@@ -324,6 +324,9 @@ struct Changes {
 struct Readers {
     path: std::path::PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// A share of the database's lock (`owner.rs`), dropped after the connections (a reader
+    /// still working holds the `Readers`).
+    _ownership: Option<owner::Ownership>,
 }
 
 impl Readers {
@@ -462,7 +465,8 @@ struct Writer {
     under_way: Arc<AtomicUsize>,
     groups: Arc<AtomicU64>,
     policy: GroupCommit,
-    /// This host's claim on the database (`owner.rs`), released when the writer thread ends.
+    /// A share of this host's claim on the database (`owner.rs`), dropped when the writer
+    /// thread ends (after its connection).
     _ownership: Option<owner::Ownership>,
 }
 
@@ -558,6 +562,7 @@ impl SqliteStore {
         let readers = Readers {
             path: path.to_owned(),
             idle: Mutex::new(vec![conn]),
+            _ownership: ownership.clone(),
         };
         let writer_conn = open_connection(path)?;
         // Checkpoints run on their own thread; the writer's own is only a safety net.
@@ -567,7 +572,12 @@ impl SqliteStore {
             checkpoint::WRITER_AUTOCHECKPOINT,
         )?;
         let checkpoints = Arc::new(AtomicU64::new(0));
-        let checkpointer = Checkpointer::spawn(open_connection(path)?, path, checkpoints.clone())?;
+        let checkpointer = Checkpointer::spawn(
+            open_connection(path)?,
+            path,
+            checkpoints.clone(),
+            ownership.clone(),
+        )?;
         let (sender, jobs) = std::sync::mpsc::channel();
         let caches = Arc::new(Caches::new());
         let under_way = Arc::new(AtomicUsize::new(0));

@@ -24,7 +24,8 @@ pub struct DeliveryOptions {
     /// PEM files of root certificates trusted for `https` endpoints besides Mozilla's (a
     /// private CA's receivers).
     pub extra_roots: Vec<PathBuf>,
-    /// Deliver to `https` endpoints on private, loopback and link-local addresses too.
+    /// Deliver to `https` endpoints on private and loopback addresses too, and to `http`
+    /// endpoints (loopback only) at all.
     pub allow_private_networks: bool,
 }
 
@@ -81,8 +82,10 @@ impl Clients {
             .https_only()
             .enable_http1()
             .wrap_connector(connector(https_reach.unwrap_or(Reach::Public), true));
+        let http_reach = Reach::for_scheme("http", options.allow_private_networks);
         Ok(Clients {
-            http: Client::builder(TokioExecutor::new()).build(connector(Reach::Loopback, false)),
+            http: Client::builder(TokioExecutor::new())
+                .build(connector(http_reach.unwrap_or(Reach::Nowhere), false)),
             https: Client::builder(TokioExecutor::new()).build(https),
             allow_private_networks: options.allow_private_networks,
         })

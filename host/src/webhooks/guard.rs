@@ -5,9 +5,10 @@
 //! service's name would make the host a proxy into that network (SSRF). So an `https` delivery
 //! goes only to public addresses — checked on the addresses a name resolves to, and the
 //! connection is made to exactly those, so a name that resolves differently a moment later
-//! (DNS rebinding) does not get around it. `http` endpoints, which the enclave accepts on the
-//! loopback interface only (local development), go only to loopback addresses. An operator whose
-//! receivers live on a private network opts in with `--webhook-allow-private-networks`.
+//! (DNS rebinding) does not get around it. An operator whose receivers live on a private network
+//! opts in with `--webhook-allow-private-networks` (on in `keyhold dev`), which also lets `http`
+//! endpoints — the enclave accepts those on the loopback interface only — reach loopback
+//! addresses; link-local addresses (cloud metadata) stay out of reach either way.
 
 use std::future::Future;
 use std::io;
@@ -22,19 +23,25 @@ use hyper_util::client::legacy::connect::dns::Name;
 pub enum Reach {
     /// Public unicast addresses only.
     Public,
-    /// Any unicast address: public, private, loopback, link-local.
-    AnyUnicast,
-    /// Loopback only (`http` endpoints).
+    /// Public, private and loopback addresses — not link-local, where cloud metadata services
+    /// answer (169.254.169.254), nor multicast or broadcast.
+    PrivateToo,
+    /// Loopback only (`http` endpoints, when private networks are allowed).
     Loopback,
+    /// None (`http` endpoints otherwise).
+    Nowhere,
 }
 
 impl Reach {
     /// For an endpoint with this URL scheme; `None`: not a scheme deliveries use.
     pub fn for_scheme(scheme: &str, allow_private: bool) -> Option<Reach> {
-        match scheme {
-            "https" if allow_private => Some(Reach::AnyUnicast),
-            "https" => Some(Reach::Public),
-            "http" => Some(Reach::Loopback),
+        match (scheme, allow_private) {
+            ("https", true) => Some(Reach::PrivateToo),
+            ("https", false) => Some(Reach::Public),
+            // The enclave accepts `http` only to the loopback interface (local development);
+            // a production host's loopback is as internal as its private network.
+            ("http", true) => Some(Reach::Loopback),
+            ("http", false) => Some(Reach::Nowhere),
             _ => None,
         }
     }
@@ -42,12 +49,27 @@ impl Reach {
     pub fn permits(self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         match self {
+            Reach::Nowhere => false,
             Reach::Loopback => ip.is_loopback(),
-            Reach::AnyUnicast => !ip.is_unspecified() && !ip.is_multicast() && !is_broadcast(ip),
+            Reach::PrivateToo => {
+                !(ip.is_unspecified() || ip.is_multicast() || is_broadcast(ip) || is_link_local(ip))
+            }
             Reach::Public => is_public(ip),
         }
     }
 }
+
+/// The resolver's refusal: no address of the name may be reached (retrying cannot help).
+#[derive(Debug)]
+pub struct Unreachable(String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} has no address webhook deliveries may reach", self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
 
 /// An IPv4 address written as IPv6 (`::ffff:a.b.c.d`, or NAT64's `64:ff9b::a.b.c.d`) is judged
 /// as the IPv4 address it reaches.
@@ -70,6 +92,13 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 fn is_broadcast(ip: IpAddr) -> bool {
     matches!(ip, IpAddr::V4(v4) if v4.is_broadcast())
+}
+
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.is_unicast_link_local(),
+    }
 }
 
 /// Globally routable unicast: not loopback, private, shared (CGNAT), link-local, unspecified,
@@ -137,13 +166,7 @@ impl tower::Service<Name> for GuardedResolver {
             let permitted: Vec<SocketAddr> =
                 resolved.filter(|addr| reach.permits(addr.ip())).collect();
             if permitted.is_empty() {
-                return Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    format!(
-                        "{} has no address webhook deliveries may reach",
-                        name.as_str()
-                    ),
-                ));
+                return Err(io::Error::other(Unreachable(name.as_str().to_owned())));
             }
             Ok(permitted.into_iter())
         })
@@ -208,19 +231,30 @@ mod tests {
         assert!(Reach::Loopback.permits(ip("::ffff:127.0.0.1")));
         assert!(!Reach::Loopback.permits(ip("10.0.0.1")));
         assert!(!Reach::Loopback.permits(ip("8.8.8.8")));
-        assert!(Reach::AnyUnicast.permits(ip("10.0.0.1")));
-        assert!(Reach::AnyUnicast.permits(ip("127.0.0.1")));
-        assert!(Reach::AnyUnicast.permits(ip("8.8.8.8")));
-        assert!(!Reach::AnyUnicast.permits(ip("0.0.0.0")));
-        assert!(!Reach::AnyUnicast.permits(ip("224.0.0.1")));
-        assert!(!Reach::AnyUnicast.permits(ip("255.255.255.255")));
+        for permitted in ["10.0.0.1", "192.168.1.1", "127.0.0.1", "fd00::1", "8.8.8.8"] {
+            assert!(Reach::PrivateToo.permits(ip(permitted)), "{permitted}");
+        }
+        for refused in [
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "169.254.169.254",
+            "::ffff:169.254.169.254",
+            "fe80::1",
+        ] {
+            assert!(!Reach::PrivateToo.permits(ip(refused)), "{refused}");
+        }
+        for any in ["127.0.0.1", "8.8.8.8", "10.0.0.1"] {
+            assert!(!Reach::Nowhere.permits(ip(any)));
+        }
     }
 
     #[test]
     fn schemes() {
         assert_eq!(Reach::for_scheme("https", false), Some(Reach::Public));
-        assert_eq!(Reach::for_scheme("https", true), Some(Reach::AnyUnicast));
+        assert_eq!(Reach::for_scheme("https", true), Some(Reach::PrivateToo));
         assert_eq!(Reach::for_scheme("http", true), Some(Reach::Loopback));
+        assert_eq!(Reach::for_scheme("http", false), Some(Reach::Nowhere));
         assert_eq!(Reach::for_scheme("ftp", true), None);
     }
 
@@ -237,6 +271,9 @@ mod tests {
             reach: Reach::Public,
         };
         let err = public.call(name).await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        assert!(
+            err.get_ref().is_some_and(|e| e.is::<Unreachable>()),
+            "{err}"
+        );
     }
 }

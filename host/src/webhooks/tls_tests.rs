@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::client::{Clients, DeliveryOptions};
+use super::client::{Clients, DeliveryOptions, Refusal};
 use super::deliver;
 
 /// What the receiver saw of one request.
@@ -26,6 +26,8 @@ struct Received {
 
 struct Receiver {
     port: u16,
+    /// TCP connections accepted (a TLS handshake began).
+    connections: Arc<std::sync::atomic::AtomicUsize>,
     /// The CA that signed the receiver's certificate, as a PEM file.
     ca_file: tempfile::NamedTempFile,
     requests: mpsc::UnboundedReceiver<Received>,
@@ -62,8 +64,11 @@ async fn receiver() -> Receiver {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, requests) = mpsc::unbounded_channel();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let accepted = connections.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
                 // A client that refuses the certificate ends the handshake here.
@@ -109,6 +114,7 @@ async fn receiver() -> Receiver {
     });
     Receiver {
         port,
+        connections,
         ca_file,
         requests,
     }
@@ -161,19 +167,37 @@ async fn https_deliveries_to_internal_addresses_are_blocked() {
             "{host}"
         );
     }
-    // An http endpoint (loopback only, as the enclave accepts them) is still delivered to
-    // loopback: it is refused here only because the receiver speaks TLS.
-    let clients = Clients::new(&options(&receiver, false)).unwrap();
-    assert_eq!(
-        clients.check(&"http://10.0.0.1/".parse().unwrap()),
-        Err(super::client::Refusal::Blocked)
-    );
+    // An http endpoint (the enclave accepts them on loopback only) is not delivered at all
+    // then; with private networks allowed (as in `keyhold dev`), to loopback only.
     assert_eq!(
         clients.check(&"http://127.0.0.1:9/".parse().unwrap()),
+        Err(Refusal::Blocked)
+    );
+    assert_eq!(
+        deliver(&clients, "http://localhost:9/", org(), body.clone()).await,
+        "blocked"
+    );
+    let private = Clients::new(&options(&receiver, true)).unwrap();
+    assert_eq!(
+        private.check(&"http://127.0.0.1:9/".parse().unwrap()),
         Ok(())
+    );
+    assert_eq!(
+        private.check(&"http://10.0.0.1/".parse().unwrap()),
+        Err(Refusal::Blocked)
+    );
+    assert_eq!(
+        private.check(&"https://169.254.169.254/".parse().unwrap()),
+        Err(Refusal::Blocked)
     );
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(receiver.requests.try_recv().is_err(), "nothing was sent");
+    assert_eq!(
+        receiver
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
 }
 
 /// A receiver whose certificate chains to no trusted root gets nothing: the certificate is
@@ -192,6 +216,13 @@ async fn an_untrusted_certificate_fails_the_delivery() {
         "failed"
     );
     assert!(receiver.requests.try_recv().is_err());
+    // It did connect (every attempt): the handshake is what failed.
+    assert_eq!(
+        receiver
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        super::ATTEMPTS as usize
+    );
 }
 
 #[test]

@@ -59,6 +59,7 @@ impl Checkpointer {
         connection: Connection,
         path: &Path,
         runs: Arc<AtomicU64>,
+        ownership: Option<super::owner::Ownership>,
     ) -> StoreResult<Checkpointer> {
         // Room for one pending wake-up: commits while a checkpoint runs need only one more.
         let (wake, woken) = sync_channel(1);
@@ -68,7 +69,12 @@ impl Checkpointer {
         std::thread::Builder::new()
             // 15 bytes: what Linux keeps of a thread name (the writer is `keyhold-sqlite-`).
             .name("keyhold-sqlckpt".into())
-            .spawn(move || run(&connection, &woken, &runs, &asked, &name))
+            .spawn(move || {
+                run(&connection, &woken, &runs, &asked, &name);
+                // The database stays claimed until this connection is closed.
+                drop(connection);
+                drop(ownership);
+            })
             .map_err(|e| HostError::Store(e.to_string()))?;
         Ok(Checkpointer { wake, catch_up })
     }
