@@ -22,7 +22,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // the first one's enclave socket path (binding replaces a stale socket file) before its
     // store refused it, leaving the first host unable to reach its enclave again.
     let lock = data_dir.join(DEV_LOCK_FILE);
-    let _running = crate::lockfile::hold(&lock, std::time::Duration::ZERO, || {
+    // Waiting a little lets a restart follow a stop whose process is still ending.
+    let _running = crate::lockfile::hold(&lock, std::time::Duration::from_secs(3), || {
         format!(
             "{} is in use by another keyhold dev (it holds {}); stop that one or choose \
              another --data-dir",
