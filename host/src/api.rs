@@ -106,6 +106,9 @@ fn routes() -> Vec<Route> {
         (Post, "/enclave/v1/manifest", |m| {
             on(m, enclave::update_manifest)
         }),
+        (Get, "/webhooks/v1/signing-key", |m| {
+            on(m, webhook_endpoints::signing_key)
+        }),
         (Get, "/metrics", |m| on(m, observe::metrics)),
         (Get, "/openapi.json", |m| on(m, openapi::serve)),
     ]

@@ -95,6 +95,11 @@ pub struct WebhookArgs {
     /// (cloud metadata) stay out of reach.
     #[arg(long = "webhook-allow-private-networks")]
     pub allow_private_networks: bool,
+    /// The file of the key webhook deliveries are signed with (made on first start; default
+    /// `webhook-signing-key` in the data directory). Give hosts that share a database the
+    /// same file, so receivers need one key.
+    #[arg(long = "webhook-signing-key", value_name = "FILE")]
+    pub signing_key_file: Option<PathBuf>,
 }
 
 impl WebhookArgs {
@@ -102,6 +107,7 @@ impl WebhookArgs {
         crate::webhooks::DeliveryOptions {
             extra_roots: self.ca_files.clone(),
             allow_private_networks: self.allow_private_networks,
+            signing_key_file: self.signing_key_file.clone(),
         }
     }
 }

@@ -9,8 +9,8 @@
 //! The request: `POST` with `Content-Type: application/json`, Turnkey's documented headers
 //! `X-Turnkey-Organization-Id`, `X-Turnkey-Event-Type` and `X-Turnkey-Timestamp` (milliseconds),
 //! and the body `{"activity": …}` — the activity exactly as `query/get_activity` answers it.
-//! Turnkey documents Ed25519 signature headers on its deliveries, signed with Turnkey's key;
-//! keyhold sends none (a receiver that verifies Turnkey's signature cannot verify keyhold's).
+//! Every attempt is signed as Turnkey signs its deliveries (Ed25519, the `X-Turnkey-Signature*`
+//! headers and `X-Turnkey-Event-Id`), with this deployment's key: `signing.rs`.
 //!
 //! `https://` endpoints are reached over TLS (rustls; Mozilla's roots plus any the operator
 //! adds) at public addresses only unless the operator allows private networks; `http://` ones
@@ -19,11 +19,13 @@
 
 mod client;
 mod guard;
+mod signing;
 #[cfg(test)]
 mod tls_tests;
 
 pub use client::DeliveryOptions;
 use client::{Clients, Refusal};
+pub use signing::Signer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -66,6 +68,8 @@ struct Event {
 /// The delivery queue; cheap to share.
 pub struct Webhooks {
     queue: mpsc::Sender<Event>,
+    /// Signs every delivery (`signing.rs`); its public half is served for receivers.
+    signer: Arc<Signer>,
     /// Each organization's delivery URLs (its own and its parent's endpoints) as last read.
     /// Without it every activity cost two or three store reads in the delivery task, and a
     /// copy of its JSON, also for the organizations (nearly all) that have no endpoint.
@@ -124,12 +128,29 @@ impl Webhooks {
     pub fn start(
         store: Arc<dyn Store>,
         options: &DeliveryOptions,
+        signer: Signer,
     ) -> Result<Arc<Self>, crate::error::HostError> {
         let clients = Arc::new(Clients::new(options)?);
+        let signer = Arc::new(signer);
         let (queue, events) = mpsc::channel(QUEUE_CAPACITY);
         let targets = Arc::new(Targets::default());
-        tokio::spawn(deliver_all(store, events, targets.clone(), clients));
-        Ok(Arc::new(Webhooks { queue, targets }))
+        tokio::spawn(deliver_all(
+            store,
+            events,
+            targets.clone(),
+            clients,
+            signer.clone(),
+        ));
+        Ok(Arc::new(Webhooks {
+            queue,
+            signer,
+            targets,
+        }))
+    }
+
+    /// The key deliveries are signed with.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
     }
 
     /// Queues activity updates for `org`'s endpoints; never waits. An organization known to
@@ -156,6 +177,7 @@ async fn deliver_all(
     mut events: mpsc::Receiver<Event>,
     cache: Arc<Targets>,
     client: Arc<Clients>,
+    signer: Arc<Signer>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(event) = events.recv().await {
@@ -178,14 +200,26 @@ async fn deliver_all(
             continue;
         }
         let body = Bytes::from(format!(r#"{{"activity":{}}}"#, event.activity));
+        // One id per event, the same for every endpoint and attempt: receivers dedupe by it.
+        let Ok(random) = crate::operator::random_bytes::<16>() else {
+            tracing::error!("no randomness for a webhook event id; event dropped");
+            continue;
+        };
+        let event_id: Arc<str> = keyhold_shared::Uuid::new_v4(*random).to_string().into();
         for url in urls.iter() {
             // Waiting here lets the queue fill (and drop) rather than spawning without bound.
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 return;
             };
             let (client, body, url) = (client.clone(), body.clone(), url.clone());
+            let (signer, event_id) = (signer.clone(), event_id.clone());
             tokio::spawn(async move {
-                let outcome = deliver(&client, &url, event.org, body).await;
+                let delivery = Delivery {
+                    org: event.org,
+                    event_id: &event_id,
+                    body,
+                };
+                let outcome = deliver(&client, &signer, &url, delivery).await;
                 crate::metrics::global().webhook_delivery(outcome);
                 drop(slot);
             });
@@ -229,8 +263,25 @@ pub fn activity_updates_url(data: &Value) -> Option<&str> {
         .flatten()
 }
 
+/// What one endpoint is sent for one event.
+struct Delivery<'a> {
+    org: OrgId,
+    event_id: &'a str,
+    body: Bytes,
+}
+
 /// One delivery with its retries: `delivered`, `failed` or `blocked`.
-async fn deliver(client: &Clients, url: &str, org: OrgId, body: Bytes) -> &'static str {
+async fn deliver(
+    client: &Clients,
+    signer: &Signer,
+    url: &str,
+    delivery: Delivery<'_>,
+) -> &'static str {
+    let Delivery {
+        org,
+        event_id,
+        body,
+    } = delivery;
     let Ok(uri) = url.parse::<hyper::Uri>() else {
         return "failed";
     };
@@ -247,13 +298,23 @@ async fn deliver(client: &Clients, url: &str, org: OrgId, body: Bytes) -> &'stat
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
-            .as_millis();
+            .as_millis()
+            .to_string();
+        let signature = signer.sign(&timestamp, event_id, &body);
         let request = hyper::Request::post(uri.clone())
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .header(hyper::header::USER_AGENT, "keyhold-webhooks")
             .header("X-Turnkey-Organization-Id", org.to_string())
             .header("X-Turnkey-Event-Type", ACTIVITY_UPDATES)
-            .header("X-Turnkey-Timestamp", timestamp.to_string())
+            .header("X-Turnkey-Event-Id", event_id)
+            .header("X-Turnkey-Timestamp", &timestamp)
+            .header("X-Turnkey-Signature-Version", signing::SIGNATURE_VERSION)
+            .header(
+                "X-Turnkey-Signature-Algorithm",
+                signing::SIGNATURE_ALGORITHM,
+            )
+            .header("X-Turnkey-Signature-Key-Id", signer.key_id())
+            .header("X-Turnkey-Signature", signature)
             .body(Full::new(body.clone()));
         let Ok(request) = request else {
             return "failed";
@@ -306,8 +367,10 @@ mod tests {
         use super::{Arc, Targets, Webhooks};
         use keyhold_shared::{OrgId, Uuid};
         let (queue, mut events) = tokio::sync::mpsc::channel(8);
+        let dir = tempfile::tempdir().unwrap();
         let hooks = Webhooks {
             queue,
+            signer: Arc::new(super::Signer::load_or_create(&dir.path().join("k")).unwrap()),
             targets: Arc::new(Targets::default()),
         };
         let org = OrgId(Uuid::from_bytes([1; 16]));

@@ -899,6 +899,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     fixed(
         Method::Get,
+        "/webhooks/v1/signing-key",
+        "The key webhook deliveries are signed with (pass it to @turnkey/crypto's verifyTurnkeyWebhookSignature)",
+        None,
+        Some("keyholdWebhookSigningKeyResponse"),
+    ),
+    fixed(
+        Method::Get,
         "/enclave/v1/attestation",
         "The enclave's attestation document and provisioning status (query `nonce`: hex)",
         None,

@@ -73,3 +73,17 @@ pub(super) async fn list(state: &AppState, org: OrgId) -> Result<Value, ApiError
         .collect();
     Ok(json!({ "webhookEndpoints": endpoints }))
 }
+
+/// `GET /webhooks/v1/signing-key`: the key this deployment signs webhook deliveries with, as
+/// `@turnkey/crypto`'s `verifyTurnkeyWebhookSignature` takes it in `verificationKeys`.
+pub async fn signing_key(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::Json<Value> {
+    let signer = state.webhooks.signer();
+    axum::Json(json!({
+        "keyId": signer.key_id(),
+        "publicKey": signer.public_key_hex(),
+        "algorithm": "ed25519",
+        "signatureVersion": "v1",
+    }))
+}

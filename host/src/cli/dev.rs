@@ -202,6 +202,7 @@ mod tests {
             webhooks: crate::cli::WebhookArgs {
                 ca_files: vec![],
                 allow_private_networks: false,
+                signing_key_file: None,
             },
             database: None,
             enclave_worker_nice: 0,

@@ -46,6 +46,8 @@ pub struct Host {
 pub const OPERATOR_KEY_FILE: &str = "operator-key.json";
 pub const CREDENTIALS_FILE: &str = "dev-credentials.json";
 pub const DATABASE_FILE: &str = "keyhold.db";
+/// The webhook signing key's default file in the data directory.
+pub const WEBHOOK_SIGNING_KEY_FILE: &str = "webhook-signing-key";
 
 /// The dev attestation CA: a seed the dev enclave derives its CA from, and that CA's root
 /// certificate, which operators and clients pin (`keyhold-attest verify --root`).
@@ -85,6 +87,10 @@ pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
         .await
         .with_context(|| format!("opening the database {database:?}"))?;
     tracing::info!(?database, "store open");
+    let webhook_key = (config.webhooks.signing_key_file.clone())
+        .unwrap_or_else(|| config.data_dir.join(WEBHOOK_SIGNING_KEY_FILE));
+    let webhook_signer = crate::webhooks::Signer::load_or_create(&webhook_key)?;
+    tracing::info!(key_id = webhook_signer.key_id(), "webhook signing key");
     let operator_path = config.data_dir.join(OPERATOR_KEY_FILE);
     let operator = if config.dev || operator_path.exists() {
         Some(Arc::new(DevOperator::load_or_create(&operator_path)?))
@@ -148,7 +154,11 @@ pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
         base_url,
         credentials,
         state: AppState {
-            webhooks: crate::webhooks::Webhooks::start(store.clone(), &config.webhooks)?,
+            webhooks: crate::webhooks::Webhooks::start(
+                store.clone(),
+                &config.webhooks,
+                webhook_signer,
+            )?,
             store,
             enclave,
             provisioner,

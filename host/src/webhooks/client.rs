@@ -27,6 +27,8 @@ pub struct DeliveryOptions {
     /// Deliver to `https` endpoints on private and loopback addresses too, and to `http`
     /// endpoints (loopback only) at all.
     pub allow_private_networks: bool,
+    /// The delivery signing key's file (`signing.rs`); `None`: in the data directory.
+    pub signing_key_file: Option<PathBuf>,
 }
 
 type Connector = HttpConnector<GuardedResolver>;

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::client::{Clients, DeliveryOptions, Refusal};
-use super::deliver;
+use super::{Delivery, Signer, deliver};
 
 /// What the receiver saw of one request.
 #[derive(Debug)]
@@ -21,6 +21,7 @@ struct Received {
     path: String,
     org_header: String,
     event_header: String,
+    headers: hyper::HeaderMap,
     body: Bytes,
 }
 
@@ -88,6 +89,7 @@ async fn receiver() -> Receiver {
                                     .to_owned()
                             };
                             let path = request.uri().path().to_owned();
+                            let headers = request.headers().clone();
                             let (org_header, event_header) = (
                                 header("X-Turnkey-Organization-Id"),
                                 header("X-Turnkey-Event-Type"),
@@ -97,6 +99,7 @@ async fn receiver() -> Receiver {
                                 path,
                                 org_header,
                                 event_header,
+                                headers,
                                 body,
                             });
                             Ok::<_, hyper::Error>(hyper::Response::new(http_body_util::Empty::<
@@ -128,7 +131,25 @@ fn options(receiver: &Receiver, allow_private_networks: bool) -> DeliveryOptions
     DeliveryOptions {
         extra_roots: vec![receiver.ca_file.path().to_owned()],
         allow_private_networks,
+        signing_key_file: None,
     }
+}
+
+/// A signing key in a directory of its own (kept alive beside it).
+fn signer() -> (tempfile::TempDir, Signer) {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Signer::load_or_create(&dir.path().join("key")).unwrap();
+    (dir, signer)
+}
+
+/// Delivers `body` for `org()` as event `ev-1`.
+async fn send(clients: &Clients, signer: &Signer, url: &str, body: Bytes) -> &'static str {
+    let delivery = Delivery {
+        org: org(),
+        event_id: "ev-1",
+        body,
+    };
+    deliver(clients, signer, url, delivery).await
 }
 
 /// With the receiver's CA trusted and private networks allowed, the activity arrives over
@@ -137,11 +158,12 @@ fn options(receiver: &Receiver, allow_private_networks: bool) -> DeliveryOptions
 async fn https_deliveries_arrive_over_verified_tls() {
     let mut receiver = receiver().await;
     let clients = Clients::new(&options(&receiver, true)).unwrap();
+    let (_dir, signer) = signer();
     let body = Bytes::from_static(br#"{"activity":{"id":"a"}}"#);
     for host in ["localhost", "127.0.0.1"] {
         let url = format!("https://{host}:{}/hooks/turnkey", receiver.port);
         assert_eq!(
-            deliver(&clients, &url, org(), body.clone()).await,
+            send(&clients, &signer, &url, body.clone()).await,
             "delivered"
         );
         let got = receiver.requests.recv().await.unwrap();
@@ -149,6 +171,32 @@ async fn https_deliveries_arrive_over_verified_tls() {
         assert_eq!(got.org_header, org().to_string());
         assert_eq!(got.event_header, super::ACTIVITY_UPDATES);
         assert_eq!(got.body, body);
+        // Signed as @turnkey/crypto's verifyTurnkeyWebhookSignature checks (the Node suite
+        // runs that function itself): over version, algorithm, key id, timestamp, event id
+        // and body, with the key /webhooks/v1/signing-key serves.
+        let header = |name: &str| got.headers.get(name).unwrap().to_str().unwrap().to_owned();
+        assert_eq!(header("x-turnkey-signature-version"), "v1");
+        assert_eq!(header("x-turnkey-signature-algorithm"), "ed25519");
+        assert_eq!(header("x-turnkey-signature-key-id"), signer.key_id());
+        assert_eq!(header("x-turnkey-event-id"), "ev-1");
+        let input = super::signing::signed_input(
+            signer.key_id(),
+            &header("x-turnkey-timestamp"),
+            "ev-1",
+            &got.body,
+        );
+        let public: [u8; 32] = hex::decode(signer.public_key_hex())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let signature = hex::decode(header("x-turnkey-signature")).unwrap();
+        ed25519_dalek::VerifyingKey::from_bytes(&public)
+            .unwrap()
+            .verify_strict(
+                &input,
+                &ed25519_dalek::Signature::from_slice(&signature).unwrap(),
+            )
+            .unwrap();
     }
 }
 
@@ -158,11 +206,12 @@ async fn https_deliveries_arrive_over_verified_tls() {
 async fn https_deliveries_to_internal_addresses_are_blocked() {
     let mut receiver = receiver().await;
     let clients = Clients::new(&options(&receiver, false)).unwrap();
+    let (_dir, signer) = signer();
     let body = Bytes::from_static(b"{}");
     for host in ["localhost", "127.0.0.1", "[::1]", "[::ffff:127.0.0.1]"] {
         let url = format!("https://{host}:{}/", receiver.port);
         assert_eq!(
-            deliver(&clients, &url, org(), body.clone()).await,
+            send(&clients, &signer, &url, body.clone()).await,
             "blocked",
             "{host}"
         );
@@ -174,7 +223,7 @@ async fn https_deliveries_to_internal_addresses_are_blocked() {
         Err(Refusal::Blocked)
     );
     assert_eq!(
-        deliver(&clients, "http://localhost:9/", org(), body.clone()).await,
+        send(&clients, &signer, "http://localhost:9/", body.clone()).await,
         "blocked"
     );
     let private = Clients::new(&options(&receiver, true)).unwrap();
@@ -208,11 +257,13 @@ async fn an_untrusted_certificate_fails_the_delivery() {
     let clients = Clients::new(&DeliveryOptions {
         extra_roots: vec![],
         allow_private_networks: true,
+        signing_key_file: None,
     })
     .unwrap();
+    let (_dir, signer) = signer();
     let url = format!("https://localhost:{}/", receiver.port);
     assert_eq!(
-        deliver(&clients, &url, org(), Bytes::from_static(b"{}")).await,
+        send(&clients, &signer, &url, Bytes::from_static(b"{}")).await,
         "failed"
     );
     assert!(receiver.requests.try_recv().is_err());
@@ -230,6 +281,7 @@ fn unusable_ca_files_are_refused_at_start() {
     let missing = DeliveryOptions {
         extra_roots: vec!["/nonexistent/ca.pem".into()],
         allow_private_networks: false,
+        signing_key_file: None,
     };
     assert!(Clients::new(&missing).is_err());
     let mut empty = tempfile::NamedTempFile::new().unwrap();
@@ -237,6 +289,7 @@ fn unusable_ca_files_are_refused_at_start() {
     let empty = DeliveryOptions {
         extra_roots: vec![empty.path().to_owned()],
         allow_private_networks: false,
+        signing_key_file: None,
     };
     let err = Clients::new(&empty).err().map(|e| e.to_string());
     assert!(

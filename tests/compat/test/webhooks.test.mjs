@@ -2,7 +2,8 @@
 // registers a receiver on 127.0.0.1 with create_webhook_endpoint (sdk-server 8.2.1 and
 // @turnkey/http 6.6.0 predate Turnkey's webhook methods, so through @turnkey/http's stamped
 // `request`), signs, and the receiver gets the activity exactly as get_activity answers it, with
-// Turnkey's delivery headers. list/update/delete_webhook_endpoint; an inactive endpoint gets
+// Turnkey's delivery headers, signed so that @turnkey/crypto's verifyTurnkeyWebhookSignature
+// accepts it with the key keyhold serves. list/update/delete_webhook_endpoint; an inactive endpoint gets
 // nothing; an unknown endpoint is not found; URLs and event types are validated (in the enclave).
 
 import { after, before, describe, test } from "node:test";
@@ -12,7 +13,7 @@ import http from "node:http";
 import { Turnkey } from "@turnkey/sdk-server";
 import { ApiKeyStamper } from "@turnkey/api-key-stamper";
 import { TurnkeyClient } from "@turnkey/http";
-import { generateP256KeyPair } from "@turnkey/crypto";
+import { generateP256KeyPair, verifyTurnkeyWebhookSignature } from "@turnkey/crypto";
 
 import { TEST_TIMEOUT_MS, loadCredentials, onlyInPhase, uniqueName } from "../lib.mjs";
 
@@ -43,7 +44,7 @@ class Receiver {
       let text = "";
       req.on("data", (c) => { text += c; });
       req.on("end", () => {
-        const delivery = { method: req.method, path: req.url, headers: req.headers, body: JSON.parse(text) };
+        const delivery = { method: req.method, path: req.url, headers: req.headers, text, body: JSON.parse(text) };
         this.deliveries.push(delivery);
         res.writeHead(200).end();
         this.waiters = this.waiters.filter((w) => !w(delivery));
@@ -131,7 +132,21 @@ describe("phase main: webhook endpoints", { skip: onlyInPhase("main") }, () => {
     assert.match(delivery.headers["content-type"], /^application\/json/);
     assert.equal(delivery.headers["x-turnkey-organization-id"], organizationId);
     assert.equal(delivery.headers["x-turnkey-event-type"], "ACTIVITY_UPDATES");
-    assert.ok(Math.abs(Number(delivery.headers["x-turnkey-timestamp"]) - Date.now()) < 60_000, "timestamp in ms");
+        assert.ok(Math.abs(Number(delivery.headers["x-turnkey-timestamp"]) - Date.now()) < 60_000, "timestamp in ms");
+    // Signed as Turnkey signs its deliveries: @turnkey/crypto's own verifier accepts it with the
+    // key keyhold serves, and refuses it with another key or a changed body.
+    const signingKey = await (await fetch(`${loadCredentials().baseUrl}/webhooks/v1/signing-key`)).json();
+    assert.equal(signingKey.algorithm, "ed25519");
+    const verificationKeys = [{ keyId: signingKey.keyId, publicKey: signingKey.publicKey }];
+    const verify = (body, keys = verificationKeys) =>
+      verifyTurnkeyWebhookSignature({ headers: delivery.headers, body, verificationKeys: keys, maxTimestampAgeMs: 300_000 });
+    const verified = verify(delivery.text);
+    assert.ok(verified.ok, `signature refused: ${JSON.stringify(verified)}`);
+    assert.equal(verified.keyId, signingKey.keyId);
+    assert.match(verified.eventId, /^[0-9a-f-]{36}$/);
+    assert.equal(verify(delivery.text.replace("COMPLETED", "FAILED")).reason, "invalid_signature");
+    const otherKey = [{ keyId: signingKey.keyId, publicKey: "11".repeat(32) }];
+    assert.equal(verify(delivery.text, otherKey).ok, false);
     const got = await root.getActivity({ organizationId, activityId: id });
     assert.equal(delivery.body.activity.status, "ACTIVITY_STATUS_COMPLETED");
     assert.deepEqual(delivery.body.activity, got.activity);

@@ -93,6 +93,21 @@ pub(super) fn all() -> Vec<(&'static str, Value)> {
             "v1DeleteWebhookEndpointResult",
             object(vec![("endpointId!", string())]),
         ),
+        (
+            "keyholdWebhookSigningKeyResponse",
+            object(vec![
+                (
+                    "keyId!",
+                    described(string(), "sent as X-Turnkey-Signature-Key-Id"),
+                ),
+                (
+                    "publicKey!",
+                    described(string(), "Ed25519 public key, hex (32 bytes)"),
+                ),
+                ("algorithm!", enumeration(&["ed25519"])),
+                ("signatureVersion!", enumeration(&["v1"])),
+            ]),
+        ),
         ("v1ListWebhookEndpointsRequest", query_request(vec![])),
         (
             "v1ListWebhookEndpointsResponse",
