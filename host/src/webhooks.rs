@@ -203,6 +203,7 @@ async fn deliver_all(
         // One id per event, the same for every endpoint and attempt: receivers dedupe by it.
         let Ok(random) = crate::operator::random_bytes::<16>() else {
             tracing::error!("no randomness for a webhook event id; event dropped");
+            crate::metrics::global().webhook_delivery("dropped");
             continue;
         };
         let event_id: Arc<str> = keyhold_shared::Uuid::new_v4(*random).to_string().into();
@@ -370,7 +371,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let hooks = Webhooks {
             queue,
-            signer: Arc::new(super::Signer::load_or_create(&dir.path().join("k")).unwrap()),
+            signer: Arc::new(
+                super::Signer::load_or_create(&dir.path().join("k"))
+                    .unwrap()
+                    .0,
+            ),
             targets: Arc::new(Targets::default()),
         };
         let org = OrgId(Uuid::from_bytes([1; 16]));

@@ -32,17 +32,18 @@ fn fresh_request_id() -> String {
 /// set; made-up names under the API prefixes are bounded by the metrics' series cap), `other`
 /// for anything else.
 fn route_label(path: &str) -> String {
-    const KNOWN: [&str; 5] = [
+    const KNOWN: [&str; 6] = [
         "/public/v1/submit/",
         "/public/v1/query/",
         "/enclave/v1/",
+        "/webhooks/v1/",
         "/metrics",
         "/openapi.json",
     ];
     let plain = path.len() <= 80
         && path
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'_' || b == b'.');
+            .all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
     if plain && KNOWN.iter().any(|k| path.starts_with(k)) {
         path.to_owned()
     } else {

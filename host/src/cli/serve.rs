@@ -87,9 +87,23 @@ pub async fn start(config: &HostConfig) -> anyhow::Result<Host> {
         .await
         .with_context(|| format!("opening the database {database:?}"))?;
     tracing::info!(?database, "store open");
-    let webhook_key = (config.webhooks.signing_key_file.clone())
-        .unwrap_or_else(|| config.data_dir.join(WEBHOOK_SIGNING_KEY_FILE));
-    let webhook_signer = crate::webhooks::Signer::load_or_create(&webhook_key)?;
+    let webhook_signer = match &config.webhooks.signing_key_file {
+        // Named: it must be there (a typo or a missing mount must not mint a key of its own).
+        Some(path) => crate::webhooks::Signer::load(path).context("--webhook-signing-key")?,
+        None => {
+            let path = config.data_dir.join(WEBHOOK_SIGNING_KEY_FILE);
+            let (signer, made) = crate::webhooks::Signer::load_or_create(&path).context(
+                "the webhook signing key (with a read-only data directory, pass \
+                 --webhook-signing-key FILE naming an existing key)",
+            )?;
+            if made {
+                tracing::warn!(path = %path.display(), key_id = signer.key_id(),
+                    "made a new webhook signing key: give receivers GET /webhooks/v1/signing-key, \
+                     and other hosts of this deployment the same file (--webhook-signing-key)");
+            }
+            signer
+        }
+    };
     tracing::info!(key_id = webhook_signer.key_id(), "webhook signing key");
     let operator_path = config.data_dir.join(OPERATOR_KEY_FILE);
     let operator = if config.dev || operator_path.exists() {

@@ -37,28 +37,46 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    /// The key in `path` (hex of its 32-byte seed), made and written there if the file does
-    /// not exist.
-    pub fn load_or_create(path: &Path) -> Result<Self, HostError> {
+    /// The key in `path` (hex of its 32-byte seed), which must exist.
+    pub fn load(path: &Path) -> Result<Self, HostError> {
         let config = |what: &str| HostError::Config(format!("{}: {what}", path.display()));
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let text = Zeroizing::new(text);
-                let mut seed = Zeroizing::new([0u8; 32]);
-                hex::decode_to_slice(text.trim(), seed.as_mut())
-                    .map_err(|_| config("not a webhook signing key (64 hex digits)"))?;
-                Ok(Self::from_seed(&seed))
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+            config(&format!(
+                "{e} (keyhold makes a key in the data directory on first start; copy that file, \
+                 or write 64 random hex digits)"
+            ))
+        })?);
+        #[cfg(unix)]
+        if let Ok(meta) = std::fs::metadata(path) {
+            use std::os::unix::fs::PermissionsExt as _;
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(path = %path.display(), "the webhook signing key file is readable by others");
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let seed = crate::operator::random_bytes::<32>()?;
-                let mut file = create_private(path).map_err(|e| config(&e.to_string()))?;
-                let text = Zeroizing::new(format!("{}\n", hex::encode(*seed)));
-                file.write_all(text.as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| config(&e.to_string()))?;
-                Ok(Self::from_seed(&seed))
-            }
-            Err(e) => Err(config(&e.to_string())),
+        }
+        let mut seed = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(text.trim(), seed.as_mut())
+            .map_err(|_| config("not a webhook signing key (64 hex digits)"))?;
+        Ok(Self::from_seed(&seed))
+    }
+
+    /// The key in `path`, made and written there first if the file does not exist; `true` if
+    /// this call made it. The file appears whole or not at all (written beside it, then
+    /// hard-linked, which never replaces a file): two hosts starting at once end up with the
+    /// same key, and a crash mid-write leaves no half key to refuse every later start.
+    pub fn load_or_create(path: &Path) -> Result<(Self, bool), HostError> {
+        if path.exists() {
+            return Ok((Self::load(path)?, false));
+        }
+        let config = |what: &str| HostError::Config(format!("{}: {what}", path.display()));
+        let seed = crate::operator::random_bytes::<32>()?;
+        let mut text = Zeroizing::new(hex::encode(seed.as_ref()));
+        text.push('\n');
+        let made = publish(path, text.as_bytes()).map_err(|e| config(&e.to_string()))?;
+        if made {
+            Ok((Self::from_seed(&seed), true))
+        } else {
+            // Another process published its key first: use that one.
+            Ok((Self::load(path)?, false))
         }
     }
 
@@ -97,8 +115,36 @@ pub fn signed_input(key_id: &str, timestamp_ms: &str, event_id: &str, body: &[u8
     input
 }
 
-/// Creates `path` for writing, readable by this user only; fails if it exists (two hosts
-/// starting at once must not overwrite each other's key).
+/// Writes `contents` to a new file at `path`, readable by this user only, unless a file is
+/// already there (then `false`, and nothing is changed).
+fn publish(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nonce =
+        crate::operator::random_bytes::<8>().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", hex::encode(*nonce)));
+    let written = create_private(&temporary).and_then(|mut file| {
+        file.write_all(contents)?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => {
+            // The new name is durable once its directory is.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates `path` for writing, readable by this user only; fails if it exists.
 fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -116,8 +162,14 @@ mod tests {
     fn a_key_is_made_once_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("webhook-signing-key");
-        let made = Signer::load_or_create(&path).unwrap();
-        let again = Signer::load_or_create(&path).unwrap();
+        let (made, created) = Signer::load_or_create(&path).unwrap();
+        assert!(created);
+        let (again, created) = Signer::load_or_create(&path).unwrap();
+        assert!(!created);
+        assert_eq!(
+            again.public_key_hex(),
+            Signer::load(&path).unwrap().public_key_hex()
+        );
         assert_eq!(made.public_key_hex(), again.public_key_hex());
         assert_eq!(made.key_id(), again.key_id());
         assert!(made.key_id().starts_with("keyhold-") && made.key_id().len() == 24);
@@ -128,6 +180,27 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(!format!("{made:?}").contains(&hex::encode(made.key.to_bytes())));
+    }
+
+    /// Publishing never replaces a key another host wrote first, leaves no temporary file,
+    /// and a named file that does not exist is an error, not a new key.
+    #[test]
+    fn a_published_key_is_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("webhook-signing-key");
+        assert!(publish(&path, b"first\n").unwrap());
+        assert!(!publish(&path, b"second\n").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first\n");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("webhook-signing-key")]);
+        let missing = Signer::load(&dir.path().join("typo"))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("No such file"), "{missing}");
+        assert!(!dir.path().join("typo").exists());
     }
 
     #[test]
@@ -144,7 +217,7 @@ mod tests {
     #[test]
     fn signatures_cover_the_turnkey_signed_input() {
         let dir = tempfile::tempdir().unwrap();
-        let signer = Signer::load_or_create(&dir.path().join("k")).unwrap();
+        let (signer, _) = Signer::load_or_create(&dir.path().join("k")).unwrap();
         let body = br#"{"activity":{"id":"a"}}"#;
         let signature = signer.sign("1700000000000", "ev-1", body);
         let signature =

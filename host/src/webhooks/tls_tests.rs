@@ -138,7 +138,7 @@ fn options(receiver: &Receiver, allow_private_networks: bool) -> DeliveryOptions
 /// A signing key in a directory of its own (kept alive beside it).
 fn signer() -> (tempfile::TempDir, Signer) {
     let dir = tempfile::tempdir().unwrap();
-    let signer = Signer::load_or_create(&dir.path().join("key")).unwrap();
+    let (signer, _) = Signer::load_or_create(&dir.path().join("key")).unwrap();
     (dir, signer)
 }
 

@@ -41,10 +41,14 @@ class Receiver {
   waiters = [];
   async start() {
     this.server = http.createServer((req, res) => {
-      let text = "";
-      req.on("data", (c) => { text += c; });
+            const chunks = [];
+      req.on("data", (c) => { chunks.push(c); });
       req.on("end", () => {
-        const delivery = { method: req.method, path: req.url, headers: req.headers, text, body: JSON.parse(text) };
+        // The raw bytes, as Turnkey's verifier wants them (a character split between chunks
+        // must not be decoded twice).
+        const raw = Buffer.concat(chunks);
+        const text = raw.toString("utf8");
+        const delivery = { method: req.method, path: req.url, headers: req.headers, raw, text, body: JSON.parse(text) };
         this.deliveries.push(delivery);
         res.writeHead(200).end();
         this.waiters = this.waiters.filter((w) => !w(delivery));
@@ -140,13 +144,14 @@ describe("phase main: webhook endpoints", { skip: onlyInPhase("main") }, () => {
     const verificationKeys = [{ keyId: signingKey.keyId, publicKey: signingKey.publicKey }];
     const verify = (body, keys = verificationKeys) =>
       verifyTurnkeyWebhookSignature({ headers: delivery.headers, body, verificationKeys: keys, maxTimestampAgeMs: 300_000 });
-    const verified = verify(delivery.text);
+    const verified = verify(new Uint8Array(delivery.raw));
     assert.ok(verified.ok, `signature refused: ${JSON.stringify(verified)}`);
     assert.equal(verified.keyId, signingKey.keyId);
     assert.match(verified.eventId, /^[0-9a-f-]{36}$/);
     assert.equal(verify(delivery.text.replace("COMPLETED", "FAILED")).reason, "invalid_signature");
     const otherKey = [{ keyId: signingKey.keyId, publicKey: "11".repeat(32) }];
     assert.equal(verify(delivery.text, otherKey).ok, false);
+    assert.equal(verify(delivery.text).ok, true, "the text verifies as the bytes do");
     const got = await root.getActivity({ organizationId, activityId: id });
     assert.equal(delivery.body.activity.status, "ACTIVITY_STATUS_COMPLETED");
     assert.deepEqual(delivery.body.activity, got.activity);
