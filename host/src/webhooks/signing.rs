@@ -69,9 +69,11 @@ impl Signer {
         }
         let config = |what: &str| HostError::Config(format!("{}: {what}", path.display()));
         let seed = crate::operator::random_bytes::<32>()?;
-        let mut text = Zeroizing::new(hex::encode(seed.as_ref()));
-        text.push('\n');
-        let made = publish(path, text.as_bytes()).map_err(|e| config(&e.to_string()))?;
+        // Hex and a newline, written in place (no intermediate strings left behind unzeroized).
+        let mut text = Zeroizing::new([b'\n'; 65]);
+        hex::encode_to_slice(seed.as_ref(), &mut text[..64])
+            .map_err(|_| config("cannot encode the key"))?;
+        let made = publish(path, text.as_ref()).map_err(|e| config(&e.to_string()))?;
         if made {
             Ok((Self::from_seed(&seed), true))
         } else {
