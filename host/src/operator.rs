@@ -226,22 +226,66 @@ impl DevOperator {
     }
 }
 
-/// Writes a file readable by its owner only.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
+/// Writes `bytes` to a new owner-only file beside `path`, under a name of its own, synced; returns
+/// that name. The first half of putting a file at `path` whole: readers never see it half written.
+fn write_private_beside(path: &Path, bytes: &[u8]) -> Result<std::path::PathBuf, HostError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}.tmp",
+        hex::encode(*random_bytes::<8>()?)
+    ));
+    let written = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&tmp)
-        .map_err(|e| config(format!("{}: {e}", tmp.display())))?;
-    file.write_all(bytes)
-        .and_then(|_| file.sync_all())
-        .map_err(|e| config(format!("{}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| config(format!("{}: {e}", path.display())))
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        });
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(config(format!("{}: {e}", tmp.display())))
+        }
+    }
+}
+
+/// Writes a file readable by its owner only, replacing any file at `path`.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
+    let tmp = write_private_beside(path, bytes)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        config(format!("{}: {e}", path.display()))
+    })
+}
+
+/// Writes a file readable by its owner only unless one is already at `path` (then `false`, and
+/// nothing changed): of two processes publishing at once, one wins and the other can read it.
+pub fn publish_private(path: &Path, bytes: &[u8]) -> Result<bool, HostError> {
+    let tmp = write_private_beside(path, bytes)?;
+    // A hard link, unlike a rename, never replaces its target.
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            // The new name is durable once its directory is.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| config(format!("{}: {e}", dir.display())))?;
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(config(format!("{}: {e}", path.display()))),
+    }
 }
 
 /// What an operator requires of an enclave's attestation document before giving it a share.

@@ -10,7 +10,6 @@
 //! `webhook-signing-key` in the data directory, mode 0600, created on first start); hosts that
 //! share a database should be given the same file (`--webhook-signing-key`).
 
-use std::io::Write as _;
 use std::path::Path;
 
 use ed25519_dalek::Signer as _;
@@ -73,7 +72,7 @@ impl Signer {
         let mut text = Zeroizing::new([b'\n'; 65]);
         hex::encode_to_slice(seed.as_ref(), &mut text[..64])
             .map_err(|_| config("cannot encode the key"))?;
-        let made = publish(path, text.as_ref()).map_err(|e| config(&e.to_string()))?;
+        let made = crate::operator::publish_private(path, text.as_ref())?;
         if made {
             Ok((Self::from_seed(&seed), true))
         } else {
@@ -117,44 +116,6 @@ pub fn signed_input(key_id: &str, timestamp_ms: &str, event_id: &str, body: &[u8
     input
 }
 
-/// Writes `contents` to a new file at `path`, readable by this user only, unless a file is
-/// already there (then `false`, and nothing is changed).
-fn publish(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let nonce =
-        crate::operator::random_bytes::<8>().map_err(|e| std::io::Error::other(e.to_string()))?;
-    let temporary = path.with_file_name(format!(".{name}.{}.tmp", hex::encode(*nonce)));
-    let written = create_private(&temporary).and_then(|mut file| {
-        file.write_all(contents)?;
-        file.sync_all()
-    });
-    let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
-    let _ = std::fs::remove_file(&temporary);
-    match linked {
-        Ok(()) => {
-            // The new name is durable once its directory is.
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::File::open(dir)?.sync_all()?;
-            }
-            Ok(true)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// Creates `path` for writing, readable by this user only; fails if it exists.
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,8 +151,8 @@ mod tests {
     fn a_published_key_is_never_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("webhook-signing-key");
-        assert!(publish(&path, b"first\n").unwrap());
-        assert!(!publish(&path, b"second\n").unwrap());
+        assert!(crate::operator::publish_private(&path, b"first\n").unwrap());
+        assert!(!crate::operator::publish_private(&path, b"second\n").unwrap());
         assert_eq!(std::fs::read(&path).unwrap(), b"first\n");
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
