@@ -12,6 +12,7 @@
 //! the body); its key is an `API_KEY_CURVE_SECP256K1` key like the plain scheme's.
 
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
+use keyhold_p256_verify::KeyTable;
 use p256::ecdsa::signature::Verifier;
 use sha2::{Digest, Sha256};
 use sha3::Keccak256;
@@ -93,11 +94,7 @@ impl PublicKey {
 pub fn verify(scheme: Scheme, key: &PublicKey, signature: &[u8], body: &[u8]) -> Result<()> {
     let ok = match (scheme, key) {
         (Scheme::P256, PublicKey::P256(key)) => {
-            // High-S signatures are valid: Node's api-key-stamper does not normalise S.
-            let (r, s) = ecdsa_scalars(signature).ok_or(Error::SignatureInvalid)?;
-            let sig =
-                p256::ecdsa::Signature::from_scalars(r, s).map_err(|_| Error::SignatureInvalid)?;
-            key.verify(body, &sig).is_ok()
+            key.verify(body, &p256_signature(signature)?).is_ok()
         }
         (Scheme::Secp256k1, PublicKey::Secp256k1(key)) => {
             let digest = Sha256::digest(body);
@@ -123,6 +120,23 @@ pub fn verify(scheme: Scheme, key: &PublicKey, signature: &[u8], body: &[u8]) ->
     } else {
         Err(Error::SignatureInvalid)
     }
+}
+
+/// A P-256 stamp of a key whose multiples are precomputed (a key that signed before): the same
+/// verdict as [`verify`], in about half the time.
+pub fn verify_p256_with_table(table: &KeyTable, signature: &[u8], body: &[u8]) -> Result<()> {
+    let digest: [u8; 32] = Sha256::digest(body).into();
+    if table.verify_prehash(&digest, &p256_signature(signature)?) {
+        Ok(())
+    } else {
+        Err(Error::SignatureInvalid)
+    }
+}
+
+/// A P-256 signature as sent: high S is valid, Node's api-key-stamper does not normalise it.
+fn p256_signature(der: &[u8]) -> Result<p256::ecdsa::Signature> {
+    let (r, s) = ecdsa_scalars(der).ok_or(Error::SignatureInvalid)?;
+    p256::ecdsa::Signature::from_scalars(r, s).map_err(|_| Error::SignatureInvalid)
 }
 
 /// A secp256k1 signature in low-S form: k256 refuses high S, but an ECDSA signature is as valid

@@ -10,7 +10,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
 use serde::Deserialize;
 
-use super::schemes::{PublicKey, Scheme, verify};
+use keyhold_p256_verify::KeyTable;
+
+use super::schemes::{PublicKey, Scheme, verify, verify_p256_with_table};
 use crate::error::{Error, Result, clip};
 use crate::lru::{CacheKey, Lru, cache_key};
 
@@ -25,6 +27,17 @@ const KEYS_CAPACITY: usize = 1024;
 /// only once a stamp made with it verified, so stamps under made-up keys cannot churn it.
 static KEYS: LazyLock<Mutex<Lru<PublicKey>>> =
     LazyLock::new(|| Mutex::new(Lru::new(KEYS_CAPACITY)));
+
+/// Most P-256 keys with precomputed multiples kept (~25 KiB each: 3.2 MiB in all).
+const TABLES_CAPACITY: usize = 128;
+
+/// Precomputed multiples of the P-256 API keys in use. Verifying with them takes about half
+/// the time of a plain verification (the P-256 verification was three quarters of the
+/// enclave's CPU per signing request); building one costs about one verification more. A
+/// table is built at a key's second verified stamp — the first put the key in [`KEYS`] — so
+/// only keys that sign again pay for one.
+static TABLES: LazyLock<Mutex<Lru<KeyTable>>> =
+    LazyLock::new(|| Mutex::new(Lru::new(TABLES_CAPACITY)));
 
 fn key_id(scheme: Scheme, public_key: &[u8]) -> CacheKey {
     cache_key(&[scheme.curve().credential_type().as_bytes(), public_key])
@@ -94,6 +107,15 @@ impl ApiKeyStamp {
 
     /// Verifies the signature over `body` under the stamp's scheme.
     pub fn verify(&self, body: &[u8]) -> Result<()> {
+        if let (true, PublicKey::P256(key)) = (self.cached, &*self.key) {
+            let table = Lru::get_or_insert(&TABLES, key_id(self.scheme, &self.public_key), || {
+                Ok(KeyTable::new(key))
+            })?;
+            // The cache is keyed by the encoded key; a table is only used for the very point.
+            if table.key() == key {
+                return verify_p256_with_table(&table, &self.signature, body);
+            }
+        }
         verify(self.scheme, &self.key, &self.signature, body)?;
         if !self.cached {
             Lru::put(
@@ -129,6 +151,14 @@ mod tests {
             stamp.verify(altered.as_bytes()),
             Err(Error::SignatureInvalid)
         ));
+        // again, now through the key's precomputed multiples
+        let again = ApiKeyStamp::parse(STAMP).unwrap();
+        assert!(again.cached);
+        again.verify(BODY.as_bytes()).unwrap();
+        assert!(matches!(
+            again.verify(altered.as_bytes()),
+            Err(Error::SignatureInvalid)
+        ));
     }
 
     #[test]
@@ -162,6 +192,14 @@ mod tests {
             second.verify(b"one"),
             Err(Error::SignatureInvalid)
         ));
+        // a cached key's stamps go through its precomputed multiples, with the same verdicts
+        let id = key_id(Scheme::P256, second.public_key());
+        assert!(Lru::lookup(&TABLES, &id).unwrap().is_some());
+        let third = ApiKeyStamp::parse(&stamp_for(b"four")).unwrap();
+        third.verify(b"four").unwrap();
+        for wrong in [&b"one"[..], b"fou", b"four "] {
+            assert!(matches!(third.verify(wrong), Err(Error::SignatureInvalid)));
+        }
     }
 
     #[test]
