@@ -53,6 +53,11 @@ struct Args {
     /// No progress bar (for logs).
     #[arg(long)]
     quiet: bool,
+    /// Writes each measured request's start (µs after the clock started) and latency (µs) to
+    /// this file, one `start,latency` line per request: to see whether a tail is spread out or
+    /// comes in bursts.
+    #[arg(long, value_name = "CSV")]
+    latencies: Option<std::path::PathBuf>,
     /// NAME=PID of a process of the stack (e.g. host=123, enclave=456) whose CPU time per
     /// request to report: on a noisy machine CPU time per request says more than throughput.
     #[arg(long = "watch", value_parser = parse_watch)]
@@ -544,7 +549,7 @@ async fn main() -> anyhow::Result<()> {
         .trim_end_matches('/')
         .to_owned();
 
-    let run = |range: std::ops::Range<usize>, bar: Option<ProgressBar>| {
+    let run = |range: std::ops::Range<usize>, bar: Option<ProgressBar>, clock: Instant| {
         let next = Arc::new(AtomicUsize::new(range.start));
         let end = range.end;
         let workers: Vec<_> = (0..args.concurrency)
@@ -561,6 +566,7 @@ async fn main() -> anyhow::Result<()> {
                             break;
                         };
                         let started = Instant::now();
+                        let start = started.saturating_duration_since(clock);
                         let attempt = async {
                             match connection.as_mut() {
                                 Some(open) => Connection::send(open, request).await,
@@ -576,7 +582,7 @@ async fn main() -> anyhow::Result<()> {
                                 Err(anyhow::anyhow!("no answer within {REQUEST_TIMEOUT:?}"))
                             });
                         match sent {
-                            Ok(()) => latencies.push(started.elapsed()),
+                            Ok(()) => latencies.push((start, started.elapsed())),
                             Err(e) => {
                                 // Start over on a fresh connection.
                                 connection = None;
@@ -607,7 +613,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
-    let _ = run(0..args.warmup, None).await;
+    let _ = run(0..args.warmup, None, Instant::now()).await;
     let bar = (!args.quiet).then(|| {
         let bar = ProgressBar::new(args.requests as u64);
         if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}")
@@ -628,7 +634,7 @@ async fn main() -> anyhow::Result<()> {
     let ceiling_before = ceiling_per_core();
     let cpu_before: Vec<Option<f64>> = watched.iter().map(|(_, pid)| cpu_seconds(pid)).collect();
     let started = Instant::now();
-    let (mut latencies, errors) = run(args.warmup..total, bar.clone()).await;
+    let (timeline, errors) = run(args.warmup..total, bar.clone(), started).await;
     let elapsed = started.elapsed();
     let cpu_per_op: Vec<(String, f64)> = watched
         .iter()
@@ -644,6 +650,14 @@ async fn main() -> anyhow::Result<()> {
     if errors > 0 {
         bail!("{errors} of {} requests failed", args.requests);
     }
+    if let Some(path) = &args.latencies {
+        let mut csv = String::from("start_us,latency_us\n");
+        for (start, latency) in &timeline {
+            csv.push_str(&format!("{},{}\n", start.as_micros(), latency.as_micros()));
+        }
+        std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let mut latencies: Vec<Duration> = timeline.iter().map(|(_, latency)| *latency).collect();
     latencies.sort();
     let e2e = latencies.len() as f64 / elapsed.as_secs_f64();
     let cores = std::thread::available_parallelism()
