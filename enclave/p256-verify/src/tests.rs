@@ -33,12 +33,28 @@ fn products_match_at_the_edges() {
     let signing = key([7; 32]).unwrap();
     let table = KeyTable::new(signing.verifying_key());
     let q = ProjectivePoint::from(*signing.verifying_key().as_affine());
+    for k in edge_scalars() {
+        assert_eq!(
+            table.mul_vartime(&k).unwrap(),
+            q * k,
+            "k = {:?}",
+            k.to_repr()
+        );
+    }
+    assert!(bool::from(
+        table.mul_vartime(&Scalar::ZERO).unwrap().is_identity()
+    ));
+}
+
+/// Scalars whose digits sit at the ends of their ranges (all ones, alternating halves, the top
+/// bit, the order's neighbours).
+fn edge_scalars() -> Vec<Scalar> {
     let minus_one = -Scalar::ONE;
     let mut top = [0u8; 32];
     top[0] = 0x80;
     let mut low_byte = [0u8; 32];
     low_byte[31] = 0xff;
-    for k in [
+    vec![
         Scalar::ZERO,
         Scalar::ONE,
         minus_one,
@@ -48,10 +64,53 @@ fn products_match_at_the_edges() {
         scalar([0xff; 32]),
         scalar([0x88; 32]),
         scalar([0x77; 32]),
-    ] {
-        assert_eq!(table.mul_vartime(&k), q * k, "k = {:?}", k.to_repr());
+        scalar([0x80; 32]),
+        scalar([0x7f; 32]),
+        scalar([0x20; 32]),
+    ]
+}
+
+/// `Σ d_i·2^(w·i)` mod n.
+fn recombine(digits: &[i32], window: u32) -> Scalar {
+    let radix = Scalar::from(1u64 << window);
+    digits.iter().rev().fold(Scalar::ZERO, |acc, &d| {
+        let magnitude = Scalar::from(u64::from(d.unsigned_abs()));
+        acc * radix + if d < 0 { -magnitude } else { magnitude }
+    })
+}
+
+fn digits_are_right(k: &Scalar, window: u32) {
+    let count = 256usize.div_ceil(window as usize) + 1;
+    let digits = signed_digits(k, window, count);
+    let half = 1i32 << (window - 1);
+    assert!(
+        digits.iter().all(|d| -half < *d && *d <= half),
+        "{digits:?}"
+    );
+    assert_eq!(recombine(&digits, window), *k);
+}
+
+#[test]
+fn digits_recombine_at_the_edges() {
+    for k in edge_scalars() {
+        for window in [KEY_WINDOW, GENERATOR_WINDOW, 4, 5, 7] {
+            digits_are_right(&k, window);
+        }
     }
-    assert!(bool::from(table.mul_vartime(&Scalar::ZERO).is_identity()));
+}
+
+#[test]
+fn generator_products_match_p256() {
+    let mut ks = edge_scalars();
+    ks.extend((0u8..32).map(|i| scalar([i.wrapping_mul(37).wrapping_add(11); 32])));
+    for k in ks {
+        assert_eq!(
+            GENERATOR.mul_vartime(&k).unwrap(),
+            ProjectivePoint::GENERATOR * k,
+            "k = {:?}",
+            k.to_repr()
+        );
+    }
 }
 
 #[test]
@@ -95,12 +154,20 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
+    fn digits_recombine(k in any::<[u8; 32]>()) {
+        let k = scalar(k);
+        for window in [KEY_WINDOW, GENERATOR_WINDOW] {
+            digits_are_right(&k, window);
+        }
+    }
+
+    #[test]
     fn products_match_p256(seed in any::<[u8; 32]>(), k in any::<[u8; 32]>()) {
         let Some(signing) = key(seed) else { return Ok(()) };
         let table = KeyTable::new(signing.verifying_key());
         let q = ProjectivePoint::from(*signing.verifying_key().as_affine());
         let k = scalar(k);
-        prop_assert_eq!(table.mul_vartime(&k), q * k);
+        prop_assert_eq!(table.mul_vartime(&k).unwrap(), q * k);
     }
 
     #[test]

@@ -298,7 +298,7 @@ fn now_ms() -> u128 {
 /// The crypto ceiling per core, in operations per second.
 #[derive(Clone, Copy)]
 struct Ceiling {
-    /// One P-256 stamp verification as the enclave does it for a key that signed before (with
+    /// One P-256 stamp verification as the enclave does it for a key that signs often (with
     /// the key's precomputed multiples) plus one secp256k1 signature: the work the enclave
     /// cannot avoid for a signing request. The ratio is taken against this.
     keyhold: f64,
