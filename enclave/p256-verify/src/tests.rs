@@ -131,6 +131,24 @@ fn a_signature_of_another_key_or_message_fails() {
     assert!(agree(&table, &digest, &high));
 }
 
+/// Digests at and above the group order are reduced before use (as `p256` does), and a digest
+/// that reduces to 0 leaves only the key's term.
+#[test]
+fn digests_that_need_reducing() {
+    let signing = key([5; 32]).unwrap();
+    let table = KeyTable::new(signing.verifying_key());
+    let order: [u8; 32] = (-Scalar::ONE).to_repr().into();
+    let mut n = order;
+    n[31] = n[31].wrapping_add(1); // n − 1 ends in ...50; + 1 carries nowhere
+    assert_eq!(scalar(n), Scalar::ZERO);
+    for digest in [[0xff; 32], [0; 32], n, order] {
+        let signature: Signature = signing.sign_prehash(&digest).unwrap();
+        assert!(agree(&table, &digest, &signature), "{digest:02x?}");
+        let other: [u8; 32] = Sha256::digest(digest).into();
+        assert!(!agree(&table, &other, &signature));
+    }
+}
+
 /// A verifier that lost the key's term would compute `R = (z/s)·G` and accept this made-up
 /// signature, valid for *any* key: `R = k·G`, `r = x(R)`, `s = z/k`.
 #[test]
