@@ -40,7 +40,6 @@ const SCALAR_BITS: usize = 256;
 /// (`w` doublings), for half the memory.
 struct Comb {
     window: u32,
-    digits: usize,
     halved: bool,
     /// `tables × 2^(w−1)` points in affine form (mixed additions are cheaper): table `t`
     /// holds `1..=2^(w−1)` times its base.
@@ -49,8 +48,7 @@ struct Comb {
 
 impl Comb {
     fn new(base: ProjectivePoint, window: u32, halved: bool) -> Self {
-        // One digit more than the bits need: the signed recoding can carry out of the top.
-        let digits = SCALAR_BITS.div_ceil(window as usize) + 1;
+        let digits = digit_count(window);
         let tables = if halved { digits.div_ceil(2) } else { digits };
         let step = if halved { 2 * window } else { window };
         let per_table = 1usize << (window - 1);
@@ -72,7 +70,6 @@ impl Comb {
         let points = ProjectivePoint::batch_normalize(projective.as_slice());
         Comb {
             window,
-            digits,
             halved,
             points,
         }
@@ -90,7 +87,7 @@ impl Comb {
 
     /// `k·base`, in variable time (`k` is public).
     fn mul_vartime(&self, k: &Scalar) -> Option<ProjectivePoint> {
-        let digits = signed_digits(k, self.window, self.digits);
+        let digits = signed_digits(k, self.window);
         let mut even = ProjectivePoint::IDENTITY;
         let mut odd = ProjectivePoint::IDENTITY;
         for (i, &digit) in digits.iter().enumerate() {
@@ -114,9 +111,16 @@ impl Comb {
     }
 }
 
-/// `k` in `count` signed digits of `window` bits, least significant first: `k = Σ d_i·2^(w·i)`
-/// with `−2^(w−1) < d_i ≤ 2^(w−1)` (a window above half its range borrows from the next).
-fn signed_digits(k: &Scalar, window: u32, count: usize) -> Vec<i32> {
+/// Signed digits of `window` bits in a scalar: one more than the bits need, since the signed
+/// recoding can carry out of the top.
+fn digit_count(window: u32) -> usize {
+    SCALAR_BITS.div_ceil(window as usize) + 1
+}
+
+/// `k` in [`digit_count`] signed digits of `window` bits, least significant first:
+/// `k = Σ d_i·2^(w·i)` with `−2^(w−1) < d_i ≤ 2^(w−1)` (a window above half its range borrows
+/// from the next).
+fn signed_digits(k: &Scalar, window: u32) -> Vec<i32> {
     let bytes = k.to_bytes(); // big-endian
     let bit = |n: usize| -> i32 {
         if n >= SCALAR_BITS {
@@ -128,7 +132,7 @@ fn signed_digits(k: &Scalar, window: u32, count: usize) -> Vec<i32> {
     };
     let (half, full) = (1i32 << (window - 1), 1i32 << window);
     let mut carry = 0;
-    (0..count)
+    (0..digit_count(window))
         .map(|i| {
             let start = i * window as usize;
             let bits = (0..window as usize).fold(0, |acc, j| acc | (bit(start + j) << j));

@@ -80,8 +80,7 @@ fn recombine(digits: &[i32], window: u32) -> Scalar {
 }
 
 fn digits_are_right(k: &Scalar, window: u32) {
-    let count = 256usize.div_ceil(window as usize) + 1;
-    let digits = signed_digits(k, window, count);
+    let digits = signed_digits(k, window);
     let half = 1i32 << (window - 1);
     assert!(
         digits.iter().all(|d| -half < *d && *d <= half),

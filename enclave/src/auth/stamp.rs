@@ -107,6 +107,8 @@ struct StampJson {
 pub struct ApiKeyStamp {
     scheme: Scheme,
     public_key: Vec<u8>,
+    /// The key's id in [`KEYS`] and [`TABLES`].
+    id: CacheKey,
     key: Arc<CachedKey>,
     /// Whether `key` came from [`KEYS`] (else it is cached once the stamp verifies).
     cached: bool,
@@ -127,7 +129,8 @@ impl ApiKeyStamp {
             .ok_or_else(|| Error::Unsupported(format!("stamp scheme `{}`", clip(&stamp.scheme))))?;
         let public_key = hex::decode(&stamp.public_key)
             .map_err(|_| Error::MalformedStamp("publicKey is not hex"))?;
-        let (key, cached) = match Lru::lookup(&KEYS, &key_id(scheme, &public_key))? {
+        let id = key_id(scheme, &public_key);
+        let (key, cached) = match Lru::lookup(&KEYS, &id)? {
             Some(key) => (key, true),
             None => {
                 let key = PublicKey::parse(scheme.curve(), &public_key).map_err(|_| {
@@ -141,6 +144,7 @@ impl ApiKeyStamp {
         Ok(ApiKeyStamp {
             scheme,
             public_key,
+            id,
             key,
             cached,
             signature,
@@ -157,22 +161,21 @@ impl ApiKeyStamp {
 
     /// Verifies the signature over `body` under the stamp's scheme.
     pub fn verify(&self, body: &[u8]) -> Result<()> {
-        let id = key_id(self.scheme, &self.public_key);
-        if let Some(table) = self.table(&id)? {
+        if let Some(table) = self.table()? {
             return verify_p256_with_table(&table, &self.signature, body);
         }
         verify(self.scheme, &self.key.key, &self.signature, body)?;
         if self.cached {
             self.key.verified.fetch_add(1, Ordering::Relaxed);
         } else {
-            Lru::put(&KEYS, id, self.key.clone())?;
+            Lru::put(&KEYS, self.id, self.key.clone())?;
         }
         Ok(())
     }
 
     /// The P-256 key's precomputed multiples: looked up, or built once the cached key has
     /// verified enough stamps (see [`table_after`]).
-    fn table(&self, id: &CacheKey) -> Result<Option<Arc<KeyTable>>> {
+    fn table(&self) -> Result<Option<Arc<KeyTable>>> {
         // The table path verifies ECDSA/SHA-256 over the body: P-256 stamps only, even should
         // another scheme on P-256 keys come along.
         let (Scheme::P256, PublicKey::P256(key)) = (self.scheme, &self.key.key) else {
@@ -181,11 +184,11 @@ impl ApiKeyStamp {
         if !self.cached {
             return Ok(None);
         }
-        let table = match Lru::lookup(&TABLES, id)? {
+        let table = match Lru::lookup(&TABLES, &self.id)? {
             Some(table) => table,
             None if self.key.claim_build() => {
                 let table = Arc::new(KeyTable::new(key));
-                Lru::put(&TABLES, *id, table.clone())?;
+                Lru::put(&TABLES, self.id, table.clone())?;
                 table
             }
             None => return Ok(None),
@@ -206,11 +209,10 @@ mod tests {
 
     /// Verifies `stamp` until its key has a table (no sooner than [`TABLE_AFTER`] stamps).
     fn use_until_tabled(stamp: &ApiKeyStamp, body: &[u8]) {
-        let id = key_id(stamp.scheme, stamp.public_key());
         for _ in 0..=TABLE_AFTER {
             stamp.verify(body).unwrap();
         }
-        assert!(Lru::lookup(&TABLES, &id).unwrap().is_some());
+        assert!(Lru::lookup(&TABLES, &stamp.id).unwrap().is_some());
     }
 
     #[test]
@@ -240,20 +242,8 @@ mod tests {
 
     #[test]
     fn keys_are_cached_only_after_a_stamp_verified() {
-        use p256::ecdsa::signature::Signer;
-        use p256::ecdsa::{Signature, SigningKey};
-        let key = SigningKey::from_slice(&[9u8; 32]).unwrap();
-        let stamp_for = |body: &[u8]| {
-            let sig: Signature = key.sign(body);
-            URL_SAFE_NO_PAD_INDIFFERENT.encode(
-                serde_json::json!({
-                    "publicKey": hex::encode(key.verifying_key().to_sec1_point(true).as_bytes()),
-                    "scheme": "SIGNATURE_SCHEME_TK_API_P256",
-                    "signature": hex::encode(sig.to_der().as_bytes()),
-                })
-                .to_string(),
-            )
-        };
+        let key = p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
+        let stamp_for = |body: &[u8]| p256_stamp(&key, body);
         let header = stamp_for(b"one");
         // a stamp that does not verify leaves the key out of the cache
         let first = ApiKeyStamp::parse(&header).unwrap();
@@ -271,8 +261,8 @@ mod tests {
         ));
         // a key that signs on gets precomputed multiples (not after a stamp or two), with the
         // same verdicts
-        let id = key_id(Scheme::P256, second.public_key());
-        assert!(Lru::lookup(&TABLES, &id).unwrap().is_none());
+        assert_eq!(second.id, key_id(Scheme::P256, second.public_key()));
+        assert!(Lru::lookup(&TABLES, &second.id).unwrap().is_none());
         use_until_tabled(&second, b"three");
         let third = ApiKeyStamp::parse(&stamp_for(b"four")).unwrap();
         third.verify(b"four").unwrap();
@@ -330,9 +320,13 @@ mod tests {
             .unwrap();
         let stamp = ApiKeyStamp::parse(&p256_stamp(&bob, b"two")).unwrap();
         assert!(stamp.cached);
-        let id = key_id(Scheme::P256, stamp.public_key());
-        Lru::put(&TABLES, id, Arc::new(KeyTable::new(alice.verifying_key()))).unwrap();
-        assert!(stamp.table(&id).unwrap().is_none());
+        Lru::put(
+            &TABLES,
+            stamp.id,
+            Arc::new(KeyTable::new(alice.verifying_key())),
+        )
+        .unwrap();
+        assert!(stamp.table().unwrap().is_none());
         stamp.verify(b"two").unwrap();
         assert!(matches!(stamp.verify(b"one"), Err(Error::SignatureInvalid)));
     }
