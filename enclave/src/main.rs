@@ -89,6 +89,8 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Before listening: the first stamp of a key that signs often should not wait for it.
+        keyhold_p256_verify::prepare();
         let listener = match keyhold_shared::transport::bind(&args.listen) {
             Ok(listener) => listener,
             Err(e) => {

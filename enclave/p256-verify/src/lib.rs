@@ -159,6 +159,12 @@ const KEY_WINDOW: u32 = 6;
 static GENERATOR: LazyLock<Comb> =
     LazyLock::new(|| Comb::new(ProjectivePoint::GENERATOR, GENERATOR_WINDOW, false));
 
+/// Builds the generator's comb now (~5 ms, once per process) rather than in the first
+/// verification that uses a key's comb, which would otherwise pay for it.
+pub fn prepare() {
+    LazyLock::force(&GENERATOR);
+}
+
 /// Precomputed multiples of one P-256 public key, for verifying its signatures.
 pub struct KeyTable {
     comb: Comb,
