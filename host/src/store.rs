@@ -3,9 +3,13 @@
 //! (for several hosts sharing one database) implements the same trait.
 
 pub mod postgres;
+mod request_key;
 pub mod sqlite;
 #[cfg(test)]
 mod tests;
+
+use request_key::CONSENSUS_NEEDED;
+pub use request_key::{request_ms, request_ms_of};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -321,7 +325,17 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
         activity: ActivityId,
     ) -> StoreResult<Vec<PolicyEvaluationRecord>>;
+    /// The activity of the request with this body timestamp ([`request_ms`]) and fingerprint
+    /// (`request_key.rs`).
     async fn find_activity(
+        &self,
+        org: OrgId,
+        request_ms: i64,
+        fingerprint: &str,
+    ) -> StoreResult<Option<ActivityRecord>>;
+    /// The activity a vote names by `fingerprint`: one created awaiting consensus (decided or
+    /// not since); other activities are not found.
+    async fn find_vote_target(
         &self,
         org: OrgId,
         fingerprint: &str,

@@ -78,7 +78,7 @@ async fn vote_once(
     fingerprint: &str,
     approve: bool,
 ) -> Result<Answer, Failure> {
-    let Some(target) = state.store.find_activity(org.id, fingerprint).await? else {
+    let Some(target) = state.store.find_vote_target(org.id, fingerprint).await? else {
         // Only an authenticated caller learns whether an activity exists.
         authenticate(state, org, request.clone()).await?;
         return Err(ApiError::not_found(format!(

@@ -50,7 +50,7 @@ pub async fn catch_up(state: &AppState, org: &OrgRecord) -> Result<bool, HostErr
                 .get("fingerprint")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let Some(target) = state.store.find_activity(org.id, fingerprint).await? else {
+            let Some(target) = state.store.find_vote_target(org.id, fingerprint).await? else {
                 return Ok(false);
             };
             super::approvals::store_vote_output(state, org.id, target, &request, output, approve)

@@ -36,11 +36,9 @@ pub(super) struct Envelope {
     #[serde(rename = "type")]
     pub(super) activity_type: String,
     pub(super) organization_id: String,
-    #[expect(
-        dead_code,
-        reason = "checked by the enclave; required here so a missing field is a 400"
-    )]
-    timestamp_ms: String,
+    /// Checked by the enclave; required here so a missing field is a 400. Part of how the store
+    /// finds the same request again (`store/request_key.rs`).
+    pub(super) timestamp_ms: String,
     pub(super) parameters: Value,
 }
 
@@ -120,7 +118,12 @@ async fn execute(
     fingerprint: &str,
 ) -> Result<Answer, Failure> {
     // The same body twice is the same activity — but only for a caller whose stamp verifies.
-    if let Some(existing) = state.store.find_activity(org.id, fingerprint).await? {
+    let request_ms = crate::store::request_ms_of(&envelope.timestamp_ms);
+    if let Some(existing) = state
+        .store
+        .find_activity(org.id, request_ms, fingerprint)
+        .await?
+    {
         authenticate(state, org, request.clone()).await?;
         return Ok(Answer::Tree(
             json!({ "activity": format::activity(&existing) }),
@@ -156,7 +159,11 @@ async fn execute(
             // The same request submitted twice at once (a client retrying through another
             // host, say): the first one stored may already be in the state the enclave got,
             // which then refuses this one as a replay. Answer with the stored activity.
-            if let Some(existing) = state.store.find_activity(org.id, fingerprint).await? {
+            if let Some(existing) = state
+                .store
+                .find_activity(org.id, request_ms, fingerprint)
+                .await?
+            {
                 authenticate(state, org, request.clone()).await?;
                 return Ok(Answer::Tree(
                     json!({ "activity": format::activity(&existing) }),

@@ -23,7 +23,7 @@ use crate::error::HostError;
 /// Schema migrations, applied in order; `keyhold_migrations` records how many ran. The first is
 /// the SQLite store's three migrations in one, with PostgreSQL types and an explicit insertion
 /// sequence where SQLite orders by `rowid`.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL);
 CREATE TABLE orgs (
@@ -154,7 +154,23 @@ CREATE TABLE webhook_endpoints (
     PRIMARY KEY (org_id, endpoint_id)
 );
 "#,
+    // As SQLite's migration 12 (`store/request_key.rs`): activities found by (request time,
+    // fingerprint), votes' targets in a partial index. `request_ms` is filled in by
+    // `backfill_request_ms` after this, in the same transaction.
+    r#"
+ALTER TABLE activities ADD COLUMN request_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE activities ADD COLUMN consensus BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE activities a SET consensus = TRUE
+    WHERE a.status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED' OR EXISTS (
+        SELECT 1 FROM vote_requests v WHERE v.org_id = a.org_id AND v.fingerprint = a.fingerprint);
+ALTER TABLE activities DROP CONSTRAINT activities_org_id_fingerprint_key;
+CREATE UNIQUE INDEX activities_by_request ON activities(org_id, request_ms, fingerprint);
+CREATE INDEX activities_awaiting_consensus ON activities(org_id, fingerprint) WHERE consensus;
+"#,
 ];
+
+/// The migration (its number) after which [`backfill_request_ms`] runs.
+pub(super) const REQUEST_MS_VERSION: usize = 7;
 
 /// Taken (per database) while migrating, so hosts starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x006b_6579_686f_6c64; // "keyhold"
@@ -239,6 +255,9 @@ impl PgStore {
             .try_get(0)?;
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
             tx.batch_execute(sql).await?;
+            if index + 1 == REQUEST_MS_VERSION {
+                backfill_request_ms(&tx).await?;
+            }
             tx.execute(
                 "INSERT INTO keyhold_migrations (version) VALUES ($1)",
                 &[&(index as i64 + 1)],
@@ -407,6 +426,26 @@ fn position(row: Option<Row>) -> StoreResult<Option<Position>> {
 
 /// Writes one activity's records inside `tx`. The same statements, in the same order, as the
 /// SQLite store; a lost race is [`HostError::Conflict`].
+/// Sets `request_ms` of the activities stored before it existed, with the same function new
+/// ones get it from (PostgreSQL's JSON parsing would refuse some bodies serde_json accepts).
+async fn backfill_request_ms(tx: &deadpool_postgres::Transaction<'_>) -> StoreResult<()> {
+    let rows = tx
+        .query("SELECT activity_id, body FROM activities", &[])
+        .await?;
+    let update = tx
+        .prepare("UPDATE activities SET request_ms = $1 WHERE activity_id = $2")
+        .await?;
+    for row in rows {
+        let body: String = row.try_get(1)?;
+        let ms = super::request_ms(body.as_bytes());
+        if ms != 0 {
+            let id: String = row.try_get(0)?;
+            tx.execute(&update, &[&ms, &id]).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn write_commit(
     tx: &deadpool_postgres::Transaction<'_>,
     commit: &ActivityCommit,
@@ -475,7 +514,7 @@ async fn write_commit(
     if commit.replace_existing {
         let statement = tx
             .prepare_cached(
-                "UPDATE activities SET status = $1, result = $2, votes = $3, updated_at_ms = $4 WHERE org_id = $5 AND fingerprint = $6 AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED'",
+                "UPDATE activities SET status = $1, result = $2, votes = $3, updated_at_ms = $4 WHERE org_id = $5 AND fingerprint = $6 AND consensus AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED'",
             )
             .await?;
         let changed = tx
@@ -497,7 +536,7 @@ async fn write_commit(
     } else {
         let statement = tx
             .prepare_cached(&format!(
-                "INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                "INSERT INTO activities ({ACTIVITY_COLUMNS}, request_ms, consensus) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             ))
             .await?;
         let inserted = tx
@@ -514,6 +553,8 @@ async fn write_commit(
                     &a.votes,
                     &(a.created_at_ms as i64),
                     &(a.updated_at_ms as i64),
+                    &super::request_ms(a.body.as_bytes()),
+                    &(a.status == super::CONSENSUS_NEEDED),
                 ],
             )
             .await;
@@ -992,11 +1033,29 @@ impl Store for PgStore {
     async fn find_activity(
         &self,
         org: OrgId,
+        request_ms: i64,
         fingerprint: &str,
     ) -> StoreResult<Option<ActivityRecord>> {
         self.query_opt(
             &format!(
-                "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = $1 AND fingerprint = $2"
+                "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = $1 AND request_ms = $2 AND fingerprint = $3"
+            ),
+            &[&org.to_string(), &request_ms, &fingerprint],
+        )
+        .await?
+        .as_ref()
+        .map(activity_from_row)
+        .transpose()
+    }
+
+    async fn find_vote_target(
+        &self,
+        org: OrgId,
+        fingerprint: &str,
+    ) -> StoreResult<Option<ActivityRecord>> {
+        self.query_opt(
+            &format!(
+                "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = $1 AND fingerprint = $2 AND consensus"
             ),
             &[&org.to_string(), &fingerprint],
         )

@@ -204,7 +204,44 @@ CREATE INDEX activities_by_time ON activities(org_id, created_at_ms DESC);
 DROP INDEX activities_by_time;
 CREATE INDEX activities_by_time ON activities(org_id, created_at_ms);
 "#,
+    // Activities found by (request time, fingerprint) rather than fingerprint alone, and votes'
+    // targets in a partial index (`store/request_key.rs`). The UNIQUE (org_id, fingerprint)
+    // constraint can only go with a rebuild of the table; rowids are kept (paging uses them).
+    // `request_ms` is filled in by `backfill_request_ms` after this, in the same transaction.
+    r#"
+CREATE TABLE activities_v12 (
+    activity_id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    body TEXT NOT NULL,
+    result TEXT NOT NULL,
+    votes TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    request_ms INTEGER NOT NULL,
+    consensus INTEGER NOT NULL
+);
+INSERT INTO activities_v12
+    (rowid, activity_id, org_id, fingerprint, type, status, body, result, votes,
+     created_at_ms, updated_at_ms, request_ms, consensus)
+    SELECT rowid, activity_id, org_id, fingerprint, type, status, body, result, votes,
+        created_at_ms, updated_at_ms, 0,
+        status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED' OR EXISTS (
+            SELECT 1 FROM vote_requests v
+            WHERE v.org_id = activities.org_id AND v.fingerprint = activities.fingerprint)
+    FROM activities ORDER BY rowid;
+DROP TABLE activities;
+ALTER TABLE activities_v12 RENAME TO activities;
+CREATE INDEX activities_by_time ON activities(org_id, created_at_ms);
+CREATE UNIQUE INDEX activities_by_request ON activities(org_id, request_ms, fingerprint);
+CREATE INDEX activities_awaiting_consensus ON activities(org_id, fingerprint) WHERE consensus = 1;
+"#,
 ];
+
+/// The migration (its `user_version`) after which [`backfill_request_ms`] runs.
+pub(super) const REQUEST_MS_VERSION: usize = 12;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -673,8 +710,33 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if index + 1 == REQUEST_MS_VERSION {
+            backfill_request_ms(&tx)?;
+        }
         tx.pragma_update(None, "user_version", (index + 1) as i64)?;
         tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Sets `request_ms` of the activities stored before it existed, with the same function new
+/// ones get it from (SQL's JSON and integer parsing differ from it at the edges).
+fn backfill_request_ms(tx: &Connection) -> StoreResult<()> {
+    let mut found = Vec::new();
+    {
+        let mut select = tx.prepare("SELECT rowid, body FROM activities")?;
+        let mut rows = select.query([])?;
+        while let Some(row) = rows.next()? {
+            let body: String = row.get(1)?;
+            let ms = super::request_ms(body.as_bytes());
+            if ms != 0 {
+                found.push((row.get::<_, i64>(0)?, ms));
+            }
+        }
+    }
+    let mut update = tx.prepare("UPDATE activities SET request_ms = ?1 WHERE rowid = ?2")?;
+    for (rowid, ms) in found {
+        update.execute(params![ms, rowid])?;
     }
     Ok(())
 }
@@ -1008,6 +1070,8 @@ impl Store for SqliteStore {
     }
 
     async fn commit_activity(&self, commit: ActivityCommit) -> StoreResult<()> {
+        // Here rather than in the writer thread, whose time every commit waits for.
+        let request_ms = super::request_ms(commit.activity.body.as_bytes());
         let wallets = commit
             .wallets
             .iter()
@@ -1070,7 +1134,7 @@ impl Store for SqliteStore {
             }
             if commit.replace_existing {
                 let changed = exec(tx,
-                    "UPDATE activities SET status = ?1, result = ?2, votes = ?3, updated_at_ms = ?4 WHERE org_id = ?5 AND fingerprint = ?6 AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED'",
+                    "UPDATE activities SET status = ?1, result = ?2, votes = ?3, updated_at_ms = ?4 WHERE org_id = ?5 AND fingerprint = ?6 AND consensus = 1 AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED'",
                     params![a.status, a.result, a.votes, a.updated_at_ms as i64, a.org.to_string(), a.fingerprint],
                 )?;
                 if changed != 1 {
@@ -1078,7 +1142,7 @@ impl Store for SqliteStore {
                 }
             } else {
             let inserted = exec(tx,
-                &format!("INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                &format!("INSERT INTO activities ({ACTIVITY_COLUMNS}, request_ms, consensus) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
                 params![
                     a.id.to_string(),
                     a.org.to_string(),
@@ -1089,7 +1153,9 @@ impl Store for SqliteStore {
                     a.result,
                     a.votes,
                     a.created_at_ms as i64,
-                    a.updated_at_ms as i64
+                    a.updated_at_ms as i64,
+                    request_ms,
+                    a.status == super::CONSENSUS_NEEDED
                 ],
             );
             match inserted {
@@ -1224,12 +1290,30 @@ impl Store for SqliteStore {
     async fn find_activity(
         &self,
         org: OrgId,
+        request_ms: i64,
         fingerprint: &str,
     ) -> StoreResult<Option<ActivityRecord>> {
         let fingerprint = fingerprint.to_owned();
         self.run_inline(move |c| {
             Ok(row(c,
-                &format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND fingerprint = ?2"),
+                &format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND request_ms = ?2 AND fingerprint = ?3"),
+                params![org.to_string(), request_ms, fingerprint],
+                activity_from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn find_vote_target(
+        &self,
+        org: OrgId,
+        fingerprint: &str,
+    ) -> StoreResult<Option<ActivityRecord>> {
+        let fingerprint = fingerprint.to_owned();
+        self.run_inline(move |c| {
+            Ok(row(c,
+                &format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND fingerprint = ?2 AND consensus = 1"),
                 [org.to_string(), fingerprint],
                 activity_from_row,
             )

@@ -124,6 +124,11 @@ fn fingerprint(n: u32) -> String {
     format!("sha256:{n:064x}")
 }
 
+/// Where the stores find `a` by its request (`store/request_key.rs`).
+fn request_of(a: &ActivityRecord) -> i64 {
+    crate::store::request_ms(a.body.as_bytes())
+}
+
 fn activity(org: OrgId, n: u32, created_at_ms: u64) -> ActivityRecord {
     ActivityRecord {
         id: activity_id(n),
@@ -131,7 +136,7 @@ fn activity(org: OrgId, n: u32, created_at_ms: u64) -> ActivityRecord {
         fingerprint: fingerprint(n),
         activity_type: "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2".into(),
         status: "ACTIVITY_STATUS_COMPLETED".into(),
-        body: format!("{{\"n\":{n}}}"),
+        body: format!("{{\"n\":{n},\"timestampMs\":\"{created_at_ms}\"}}"),
         result: "{}".into(),
         votes: "[]".into(),
         created_at_ms,
@@ -320,7 +325,10 @@ async fn commit_stores_everything(db: &TestDb) {
         Some(a.clone())
     );
     assert_eq!(
-        store.find_activity(o.id, &a.fingerprint).await.unwrap(),
+        store
+            .find_activity(o.id, request_of(&a), &a.fingerprint)
+            .await
+            .unwrap(),
         Some(a.clone())
     );
     assert_eq!(store.list_wallets(o.id).await.unwrap(), vec![w.clone()]);
@@ -345,7 +353,10 @@ async fn commit_stores_everything(db: &TestDb) {
     store.insert_org(other.clone()).await.unwrap();
     assert_eq!(store.get_activity(other.id, a.id).await.unwrap(), None);
     assert_eq!(
-        store.find_activity(other.id, &a.fingerprint).await.unwrap(),
+        store
+            .find_activity(other.id, request_of(&a), &a.fingerprint)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(store.get_wallet(other.id, w.id).await.unwrap(), None);
@@ -359,7 +370,10 @@ async fn commit_stores_everything(db: &TestDb) {
     );
     assert!(store.list_private_keys(other.id).await.unwrap().is_empty());
     assert_eq!(
-        store.find_activity(o.id, &fingerprint(99)).await.unwrap(),
+        store
+            .find_activity(o.id, 10, &fingerprint(99))
+            .await
+            .unwrap(),
         None
     );
 }
@@ -389,7 +403,10 @@ async fn org_state_compare_and_swap(db: &TestDb) {
         .await;
     assert!(is_conflict(lost), "a second version 2 must be a conflict");
     assert_eq!(
-        store.find_activity(o.id, &fingerprint(2)).await.unwrap(),
+        store
+            .find_activity(o.id, 11, &fingerprint(2))
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(store.get_wallet(o.id, w.id).await.unwrap(), None);
@@ -497,7 +514,10 @@ async fn duplicate_activity_is_a_conflict(db: &TestDb) {
         None
     );
     assert_eq!(
-        store.find_activity(o.id, &first.fingerprint).await.unwrap(),
+        store
+            .find_activity(o.id, request_of(&first), &first.fingerprint)
+            .await
+            .unwrap(),
         Some(first.clone())
     );
     // The same fingerprint in another organization is another activity.
@@ -511,8 +531,125 @@ async fn duplicate_activity_is_a_conflict(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        store.find_activity(p.id, &first.fingerprint).await.unwrap(),
+        store
+            .find_activity(p.id, request_of(&first), &first.fingerprint)
+            .await
+            .unwrap(),
         Some(elsewhere)
+    );
+}
+
+/// A request is found by its body's timestamp and fingerprint (`store/request_key.rs`); a
+/// vote's target by fingerprint alone, among the activities created awaiting consensus — and
+/// still after they were decided.
+async fn activities_found_by_request_and_votes_by_fingerprint(db: &TestDb) {
+    let store = db.open().await;
+    let o = org(1);
+    store.insert_org(o.clone()).await.unwrap();
+    let signed = activity(o.id, 1, 1_746_736_509_954);
+    store.commit_activity(commit(signed.clone())).await.unwrap();
+    assert_eq!(request_of(&signed), 1_746_736_509_954);
+    assert_eq!(
+        store
+            .find_activity(o.id, 1_746_736_509_954, &signed.fingerprint)
+            .await
+            .unwrap(),
+        Some(signed.clone())
+    );
+    // Another timestamp is another request, even with the same fingerprint.
+    assert_eq!(
+        store
+            .find_activity(o.id, 1_746_736_509_955, &signed.fingerprint)
+            .await
+            .unwrap(),
+        None
+    );
+    // Never awaiting votes: not a vote's target.
+    assert_eq!(
+        store
+            .find_vote_target(o.id, &signed.fingerprint)
+            .await
+            .unwrap(),
+        None
+    );
+    // A body without a timestamp is filed under 0.
+    let untimed = ActivityRecord {
+        body: "{\"n\":2}".into(),
+        ..activity(o.id, 2, 20)
+    };
+    store
+        .commit_activity(commit(untimed.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_activity(o.id, 0, &untimed.fingerprint)
+            .await
+            .unwrap(),
+        Some(untimed)
+    );
+    let waiting = ActivityRecord {
+        status: "ACTIVITY_STATUS_CONSENSUS_NEEDED".into(),
+        ..activity(o.id, 3, 30)
+    };
+    store
+        .commit_activity(commit(waiting.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_vote_target(o.id, &waiting.fingerprint)
+            .await
+            .unwrap(),
+        Some(waiting.clone())
+    );
+    let decided = ActivityRecord {
+        status: "ACTIVITY_STATUS_COMPLETED".into(),
+        votes: "[1,2]".into(),
+        updated_at_ms: 40,
+        ..waiting.clone()
+    };
+    store
+        .commit_activity(ActivityCommit {
+            replace_existing: true,
+            ..commit(decided.clone())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_vote_target(o.id, &waiting.fingerprint)
+            .await
+            .unwrap(),
+        Some(decided.clone())
+    );
+    assert_eq!(
+        store
+            .find_activity(o.id, request_of(&waiting), &waiting.fingerprint)
+            .await
+            .unwrap(),
+        Some(decided)
+    );
+    // A vote cannot replace an activity that never awaited votes.
+    let forged = store
+        .commit_activity(ActivityCommit {
+            replace_existing: true,
+            ..commit(ActivityRecord {
+                status: "ACTIVITY_STATUS_REJECTED".into(),
+                ..signed.clone()
+            })
+        })
+        .await;
+    assert!(is_conflict(forged));
+    // Nothing of one organization is found in another.
+    let other = org(2);
+    store.insert_org(other.clone()).await.unwrap();
+    assert_eq!(
+        store
+            .find_vote_target(other.id, &waiting.fingerprint)
+            .await
+            .unwrap(),
+        None
     );
 }
 
@@ -1364,7 +1501,10 @@ async fn concurrent_commits_isolate_failures(db: &TestDb) {
     }
     for task in tasks {
         let (n, result) = task.await.unwrap();
-        let found = store.find_activity(o.id, &fingerprint(n)).await.unwrap();
+        let found = store
+            .find_activity(o.id, i64::from(n), &fingerprint(n))
+            .await
+            .unwrap();
         if n == 51 {
             assert!(is_conflict(result), "a stale version must not commit");
             assert!(
@@ -1553,7 +1693,8 @@ async fn sqlite_activity_pages_read_the_time_index_backwards() {
             "DROP INDEX activities_by_time;
              CREATE INDEX activities_by_time ON activities(org_id, created_at_ms DESC);
              PRAGMA user_version = {};",
-            super::sqlite::MIGRATIONS.len() - 1
+            // Migration 11 and those after it run again on open.
+            10
         ))
         .unwrap();
     }
@@ -1629,6 +1770,157 @@ async fn sqlite_database_has_one_owner_at_a_time() {
     drop(first);
     let second = SqliteStore::open(&path).unwrap();
     assert!(second.get_org(o.id).await.unwrap().is_some());
+}
+
+/// Legacy rows for the request-index migrations: a signed activity, one awaiting consensus,
+/// one decided by votes (its vote requests kept), one whose body has no timestamp — in the
+/// activities table as it was before (no `request_ms`, UNIQUE (org_id, fingerprint)).
+const LEGACY_ACTIVITIES: [(u32, &str, &str); 4] = [
+    (
+        1,
+        "ACTIVITY_STATUS_COMPLETED",
+        r#"{"timestampMs":"1746736509954","n":1}"#,
+    ),
+    (
+        2,
+        "ACTIVITY_STATUS_CONSENSUS_NEEDED",
+        r#"{"timestampMs":"+1746736509955"}"#,
+    ),
+    (
+        3,
+        "ACTIVITY_STATUS_COMPLETED",
+        r#"{"timestampMs":"1746736509956"}"#,
+    ),
+    (4, "ACTIVITY_STATUS_COMPLETED", "not json"),
+];
+
+/// What the stores find of [`LEGACY_ACTIVITIES`] after the migration.
+async fn legacy_activities_are_found(store: &dyn Store, o: OrgId) {
+    let fp = fingerprint;
+    let found = |n: u32| {
+        let (_, status, body) = LEGACY_ACTIVITIES[n as usize - 1];
+        ActivityRecord {
+            status: status.into(),
+            body: body.into(),
+            ..activity(o, n, u64::from(n))
+        }
+    };
+    assert_eq!(
+        store
+            .find_activity(o, 1_746_736_509_954, &fp(1))
+            .await
+            .unwrap(),
+        Some(found(1))
+    );
+    assert_eq!(
+        store
+            .find_activity(o, 1_746_736_509_955, &fp(2))
+            .await
+            .unwrap(),
+        Some(found(2))
+    );
+    assert_eq!(
+        store.find_activity(o, 0, &fp(4)).await.unwrap(),
+        Some(found(4))
+    );
+    assert_eq!(store.find_activity(o, 0, &fp(1)).await.unwrap(), None);
+    assert_eq!(store.find_vote_target(o, &fp(1)).await.unwrap(), None);
+    assert_eq!(
+        store.find_vote_target(o, &fp(2)).await.unwrap(),
+        Some(found(2))
+    );
+    assert_eq!(
+        store.find_vote_target(o, &fp(3)).await.unwrap(),
+        Some(found(3))
+    );
+    assert_eq!(store.find_vote_target(o, &fp(4)).await.unwrap(), None);
+    // Still one activity per request.
+    let again = ActivityRecord {
+        id: activity_id(9),
+        ..found(1)
+    };
+    assert!(is_conflict(store.commit_activity(commit(again)).await));
+}
+
+/// Migration 12 rebuilds the activities table around the request index: rows stored before it
+/// are found by request and vote as if stored after, and keep their order.
+#[tokio::test]
+async fn sqlite_request_migration_fills_in_old_activities() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let o = org(1);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &super::sqlite::MIGRATIONS[..super::sqlite::REQUEST_MS_VERSION - 1] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 11).unwrap();
+        for (n, status, body) in LEGACY_ACTIVITIES {
+            conn.execute(
+                "INSERT INTO activities (activity_id, org_id, fingerprint, type, status, body, result, votes, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, 'ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2', ?4, ?5, '{}', '[]', ?6, ?6)",
+                rusqlite::params![activity_id(n).to_string(), o.id.to_string(), fingerprint(n), status, body, n],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO vote_requests (org_id, fingerprint, seq, body, stamp) VALUES (?1, ?2, 0, 'b', 's')",
+            rusqlite::params![o.id.to_string(), fingerprint(3)],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    store.insert_org(o.clone()).await.unwrap();
+    legacy_activities_are_found(&store, o.id).await;
+    let listed: Vec<_> = store
+        .list_activities(o.id, vec![], vec![], page(Some(10), None, None))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(listed, [4, 3, 2, 1].map(activity_id).to_vec());
+}
+
+/// PostgreSQL's migration 7, as SQLite's 12.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_request_migration_fills_in_old_activities() {
+    let db = TestDb::postgres().await;
+    let TestDb::Postgres { url, schema } = &db else {
+        unreachable!()
+    };
+    let o = org(1);
+    let mut setup = format!(
+        "SET search_path = {schema}; CREATE TABLE keyhold_migrations (version BIGINT NOT NULL);"
+    );
+    for (i, sql) in super::postgres::MIGRATIONS[..super::postgres::REQUEST_MS_VERSION - 1]
+        .iter()
+        .enumerate()
+    {
+        setup.push_str(sql);
+        setup.push_str(&format!(
+            ";INSERT INTO keyhold_migrations VALUES ({});",
+            i + 1
+        ));
+    }
+    for (n, status, body) in LEGACY_ACTIVITIES {
+        setup.push_str(&format!(
+            "INSERT INTO activities (activity_id, org_id, fingerprint, type, status, body, result, votes, created_at_ms, updated_at_ms) VALUES ('{}', '{}', '{}', 'ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2', '{status}', '{body}', '{{}}', '[]', {n}, {n});",
+            activity_id(n),
+            o.id,
+            fingerprint(n),
+        ));
+    }
+    setup.push_str(&format!(
+        "INSERT INTO vote_requests (org_id, fingerprint, seq, body, stamp) VALUES ('{}', '{}', 0, 'b', 's');",
+        o.id,
+        fingerprint(3)
+    ));
+    admin(url, &setup).await;
+    let store = db.open().await;
+    store.insert_org(o.clone()).await.unwrap();
+    legacy_activities_are_found(store.as_ref(), o.id).await;
+    drop(store);
+    db.finish().await;
 }
 
 /// Migration 9 rebuilds the receipt and evaluation tables (WITHOUT ROWID): rows stored before
@@ -2175,6 +2467,7 @@ backend_tests!(
     org_state_compare_and_swap,
     org_reads_follow_committed_changes,
     duplicate_activity_is_a_conflict,
+    activities_found_by_request_and_votes_by_fingerprint,
     votes_replace_a_waiting_activity,
     concurrent_votes_keep_their_order,
     activity_pagination,
