@@ -848,6 +848,24 @@ pub(super) fn activity_page_sql() -> String {
     )
 }
 
+/// An activity by its request (`store/request_key.rs`): org, request time, fingerprint.
+pub(super) fn find_activity_sql() -> String {
+    format!(
+        "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND request_ms = ?2 AND fingerprint = ?3"
+    )
+}
+
+/// A vote's outcome, over an activity that still waits for votes.
+pub(super) const REPLACE_WAITING_SQL: &str = "UPDATE activities SET status = ?1, result = ?2, votes = ?3, updated_at_ms = ?4 WHERE org_id = ?5 AND fingerprint = ?6 AND consensus = 1 AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED'";
+
+/// A vote's target: org, fingerprint, among the activities created awaiting consensus (the
+/// `consensus = 1` term lets SQLite use the partial index).
+pub(super) fn find_vote_target_sql() -> String {
+    format!(
+        "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND fingerprint = ?2 AND consensus = 1"
+    )
+}
+
 const ACTIVITY_COLUMNS: &str = "activity_id, org_id, fingerprint, type, status, body, result, votes, created_at_ms, updated_at_ms";
 
 fn activity_from_row(row: &Row<'_>) -> rusqlite::Result<ActivityRecord> {
@@ -1134,7 +1152,7 @@ impl Store for SqliteStore {
             }
             if commit.replace_existing {
                 let changed = exec(tx,
-                    "UPDATE activities SET status = ?1, result = ?2, votes = ?3, updated_at_ms = ?4 WHERE org_id = ?5 AND fingerprint = ?6 AND consensus = 1 AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED'",
+                    REPLACE_WAITING_SQL,
                     params![a.status, a.result, a.votes, a.updated_at_ms as i64, a.org.to_string(), a.fingerprint],
                 )?;
                 if changed != 1 {
@@ -1295,8 +1313,9 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<ActivityRecord>> {
         let fingerprint = fingerprint.to_owned();
         self.run_inline(move |c| {
-            Ok(row(c,
-                &format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND request_ms = ?2 AND fingerprint = ?3"),
+            Ok(row(
+                c,
+                &find_activity_sql(),
                 params![org.to_string(), request_ms, fingerprint],
                 activity_from_row,
             )
@@ -1312,8 +1331,9 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<ActivityRecord>> {
         let fingerprint = fingerprint.to_owned();
         self.run_inline(move |c| {
-            Ok(row(c,
-                &format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = ?1 AND fingerprint = ?2 AND consensus = 1"),
+            Ok(row(
+                c,
+                &find_vote_target_sql(),
                 [org.to_string(), fingerprint],
                 activity_from_row,
             )

@@ -1879,6 +1879,42 @@ async fn sqlite_request_migration_fills_in_old_activities() {
         .map(|a| a.id)
         .collect();
     assert_eq!(listed, [4, 3, 2, 1].map(activity_id).to_vec());
+    // Both lookups, and a vote's update, go through their index: no scan of the activities.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let plan = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> String {
+        conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(params, |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let org_text = o.id.to_string();
+    let by_request = plan(
+        &super::sqlite::find_activity_sql(),
+        &[&org_text, &1_i64, &fingerprint(1)],
+    );
+    assert!(
+        by_request.contains("USING INDEX activities_by_request"),
+        "{by_request}"
+    );
+    let by_vote = plan(
+        &super::sqlite::find_vote_target_sql(),
+        &[&org_text, &fingerprint(2)],
+    );
+    assert!(
+        by_vote.contains("USING INDEX activities_awaiting_consensus"),
+        "{by_vote}"
+    );
+    let update = plan(
+        super::sqlite::REPLACE_WAITING_SQL,
+        &[&"x", &"{}", &"[]", &1_i64, &org_text, &fingerprint(2)],
+    );
+    assert!(
+        update.contains("USING INDEX activities_awaiting_consensus"),
+        "{update}"
+    );
 }
 
 /// PostgreSQL's migration 7, as SQLite's 12.
