@@ -9,6 +9,7 @@ mod credentials;
 mod evaluations;
 mod features;
 mod host_lies;
+mod idempotency;
 mod lifecycle;
 mod limits;
 mod no_secret_leak;

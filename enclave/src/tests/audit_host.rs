@@ -362,7 +362,7 @@ async fn verify_passes_on_the_real_chain_and_names_every_tampering() {
         &s,
         "insert-activity",
         &format!(
-            "INSERT INTO activities SELECT '00000000-0000-4000-8000-000000000000', org_id, 'sha256:00', type, status, body, result, votes, created_at_ms, updated_at_ms FROM activities WHERE activity_id = {signature_activity}"
+            "INSERT INTO activities (activity_id, org_id, fingerprint, type, status, body, result, votes, created_at_ms, updated_at_ms, request_ms, consensus) SELECT '00000000-0000-4000-8000-000000000000', org_id, 'sha256:00', type, status, body, result, votes, created_at_ms, updated_at_ms, request_ms, consensus FROM activities WHERE activity_id = {signature_activity}"
         ),
         ProblemKind::Unreceipted,
         "has no receipt",

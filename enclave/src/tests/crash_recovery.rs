@@ -93,7 +93,11 @@ async fn a_host_that_lost_an_answer_catches_up_from_the_enclave() {
     let stored = s
         .state
         .store
-        .find_activity(s.org, &lost.fingerprint)
+        .find_activity(
+            s.org,
+            keyhold_host::store::request_ms(lost_body.as_bytes()),
+            &lost.fingerprint,
+        )
         .await
         .unwrap()
         .expect("the lost activity is stored");

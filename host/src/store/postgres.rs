@@ -156,7 +156,9 @@ CREATE TABLE webhook_endpoints (
 "#,
     // As SQLite's migration 12 (`store/request_key.rs`): activities found by (request time,
     // fingerprint), votes' targets in a partial index. `request_ms` is filled in by
-    // `backfill_request_ms` after this, in the same transaction.
+    // `backfill_request_ms` after this, in the same transaction. Hosts of an earlier version
+    // must be stopped first: they would store activities without `request_ms`, and a resubmitted
+    // body would not find them.
     r#"
 ALTER TABLE activities ADD COLUMN request_ms BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE activities ADD COLUMN consensus BOOLEAN NOT NULL DEFAULT FALSE;
@@ -164,8 +166,11 @@ UPDATE activities a SET consensus = TRUE
     WHERE a.status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED' OR EXISTS (
         SELECT 1 FROM vote_requests v WHERE v.org_id = a.org_id AND v.fingerprint = a.fingerprint);
 ALTER TABLE activities DROP CONSTRAINT activities_org_id_fingerprint_key;
-CREATE UNIQUE INDEX activities_by_request ON activities(org_id, request_ms, fingerprint);
 CREATE INDEX activities_awaiting_consensus ON activities(org_id, fingerprint) WHERE consensus;
+"#,
+    // After the backfill: one activity per request.
+    r#"
+CREATE UNIQUE INDEX activities_by_request ON activities(org_id, request_ms, fingerprint);
 "#,
 ];
 
@@ -424,28 +429,44 @@ fn position(row: Option<Row>) -> StoreResult<Option<Position>> {
     row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
 }
 
-/// Writes one activity's records inside `tx`. The same statements, in the same order, as the
-/// SQLite store; a lost race is [`HostError::Conflict`].
 /// Sets `request_ms` of the activities stored before it existed, with the same function new
 /// ones get it from (PostgreSQL's JSON parsing would refuse some bodies serde_json accepts).
 async fn backfill_request_ms(tx: &deadpool_postgres::Transaction<'_>) -> StoreResult<()> {
-    let rows = tx
-        .query("SELECT activity_id, body FROM activities", &[])
+    // A thousand bodies at a time, in key order, updated in one statement per batch.
+    let select = tx
+        .prepare(
+            "SELECT activity_id, body FROM activities WHERE activity_id > $1 ORDER BY activity_id LIMIT 1000",
+        )
         .await?;
     let update = tx
-        .prepare("UPDATE activities SET request_ms = $1 WHERE activity_id = $2")
+        .prepare(
+            "UPDATE activities a SET request_ms = u.ms FROM unnest($1::text[], $2::bigint[]) AS u(id, ms) WHERE a.activity_id = u.id",
+        )
         .await?;
-    for row in rows {
-        let body: String = row.try_get(1)?;
-        let ms = super::request_ms(body.as_bytes());
-        if ms != 0 {
-            let id: String = row.try_get(0)?;
-            tx.execute(&update, &[&ms, &id]).await?;
+    let mut after = String::new();
+    loop {
+        let rows = tx.query(&select, &[&after]).await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.try_get(0)?;
+        let (mut ids, mut values) = (Vec::new(), Vec::new());
+        for row in &rows {
+            let body: &str = row.try_get(1)?;
+            let ms = super::request_ms(body.as_bytes());
+            if ms != 0 {
+                ids.push(row.try_get::<_, String>(0)?);
+                values.push(ms);
+            }
+        }
+        if !ids.is_empty() {
+            tx.execute(&update, &[&ids, &values]).await?;
         }
     }
-    Ok(())
 }
 
+/// Writes one activity's records inside `tx`. The same statements, in the same order, as the
+/// SQLite store; a lost race is [`HostError::Conflict`].
 async fn write_commit(
     tx: &deadpool_postgres::Transaction<'_>,
     commit: &ActivityCommit,

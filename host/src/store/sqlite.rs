@@ -206,8 +206,9 @@ CREATE INDEX activities_by_time ON activities(org_id, created_at_ms);
 "#,
     // Activities found by (request time, fingerprint) rather than fingerprint alone, and votes'
     // targets in a partial index (`store/request_key.rs`). The UNIQUE (org_id, fingerprint)
-    // constraint can only go with a rebuild of the table; rowids are kept (paging uses them).
-    // `request_ms` is filled in by `backfill_request_ms` after this, in the same transaction.
+    // constraint can only go with a rebuild of the table; rowids are kept (page cursors hold
+    // them). `request_ms` is filled in by `backfill_request_ms` after this, in the same
+    // transaction. The rebuild needs about the table's size again in free disk space.
     r#"
 CREATE TABLE activities_v12 (
     activity_id TEXT PRIMARY KEY,
@@ -220,8 +221,8 @@ CREATE TABLE activities_v12 (
     votes TEXT NOT NULL,
     created_at_ms INTEGER NOT NULL,
     updated_at_ms INTEGER NOT NULL,
-    request_ms INTEGER NOT NULL,
-    consensus INTEGER NOT NULL
+    request_ms INTEGER NOT NULL DEFAULT 0,
+    consensus INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO activities_v12
     (rowid, activity_id, org_id, fingerprint, type, status, body, result, votes,
@@ -235,8 +236,11 @@ INSERT INTO activities_v12
 DROP TABLE activities;
 ALTER TABLE activities_v12 RENAME TO activities;
 CREATE INDEX activities_by_time ON activities(org_id, created_at_ms);
-CREATE UNIQUE INDEX activities_by_request ON activities(org_id, request_ms, fingerprint);
 CREATE INDEX activities_awaiting_consensus ON activities(org_id, fingerprint) WHERE consensus = 1;
+"#,
+    // After the backfill (built once rather than updated row by row): one activity per request.
+    r#"
+CREATE UNIQUE INDEX activities_by_request ON activities(org_id, request_ms, fingerprint);
 "#,
 ];
 

@@ -20,15 +20,6 @@
 //! between two of its transactions (`Checkpointer::take_catch_up`); its next write then restarts
 //! the WAL. The writer keeps an automatic checkpoint only as a safety net, at
 //! [`WRITER_AUTOCHECKPOINT`] pages, should this thread fall behind or stop.
-//!
-//! SQLite syncs the database file only after a checkpoint that copied the whole WAL; one that
-//! stopped short (the writer appended meanwhile — most of them, under load) leaves the pages it
-//! wrote dirty in the page cache, and the next complete checkpoint's fsync writes all of them.
-//! That was usually the writer's catch-up, between two group commits: ~2 ms (up to 6) during
-//! which no commit could start, every ~65 activities at concurrency 8. So after a checkpoint
-//! that stopped short this thread syncs the database file itself ([`flush_copied`]): the pages
-//! reach the disk a checkpoint's worth at a time, off the commit path, and the catch-up's own
-//! fsync finds few left (catch-ups took half as long: ~1 ms on average).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -86,11 +77,6 @@ impl Checkpointer {
         runs: Arc<AtomicU64>,
         ownership: Option<super::owner::Ownership>,
     ) -> StoreResult<Checkpointer> {
-        // Opened read-only: only ever synced (SQLite's own handle is private to its VFS).
-        // Without it checkpoints still work, as before this thread synced anything itself.
-        let database = std::fs::File::open(path)
-            .inspect_err(|e| tracing::warn!(error = %e, "no handle to sync the database file with"))
-            .ok();
         // Room for one pending wake-up: the thread needs no more to know it should run.
         let (wake, woken) = sync_channel(1);
         let signals = Arc::new(Signals::default());
@@ -100,7 +86,7 @@ impl Checkpointer {
             // 15 bytes: what Linux keeps of a thread name (the writer is `keyhold-sqlite-`).
             .name("keyhold-sqlckpt".into())
             .spawn(move || {
-                run(&connection, &database, &woken, &runs, &shared, &name);
+                run(&connection, &woken, &runs, &shared, &name);
                 // The database stays claimed until this connection is closed.
                 drop(connection);
                 drop(ownership);
@@ -134,7 +120,6 @@ impl Checkpointer {
 
 fn run(
     connection: &Connection,
-    database: &Option<std::fs::File>,
     woken: &Receiver<()>,
     runs: &AtomicU64,
     signals: &Signals,
@@ -144,19 +129,9 @@ fn run(
         // (busy, frames in the WAL, frames copied); busy = 1: another checkpoint (the writer's)
         // held the lock, so this one did nothing.
         match connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
         }) {
-            Ok((0, frames, copied)) => {
-                if let Some(database) = database
-                    && stopped_short(frames, copied)
-                    && let Err(e) = database.sync_data()
-                {
-                    tracing::warn!(store = name, error = %e, "syncing the database file failed");
-                }
+            Ok((0, frames)) => {
                 runs.fetch_add(1, Ordering::Relaxed);
                 if frames >= CATCH_UP_AT {
                     signals.catch_up.store(true, Ordering::Relaxed);
@@ -169,14 +144,6 @@ fn run(
             return;
         }
     }
-}
-
-/// Whether a checkpoint that copied `copied` of the WAL's `frames` left its pages unsynced:
-/// SQLite syncs the database file only when a checkpoint copied the whole WAL. Syncing them is
-/// not needed for durability (the WAL keeps every copied frame until a complete, synced
-/// checkpoint lets the writer start it over); it spreads that sync's work over the checkpoints.
-fn stopped_short(frames: i64, copied: i64) -> bool {
-    copied > 0 && copied < frames
 }
 
 /// Waits until a commit happened since the last look (at once if one did); `false` once the
@@ -232,56 +199,6 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         false
-    }
-
-    /// What `PRAGMA wal_checkpoint(PASSIVE)` returns when a reader keeps it from copying the
-    /// newest frames (stopped short: the pages it did copy are not synced) and when it copies
-    /// everything (SQLite synced the database file).
-    #[test]
-    fn a_checkpoint_that_stops_short_is_recognised() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        let writer = Connection::open(&path).unwrap();
-        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
-        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
-        let insert = || {
-            writer
-                .execute("INSERT INTO t VALUES (zeroblob(20000))", [])
-                .unwrap()
-        };
-        insert();
-        // A reader's snapshot pins the WAL as it is now.
-        let mut reader = Connection::open(&path).unwrap();
-        let snapshot = reader.transaction().unwrap();
-        let _: i64 = snapshot
-            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-            .unwrap();
-        insert();
-        let checkpoint = Connection::open(&path).unwrap();
-        let run = || {
-            checkpoint
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .unwrap()
-        };
-        let (busy, frames, copied) = run();
-        assert_eq!(busy, 0);
-        assert!(
-            stopped_short(frames, copied),
-            "{frames} frames, {copied} copied"
-        );
-        drop(snapshot);
-        let (_, frames, copied) = run();
-        assert_eq!(frames, copied);
-        assert!(!stopped_short(frames, copied));
-        // Nothing copied: nothing to sync.
-        assert!(!stopped_short(10, 0));
     }
 
     /// A commit wakes an idle thread; commits during its pause are not lost (one checkpoint
