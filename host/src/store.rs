@@ -22,6 +22,19 @@ use crate::error::HostError;
 
 pub type StoreResult<T> = Result<T, HostError>;
 
+/// Refuses a database a newer keyhold migrated (`applied` of this build's `known` migrations):
+/// this build would write rows without the columns those migrations added (since SQLite 12 and
+/// PostgreSQL 7 an activity stored without its request time is never found again by a
+/// resubmission, nor by a vote).
+fn refuse_newer_schema(applied: usize, known: usize) -> StoreResult<()> {
+    if applied > known {
+        return Err(HostError::Store(format!(
+            "the database was migrated by a newer keyhold (schema version {applied}; this one knows {known}): run that version, or restore a backup"
+        )));
+    }
+    Ok(())
+}
+
 /// A receipt seq as the databases' signed 64-bit integer (seqs never get near the top).
 fn seq_param(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)

@@ -9,7 +9,7 @@
 //! fingerprint, and new activities go to the end of their organization's range. In the signing
 //! benchmark at concurrency 8 the request's p99 was lower in 5 of 5 alternating pairs (e.g.
 //! 5.50/5.81/5.67 → 4.86/4.89/4.94 ms); a throwaway build that timed the commit put its p99 at
-//! 2.3–2.7 ms against 3.4–3.6.
+//! 2.3–2.7 ms against 3.4–3.6 in the same minutes.
 //!
 //! A vote names its activity by fingerprint only. It is looked up in a partial index of the
 //! activities that were created awaiting consensus (`consensus`), which activities completed

@@ -208,7 +208,9 @@ CREATE INDEX activities_by_time ON activities(org_id, created_at_ms);
     // targets in a partial index (`store/request_key.rs`). The UNIQUE (org_id, fingerprint)
     // constraint can only go with a rebuild of the table; rowids are kept (page cursors hold
     // them). `request_ms` is filled in by `backfill_request_ms` after this, in the same
-    // transaction. The rebuild needs about the table's size again in free disk space.
+    // transaction. The copy goes through the WAL first and the old table's pages stay free in
+    // the file (no VACUUM): up to about twice the table's size in free disk space is needed,
+    // and the file stays larger by the table's size.
     r#"
 CREATE TABLE activities_v12 (
     activity_id TEXT PRIMARY KEY,
@@ -711,6 +713,7 @@ impl SqliteStore {
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let applied: usize =
         conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    super::refuse_newer_schema(applied, MIGRATIONS.len())?;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;

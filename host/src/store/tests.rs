@@ -1668,7 +1668,8 @@ async fn sqlite_activity_pages_read_the_time_index_backwards() {
     let path = dir.path().join("k.db");
     let o = org(1);
     {
-        // Stored under the migrations before the last (the descending index).
+        // Stored, then set back to before migration 11 (the descending index): 11 and those
+        // after it run again on open.
         let store = SqliteStore::open(&path).unwrap();
         store.insert_org(o.clone()).await.unwrap();
         for n in 1..=4 {
@@ -1831,6 +1832,55 @@ async fn legacy_activities_are_found(store: &dyn Store, o: OrgId) {
     assert!(is_conflict(store.commit_activity(commit(again)).await));
 }
 
+/// A database a newer keyhold migrated is refused, not written to without the columns it added.
+#[tokio::test]
+async fn sqlite_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(
+        None,
+        "user_version",
+        super::sqlite::MIGRATIONS.len() as i64 + 1,
+    )
+    .unwrap();
+    drop(conn);
+    let refused = SqliteStore::open(&path).expect_err("a newer schema");
+    assert!(refused.to_string().contains("newer keyhold"), "{refused}");
+    // As migrated by this version: opens.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", super::sqlite::MIGRATIONS.len() as i64)
+        .unwrap();
+    drop(conn);
+    SqliteStore::open(&path).unwrap();
+}
+
+/// PostgreSQL's copy of [`sqlite_refuses_a_newer_schema`].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_a_newer_schema() {
+    let db = TestDb::postgres().await;
+    drop(db.open().await);
+    let TestDb::Postgres { url, schema } = &db else {
+        unreachable!()
+    };
+    admin(
+        url,
+        &format!(
+            "INSERT INTO {schema}.keyhold_migrations VALUES ({})",
+            super::postgres::MIGRATIONS.len() + 1
+        ),
+    )
+    .await;
+    let mut config: tokio_postgres::Config = url.parse().unwrap();
+    config.options(format!("-c search_path={schema}"));
+    let refused = PgStore::from_config(config)
+        .await
+        .expect_err("a newer schema");
+    assert!(refused.to_string().contains("newer keyhold"), "{refused}");
+    db.finish().await;
+}
+
 /// Rowids with gaps and out of the activities' order, as deletions and recovered rows leave them.
 fn legacy_rowid(n: u32) -> i64 {
     [0, 7, 3, 12, 40][n as usize]
@@ -1848,7 +1898,12 @@ async fn sqlite_request_migration_fills_in_old_activities() {
         for sql in &super::sqlite::MIGRATIONS[..super::sqlite::REQUEST_MS_VERSION - 1] {
             conn.execute_batch(sql).unwrap();
         }
-        conn.pragma_update(None, "user_version", 11).unwrap();
+        conn.pragma_update(
+            None,
+            "user_version",
+            (super::sqlite::REQUEST_MS_VERSION - 1) as i64,
+        )
+        .unwrap();
         for (n, status, body) in LEGACY_ACTIVITIES {
             conn.execute(
                 "INSERT INTO activities (rowid, activity_id, org_id, fingerprint, type, status, body, result, votes, created_at_ms, updated_at_ms) VALUES (?7, ?1, ?2, ?3, 'ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2', ?4, ?5, '{}', '[]', ?6, ?6)",
