@@ -258,8 +258,10 @@ impl PgStore {
             .query_one("SELECT COUNT(*) FROM keyhold_migrations", &[])
             .await?
             .try_get(0)?;
-        super::refuse_newer_schema(usize::try_from(applied).unwrap_or(0), MIGRATIONS.len())?;
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        // A count is never negative.
+        let applied = usize::try_from(applied).unwrap_or(0);
+        super::refuse_newer_schema(applied, MIGRATIONS.len())?;
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
             tx.batch_execute(sql).await?;
             if index + 1 == REQUEST_MS_VERSION {
                 backfill_request_ms(&tx).await?;
