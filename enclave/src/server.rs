@@ -1,9 +1,10 @@
 //! The enclave's socket server.
 //!
 //! Per connection: a handshake ([`Hello`] within [`HELLO_TIMEOUT`]), then a reader that decodes
-//! request frames, a writer that sends responses as they finish (in any order, as many per write
-//! as are ready), and the work in between on a fixed pool of worker threads so that signing never
-//! stalls socket I/O. Concurrency is bounded twice: per connection (in-flight requests; the reader
+//! request frames, and the work on a fixed pool of worker threads so that signing never stalls
+//! socket I/O; each worker writes its answer itself as it finishes (in any order), or queues it
+//! for the connection's writer task when the socket is full or answers are already queued
+//! (`server/outbox.rs`). Concurrency is bounded twice: per connection (in-flight requests; the reader
 //! stops reading when the limit is reached, which pushes back on the host) and globally (the
 //! worker threads). A malformed, oversized or stalled frame ends that one connection; the
 //! listener and other connections carry on.
@@ -20,10 +21,14 @@ use keyhold_shared::msg::{
 };
 use keyhold_shared::transport::{Listener, Stream};
 use keyhold_shared::{ErrorCode, WireError};
-use tokio::io::{AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::io::{BufReader, ReadHalf, WriteHalf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use outbox::Outbox;
 
 use crate::enclave::Enclave;
+
+mod outbox;
 
 /// How long a new connection may take to send its [`Hello`].
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -122,27 +127,45 @@ async fn connection(stream: Stream, workers: Workers, limits: Limits) -> Result<
     )
     .await?;
 
-    let (tx, rx) = mpsc::channel::<Answer>(limits.per_connection);
-    let writer_task = tokio::spawn(write_responses(writer, rx));
-    let result = read_requests(reader, workers, limits, tx).await;
-    // The reader is done (EOF or a bad frame): let in-flight answers drain, then close.
+    let outbox = Arc::new(Outbox::new(writer));
+    let writer_task = tokio::spawn({
+        let outbox = outbox.clone();
+        async move { outbox.run().await }
+    });
+    // Also if this future were dropped: the writer task would otherwise wait forever.
+    let finish = FinishOnDrop(outbox.clone());
+    let in_flight = Arc::new(Semaphore::new(limits.per_connection));
+    let result = read_requests(reader, &workers, &in_flight, &outbox).await;
+    // The reader is done (EOF or a bad frame): once every request it took is answered (its slot
+    // is back when its answer was written or dropped), the writer task closes the socket.
+    let all = u32::try_from(limits.per_connection).unwrap_or(u32::MAX);
+    let _ = in_flight.acquire_many(all).await;
+    drop(finish);
     let _ = writer_task.await;
     result
+}
+
+/// A connection's write side (`server/outbox.rs`).
+type ConnectionOutbox = Outbox<WriteHalf<Stream>>;
+
+/// Lets the writer task finish when the connection's reader is done.
+struct FinishOnDrop(Arc<ConnectionOutbox>);
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
 }
 
 /// Bytes read from a connection at once.
 const READ_BUFFER: usize = 64 * 1024;
 
-/// Most bytes of responses gathered into one write.
-const WRITE_BATCH: usize = 256 * 1024;
-
 async fn read_requests(
     mut reader: BufReader<ReadHalf<Stream>>,
-    workers: Workers,
-    limits: Limits,
-    tx: mpsc::Sender<Answer>,
+    workers: &Workers,
+    in_flight: &Arc<Semaphore>,
+    outbox: &Arc<ConnectionOutbox>,
 ) -> Result<(), FrameError> {
-    let in_flight = Arc::new(Semaphore::new(limits.per_connection));
     loop {
         let Ok(slot) = in_flight.clone().acquire_owned().await else {
             return Ok(());
@@ -155,61 +178,17 @@ async fn read_requests(
         workers.submit(Job {
             id,
             request,
-            reply: tx.clone(),
+            outbox: outbox.clone(),
             slot,
         });
     }
-}
-
-/// An answer on its way to the writer, with the connection's in-flight slot it still holds: the
-/// slot is released once the answer is written, so answers queued for a connection that does
-/// not read never outnumber its slots (and the channel, as large, never fills).
-type Answer = (ResponseFrame, OwnedSemaphorePermit);
-
-async fn write_responses(mut writer: WriteHalf<Stream>, mut rx: mpsc::Receiver<Answer>) {
-    let mut batch = Vec::new();
-    let mut written = Vec::new();
-    while let Some(first) = rx.recv().await {
-        // Everything already answered goes out in one write.
-        batch.clear();
-        let mut next = Some(first);
-        while let Some((response, slot)) = next.take() {
-            let bytes = frame::encode(&response).or_else(|e| {
-                // Too large to send, say: that request fails; the others still go out.
-                tracing::info!(error = %e, "encoding a response failed");
-                frame::encode(&ResponseFrame {
-                    id: response.id,
-                    result: Err(WireError::new(
-                        ErrorCode::Internal,
-                        "the answer could not be encoded",
-                    )),
-                })
-            });
-            match bytes {
-                Ok(bytes) => batch.extend_from_slice(&bytes),
-                Err(_) => return,
-            }
-            written.push(slot);
-            if batch.len() < WRITE_BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-        if let Err(e) = writer.write_all(&batch).await {
-            tracing::info!(error = %e, "writing a response failed");
-            return;
-        }
-        written.clear();
-        // A large answer should not pin its buffer for the rest of the connection.
-        batch.shrink_to(WRITE_BATCH);
-    }
-    let _ = writer.shutdown().await;
 }
 
 /// One decoded request waiting for a worker.
 struct Job {
     id: keyhold_shared::RequestId,
     request: keyhold_shared::msg::Request,
-    reply: mpsc::Sender<Answer>,
+    outbox: Arc<ConnectionOutbox>,
     /// The connection's in-flight slot, released once the answer is written.
     slot: OwnedSemaphorePermit,
 }
@@ -312,10 +291,10 @@ fn work(queue: &Queue, enclave: &Enclave) {
         let Job {
             id,
             request,
-            reply,
+            outbox,
             slot,
         } = job;
-        if reply.is_closed() {
+        if outbox.is_closed() {
             // The connection is gone and nobody will read the answer: the request is dropped
             // unread, as if it had never arrived.
             continue;
@@ -328,8 +307,22 @@ fn work(queue: &Queue, enclave: &Enclave) {
                     "request handler failed",
                 ))
             });
-        // The channel holds as many answers as the connection has slots, and every queued answer
-        // holds its slot: it is never full, and this fails only when the connection is gone.
-        let _ = reply.try_send((ResponseFrame { id, result }, slot));
+        let response = ResponseFrame { id, result };
+        let encoded = frame::encode(&response).or_else(|e| {
+            // Too large to send, say: that request fails; the others still go out.
+            tracing::info!(error = %e, "encoding a response failed");
+            frame::encode(&ResponseFrame {
+                id: response.id,
+                result: Err(WireError::new(
+                    ErrorCode::Internal,
+                    "the answer could not be encoded",
+                )),
+            })
+        });
+        match encoded {
+            Ok(bytes) => outbox.send(&bytes, slot),
+            // Not even the error frame: the host would wait for this answer forever.
+            Err(e) => outbox.fail(&std::io::Error::other(e)),
+        }
     }
 }

@@ -251,3 +251,87 @@ async fn a_peer_that_never_reads_does_not_stall_the_others() {
         .expect("another connection is still served");
     flood.abort();
 }
+
+/// Answers written while the peer is not reading queue behind the full socket (`outbox.rs`)
+/// and all reach it, once each, when it reads again. (Frames cut or reordered by partial writes:
+/// `server/outbox/tests.rs`.)
+#[tokio::test]
+async fn answers_queued_behind_a_full_socket_arrive_whole() {
+    let (_dir, address) = start().await;
+    let stream = connect(&address).await;
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let n = 20_000u64;
+    let writer_task = tokio::spawn(async move {
+        for id in 0..n {
+            let request = if id % 3 == 0 {
+                Request::BootKey
+            } else {
+                Request::Status
+            };
+            let frame = RequestFrame {
+                id: RequestId(id),
+                request,
+            };
+            frame::write_message(&mut writer, &frame).await.unwrap();
+        }
+        writer
+    });
+    // Long enough for the socket to fill and answers to queue (and the reader to stop at the
+    // connection's in-flight limit).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let read_all = async {
+        let mut seen = vec![false; n as usize];
+        for _ in 0..n {
+            let answer: ResponseFrame = frame::read_message(&mut reader).await.unwrap().unwrap();
+            let id = answer.id.0 as usize;
+            assert!(!seen[id], "answer {id} twice");
+            seen[id] = true;
+            match answer.result.unwrap() {
+                Response::Status(_) => assert_ne!(id % 3, 0),
+                Response::BootKey(_) => assert_eq!(id % 3, 0),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read_all)
+        .await
+        .expect("every queued answer is written once the peer reads");
+    writer_task.await.unwrap();
+}
+
+/// A peer that sends its requests and then shuts its side down still gets every answer, and
+/// then the end of the stream.
+#[tokio::test]
+async fn answers_in_flight_when_the_peer_stops_sending_are_still_written() {
+    let (_dir, address) = start().await;
+    let mut stream = connect(&address).await;
+    let n = 300u64;
+    for id in 0..n {
+        let frame = RequestFrame {
+            id: RequestId(id),
+            request: Request::BootKey,
+        };
+        frame::write_message(&mut stream, &frame).await.unwrap();
+    }
+    stream.shutdown().await.unwrap();
+    let read_all = async {
+        let mut seen = vec![false; n as usize];
+        for _ in 0..n {
+            let answer: ResponseFrame = frame::read_message(&mut stream).await.unwrap().unwrap();
+            assert!(matches!(answer.result, Ok(Response::BootKey(_))));
+            let id = answer.id.0 as usize;
+            assert!(!seen[id], "answer {id} twice");
+            seen[id] = true;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read_all)
+        .await
+        .expect("every answer is written");
+    let rest = tokio::time::timeout(
+        Duration::from_secs(5),
+        frame::read_message::<ResponseFrame, _>(&mut stream),
+    )
+    .await
+    .expect("the enclave closes the connection after the last answer");
+    assert!(matches!(rest, Ok(None)));
+}
