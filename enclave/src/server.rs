@@ -1,10 +1,10 @@
 //! The enclave's socket server.
 //!
 //! Per connection: a handshake ([`Hello`] within [`HELLO_TIMEOUT`]), then a reader that decodes
-//! request frames, and the work on a fixed pool of worker threads so that signing never stalls
-//! socket I/O; each worker writes its answer itself as it finishes (in any order), or queues it
-//! for the connection's writer task when the socket is full or answers are already queued
-//! (`server/outbox.rs`). Concurrency is bounded twice: per connection (in-flight requests; the reader
+//! request frames, and the work on a fixed pool of worker threads so that signing never
+//! stalls socket I/O; each worker writes its answer itself as it finishes (in any order), or
+//! queues it for the connection's writer task when the socket is full or answers are already
+//! queued (`server/outbox.rs`). Concurrency is bounded twice: per connection (in-flight requests; the reader
 //! stops reading when the limit is reached, which pushes back on the host) and globally (the
 //! worker threads). A malformed, oversized or stalled frame ends that one connection; the
 //! listener and other connections carry on.
@@ -321,7 +321,8 @@ fn work(queue: &Queue, enclave: &Enclave) {
         });
         match encoded {
             Ok(bytes) => outbox.send(&bytes, slot),
-            // Not even the error frame: the host would wait for this answer forever.
+            // Not even the error frame: end the connection rather than leave the host waiting
+            // for this answer forever.
             Err(e) => outbox.fail(&std::io::Error::other(e)),
         }
     }

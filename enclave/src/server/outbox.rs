@@ -40,7 +40,8 @@ struct State<W> {
     sending: bool,
     /// A write failed: answers are dropped unsent.
     closed: bool,
-    /// The reader is done and every answer written: the writer task shuts the socket down.
+    /// The reader is done and every answer written or dropped (or the connection's future was
+    /// dropped): the writer task shuts the socket down once nothing is queued.
     finishing: bool,
 }
 
@@ -105,7 +106,9 @@ impl<W: AsyncWrite + Unpin> Outbox<W> {
         self.queued.notify_one();
     }
 
-    /// Gives up on the connection: queued and later answers are dropped, the writer task stops.
+    /// Gives up on the connection: queued and later answers are dropped, and the writer task
+    /// (after the write it may be in) shuts the socket down, so the host sees the end of the
+    /// stream rather than waiting for answers.
     pub(super) fn fail(&self, error: &std::io::Error) {
         tracing::info!(error = %error, "writing a response failed");
         self.lock().close();
@@ -147,11 +150,11 @@ impl<W: AsyncWrite + Unpin> Outbox<W> {
                 batch.shrink_to(KEPT_CAPACITY);
             }
         }
-        let open = !std::mem::replace(&mut self.lock().closed, true);
-        if open {
-            let _ = std::future::poll_fn(|cx| Pin::new(&mut self.lock().writer).poll_shutdown(cx))
-                .await;
-        }
+        // Also after a failed write (the socket may be only half broken): the host's reader
+        // must see the end of the stream, not wait for answers that were dropped.
+        self.lock().close();
+        let _ =
+            std::future::poll_fn(|cx| Pin::new(&mut self.lock().writer).poll_shutdown(cx)).await;
     }
 
     /// Writes `bytes` in order, waiting for the socket; the lock is held only while polling.

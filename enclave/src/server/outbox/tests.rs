@@ -2,7 +2,7 @@
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use tokio::io::AsyncWrite;
 use tokio::sync::Semaphore;
@@ -122,40 +122,87 @@ async fn frames_from_many_threads_arrive_whole_and_in_each_senders_order() {
     assert_eq!(next_seq, [per_sender; 4]);
 }
 
-/// A failed write drops what is queued and everything after, gives every slot back and stops
-/// the writer task; nothing is written after the failure.
-#[tokio::test]
-async fn a_failed_write_drops_the_queue_and_returns_the_slots() {
-    struct Broken;
-    impl AsyncWrite for Broken {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            _: &[u8],
-        ) -> Poll<std::io::Result<usize>> {
-            Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()))
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Poll::Ready(Ok(()))
+/// Would block until `broken` is set, then fails every write; wakes the last poller when it
+/// breaks, as the I/O driver does when a socket reports an error.
+#[derive(Clone, Default)]
+struct Breaking {
+    broken: Arc<Mutex<bool>>,
+    waiting: Arc<Mutex<Option<Waker>>>,
+    shut: Arc<Mutex<bool>>,
+}
+
+impl Breaking {
+    fn break_now(&self) {
+        *self.broken.lock().unwrap() = true;
+        if let Some(waker) = self.waiting.lock().unwrap().take() {
+            waker.wake();
         }
     }
-    let outbox = Arc::new(Outbox::new(Broken));
+}
+
+impl AsyncWrite for Breaking {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        _: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if *self.broken.lock().unwrap() {
+            return Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()));
+        }
+        *self.waiting.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        *self.shut.lock().unwrap() = true;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Answers queued behind a socket that would block are dropped when its write fails: every
+/// slot comes back, later answers are dropped at once, and the writer task shuts the socket down
+/// (the host sees the end of the stream instead of waiting).
+#[tokio::test]
+async fn a_failed_write_drops_the_queue_and_returns_the_slots() {
+    let socket = Breaking::default();
+    let outbox = Arc::new(Outbox::new(socket.clone()));
     let writer = tokio::spawn({
         let outbox = outbox.clone();
         async move { outbox.run().await }
     });
-    let slots = Arc::new(Semaphore::new(4));
-    for seq in 0..4 {
+    let slots = Arc::new(Semaphore::new(8));
+    let send = |seq| {
         let slot = slots.clone().try_acquire_owned().unwrap();
         outbox.send(&frame(0, seq, 10), slot);
+    };
+    send(0);
+    // The writer task takes it and waits for the socket; what follows queues behind it.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for seq in 1..4 {
+        send(seq);
     }
-    assert!(outbox.is_closed());
-    assert_eq!(slots.available_permits(), 4);
+    assert!(!outbox.is_closed());
+    assert_eq!(
+        slots.available_permits(),
+        4,
+        "queued answers hold their slots"
+    );
+    socket.break_now();
     tokio::time::timeout(std::time::Duration::from_secs(5), writer)
         .await
         .expect("the writer task stops after a failed write")
         .unwrap();
+    assert!(outbox.is_closed());
+    assert_eq!(slots.available_permits(), 8, "every slot is back");
+    assert!(*socket.shut.lock().unwrap(), "the socket is shut down");
+    send(4);
+    assert_eq!(
+        slots.available_permits(),
+        8,
+        "a later answer is dropped at once"
+    );
 }
