@@ -9,7 +9,7 @@ use keyhold_shared::msg::{
 };
 use keyhold_shared::transport::{self, Stream};
 use keyhold_shared::{Address, RequestId};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Enclave;
 use crate::server::{Limits, serve};
@@ -145,6 +145,44 @@ async fn wrong_protocol_version_is_refused() {
     assert_closed(&mut stream).await;
 }
 
+/// Writes requests `0..n` without waiting for answers (pipelined, not lock-stepped): a
+/// `BootKey` where `boot_key(id)`, else a `Status`.
+async fn send_requests<W: AsyncWrite + Unpin>(writer: &mut W, n: u64, boot_key: fn(u64) -> bool) {
+    for id in 0..n {
+        let request = if boot_key(id) {
+            Request::BootKey
+        } else {
+            Request::Status
+        };
+        let frame = RequestFrame {
+            id: RequestId(id),
+            request,
+        };
+        frame::write_message(writer, &frame).await.unwrap();
+    }
+}
+
+/// Reads the answers to [`send_requests`]`(n, boot_key)`, in any order: each once, each of
+/// the kind its request asked for.
+async fn read_answers<R: AsyncRead + Unpin>(reader: &mut R, n: u64, boot_key: fn(u64) -> bool) {
+    let mut seen = vec![false; n as usize];
+    for _ in 0..n {
+        let answer: ResponseFrame = frame::read_message(reader).await.unwrap().unwrap();
+        let id = answer.id.0;
+        assert!(!seen[id as usize], "answer {id} twice");
+        seen[id as usize] = true;
+        match answer.result.unwrap() {
+            Response::Status(_) => assert!(!boot_key(id)),
+            Response::BootKey(key) => {
+                assert!(boot_key(id));
+                assert_eq!(key.public_key.len(), 32);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(seen.iter().all(|s| *s));
+}
+
 #[tokio::test]
 async fn many_requests_in_flight_on_one_connection() {
     let (_dir, address) = start().await;
@@ -152,41 +190,12 @@ async fn many_requests_in_flight_on_one_connection() {
     let (mut reader, mut writer) = tokio::io::split(stream);
     // Write all requests before reading any answer: they are pipelined, not lock-stepped.
     let n = 500u64;
+    let odd = |id: u64| id % 2 == 1;
     let writer_task = tokio::spawn(async move {
-        for id in 0..n {
-            let request = if id % 2 == 0 {
-                Request::Status
-            } else {
-                Request::BootKey
-            };
-            frame::write_message(
-                &mut writer,
-                &RequestFrame {
-                    id: RequestId(id),
-                    request,
-                },
-            )
-            .await
-            .unwrap();
-        }
+        send_requests(&mut writer, n, odd).await;
         writer
     });
-    let mut seen = vec![false; n as usize];
-    for _ in 0..n {
-        let answer: ResponseFrame = frame::read_message(&mut reader).await.unwrap().unwrap();
-        let id = answer.id.0 as usize;
-        assert!(!seen[id], "answer {id} twice");
-        seen[id] = true;
-        match answer.result.unwrap() {
-            Response::Status(_) => assert_eq!(id % 2, 0),
-            Response::BootKey(key) => {
-                assert_eq!(id % 2, 1);
-                assert_eq!(key.public_key.len(), 32);
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert!(seen.iter().all(|s| *s));
+    read_answers(&mut reader, n, odd).await;
     writer_task.await.unwrap();
 }
 
@@ -261,39 +270,15 @@ async fn answers_queued_behind_a_full_socket_arrive_whole() {
     let stream = connect(&address).await;
     let (mut reader, mut writer) = tokio::io::split(stream);
     let n = 20_000u64;
+    let third = |id: u64| id.is_multiple_of(3);
     let writer_task = tokio::spawn(async move {
-        for id in 0..n {
-            let request = if id % 3 == 0 {
-                Request::BootKey
-            } else {
-                Request::Status
-            };
-            let frame = RequestFrame {
-                id: RequestId(id),
-                request,
-            };
-            frame::write_message(&mut writer, &frame).await.unwrap();
-        }
+        send_requests(&mut writer, n, third).await;
         writer
     });
     // Long enough for the socket to fill and answers to queue (and the reader to stop at the
     // connection's in-flight limit).
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let read_all = async {
-        let mut seen = vec![false; n as usize];
-        for _ in 0..n {
-            let answer: ResponseFrame = frame::read_message(&mut reader).await.unwrap().unwrap();
-            let id = answer.id.0 as usize;
-            assert!(!seen[id], "answer {id} twice");
-            seen[id] = true;
-            match answer.result.unwrap() {
-                Response::Status(_) => assert_ne!(id % 3, 0),
-                Response::BootKey(_) => assert_eq!(id % 3, 0),
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), read_all)
+    tokio::time::timeout(Duration::from_secs(30), read_answers(&mut reader, n, third))
         .await
         .expect("every queued answer is written once the peer reads");
     writer_task.await.unwrap();
@@ -306,25 +291,10 @@ async fn answers_in_flight_when_the_peer_stops_sending_are_still_written() {
     let (_dir, address) = start().await;
     let mut stream = connect(&address).await;
     let n = 300u64;
-    for id in 0..n {
-        let frame = RequestFrame {
-            id: RequestId(id),
-            request: Request::BootKey,
-        };
-        frame::write_message(&mut stream, &frame).await.unwrap();
-    }
+    let all = |_: u64| true;
+    send_requests(&mut stream, n, all).await;
     stream.shutdown().await.unwrap();
-    let read_all = async {
-        let mut seen = vec![false; n as usize];
-        for _ in 0..n {
-            let answer: ResponseFrame = frame::read_message(&mut stream).await.unwrap().unwrap();
-            assert!(matches!(answer.result, Ok(Response::BootKey(_))));
-            let id = answer.id.0 as usize;
-            assert!(!seen[id], "answer {id} twice");
-            seen[id] = true;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), read_all)
+    tokio::time::timeout(Duration::from_secs(30), read_answers(&mut stream, n, all))
         .await
         .expect("every answer is written");
     let rest = tokio::time::timeout(
