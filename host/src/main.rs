@@ -22,10 +22,12 @@ fn main() -> ExitCode {
     } else {
         subscriber.init();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(workers) = cli.worker_threads(cores) {
+        builder.worker_threads(workers);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("keyhold: cannot start the runtime: {e}");
