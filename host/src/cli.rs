@@ -36,12 +36,12 @@ impl Cli {
     /// The runtime's worker threads for this command on a machine with `cores` cores: `None`
     /// leaves tokio's default (one per core).
     ///
-    /// `dev` runs the enclave beside the host, with a worker per core of its own; on this
-    /// project's 2-core machine a host with one worker thread instead of two took 13–25% less
-    /// CPU per signing request at concurrency 64 and served 10–25% more requests a second
-    /// (README, session 13): two runtime workers beside two enclave workers, SQLite's writer
-    /// and the client mostly woke and stole work from each other. On Nitro the enclave has
-    /// vCPUs of its own, so `serve` keeps one worker per core.
+    /// `dev` runs the enclave beside the host, with a worker per core of its own. On this
+    /// project's 2-core machine a host with one runtime worker instead of two used 5–21% less
+    /// CPU (host and enclave) per signing request at concurrency 64 and served 4–27% more
+    /// requests a second, in 6 of 6 pairs; at concurrency 8 sign_raw_payload's p99 fell and
+    /// sign_transaction's rose by ~0.3 ms (README, session 13). On Nitro the enclave has vCPUs
+    /// of its own, so `serve` keeps one worker per core.
     pub fn worker_threads(&self, cores: usize) -> Option<usize> {
         match (self.worker_threads, &self.command) {
             (Some(n), _) => Some(n.get()),
