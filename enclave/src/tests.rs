@@ -15,6 +15,7 @@ mod limits;
 mod no_secret_leak;
 mod orgs;
 mod passkey;
+mod rate_limit;
 mod server;
 mod support;
 mod transfer;

@@ -72,6 +72,13 @@ impl ApiError {
         self.status
     }
 
+    /// The enclave (or the host, for a missing stamp) did not authenticate the request: no
+    /// stamp, a stamp that does not verify, an unknown or expired credential, or a timestamp
+    /// outside the window (a replayed or pre-signed request).
+    pub fn is_unauthenticated(&self) -> bool {
+        self.grpc_code == 16 || self.turnkey_code == "INVALID_TIME"
+    }
+
     pub fn message(&self) -> &str {
         &self.message
     }

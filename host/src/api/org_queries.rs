@@ -216,19 +216,19 @@ pub async fn query(
     let body = read_body(body).await?;
     let q: Body_ = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
-    state.rate_limiter.admit(&q.organization_id)?;
     let request = SignedRequest {
         body: body.to_vec(),
         stamp,
     };
-    let (org, response) = call_fresh(&state, &q.organization_id, |org, parent| {
+    let read = call_fresh(&state, &q.organization_id, |org, parent| {
         Request::ReadOrg(AuthenticateRequest {
             parent: parent.cloned(),
             request: request.clone(),
             org: org.sealed.clone(),
         })
-    })
-    .await?;
+    });
+    let (org, response) =
+        super::rate_limit::limited(&state.rate_limiter, &q.organization_id, read).await?;
     let Response::ReadOrg(readout) = response else {
         return Err(ApiError::internal("unexpected enclave answer"));
     };

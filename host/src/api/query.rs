@@ -157,17 +157,17 @@ pub async fn query(
     let body = read_body(body).await?;
     let q: QueryBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
-    state.rate_limiter.admit(&q.organization_id)?;
-    let org = load_org(&state, &q.organization_id).await?;
-    let principal = authenticate(
-        &state,
-        &org,
-        SignedRequest {
-            body: body.to_vec(),
-            stamp,
-        },
-    )
-    .await?;
+    let (org, principal) =
+        super::rate_limit::limited(&state.rate_limiter, &q.organization_id, async {
+            let org = load_org(&state, &q.organization_id).await?;
+            let request = SignedRequest {
+                body: body.to_vec(),
+                stamp,
+            };
+            let principal = authenticate(&state, &org, request).await?;
+            Ok((org, principal))
+        })
+        .await?;
 
     let answer = match name.as_str() {
         "whoami" => json!({

@@ -1,8 +1,18 @@
 //! Per-organization rate limiting on the host: a token bucket per organization id, so one
 //! tenant's burst cannot starve the enclave for everyone else. Refusals are Turnkey's
 //! RESOURCE_EXHAUSTED (HTTP 429) and happen before any enclave call.
+//!
+//! Only authenticated requests keep their token. The host cannot tell a forged stamp from a
+//! real one before the enclave has checked it, and an organization id is no secret: if a
+//! request that failed authentication kept its token, anyone could lock an organization out
+//! with a few hundred garbage requests. Such a request now holds a token only while the
+//! enclave checks it (milliseconds), so starving an organization takes a flood the size of the
+//! whole deployment's capacity. The price: unauthenticated requests naming a real organization
+//! are not limited here; per-client limits in front of the host (its reverse proxy) are the
+//! defence against a flood.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -61,6 +71,38 @@ impl OrgRateLimiter {
             Err(ApiError::rate_limited(org))
         }
     }
+
+    /// Gives back the token [`OrgRateLimiter::admit`] took for a request that turned out not
+    /// to be authenticated (up to the burst; a forgotten bucket is full anyway).
+    pub fn refund(&self, org: &str) {
+        if self.rate <= 0.0 {
+            return;
+        }
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((tokens, _)) = buckets.get_mut(org) {
+            *tokens = (*tokens + 1.0).min(self.burst);
+        }
+    }
+}
+
+/// Runs `work` — a request naming `org` — under one of the organization's tokens, which goes
+/// back when the enclave found the request unauthenticated (see the module's comment).
+pub async fn limited<T>(
+    limiter: &OrgRateLimiter,
+    org: &str,
+    work: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    limiter.admit(org)?;
+    let result = work.await;
+    if let Err(e) = &result
+        && e.is_unauthenticated()
+    {
+        limiter.refund(org);
+    }
+    result
 }
 
 #[cfg(test)]
@@ -81,5 +123,48 @@ mod tests {
         assert_eq!(err.status().as_u16(), 429);
         let open = OrgRateLimiter::unlimited();
         assert!((0..10_000).all(|_| open.admit("a").is_ok()));
+    }
+
+    #[test]
+    fn a_refund_returns_one_token_up_to_the_burst() {
+        let limiter = OrgRateLimiter::new(1);
+        assert!(limiter.admit("a").is_ok() && limiter.admit("a").is_ok());
+        assert!(limiter.admit("a").is_err(), "burst of 2 spent");
+        limiter.refund("a");
+        assert!(limiter.admit("a").is_ok(), "the refunded token");
+        assert!(limiter.admit("a").is_err());
+        // Refunds never raise a bucket above its burst, nor create one.
+        let full = OrgRateLimiter::new(1);
+        for _ in 0..10 {
+            full.refund("b");
+        }
+        assert_eq!((0..10).filter(|_| full.admit("b").is_ok()).count(), 2);
+        OrgRateLimiter::unlimited().refund("c");
+    }
+
+    #[tokio::test]
+    async fn only_unauthenticated_failures_give_the_token_back() {
+        let limiter = OrgRateLimiter::new(1);
+        let forged = || async {
+            Err::<(), _>(ApiError::from(keyhold_shared::WireError::new(
+                keyhold_shared::ErrorCode::SignatureInvalid,
+                "the stamp's signature does not verify",
+            )))
+        };
+        for _ in 0..50 {
+            assert!(limited(&limiter, "a", forged()).await.is_err());
+        }
+        let denied = || async {
+            Err::<(), _>(ApiError::from(keyhold_shared::WireError::new(
+                keyhold_shared::ErrorCode::PermissionDenied,
+                "no policy allows this",
+            )))
+        };
+        // Authenticated requests keep their tokens, refused or not: the burst of 2, then 429.
+        assert!(limited(&limiter, "a", async { Ok(()) }).await.is_ok());
+        let refused = limited(&limiter, "a", denied()).await.unwrap_err();
+        assert_eq!(refused.status().as_u16(), 403);
+        let limited_now = limited(&limiter, "a", async { Ok(()) }).await.unwrap_err();
+        assert_eq!(limited_now.status().as_u16(), 429);
     }
 }

@@ -3,12 +3,13 @@
 
 use super::answer::Answer;
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use keyhold_shared::msg::{
     ActivityContext, ActivityOutput, ActivityRequest, ActivityResult, ActivityStatus,
     AddressFormat, AuditResult, Curve, DerivedAccount, PolicyEvaluation, Principal, Receipt,
-    Request, Response, SignedRequest, audit_bytes,
+    Request, Response, SignedRequest, Stamp, audit_bytes,
 };
 use keyhold_shared::{OrgId, Uuid, WalletId};
 use serde::Deserialize;
@@ -71,7 +72,21 @@ async fn run(
     let body = read_body(body).await?;
     let envelope: Envelope = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
-    state.rate_limiter.admit(&envelope.organization_id)?;
+    let limiter = state.rate_limiter.clone();
+    let org = envelope.organization_id.clone();
+    let work = admitted(state, name, accepted, stamp, body, envelope);
+    super::rate_limit::limited(&limiter, &org, work).await
+}
+
+/// [`run`] once the organization's rate limit has admitted the request.
+async fn admitted(
+    state: AppState,
+    name: String,
+    accepted: Vec<&'static str>,
+    stamp: Stamp,
+    body: Bytes,
+    envelope: Envelope,
+) -> Result<Answer, ApiError> {
     if !accepted.contains(&envelope.activity_type.as_str()) {
         return Err(ApiError::invalid(format!(
             "activity type `{}` cannot be submitted to submit/{name} (expected {})",
