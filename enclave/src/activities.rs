@@ -63,7 +63,8 @@ pub fn authenticate_query(
     let body = QueryBody::parse(&request.body)?;
     // Authenticate first: an unauthenticated caller learns nothing about organization ids.
     let auth = authenticate_reader(sessions, org, parent, request, now_ms)?;
-    body.check_organization(org)?;
+    body.check_organization(org)
+        .map_err(Error::after_authentication)?;
     Ok(principal(auth.org, &auth))
 }
 
@@ -77,23 +78,33 @@ pub fn execute(
 ) -> Result<ActivityOutput> {
     let envelope = envelope::Envelope::parse(&request.body)?;
     let auth = authenticate(org, request, now_ms)?;
-    envelope.check_organization(org)?;
+    // A signature outside the time window says nothing about who is asking now (it may be a
+    // replay), so that refusal is not marked as one to an authenticated caller; every later
+    // one is (see `Error::Authenticated`).
     envelope.check_timestamp(now_ms)?;
+    authenticated(keys, org, request, context, &envelope, &auth, now_ms)
+        .map_err(Error::after_authentication)
+}
+
+/// [`execute`] once the caller has authenticated with a fresh request.
+fn authenticated(
+    keys: &Keys,
+    org: &OrgState,
+    request: &SignedRequest,
+    context: &ActivityContext,
+    envelope: &Envelope,
+    auth: &Authenticated<'_>,
+    now_ms: u64,
+) -> Result<ActivityOutput> {
+    envelope.check_organization(org)?;
     if approvals::is_vote(&envelope.activity_type) {
-        return approvals::vote(keys, org, &request.body, &envelope, &auth, context, now_ms);
+        return approvals::vote(keys, org, &request.body, envelope, auth, context, now_ms);
     }
-    let authorization = authorize::authorize(org, &envelope, &[&auth], context, now_ms)?;
+    let authorization = authorize::authorize(org, envelope, &[auth], context, now_ms)?;
     let (status, result, new_state) = match authorization.verdict {
         Verdict::Allowed(allowed) => {
-            let (result, state) = perform(
-                keys,
-                org,
-                &request.body,
-                &envelope,
-                context,
-                allowed,
-                now_ms,
-            )?;
+            let (result, state) =
+                perform(keys, org, &request.body, envelope, context, allowed, now_ms)?;
             (ActivityStatus::Completed, result, state)
         }
         // The submitter's stamp is the first vote; the host keeps it for the approvals.
@@ -108,7 +119,7 @@ pub fn execute(
             activity_type: envelope.activity_type.clone(),
             status,
             fingerprint: fingerprint(&request.body),
-            principal: principal(org, &auth),
+            principal: principal(org, auth),
             executed_at_ms: now_ms,
             result,
             new_state,

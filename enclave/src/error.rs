@@ -62,6 +62,10 @@ pub enum Error {
     AuditHeadNeeded,
     #[error("audit chain head refused: {0}")]
     AuditHeadRefused(&'static str),
+    /// `0`, raised after the caller's stamp verified: the host keeps such a request's rate
+    /// limit token (`WireError::authenticated`). Made only by [`Error::after_authentication`].
+    #[error("{0}")]
+    Authenticated(Box<Error>),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -77,8 +81,17 @@ impl Error {
         Error::InvalidRequest(msg.into())
     }
 
+    /// Marks a failure that came after the caller authenticated (see [`Error::Authenticated`]).
+    pub fn after_authentication(self) -> Self {
+        match self {
+            Error::Authenticated(_) => self,
+            other => Error::Authenticated(Box::new(other)),
+        }
+    }
+
     fn code(&self) -> ErrorCode {
         match self {
+            Error::Authenticated(inner) => inner.code(),
             Error::InvalidRequest(_) => ErrorCode::InvalidRequest,
             Error::SignatureMissing => ErrorCode::SignatureMissing,
             Error::MalformedStamp(_) | Error::SignatureInvalid | Error::WebauthnInvalid(_) => {
@@ -111,6 +124,10 @@ impl Error {
 
 impl From<Error> for WireError {
     fn from(e: Error) -> Self {
-        WireError::new(e.code(), e.to_string())
+        WireError {
+            code: e.code(),
+            message: e.to_string(),
+            authenticated: matches!(e, Error::Authenticated(_)),
+        }
     }
 }

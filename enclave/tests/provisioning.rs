@@ -67,7 +67,7 @@ async fn call(enclave: &Enclave, request: Request) -> Result<Response, HostError
 
 fn refused(result: Result<Response, HostError>) -> String {
     match result {
-        Err(HostError::Enclave(WireError { code, message })) => {
+        Err(HostError::Enclave(WireError { code, message, .. })) => {
             assert!(
                 matches!(
                     code,

@@ -9,9 +9,16 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use p256::ecdsa::{DerSignature, Signature, SigningKey, signature::Signer};
+
 struct Stack {
     child: Child,
     addr: SocketAddr,
+    /// The dev organization and its root API key (`dev-credentials.json`).
+    org: String,
+    key: SigningKey,
     _dir: tempfile::TempDir,
 }
 
@@ -52,11 +59,26 @@ fn start(rate_limit: u32) -> Stack {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    let creds: serde_json::Value = serde_json::from_slice(&std::fs::read(&creds).unwrap()).unwrap();
+    let field = |name: &str| creds[name].as_str().unwrap().to_owned();
     Stack {
         child,
         addr,
+        org: field("organizationId"),
+        key: SigningKey::from_slice(&hex::decode(field("apiPrivateKey")).unwrap()).unwrap(),
         _dir: dir,
     }
+}
+
+/// An `X-Stamp` header line for `body` (Turnkey's API-key stamp: `reference/turnkey-api.md`).
+fn stamp(key: &SigningKey, body: &str) -> String {
+    let signature: Signature = key.sign(body.as_bytes());
+    let json = serde_json::json!({
+        "publicKey": hex::encode(key.verifying_key().to_sec1_point(true).as_bytes()),
+        "scheme": "SIGNATURE_SCHEME_TK_API_P256",
+        "signature": hex::encode(DerSignature::from(signature).as_bytes()),
+    });
+    format!("X-Stamp: {}\r\n", URL_SAFE_NO_PAD.encode(json.to_string()))
 }
 
 /// Sends raw bytes, returns the whole response (the server closes: `Connection: close`).
@@ -69,12 +91,22 @@ fn exchange(addr: SocketAddr, request: &str) -> String {
     out
 }
 
+/// A POST with a stamp that does not parse, plus the `extra` header lines.
 fn post(addr: SocketAddr, path: &str, body: &str, extra: &str) -> String {
+    post_with(
+        addr,
+        path,
+        body,
+        &format!("X-Stamp: not-a-stamp\r\n{extra}"),
+    )
+}
+
+fn post_with(addr: SocketAddr, path: &str, body: &str, headers: &str) -> String {
     exchange(
         addr,
         &format!(
             "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n\
-             X-Stamp: not-a-stamp\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+             Content-Length: {}\r\n{headers}\r\n{body}",
             body.len()
         ),
     )
@@ -98,15 +130,42 @@ fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
 #[test]
 fn rate_limits_slow_clients_request_ids_and_metrics() {
     let stack = start(5);
-    let org = "6f9d3d2e-8b7a-4c1e-9f00-000000000001";
-    let body = format!(r#"{{"organizationId":"{org}"}}"#);
-    // 5 per second with bursts of 10: a quick run of 30 is cut short, with Turnkey's error body
+    let body = format!(r#"{{"organizationId":"{}"}}"#, stack.org);
+    let whoami = |spelt: &str| {
+        let body = format!(r#"{{"organizationId":"{spelt}"}}"#);
+        status(&post_with(
+            stack.addr,
+            "/public/v1/query/whoami",
+            &body,
+            &stamp(&stack.key, &body),
+        ))
+    };
+    // Requests that fail authentication give their tokens back: however many, they leave the
+    // organization's users their whole budget.
+    for _ in 0..40 {
+        assert_eq!(
+            status(&post(stack.addr, "/public/v1/query/whoami", &body, "")),
+            401
+        );
+    }
+    // 5 per second with bursts of 10: a quick run of 30 authenticated requests is cut short,
+    // with Turnkey's error body; the id's spelling does not matter.
+    let upper = stack.org.to_uppercase();
     let statuses: Vec<u16> = (0..30)
-        .map(|_| status(&post(stack.addr, "/public/v1/query/whoami", &body, "")))
+        .map(|i| whoami(if i % 2 == 0 { &stack.org } else { &upper }))
         .collect();
     let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
     assert!((15..=25).contains(&limited), "{statuses:?}");
-    let refused = post(stack.addr, "/public/v1/query/whoami", &body, "");
+    let refused = post_with(
+        stack.addr,
+        "/public/v1/query/whoami",
+        &body,
+        &stamp(&stack.key, &body),
+    );
     assert_eq!(status(&refused), 429);
     assert!(refused.contains(r#""code":8"#), "{refused}");
     // queries answered from the sealed state count against the same budget
@@ -116,9 +175,9 @@ fn rate_limits_slow_clients_request_ids_and_metrics() {
     );
     // another organization has its own budget (then fails for its own reasons: a bad stamp)
     let other = r#"{"organizationId":"6f9d3d2e-8b7a-4c1e-9f00-000000000002"}"#;
-    assert_ne!(
+    assert_eq!(
         status(&post(stack.addr, "/public/v1/query/whoami", other, "")),
-        429
+        404
     );
 
     // request ids: a plain one is echoed, anything else replaced

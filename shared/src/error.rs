@@ -51,6 +51,12 @@ pub enum ErrorCode {
 pub struct WireError {
     pub code: ErrorCode,
     pub message: String,
+    /// The enclave verified the caller's stamp before it refused: a refusal to a known caller
+    /// (a policy's denial, bad parameters), not to a stranger. The host's per-organization rate
+    /// limit keeps the token of such a request and gives back the token of any other failure,
+    /// so strangers who know an organization's id cannot spend its users' allowance. Only the
+    /// host's own accounting reads it; nothing in the enclave does.
+    pub authenticated: bool,
 }
 
 impl WireError {
@@ -58,6 +64,7 @@ impl WireError {
         WireError {
             code,
             message: message.into(),
+            authenticated: false,
         }
     }
 }

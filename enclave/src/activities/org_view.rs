@@ -204,7 +204,8 @@ pub fn read_org(
 ) -> Result<OrgReadout> {
     let body = QueryBody::parse(&request.body)?;
     let auth = authenticate_reader(sessions, org, parent, request, now_ms)?;
-    body.check_organization(org)?;
+    body.check_organization(org)
+        .map_err(crate::error::Error::after_authentication)?;
     Ok(OrgReadout {
         principal: principal(auth.org, &auth),
         organization_json: organization_data(org).to_string(),

@@ -50,22 +50,28 @@ async fn post_stamped(state: &AppState, path: &str, body: String, stamp: String)
     (status, serde_json::from_slice(&bytes).unwrap())
 }
 
+/// The same body, `timestampMs` two hours old: a genuine signature outside the time window.
+fn stale(body: &str) -> String {
+    let mut json: Value = serde_json::from_str(body).unwrap();
+    let two_hours_ago = crate::enclave::now_ms() - 2 * 60 * 60 * 1000;
+    json["timestampMs"] = two_hours_ago.to_string().into();
+    json.to_string()
+}
+
 #[tokio::test]
 async fn forged_requests_do_not_use_up_an_organizations_rate_limit() {
     let s = stack().await;
-    // One request a second, bursts of two.
+    // Bursts of two, refilling one token an hour: nothing refills while the test runs.
     let state = AppState {
-        rate_limiter: Arc::new(OrgRateLimiter::new(1)),
+        rate_limiter: Arc::new(OrgRateLimiter::with_rate(1.0 / 3600.0, 2.0)),
         ..s.state.clone()
     };
     let stranger = SigningKey::from_slice(&[7u8; 32]).unwrap();
     let org = s.org.to_string();
     let query = || json!({"organizationId": org}).to_string();
+    let wallet = |name: &str| create_wallet_body(&s.org, name, &["m/44'/60'/0'/0/0"]);
     let forged = [
-        (
-            "/public/v1/submit/create_wallet",
-            create_wallet_body(&s.org, "forged", &["m/44'/60'/0'/0/0"]),
-        ),
+        ("/public/v1/submit/create_wallet", wallet("forged")),
         ("/public/v1/query/whoami", query()),
         ("/public/v1/query/list_users", query()),
     ];
@@ -83,21 +89,75 @@ async fn forged_requests_do_not_use_up_an_organizations_rate_limit() {
                 "{answer}"
             );
         }
+        // A genuine request replayed after its time window.
+        let old = stale(&wallet("replayed"));
+        let (status, answer) = post(&state, "/public/v1/submit/create_wallet", old, &s.key).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["details"][0]["turnkeyErrorCode"], "INVALID_TIME");
+        // Refused before the enclave sees them: a vote without a fingerprint, an activity
+        // type the path does not take, an organization id in another spelling.
+        let vote = json!({"type": "ACTIVITY_TYPE_APPROVE_ACTIVITY", "timestampMs": "1",
+                          "organizationId": org.to_uppercase(), "parameters": {}});
+        let (status, answer) = post(
+            &state,
+            "/public/v1/submit/approve_activity",
+            vote.to_string(),
+            &stranger,
+        )
+        .await;
+        assert_eq!(status, 400, "{answer}");
+        let (status, answer) = post(
+            &state,
+            "/public/v1/submit/create_users",
+            wallet("misrouted"),
+            &s.key,
+        )
+        .await;
+        assert_eq!(status, 400, "{answer}");
     }
-    // The organization's own key still has its whole burst of two.
+    // The organization's own key still has its whole burst of two: one request that succeeds,
+    // one an authenticated caller gets refused (a derivation path that does not parse). Both
+    // keep their tokens, so the next authenticated request meets the limit.
     let (status, answer) = post(&state, "/public/v1/query/whoami", query(), &s.key).await;
     assert_eq!(status, 200, "{answer}");
-    let wallet = create_wallet_body(&s.org, "real", &["m/44'/60'/0'/0/0"]);
-    let (status, answer) = post(&state, "/public/v1/submit/create_wallet", wallet, &s.key).await;
-    assert_eq!(status, 200, "{answer}");
-    // Authenticated requests keep their tokens: at one a second, quick ones soon meet the limit.
-    let mut statuses = Vec::new();
-    for _ in 0..10 {
-        let (status, _) = post(&state, "/public/v1/query/list_users", query(), &s.key).await;
-        statuses.push(status);
-        if status == 429 {
-            break;
-        }
-    }
-    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let bad_path = create_wallet_body(&s.org, "bad path", &["not a path"]);
+    let (status, answer) = post(&state, "/public/v1/submit/create_wallet", bad_path, &s.key).await;
+    assert_eq!(status, 400, "{answer}");
+    let (status, answer) = post(
+        &state,
+        "/public/v1/submit/create_wallet",
+        wallet("real"),
+        &s.key,
+    )
+    .await;
+    assert_eq!(status, 429, "{answer}");
+    // Even once the budget is spent, forged requests are refused with 429 before reaching
+    // the enclave: the limit is checked first.
+    let (status, _) = post(&state, "/public/v1/query/whoami", query(), &stranger).await;
+    assert_eq!(status, 429);
+}
+
+#[tokio::test]
+async fn an_authenticated_vote_on_an_unknown_activity_keeps_its_token() {
+    // The host refuses it only after the enclave has authenticated the voter.
+    let s = stack().await;
+    let state = AppState {
+        rate_limiter: Arc::new(OrgRateLimiter::with_rate(1.0 / 3600.0, 1.0)),
+        ..s.state.clone()
+    };
+    let vote = json!({"type": "ACTIVITY_TYPE_APPROVE_ACTIVITY",
+                      "timestampMs": crate::enclave::now_ms().to_string(),
+                      "organizationId": s.org.to_string(),
+                      "parameters": {"fingerprint": "sha256:00"}});
+    let (status, answer) = post(
+        &state,
+        "/public/v1/submit/approve_activity",
+        vote.to_string(),
+        &s.key,
+    )
+    .await;
+    assert_eq!(status, 404, "{answer}");
+    let query = json!({"organizationId": s.org.to_string()}).to_string();
+    let (status, answer) = post(&state, "/public/v1/query/whoami", query, &s.key).await;
+    assert_eq!(status, 429, "{answer}");
 }

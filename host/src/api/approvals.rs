@@ -85,6 +85,7 @@ async fn vote_once(
             "No activity found with fingerprint {}",
             fingerprint.chars().take(80).collect::<String>()
         ))
+        .after_authentication()
         .into());
     };
     if target.status != status(ActivityStatus::ConsensusNeeded) {

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use keyhold_shared::{ErrorCode, WireError};
+use keyhold_shared::{ErrorCode, OrgId, WireError};
 use serde_json::json;
 
 use crate::error::HostError;
@@ -16,6 +16,9 @@ pub struct ApiError {
     grpc_code: u8,
     turnkey_code: &'static str,
     message: String,
+    /// Raised after the caller authenticated (the enclave's `WireError::authenticated`, or
+    /// [`ApiError::after_authentication`] on the host): the request keeps its rate limit token.
+    authenticated: bool,
 }
 
 impl ApiError {
@@ -30,7 +33,19 @@ impl ApiError {
             grpc_code,
             turnkey_code,
             message: message.into(),
+            authenticated: false,
         }
+    }
+
+    /// Marks a refusal the host makes after the enclave authenticated the caller.
+    pub fn after_authentication(mut self) -> Self {
+        self.authenticated = true;
+        self
+    }
+
+    /// See [`ApiError::after_authentication`] and `rate_limit.rs`.
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -46,15 +61,12 @@ impl ApiError {
         )
     }
 
-    pub fn rate_limited(org: &str) -> Self {
+    pub fn rate_limited(org: OrgId) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             8,
             "UNSPECIFIED",
-            format!(
-                "too many requests for organization {}; retry shortly",
-                org.chars().take(64).collect::<String>()
-            ),
+            format!("too many requests for organization {org}; retry shortly"),
         )
     }
 
@@ -70,13 +82,6 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         self.status
-    }
-
-    /// The enclave (or the host, for a missing stamp) did not authenticate the request: no
-    /// stamp, a stamp that does not verify, an unknown or expired credential, or a timestamp
-    /// outside the window (a replayed or pre-signed request).
-    pub fn is_unauthenticated(&self) -> bool {
-        self.grpc_code == 16 || self.turnkey_code == "INVALID_TIME"
     }
 
     pub fn message(&self) -> &str {
@@ -141,7 +146,10 @@ impl From<WireError> for ApiError {
                 (S::INTERNAL_SERVER_ERROR, 13, "INTERNAL")
             }
         };
-        ApiError::new(status, grpc, tk, e.message)
+        ApiError {
+            authenticated: e.authenticated,
+            ..ApiError::new(status, grpc, tk, e.message)
+        }
     }
 }
 

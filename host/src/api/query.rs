@@ -50,13 +50,18 @@ pub fn stamp_from(headers: &HeaderMap) -> Result<Stamp, ApiError> {
     }
 }
 
-pub async fn load_org(state: &AppState, id: &str) -> Result<OrgRecord, ApiError> {
-    let org: OrgId = id.parse().map_err(|_| {
+/// A request's `organizationId`, parsed (so differently spelt ids name one organization).
+pub fn org_id(id: &str) -> Result<OrgId, ApiError> {
+    id.parse().map_err(|_| {
         ApiError::invalid(format!(
             "organizationId `{}` must be a valid UUID",
             id.chars().take(64).collect::<String>()
         ))
-    })?;
+    })
+}
+
+pub async fn load_org(state: &AppState, id: &str) -> Result<OrgRecord, ApiError> {
+    let org = org_id(id)?;
     state
         .store
         .get_org(org)
@@ -157,17 +162,17 @@ pub async fn query(
     let body = read_body(body).await?;
     let q: QueryBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
-    let (org, principal) =
-        super::rate_limit::limited(&state.rate_limiter, &q.organization_id, async {
-            let org = load_org(&state, &q.organization_id).await?;
-            let request = SignedRequest {
-                body: body.to_vec(),
-                stamp,
-            };
-            let principal = authenticate(&state, &org, request).await?;
-            Ok((org, principal))
-        })
-        .await?;
+    let org_id = org_id(&q.organization_id)?;
+    let (org, principal) = super::rate_limit::limited(&state.rate_limiter, org_id, async {
+        let org = load_org(&state, &q.organization_id).await?;
+        let request = SignedRequest {
+            body: body.to_vec(),
+            stamp,
+        };
+        let principal = authenticate(&state, &org, request).await?;
+        Ok((org, principal))
+    })
+    .await?;
 
     let answer = match name.as_str() {
         "whoami" => json!({

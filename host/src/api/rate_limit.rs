@@ -1,34 +1,54 @@
-//! Per-organization rate limiting on the host: a token bucket per organization id, so one
+//! Per-organization rate limiting on the host: a token bucket per organization, so one
 //! tenant's burst cannot starve the enclave for everyone else. Refusals are Turnkey's
 //! RESOURCE_EXHAUSTED (HTTP 429) and happen before any enclave call.
 //!
-//! Only authenticated requests keep their token. The host cannot tell a forged stamp from a
-//! real one before the enclave has checked it, and an organization id is no secret: if a
-//! request that failed authentication kept its token, anyone could lock an organization out
-//! with a few hundred garbage requests. Such a request now holds a token only while the
-//! enclave checks it (milliseconds), so starving an organization takes a flood the size of the
-//! whole deployment's capacity. The price: unauthenticated requests naming a real organization
-//! are not limited here; per-client limits in front of the host (its reverse proxy) are the
-//! defence against a flood.
+//! A request keeps its token only when its caller authenticated: it succeeded, or it was
+//! refused after the enclave verified a fresh stamp (a policy's denial, bad parameters — see
+//! `WireError::authenticated`). Every other outcome gives the token back: a forged or missing
+//! stamp, an unknown or expired credential, a timestamp outside the window, a malformed body,
+//! an unknown organization, the enclave being unavailable, or the client going away before the
+//! answer. The host cannot tell a forged stamp from a real one before the enclave has checked
+//! it, and an organization id is no secret: if such requests kept their tokens, anyone could
+//! lock an organization out with a few hundred of them. They now hold a token only while the
+//! enclave checks them, so starving an organization takes a flood that saturates the whole
+//! deployment. The price: requests that fail authentication are not limited here; per-client
+//! limits in front of the host (its reverse proxy) are the defence against a flood. Someone who
+//! captured a genuine request can replay it (within its time window for an activity, which then
+//! answers with the stored activity; at any time for a query, as in Turnkey) and spend tokens:
+//! that takes a request the organization's user signed.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use keyhold_shared::OrgId;
 
 use super::error::ApiError;
 
-/// Buckets idle this long are forgotten (a full bucket carries no information).
-const IDLE_SECS: f64 = 60.0;
-/// Past this many tracked organizations, idle buckets are swept.
-const SWEEP_AT: usize = 100_000;
+/// How often buckets that have refilled are forgotten (a full bucket carries no information).
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 pub struct OrgRateLimiter {
     /// Tokens per second; 0 disables the limit.
     rate: f64,
     burst: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Debug)]
+struct Buckets {
+    /// Only organizations whose buckets are not full: one per organization with authenticated
+    /// traffic in the last seconds, plus requests in flight.
+    tokens: HashMap<OrgId, Bucket>,
+    next_sweep: Instant,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
 }
 
 impl OrgRateLimiter {
@@ -36,10 +56,19 @@ impl OrgRateLimiter {
     /// (at least 1). `0` means no limit.
     pub fn new(per_second: u32) -> Self {
         let rate = f64::from(per_second);
+        Self::with_rate(rate, (rate * 2.0).max(1.0))
+    }
+
+    /// Any refill rate (tokens per second, `0` = no limit) and burst; tests use rates too slow
+    /// to refill while they run.
+    pub fn with_rate(per_second: f64, burst: f64) -> Self {
         OrgRateLimiter {
-            rate,
-            burst: (rate * 2.0).max(1.0),
-            buckets: Mutex::new(HashMap::new()),
+            rate: per_second,
+            burst,
+            buckets: Mutex::new(Buckets {
+                tokens: HashMap::new(),
+                next_sweep: Instant::now() + SWEEP_EVERY,
+            }),
         }
     }
 
@@ -47,60 +76,110 @@ impl OrgRateLimiter {
         Self::new(0)
     }
 
-    /// Takes one token for `org`, or refuses.
-    pub fn admit(&self, org: &str) -> Result<(), ApiError> {
+    /// Takes one token for `org`, or refuses. The token goes back when the [`Admission`] is
+    /// dropped without [`Admission::keep`].
+    pub fn admit(self: &Arc<Self>, org: OrgId) -> Result<Admission, ApiError> {
         if self.rate <= 0.0 {
-            return Ok(());
+            return Ok(Admission { limiter: None, org });
         }
         let now = Instant::now();
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.len() >= SWEEP_AT {
-            buckets.retain(|_, (_, at)| now.duration_since(*at).as_secs_f64() < IDLE_SECS);
+        let mut buckets = self.lock();
+        if now >= buckets.next_sweep {
+            buckets
+                .tokens
+                .retain(|_, bucket| self.refilled(*bucket, now) < self.burst);
+            buckets.next_sweep = now + SWEEP_EVERY;
         }
-        let (tokens, at) = buckets.entry(org.to_owned()).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
+        let full = Bucket {
+            tokens: self.burst,
+            at: now,
+        };
+        let bucket = buckets.tokens.entry(org).or_insert(full);
+        bucket.tokens = self.refilled(*bucket, now);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(Admission {
+                limiter: Some(Arc::clone(self)),
+                org,
+            })
         } else {
             crate::metrics::global().rate_limited();
             Err(ApiError::rate_limited(org))
         }
     }
 
-    /// Gives back the token [`OrgRateLimiter::admit`] took for a request that turned out not
-    /// to be authenticated (up to the burst; a forgotten bucket is full anyway).
-    pub fn refund(&self, org: &str) {
-        if self.rate <= 0.0 {
-            return;
+    /// Gives one token back to `org` (up to the burst; a bucket that is full again is
+    /// forgotten, so requests that all give their tokens back leave nothing behind).
+    fn refund(&self, org: OrgId) {
+        let now = Instant::now();
+        let mut buckets = self.lock();
+        if let Some(bucket) = buckets.tokens.get_mut(&org) {
+            bucket.tokens = self.refilled(*bucket, now) + 1.0;
+            bucket.at = now;
+            if bucket.tokens >= self.burst {
+                buckets.tokens.remove(&org);
+            }
         }
-        let mut buckets = self
-            .buckets
+    }
+
+    /// The bucket's tokens at `now`.
+    fn refilled(&self, bucket: Bucket, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        (bucket.tokens + elapsed * self.rate).min(self.burst)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buckets> {
+        self.buckets
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((tokens, _)) = buckets.get_mut(org) {
-            *tokens = (*tokens + 1.0).min(self.burst);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Organizations with a bucket that is not full.
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.lock().tokens.len()
+    }
+}
+
+/// One admitted request's token: given back when dropped, unless the request turned out to be
+/// an authenticated caller's ([`Admission::keep`]). Dropping covers every way a request can end
+/// early, including the client going away while the enclave works.
+#[must_use = "dropping an admission gives its token back"]
+pub struct Admission {
+    limiter: Option<Arc<OrgRateLimiter>>,
+    org: OrgId,
+}
+
+impl Admission {
+    /// The caller authenticated: the token stays spent.
+    pub fn keep(mut self) {
+        self.limiter = None;
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some(limiter) = self.limiter.take() {
+            limiter.refund(self.org);
         }
     }
 }
 
-/// Runs `work` — a request naming `org` — under one of the organization's tokens, which goes
-/// back when the enclave found the request unauthenticated (see the module's comment).
+/// Runs `work` — a request to `org` — under one of the organization's tokens, which stays
+/// spent only if the request succeeded or was refused to an authenticated caller.
 pub async fn limited<T>(
-    limiter: &OrgRateLimiter,
-    org: &str,
+    limiter: &Arc<OrgRateLimiter>,
+    org: OrgId,
     work: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
-    limiter.admit(org)?;
+    let admission = limiter.admit(org)?;
     let result = work.await;
-    if let Err(e) = &result
-        && e.is_unauthenticated()
+    if result
+        .as_ref()
+        .map_or_else(ApiError::is_authenticated, |_| true)
     {
-        limiter.refund(org);
+        admission.keep();
     }
     result
 }
@@ -108,63 +187,107 @@ pub async fn limited<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keyhold_shared::{ErrorCode, WireError};
+
+    const A: OrgId = OrgId(keyhold_shared::Uuid::from_bytes([1; 16]));
+    const B: OrgId = OrgId(keyhold_shared::Uuid::from_bytes([2; 16]));
+
+    /// Bursts of `burst`, refilling one token an hour: nothing refills while a test runs.
+    fn slow(burst: f64) -> Arc<OrgRateLimiter> {
+        Arc::new(OrgRateLimiter::with_rate(1.0 / 3600.0, burst))
+    }
+
+    fn refusal(code: ErrorCode, authenticated: bool) -> ApiError {
+        ApiError::from(WireError {
+            code,
+            message: "refused".into(),
+            authenticated,
+        })
+    }
 
     #[test]
     fn a_burst_is_cut_per_organization_and_zero_means_unlimited() {
-        let limiter = OrgRateLimiter::new(5);
-        let admitted = (0..50).filter(|_| limiter.admit("a").is_ok()).count();
-        // the burst (10), plus whatever refilled while the loop ran
-        assert!((10..=11).contains(&admitted), "{admitted}");
-        assert!(
-            limiter.admit("b").is_ok(),
-            "another organization has its own bucket"
-        );
-        let err = limiter.admit("a").unwrap_err();
+        let limiter = slow(10.0);
+        let admitted: Vec<Admission> = (0..50).filter_map(|_| limiter.admit(A).ok()).collect();
+        assert_eq!(admitted.len(), 10);
+        let other = limiter.admit(B);
+        assert!(other.is_ok(), "another organization has its own bucket");
+        let err = limiter.admit(A).err().unwrap();
         assert_eq!(err.status().as_u16(), 429);
-        let open = OrgRateLimiter::unlimited();
-        assert!((0..10_000).all(|_| open.admit("a").is_ok()));
+        assert!(err.message().contains(&A.to_string()), "{}", err.message());
+        let open = Arc::new(OrgRateLimiter::unlimited());
+        let kept: Vec<Admission> = (0..10_000).filter_map(|_| open.admit(A).ok()).collect();
+        assert_eq!(kept.len(), 10_000);
+        // The same organization however its id was spelt: the key is the parsed id.
+        let upper: OrgId = A.to_string().to_uppercase().parse().unwrap();
+        assert_eq!(upper, A);
     }
 
     #[test]
-    fn a_refund_returns_one_token_up_to_the_burst() {
-        let limiter = OrgRateLimiter::new(1);
-        assert!(limiter.admit("a").is_ok() && limiter.admit("a").is_ok());
-        assert!(limiter.admit("a").is_err(), "burst of 2 spent");
-        limiter.refund("a");
-        assert!(limiter.admit("a").is_ok(), "the refunded token");
-        assert!(limiter.admit("a").is_err());
-        // Refunds never raise a bucket above its burst, nor create one.
-        let full = OrgRateLimiter::new(1);
+    fn a_dropped_admission_gives_its_token_back_and_a_kept_one_does_not() {
+        let limiter = slow(2.0);
         for _ in 0..10 {
-            full.refund("b");
+            drop(limiter.admit(A).unwrap());
         }
-        assert_eq!((0..10).filter(|_| full.admit("b").is_ok()).count(), 2);
-        OrgRateLimiter::unlimited().refund("c");
+        assert_eq!(limiter.tracked(), 0, "a bucket full again is forgotten");
+        limiter.admit(A).unwrap().keep();
+        limiter.admit(A).unwrap().keep();
+        assert!(limiter.admit(A).is_err(), "burst of 2 spent");
+        assert_eq!(limiter.tracked(), 1);
+        // The real rate refills: a bucket that had time to fill up is swept, not kept forever.
+        let fast = Arc::new(OrgRateLimiter::with_rate(1e9, 1.0));
+        fast.admit(A).unwrap().keep();
+        fast.lock().next_sweep = Instant::now();
+        fast.admit(B).unwrap().keep();
+        assert_eq!(fast.tracked(), 1, "A refilled and was swept");
     }
 
     #[tokio::test]
-    async fn only_unauthenticated_failures_give_the_token_back() {
-        let limiter = OrgRateLimiter::new(1);
-        let forged = || async {
-            Err::<(), _>(ApiError::from(keyhold_shared::WireError::new(
-                keyhold_shared::ErrorCode::SignatureInvalid,
-                "the stamp's signature does not verify",
-            )))
+    async fn only_authenticated_outcomes_keep_the_token() {
+        let limiter = slow(2.0);
+        // Forged stamps, unknown keys, stale timestamps, malformed bodies, unknown
+        // organizations, an unavailable enclave: none of them is marked authenticated.
+        let strangers = || {
+            [
+                refusal(ErrorCode::SignatureInvalid, false),
+                refusal(ErrorCode::PublicKeyNotFound, false),
+                refusal(ErrorCode::InvalidTime, false),
+                refusal(ErrorCode::InvalidRequest, false),
+                ApiError::org_not_found("x"),
+                refusal(ErrorCode::Busy, false),
+            ]
         };
-        for _ in 0..50 {
-            assert!(limited(&limiter, "a", forged()).await.is_err());
+        for _ in 0..20 {
+            for refused in strangers() {
+                assert!(
+                    limited(&limiter, A, async { Err::<(), _>(refused) })
+                        .await
+                        .is_err()
+                );
+            }
         }
-        let denied = || async {
-            Err::<(), _>(ApiError::from(keyhold_shared::WireError::new(
-                keyhold_shared::ErrorCode::PermissionDenied,
-                "no policy allows this",
-            )))
-        };
         // Authenticated requests keep their tokens, refused or not: the burst of 2, then 429.
-        assert!(limited(&limiter, "a", async { Ok(()) }).await.is_ok());
-        let refused = limited(&limiter, "a", denied()).await.unwrap_err();
-        assert_eq!(refused.status().as_u16(), 403);
-        let limited_now = limited(&limiter, "a", async { Ok(()) }).await.unwrap_err();
-        assert_eq!(limited_now.status().as_u16(), 429);
+        assert!(limited(&limiter, A, async { Ok(()) }).await.is_ok());
+        let denied = refusal(ErrorCode::PermissionDenied, true);
+        let refused = limited(&limiter, A, async { Err::<(), _>(denied) }).await;
+        assert_eq!(refused.unwrap_err().status().as_u16(), 403);
+        let now = limited(&limiter, A, async { Ok(()) }).await.unwrap_err();
+        assert_eq!(now.status().as_u16(), 429);
+        // A refusal the host makes after authentication counts as authenticated too.
+        let limiter = slow(1.0);
+        let host_refusal = ApiError::not_found("no such activity").after_authentication();
+        let _ = limited(&limiter, B, async { Err::<(), _>(host_refusal) }).await;
+        assert!(limiter.admit(B).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_request_abandoned_mid_flight_gives_its_token_back() {
+        let limiter = slow(1.0);
+        for _ in 0..5 {
+            // The client went away: the server drops the request's future before it ends.
+            let work = limited(&limiter, A, std::future::pending::<Result<(), ApiError>>());
+            assert!(tokio::time::timeout(Duration::ZERO, work).await.is_err());
+        }
+        assert!(limiter.admit(A).is_ok());
     }
 }

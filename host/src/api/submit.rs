@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use super::query::{authenticate, load_org, read_body, stamp_from};
+use super::query::{authenticate, load_org, org_id, read_body, stamp_from};
 use super::retry::Failure;
 use super::{AppState, format};
 use crate::store::{
@@ -72,21 +72,6 @@ async fn run(
     let body = read_body(body).await?;
     let envelope: Envelope = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
-    let limiter = state.rate_limiter.clone();
-    let org = envelope.organization_id.clone();
-    let work = admitted(state, name, accepted, stamp, body, envelope);
-    super::rate_limit::limited(&limiter, &org, work).await
-}
-
-/// [`run`] once the organization's rate limit has admitted the request.
-async fn admitted(
-    state: AppState,
-    name: String,
-    accepted: Vec<&'static str>,
-    stamp: Stamp,
-    body: Bytes,
-    envelope: Envelope,
-) -> Result<Answer, ApiError> {
     if !accepted.contains(&envelope.activity_type.as_str()) {
         return Err(ApiError::invalid(format!(
             "activity type `{}` cannot be submitted to submit/{name} (expected {})",
@@ -94,6 +79,20 @@ async fn admitted(
             accepted.join(" or ")
         )));
     }
+    let org = org_id(&envelope.organization_id)?;
+    let limiter = state.rate_limiter.clone();
+    let work = admitted(state, name, stamp, body, envelope);
+    super::rate_limit::limited(&limiter, org, work).await
+}
+
+/// [`run`] once the organization's rate limit has admitted the request.
+async fn admitted(
+    state: AppState,
+    name: String,
+    stamp: Stamp,
+    body: Bytes,
+    envelope: Envelope,
+) -> Result<Answer, ApiError> {
     if super::approvals::is_vote(&name) {
         return super::approvals::vote(
             &state,
@@ -148,7 +147,9 @@ async fn execute(
     if envelope.activity_type == "ACTIVITY_TYPE_DELETE_WALLET_ACCOUNTS" {
         // Only an authenticated caller learns which accounts exist and were exported.
         authenticate(state, org, request.clone()).await?;
-        super::record_edits::check_account_deletion(state, org.id, &envelope.parameters).await?;
+        super::record_edits::check_account_deletion(state, org.id, &envelope.parameters)
+            .await
+            .map_err(ApiError::after_authentication)?;
     }
     let context = resolve_context(state, org.id, envelope).await?;
     // Counted from the enclave call to the commit: the writer waits for a larger group only

@@ -559,7 +559,13 @@ fn response() -> impl Strategy<Value = Result<Response, WireError>> {
                 signature: Ed25519Signature(r, s),
             })))
         ),
-        (error_code(), text()).prop_map(|(code, message)| Err(WireError { code, message })),
+        (error_code(), text(), any::<bool>()).prop_map(|(code, message, authenticated)| {
+            Err(WireError {
+                code,
+                message,
+                authenticated,
+            })
+        }),
     ]
 }
 
