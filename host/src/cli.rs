@@ -25,7 +25,8 @@ pub struct Cli {
     pub log_json: bool,
     /// Threads serving HTTP and running the host's request handling (SQLite's writer and the
     /// blocking pool have their own). Default: one per core; with `dev`, half the cores (at
-    /// least one), since the enclave's workers run on the same machine there.
+    /// least one), since the enclave's workers run on the same machine there. The option,
+    /// and `dev`'s default, take precedence over tokio's TOKIO_WORKER_THREADS.
     #[arg(long, global = true, value_name = "N")]
     pub worker_threads: Option<NonZeroUsize>,
     #[command(subcommand)]
