@@ -129,7 +129,7 @@ fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
 
 #[test]
 fn rate_limits_slow_clients_request_ids_and_metrics() {
-    let stack = start(5);
+    let stack = start(1);
     let body = format!(r#"{{"organizationId":"{}"}}"#, stack.org);
     let whoami = |spelt: &str| {
         let body = format!(r#"{{"organizationId":"{spelt}"}}"#);
@@ -148,8 +148,9 @@ fn rate_limits_slow_clients_request_ids_and_metrics() {
             401
         );
     }
-    // 5 per second with bursts of 10: a quick run of 30 authenticated requests is cut short,
-    // with Turnkey's error body; the id's spelling does not matter.
+    // 1 per second with bursts of 2: a run of 30 authenticated requests (each a round trip to
+    // the enclave; under 13 s even on a loaded machine) is cut short, with Turnkey's error
+    // body; the id's spelling does not matter.
     let upper = stack.org.to_uppercase();
     let statuses: Vec<u16> = (0..30)
         .map(|i| whoami(if i % 2 == 0 { &stack.org } else { &upper }))
@@ -159,7 +160,7 @@ fn rate_limits_slow_clients_request_ids_and_metrics() {
         statuses.iter().all(|s| *s == 200 || *s == 429),
         "{statuses:?}"
     );
-    assert!((15..=25).contains(&limited), "{statuses:?}");
+    assert!((15..=28).contains(&limited), "{statuses:?}");
     let refused = post_with(
         stack.addr,
         "/public/v1/query/whoami",

@@ -90,11 +90,29 @@ impl Envelope {
 #[serde(rename_all = "camelCase")]
 pub struct QueryBody {
     organization_id: String,
+    /// Only an activity's body has one (no query request in Turnkey's API does).
+    #[serde(rename = "type")]
+    activity_type: Option<serde::de::IgnoredAny>,
 }
 
 impl QueryBody {
     pub fn parse(body: &[u8]) -> Result<Self> {
         parse_json(body)
+    }
+
+    /// Refuses an activity's body. An activity's stamp is no read credential: activities
+    /// publish their stamps (every vote carries one, and webhooks deliver them), and a read has
+    /// no time window, so an activity's body and stamp replayed as a read would read as its
+    /// signer forever. (The host also asks the enclave to authenticate an activity's body, to
+    /// answer a replayed activity from its store: that is `authenticate_query`, which reveals
+    /// nothing but who signed.)
+    pub fn check_is_query(&self) -> Result<()> {
+        match self.activity_type {
+            Some(_) => Err(Error::invalid(
+                "an activity's signed body cannot be sent as a query",
+            )),
+            None => Ok(()),
+        }
     }
 
     pub fn check_organization(&self, org: &OrgState) -> Result<()> {

@@ -203,6 +203,7 @@ pub fn read_org(
     now_ms: u64,
 ) -> Result<OrgReadout> {
     let body = QueryBody::parse(&request.body)?;
+    body.check_is_query()?;
     let auth = authenticate_reader(sessions, org, parent, request, now_ms)?;
     body.check_organization(org)
         .map_err(crate::error::Error::after_authentication)?;

@@ -51,8 +51,7 @@ pub fn refuse_parent_activity(
         Ok(auth) => Err(Error::OrganizationMismatch(format!(
             "user {} of the parent organization {} may read sub-organization {} but not submit activities in it",
             auth.user.id, parent.org_id, org.org_id
-        ))
-        .after_authentication()),
+        ))),
         Err(_) => Ok(()),
     }
 }

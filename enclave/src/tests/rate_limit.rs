@@ -138,26 +138,36 @@ async fn forged_requests_do_not_use_up_an_organizations_rate_limit() {
 }
 
 #[tokio::test]
-async fn an_authenticated_vote_on_an_unknown_activity_keeps_its_token() {
-    // The host refuses it only after the enclave has authenticated the voter.
+async fn replays_of_a_published_stamp_give_their_tokens_back() {
+    // Every activity carries its submitter's stamp in its votes (and webhooks deliver it):
+    // resending it must neither spend the organization's tokens nor read as its signer.
     let s = stack().await;
     let state = AppState {
-        rate_limiter: Arc::new(OrgRateLimiter::with_rate(1.0 / 3600.0, 1.0)),
+        rate_limiter: Arc::new(OrgRateLimiter::with_rate(1.0 / 3600.0, 2.0)),
         ..s.state.clone()
     };
-    let vote = json!({"type": "ACTIVITY_TYPE_APPROVE_ACTIVITY",
-                      "timestampMs": crate::enclave::now_ms().to_string(),
-                      "organizationId": s.org.to_string(),
-                      "parameters": {"fingerprint": "sha256:00"}});
-    let (status, answer) = post(
-        &state,
-        "/public/v1/submit/approve_activity",
-        vote.to_string(),
-        &s.key,
-    )
-    .await;
-    assert_eq!(status, 404, "{answer}");
+    let body = create_wallet_body(&s.org, "published", &["m/44'/60'/0'/0/0"]);
+    let published = stamp(&s.key, &body);
+    let path = "/public/v1/submit/create_wallet";
+    let (status, first) = post_stamped(&state, path, body.clone(), published.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    for _ in 0..10 {
+        let (status, again) = post_stamped(&state, path, body.clone(), published.clone()).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["activity"]["id"], first["activity"]["id"]);
+        let (status, answer) = post_stamped(
+            &state,
+            "/public/v1/query/whoami",
+            body.clone(),
+            published.clone(),
+        )
+        .await;
+        assert_eq!(status, 400, "{answer}");
+    }
+    // The one fresh activity spent one token of two; the other is still there.
     let query = json!({"organizationId": s.org.to_string()}).to_string();
+    let (status, answer) = post(&state, "/public/v1/query/whoami", query.clone(), &s.key).await;
+    assert_eq!(status, 200, "{answer}");
     let (status, answer) = post(&state, "/public/v1/query/whoami", query, &s.key).await;
     assert_eq!(status, 429, "{answer}");
 }

@@ -1,4 +1,5 @@
-//! The body of an activity answer: a JSON tree, or JSON text written without building one.
+//! The body of an activity answer: a stored activity as a JSON tree, or JSON text written
+//! without building one.
 
 use axum::Json;
 use axum::http::header::CONTENT_TYPE;
@@ -6,7 +7,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 pub enum Answer {
-    Tree(Value),
+    /// An activity already stored, answered again to a request replayed (as Turnkey does for
+    /// the same body twice). Nothing new ran, so its rate limit token goes back: a replay can
+    /// come from anyone who saw the activity (its votes carry the stamp).
+    Stored(Value),
     /// Well-formed JSON text (see [`super::format::activity_text`]).
     Text(String),
 }
@@ -27,7 +31,7 @@ impl Answer {
     #[cfg(test)]
     pub fn into_value(self) -> Value {
         match self {
-            Answer::Tree(value) => value,
+            Answer::Stored(value) => value,
             Answer::Text(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
         }
     }
@@ -36,7 +40,7 @@ impl Answer {
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
         match self {
-            Answer::Tree(value) => Json(value).into_response(),
+            Answer::Stored(value) => Json(value).into_response(),
             Answer::Text(text) => ([(CONTENT_TYPE, "application/json")], text).into_response(),
         }
     }

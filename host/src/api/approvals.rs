@@ -85,12 +85,11 @@ async fn vote_once(
             "No activity found with fingerprint {}",
             fingerprint.chars().take(80).collect::<String>()
         ))
-        .after_authentication()
         .into());
     };
     if target.status != status(ActivityStatus::ConsensusNeeded) {
         authenticate(state, org, request.clone()).await?;
-        return Ok(Answer::Tree(
+        return Ok(Answer::Stored(
             json!({ "activity": format::activity(&target) }),
         ));
     }

@@ -167,17 +167,19 @@ impl Drop for Admission {
 }
 
 /// Runs `work` — a request to `org` — under one of the organization's tokens, which stays
-/// spent only if the request succeeded or was refused to an authenticated caller.
+/// spent only if the request was refused to an authenticated caller or succeeded with an
+/// answer `fresh` accepts (not a stored activity answered again to a replay).
 pub async fn limited<T>(
     limiter: &Arc<OrgRateLimiter>,
     org: OrgId,
     work: impl Future<Output = Result<T, ApiError>>,
+    fresh: impl FnOnce(&T) -> bool,
 ) -> Result<T, ApiError> {
     let admission = limiter.admit(org)?;
     let result = work.await;
     if result
         .as_ref()
-        .map_or_else(ApiError::is_authenticated, |_| true)
+        .map_or_else(ApiError::is_authenticated, fresh)
     {
         admission.keep();
     }
@@ -260,23 +262,29 @@ mod tests {
         for _ in 0..20 {
             for refused in strangers() {
                 assert!(
-                    limited(&limiter, A, async { Err::<(), _>(refused) })
+                    limited(&limiter, A, async { Err::<(), _>(refused) }, |_| true)
                         .await
                         .is_err()
                 );
             }
         }
         // Authenticated requests keep their tokens, refused or not: the burst of 2, then 429.
-        assert!(limited(&limiter, A, async { Ok(()) }).await.is_ok());
+        assert!(
+            limited(&limiter, A, async { Ok(()) }, |_| true)
+                .await
+                .is_ok()
+        );
         let denied = refusal(ErrorCode::PermissionDenied, true);
-        let refused = limited(&limiter, A, async { Err::<(), _>(denied) }).await;
+        let refused = limited(&limiter, A, async { Err::<(), _>(denied) }, |_| true).await;
         assert_eq!(refused.unwrap_err().status().as_u16(), 403);
-        let now = limited(&limiter, A, async { Ok(()) }).await.unwrap_err();
+        let now = limited(&limiter, A, async { Ok(()) }, |_| true)
+            .await
+            .unwrap_err();
         assert_eq!(now.status().as_u16(), 429);
         // A refusal the host makes after authentication counts as authenticated too.
         let limiter = slow(1.0);
         let host_refusal = ApiError::not_found("no such activity").after_authentication();
-        let _ = limited(&limiter, B, async { Err::<(), _>(host_refusal) }).await;
+        let _ = limited(&limiter, B, async { Err::<(), _>(host_refusal) }, |_| true).await;
         assert!(limiter.admit(B).is_err());
     }
 
@@ -285,9 +293,37 @@ mod tests {
         let limiter = slow(1.0);
         for _ in 0..5 {
             // The client went away: the server drops the request's future before it ends.
-            let work = limited(&limiter, A, std::future::pending::<Result<(), ApiError>>());
-            assert!(tokio::time::timeout(Duration::ZERO, work).await.is_err());
+            let work = limited(
+                &limiter,
+                A,
+                std::future::pending::<Result<(), ApiError>>(),
+                |_| true,
+            );
+            let mut work = Box::pin(work);
+            assert!(poll_once(work.as_mut()).await.is_none());
+            assert!(
+                limiter.admit(A).is_err(),
+                "the token is taken while it runs"
+            );
+            drop(work);
         }
         assert!(limiter.admit(A).is_ok());
+        // A replay answered from the store gives its token back too.
+        let limiter = slow(1.0);
+        for _ in 0..5 {
+            let _ = limited(&limiter, A, async { Ok(1) }, |answer| *answer != 1).await;
+        }
+        assert!(limiter.admit(A).is_ok());
+    }
+
+    /// Polls `future` once.
+    async fn poll_once<F: Future + Unpin>(mut future: F) -> Option<F::Output> {
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match std::pin::Pin::new(&mut future).poll(cx) {
+                std::task::Poll::Ready(output) => Some(output),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
     }
 }

@@ -82,7 +82,9 @@ async fn run(
     let org = org_id(&envelope.organization_id)?;
     let limiter = state.rate_limiter.clone();
     let work = admitted(state, name, stamp, body, envelope);
-    super::rate_limit::limited(&limiter, org, work).await
+    // A stored activity answered again ran nothing new: its token goes back.
+    let fresh = |answer: &Answer| !matches!(answer, Answer::Stored(_));
+    super::rate_limit::limited(&limiter, org, work, fresh).await
 }
 
 /// [`run`] once the organization's rate limit has admitted the request.
@@ -139,7 +141,7 @@ async fn execute(
         .await?
     {
         authenticate(state, org, request.clone()).await?;
-        return Ok(Answer::Tree(
+        return Ok(Answer::Stored(
             json!({ "activity": format::activity(&existing) }),
         ));
     }
@@ -147,9 +149,9 @@ async fn execute(
     if envelope.activity_type == "ACTIVITY_TYPE_DELETE_WALLET_ACCOUNTS" {
         // Only an authenticated caller learns which accounts exist and were exported.
         authenticate(state, org, request.clone()).await?;
-        super::record_edits::check_account_deletion(state, org.id, &envelope.parameters)
-            .await
-            .map_err(ApiError::after_authentication)?;
+        // Not marked as a refusal after authentication: this check does not look at the
+        // timestamp, so the caller may be replaying a published stamp.
+        super::record_edits::check_account_deletion(state, org.id, &envelope.parameters).await?;
     }
     let context = resolve_context(state, org.id, envelope).await?;
     // Counted from the enclave call to the commit: the writer waits for a larger group only
@@ -181,7 +183,7 @@ async fn execute(
                 .await?
             {
                 authenticate(state, org, request.clone()).await?;
-                return Ok(Answer::Tree(
+                return Ok(Answer::Stored(
                     json!({ "activity": format::activity(&existing) }),
                 ));
             }
