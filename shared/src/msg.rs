@@ -21,8 +21,10 @@ pub use audit::*;
 pub use evaluations::*;
 pub use provisioning::*;
 
-/// Protocol version; both sides must speak the same one.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Protocol version; both sides must speak the same one. Raised whenever a message's encoding
+/// changes, so a host and an enclave from different builds refuse each other at the handshake
+/// instead of misreading frames. 2: `WireError::authenticated`.
+pub const PROTOCOL_VERSION: u32 = 2;
 /// First bytes of [`Hello`], so a stray client (an HTTP probe, say) is recognised at once.
 pub const HELLO_MAGIC: [u8; 8] = *b"KEYHOLD\x01";
 /// Largest client request body the enclave accepts (the host's HTTP limit matches it).
