@@ -97,12 +97,12 @@ fn encode_writes_big_endian_length() {
 }
 
 /// Golden bytes: changing the encoding of the handshake breaks every deployed host/enclave pair,
-/// so it must be a deliberate protocol version change.
+/// so it must be a deliberate protocol version change (the last byte is the version).
 #[test]
 fn hello_golden_bytes() {
     assert_eq!(
         hex::encode(encode(&Hello::current()).unwrap()),
-        "000000094b4559484f4c440101"
+        "000000094b4559484f4c440102"
     );
 }
 
