@@ -171,3 +171,38 @@ async fn replays_of_a_published_stamp_give_their_tokens_back() {
     let (status, answer) = post(&state, "/public/v1/query/whoami", query, &s.key).await;
     assert_eq!(status, 429, "{answer}");
 }
+
+#[tokio::test]
+async fn a_query_abandoned_by_its_client_still_spends_its_token() {
+    // The enclave verifies and reads for a query whose client hangs up mid-call: were the
+    // request's future simply dropped, its token would come back, and a caller could read
+    // without limit by disconnecting before each answer.
+    let s = stack().await;
+    // A record query (answered by the host after the enclave authenticates) and an
+    // organization-data query (answered from the enclave's read of the sealed state).
+    for path in ["/public/v1/query/whoami", "/public/v1/query/list_users"] {
+        // A burst of one per path, refilling one token an hour.
+        let state = AppState {
+            rate_limiter: Arc::new(OrgRateLimiter::with_rate(1.0 / 3600.0, 1.0)),
+            ..s.state.clone()
+        };
+        let query = json!({"organizationId": s.org.to_string()}).to_string();
+        let request = HttpRequest::post(path)
+            .header("content-type", "application/json")
+            .header("x-stamp", stamp(&s.key, &query))
+            .body(Body::from(query.clone()))
+            .unwrap();
+        let mut call = Box::pin(keyhold_host::api::router(state.clone()).oneshot(request));
+        // Polled once — the request is read and on its way — then abandoned.
+        tokio::select! {
+            biased;
+            _ = &mut call => panic!("{path} answered within one poll"),
+            () = std::future::ready(()) => {}
+        }
+        drop(call);
+        // The abandoned request finishes on its own (in well under a second here).
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let (status, answer) = post(&state, path, query, &s.key).await;
+        assert_eq!(status, 429, "{path}: {answer}");
+    }
+}

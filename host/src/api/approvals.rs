@@ -122,7 +122,9 @@ async fn vote_once(
     let Response::Activity(output) = response else {
         return Err(ApiError::internal("unexpected enclave answer").into());
     };
-    store_vote_output(state, org.id, target, request, *output, approve).await
+    store_vote_output(state, org.id, target, request, *output, approve)
+        .await
+        .map_err(Failure::after_authentication)
 }
 
 /// Stores the outcome of a vote — the enclave's `output` for the vote `request` on `target` —

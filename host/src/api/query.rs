@@ -151,6 +151,20 @@ pub async fn query(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    // Runs to completion even if the client goes away, as activities do: a caller that
+    // authenticated keeps its rate limit token for the enclave's work (`rate_limit.rs`), which
+    // an abandoned future would hand back.
+    tokio::spawn(run(state, name, headers, body))
+        .await
+        .map_err(|_| ApiError::internal("query task failed"))?
+}
+
+async fn run(
+    state: AppState,
+    name: String,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     match super::endpoints::query_handler(&name) {
         Some(super::endpoints::QueryHandler::Org) => {
             return super::org_queries::query(state, &name, headers, body).await;

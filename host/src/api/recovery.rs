@@ -63,7 +63,7 @@ pub async fn catch_up(state: &AppState, org: &OrgRecord) -> Result<bool, HostErr
     match stored {
         Ok(_) => Ok(true),
         // Someone else stored it (or moved on) first: nothing to catch up.
-        Err(Failure::Conflict(_)) => Ok(false),
+        Err(Failure::Conflict { .. }) => Ok(false),
         Err(Failure::Api(e)) => Err(HostError::Store(format!(
             "storing a recovered activity failed: {}",
             e.message()

@@ -20,7 +20,27 @@ pub(super) enum Failure {
     /// A final answer for the client.
     Api(ApiError),
     /// A concurrent writer got there first; nothing was stored.
-    Conflict(String),
+    Conflict {
+        what: String,
+        /// The attempt had already run in the enclave, which authenticated the caller: the
+        /// request keeps its rate limit token however the retries end (`rate_limit.rs`).
+        authenticated: bool,
+    },
+}
+
+impl Failure {
+    /// Marks a failure that came after the enclave accepted the request and ran it: the
+    /// caller authenticated afresh and the enclave did the work, so a failure to store it
+    /// (a lost race, the database) does not give the rate limit token back.
+    pub(super) fn after_authentication(self) -> Self {
+        match self {
+            Failure::Api(e) => Failure::Api(e.after_authentication()),
+            Failure::Conflict { what, .. } => Failure::Conflict {
+                what,
+                authenticated: true,
+            },
+        }
+    }
 }
 
 impl From<ApiError> for Failure {
@@ -32,7 +52,10 @@ impl From<ApiError> for Failure {
 impl From<HostError> for Failure {
     fn from(e: HostError) -> Self {
         match e {
-            HostError::Conflict(what) => Failure::Conflict(what),
+            HostError::Conflict(what) => Failure::Conflict {
+                what,
+                authenticated: false,
+            },
             other => Failure::Api(other.into()),
         }
     }
@@ -46,15 +69,23 @@ where
     Fut: Future<Output = Result<T, Failure>>,
 {
     let mut tries = 0u32;
+    // Once an attempt ran in the enclave, a later attempt's refusal (the enclave may now see a
+    // replay of the request it already ran) still ends a request that authenticated.
+    let mut ran = false;
+    let mark = |e: ApiError, ran: bool| if ran { e.after_authentication() } else { e };
     loop {
         tries += 1;
         match attempt().await {
             Ok(answer) => return Ok(answer),
-            Err(Failure::Api(e)) => return Err(e),
-            Err(Failure::Conflict(what)) if tries >= ATTEMPTS => {
-                return Err(HostError::Conflict(what).into());
-            }
-            Err(Failure::Conflict(what)) => {
+            Err(Failure::Api(e)) => return Err(mark(e, ran)),
+            Err(Failure::Conflict {
+                what,
+                authenticated,
+            }) => {
+                ran |= authenticated;
+                if tries >= ATTEMPTS {
+                    return Err(mark(HostError::Conflict(what).into(), ran));
+                }
                 tracing::info!(conflict = %what, attempt = tries, "activity lost a race; running it again");
                 tokio::time::sleep(backoff(tries)).await;
             }
@@ -66,4 +97,60 @@ where
 pub(super) fn backoff(tries: u32) -> Duration {
     let jitter = crate::operator::random_bytes::<1>().map_or(0, |b| u64::from(b[0] % 16));
     Duration::from_millis(u64::from(tries.min(10)) * 5 + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conflict(authenticated: bool) -> Failure {
+        Failure::Conflict {
+            what: "lost".into(),
+            authenticated,
+        }
+    }
+
+    /// Runs [`on_conflict`] over a script of attempts' outcomes (the last one repeats).
+    async fn run(script: Vec<fn() -> Failure>) -> ApiError {
+        let mut i = 0usize;
+        let result: Result<(), ApiError> = on_conflict(|| {
+            let outcome = script[i.min(script.len() - 1)];
+            i += 1;
+            async move { Err(outcome()) }
+        })
+        .await;
+        result.expect_err("every attempt fails")
+    }
+
+    #[tokio::test]
+    async fn a_refusal_after_an_attempt_ran_in_the_enclave_keeps_the_token() {
+        // The first attempt ran and lost the race to store; the retry is refused (as a replay,
+        // say) before the enclave runs it: the caller did authenticate.
+        let e = run(vec![|| conflict(true), || {
+            ApiError::invalid("replay").into()
+        }])
+        .await;
+        assert!(e.is_authenticated());
+        // No attempt got that far: nothing shows the caller authenticated.
+        let e = run(vec![|| conflict(false), || {
+            ApiError::invalid("replay").into()
+        }])
+        .await;
+        assert!(!e.is_authenticated());
+        // A refusal already marked stays marked.
+        let e = run(vec![|| {
+            Failure::Api(ApiError::invalid("denied")).after_authentication()
+        }])
+        .await;
+        assert!(e.is_authenticated());
+    }
+
+    #[tokio::test]
+    async fn a_conflict_to_the_end_keeps_the_token_only_if_an_attempt_ran() {
+        let e = run(vec![|| conflict(true), || conflict(false)]).await;
+        assert!(e.is_authenticated());
+        assert_eq!(e.status(), axum::http::StatusCode::CONFLICT);
+        let e = run(vec![|| conflict(false)]).await;
+        assert!(!e.is_authenticated());
+    }
 }

@@ -193,7 +193,9 @@ async fn execute(
     let Response::Activity(output) = response else {
         return Err(ApiError::internal("unexpected enclave answer").into());
     };
-    store_output(state, org.id, &envelope.parameters, request, *output).await
+    store_output(state, org.id, &envelope.parameters, request, *output)
+        .await
+        .map_err(Failure::after_authentication)
 }
 
 /// Stores what an activity wrote — the enclave's `output` for `request` — and answers with it.
