@@ -71,8 +71,11 @@ impl std::fmt::Display for Unreachable {
 
 impl std::error::Error for Unreachable {}
 
-/// An IPv4 address written as IPv6 (`::ffff:a.b.c.d`, or NAT64's `64:ff9b::a.b.c.d`) is judged
-/// as the IPv4 address it reaches.
+/// An IPv6 address that carries an IPv4 destination is judged as that IPv4 address: mapped
+/// (`::ffff:a.b.c.d`), NAT64's `64:ff9b::a.b.c.d`, 6to4's `2002:AABB:CCDD::/48` (RFC 3056: the
+/// host's 6to4 interface, where there is one, sends to a.b.c.d) and Teredo's `2001:0::/32`
+/// (RFC 4380: the client's address, inverted, in the last 32 bits). Otherwise
+/// `2002:7f00:0001::` or `2002:a9fe:a9fe::` would pass as public IPv6.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => {
@@ -80,9 +83,15 @@ fn canonical(ip: IpAddr) -> IpAddr {
                 return IpAddr::V4(v4);
             }
             let [a, b, c, d, e, f, ..] = v6.segments();
+            let [_, _, o2, o3, o4, o5, .., w, x, y, z] = v6.octets();
             if [a, b, c, d, e, f] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let [.., w, x, y, z] = v6.octets();
                 return IpAddr::V4(Ipv4Addr::new(w, x, y, z));
+            }
+            if a == 0x2002 {
+                return IpAddr::V4(Ipv4Addr::new(o2, o3, o4, o5));
+            }
+            if [a, b] == [0x2001, 0] {
+                return IpAddr::V4(Ipv4Addr::new(!w, !x, !y, !z));
             }
             IpAddr::V6(v6)
         }
@@ -208,6 +217,13 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
             "100::1",
+            // 6to4 of 127.0.0.1, 169.254.169.254 and 10.0.0.1.
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "2002:a00:1:1::1",
+            // Teredo (RFC 4380's server 65.54.227.120) for clients 127.0.0.1 and 192.168.0.1.
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "2001:0:4136:e378:8000:63bf:3f57:fffe",
         ] {
             assert!(!Reach::Public.permits(ip(internal)), "{internal}");
         }
@@ -219,6 +235,9 @@ mod tests {
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
+            // 6to4 and Teredo for 8.8.8.8.
+            "2002:808:808::1",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
         ] {
             assert!(Reach::Public.permits(ip(public)), "{public}");
         }
@@ -241,6 +260,7 @@ mod tests {
             "169.254.169.254",
             "::ffff:169.254.169.254",
             "fe80::1",
+            "2002:a9fe:a9fe::",
         ] {
             assert!(!Reach::PrivateToo.permits(ip(refused)), "{refused}");
         }
