@@ -31,6 +31,11 @@ struct Args {
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
+    /// Stop when standard input reaches its end: started as a child with a pipe for stdin, the
+    /// enclave then stops with its parent however the parent ends (`keyhold dev` passes it; a
+    /// killed host would otherwise leave its enclave running on the socket).
+    #[arg(long)]
+    exit_with_stdin: bool,
 }
 
 fn attester(args: &Args) -> Result<Attester, String> {
@@ -103,19 +108,49 @@ fn main() -> ExitCode {
             limits.workers = workers.max(1);
         }
         tracing::info!(address = %args.listen, "enclave listening");
-        server::serve(listener, enclave, limits, shutdown_signal()).await;
+        server::serve(
+            listener,
+            enclave,
+            limits,
+            shutdown_signal(args.exit_with_stdin),
+        )
+        .await;
         tracing::info!("enclave stopped");
         ExitCode::SUCCESS
     })
 }
 
-async fn shutdown_signal() {
+async fn shutdown_signal(exit_with_stdin: bool) {
     use tokio::signal::unix::{SignalKind, signal};
+    let stdin_closed = async {
+        if !exit_with_stdin {
+            return std::future::pending().await;
+        }
+        let (closed, on_close) = tokio::sync::oneshot::channel::<()>();
+        // A plain thread: a blocking read is all it takes, and the runtime has one thread.
+        let watcher = std::thread::Builder::new()
+            .name("keyhold-stdin".into())
+            .spawn(move || {
+                use std::io::Read;
+                let mut buf = [0u8; 64];
+                let mut stdin = std::io::stdin().lock();
+                // Whatever the parent writes is ignored; the end of input (or an error) stops.
+                while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+                let _ = closed.send(());
+            });
+        if watcher.is_err() {
+            tracing::warn!("cannot watch standard input; stopping on signals only");
+            return std::future::pending().await;
+        }
+        let _ = on_close.await;
+        tracing::info!("standard input closed (the parent went away); stopping");
+    };
     let Ok(mut term) = signal(SignalKind::terminate()) else {
-        return std::future::pending().await;
+        return stdin_closed.await;
     };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+        () = stdin_closed => {}
     }
 }

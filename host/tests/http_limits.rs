@@ -1,5 +1,6 @@
 //! The HTTP edge against the real `keyhold dev` binary: per-organization rate limits, slow
-//! clients (headers and bodies that never finish), request ids, and `/metrics`.
+//! clients (headers and bodies that never finish), request ids, and `/metrics`; and that the
+//! dev stack's enclave does not outlive its host.
 //! Needs `cargo build --bins` first (scripts/test does it): `keyhold dev` starts the enclave
 //! binary that sits next to it.
 
@@ -19,7 +20,7 @@ struct Stack {
     /// The dev organization and its root API key (`dev-credentials.json`).
     org: String,
     key: SigningKey,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Stack {
@@ -66,7 +67,7 @@ fn start(rate_limit: u32) -> Stack {
         addr,
         org: field("organizationId"),
         key: SigningKey::from_slice(&hex::decode(field("apiPrivateKey")).unwrap()).unwrap(),
-        _dir: dir,
+        dir,
     }
 }
 
@@ -248,4 +249,23 @@ fn rate_limits_slow_clients_request_ids_and_metrics() {
     assert!(limited_total > limited as u64);
     assert!(metrics.contains("keyhold_enclave_call_duration_seconds_bucket"));
     assert!(metrics.contains("# TYPE keyhold_activities_total counter"));
+}
+
+#[test]
+fn a_killed_dev_host_takes_its_enclave_with_it() {
+    // SIGKILL leaves the host no chance to stop its enclave: the enclave notices its standard
+    // input (a pipe from the host) closing, instead of serving its socket on forever.
+    let mut stack = start(0);
+    let socket = stack.dir.path().join("data/enclave.sock");
+    assert!(std::os::unix::net::UnixStream::connect(&socket).is_ok());
+    stack.child.kill().unwrap();
+    stack.child.wait().unwrap();
+    let killed = Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "the enclave outlived its host"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -43,10 +43,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .arg(address.to_string())
         .arg("--dev-attestation-ca")
         .arg(data_dir.join(serve::DEV_CA_SEED_FILE))
-        .stdin(Stdio::null())
+        // The enclave stops when this pipe closes: when this process ends, however it ends
+        // (`kill_on_drop` covers only an orderly exit). Never written to.
+        .arg("--exit-with-stdin")
+        .stdin(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
+    let _parent_alive = child.stdin.take();
     tracing::info!(pid = child.id(), %address, "enclave started");
 
     let config = HostConfig {
