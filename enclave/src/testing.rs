@@ -25,6 +25,21 @@ use crate::Enclave;
 use crate::enclave::now_ms;
 use crate::hpke_suite::HpkeKeyPair;
 
+/// A `timestampMs` for a new request body: the clock, but strictly greater than the last one this
+/// process handed out. Two bodies built within the same millisecond would otherwise be identical,
+/// and the enclave rightly refuses the second as a replay of the first.
+pub fn fresh_timestamp_ms() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = now_ms();
+    let previous = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(now);
+    now.max(previous + 1)
+}
+
 pub struct Fixture {
     pub enclave: Enclave,
     pub org: SealedOrgState,
@@ -130,7 +145,7 @@ pub fn create_wallet_body(org: &OrgId, name: &str, paths: &[&str]) -> String {
         .collect();
     serde_json::json!({
         "type": "ACTIVITY_TYPE_CREATE_WALLET",
-        "timestampMs": now_ms().to_string(),
+        "timestampMs": fresh_timestamp_ms().to_string(),
         "organizationId": org.to_string(),
         "parameters": {"walletName": name, "accounts": accounts},
     })
@@ -140,7 +155,7 @@ pub fn create_wallet_body(org: &OrgId, name: &str, paths: &[&str]) -> String {
 pub fn sign_body(org: &OrgId, sign_with: &str, payload_hex: &str, hash: &str) -> String {
     serde_json::json!({
         "type": "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2",
-        "timestampMs": now_ms().to_string(),
+        "timestampMs": fresh_timestamp_ms().to_string(),
         "organizationId": org.to_string(),
         "parameters": {"signWith": sign_with, "payload": payload_hex,
                        "encoding": "PAYLOAD_ENCODING_HEXADECIMAL", "hashFunction": hash},

@@ -243,8 +243,11 @@ pub struct ActivityCommit {
     /// A stamped request (body, `X-Stamp` value) to keep as a vote on this activity: the
     /// submitter's when it waits for consensus, then each approval's.
     pub vote_request: Option<(String, String)>,
-    /// Update the activity with this fingerprint (a vote changed it) instead of inserting it.
-    pub replace_existing: bool,
+    /// Update the waiting activity with this fingerprint (a vote changed it) instead of
+    /// inserting it — only while its `votes` are still these, the ones the vote was decided on.
+    /// Two votes decided on the same votes would otherwise each write its own list of votes
+    /// over the other's: the loser is a conflict and is decided again.
+    pub replace_waiting: Option<String>,
     /// Wallets and private keys this activity exported.
     pub exported: Vec<ExportMark>,
     /// The activity deleted its own organization (`DELETE_SUB_ORGANIZATION`): unlink it from

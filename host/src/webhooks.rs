@@ -162,14 +162,37 @@ impl Webhooks {
         } else if self.targets.fresh(org).is_some_and(|urls| urls.is_empty()) {
             return;
         }
-        let event = Event {
-            org,
-            activity: activity.to_owned(),
+        let activity = if activity_type == READ_ONLY_SESSION {
+            match without_session_token(activity) {
+                Some(redacted) => redacted,
+                None => return,
+            }
+        } else {
+            activity.to_owned()
         };
+        let event = Event { org, activity };
         if self.queue.try_send(event).is_err() {
             crate::metrics::global().webhook_delivery("dropped");
         }
     }
+}
+
+const READ_ONLY_SESSION: &str = "ACTIVITY_TYPE_CREATE_READ_ONLY_SESSION";
+
+/// A read-only session activity without its session token. The token is a bearer credential
+/// (whoever holds it reads the organization as its user for an hour): its caller gets it in
+/// the answer, and the organization's users can read it back as in Turnkey, but an endpoint
+/// that only receives activity updates must not be able to read the organization with it.
+/// `None` (nothing delivered) when the activity cannot be read to take it out.
+fn without_session_token(activity: &str) -> Option<String> {
+    let mut activity: serde_json::Value = serde_json::from_str(activity).ok()?;
+    if let Some(result) = activity
+        .pointer_mut("/result/createReadOnlySessionResult")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        result.remove("session");
+    }
+    Some(activity.to_string())
 }
 
 async fn deliver_all(
@@ -416,6 +439,45 @@ mod tests {
         hooks.activity_updated(org, "ACTIVITY_TYPE_UPDATE_WEBHOOK_ENDPOINT", "{}");
         hooks.targets.remember(org, stale, Arc::new(vec![]));
         assert!(hooks.targets.fresh(org).is_none());
+    }
+
+    #[test]
+    fn read_only_session_tokens_are_not_delivered() {
+        let activity = json!({"id": "a", "type": "ACTIVITY_TYPE_CREATE_READ_ONLY_SESSION",
+            "result": {"createReadOnlySessionResult": {"organizationId": "o", "userId": "u",
+                "session": "eyJhbGciOi.bearer.token", "sessionExpiry": "1700000000"}}});
+        let delivered: serde_json::Value =
+            serde_json::from_str(&super::without_session_token(&activity.to_string()).unwrap())
+                .unwrap();
+        let mut expected = activity.clone();
+        expected["result"]["createReadOnlySessionResult"]
+            .as_object_mut()
+            .unwrap()
+            .remove("session");
+        assert_eq!(
+            delivered, expected,
+            "everything else is delivered as it was"
+        );
+        // what cannot be read is not delivered at all
+        assert_eq!(super::without_session_token("{\"result\": "), None);
+        // and that is what is queued for delivery
+        let (queue, mut events) = tokio::sync::mpsc::channel(8);
+        let dir = tempfile::tempdir().unwrap();
+        let hooks = super::Webhooks {
+            queue,
+            signer: super::Arc::new(
+                super::Signer::load_or_create(&dir.path().join("k"))
+                    .unwrap()
+                    .0,
+            ),
+            targets: super::Arc::new(super::Targets::default()),
+        };
+        let org = keyhold_shared::OrgId(keyhold_shared::Uuid::from_bytes([1; 16]));
+        hooks.activity_updated(org, super::READ_ONLY_SESSION, &activity.to_string());
+        let queued = events.try_recv().unwrap();
+        assert!(!queued.activity.contains("bearer"), "{}", queued.activity);
+        hooks.activity_updated(org, super::READ_ONLY_SESSION, "not json");
+        assert!(events.try_recv().is_err());
     }
 
     #[test]

@@ -142,6 +142,14 @@ pub fn vote(
         }
         approvers.push(a);
     }
+    // One vote per user. A second approval by the same user would change nothing, yet the host
+    // would store it and re-send it with every later vote: a replayed published approval could
+    // fill the activity's `MAX_VOTES` and lock out the real approvers until the window ends.
+    if approvers.iter().any(|a| a.user.id == voter.user.id) {
+        return Err(Error::invalid(
+            "this user has already approved this activity (submitting it counts as approving it)",
+        ));
+    }
     approvers.push(Authenticated::again(voter));
     let refs: Vec<&Authenticated<'_>> = approvers.iter().collect();
     // Every approval evaluates the policies again, with one more approver: its own evaluation.

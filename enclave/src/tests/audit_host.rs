@@ -23,7 +23,6 @@ use tower::ServiceExt;
 
 use super::support::{create_wallet_body, sign_body, signed, stamp};
 use crate::Enclave;
-use crate::enclave::now_ms;
 use crate::server::{Limits, serve};
 
 pub(super) struct Stack {
@@ -102,7 +101,7 @@ pub(super) async fn post(state: &AppState, path: &str, body: String, key: &Signi
 pub(super) fn body(org: &OrgId, activity_type: &str, parameters: Value) -> String {
     json!({
         "type": activity_type,
-        "timestampMs": now_ms().to_string(),
+        "timestampMs": crate::testing::fresh_timestamp_ms().to_string(),
         "organizationId": org.to_string(),
         "parameters": parameters,
     })

@@ -346,7 +346,7 @@ fn secp256k1_accepts_high_s_and_eip191_accepts_turnkeys_non_minimal_der() {
 fn body(org: &OrgId, activity_type: &str, parameters: Value) -> String {
     json!({
         "type": activity_type,
-        "timestampMs": now_ms().to_string(),
+        "timestampMs": crate::testing::fresh_timestamp_ms().to_string(),
         "organizationId": org.to_string(),
         "parameters": parameters,
     })

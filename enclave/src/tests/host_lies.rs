@@ -248,7 +248,7 @@ fn activity(
 ) -> Result<Response, keyhold_shared::WireError> {
     let body = serde_json::json!({
         "type": kind,
-        "timestampMs": crate::enclave::now_ms().to_string(),
+        "timestampMs": crate::testing::fresh_timestamp_ms().to_string(),
         "organizationId": f.org_id.to_string(),
         "parameters": parameters,
     })

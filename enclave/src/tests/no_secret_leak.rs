@@ -177,7 +177,7 @@ async fn no_seed_mnemonic_or_key_reaches_the_database_or_logs() {
     // Export one wallet, import a known mnemonic and open a session: the bundles are stored
     // (as activity results, the import key as a sealed blob), what they carry must not be.
     let transfer = |activity_type: &str, parameters: serde_json::Value| {
-        serde_json::json!({"type": activity_type, "timestampMs": crate::enclave::now_ms().to_string(),
+        serde_json::json!({"type": activity_type, "timestampMs": crate::testing::fresh_timestamp_ms().to_string(),
                            "organizationId": creds.organization_id, "parameters": parameters})
         .to_string()
     };

@@ -11,7 +11,6 @@ use p256::ecdsa::SigningKey;
 use serde_json::{Value, json};
 
 use super::support::{Fixture, approve, create_wallet_body, fixture, signed};
-use crate::enclave::now_ms;
 
 pub(super) fn public_hex(key: &SigningKey) -> String {
     hex::encode(key.verifying_key().to_sec1_point(true).as_bytes())
@@ -24,7 +23,7 @@ pub(super) fn new_key() -> SigningKey {
 pub(super) fn body(org: &OrgId, activity_type: &str, parameters: Value) -> String {
     json!({
         "type": activity_type,
-        "timestampMs": now_ms().to_string(),
+        "timestampMs": crate::testing::fresh_timestamp_ms().to_string(),
         "organizationId": org.to_string(),
         "parameters": parameters,
     })
@@ -677,14 +676,14 @@ fn two_of_three_approve_then_the_activity_runs_once() {
 }
 
 #[test]
-fn the_same_user_twice_is_one_approval_and_outsiders_do_not_count() {
+fn the_same_user_cannot_approve_twice_and_outsiders_do_not_count() {
     let b = board();
     let org = b.f.org_id;
     let wallet = create_wallet_body(&org, "w", &[]);
     let target = signed(&b.members[0], &wallet);
     let fp = crate::activities::fingerprint(wallet.as_bytes());
-    // the submitter approving their own activity is still one approver
-    let out = cast(
+    // the submitter approving their own activity: submitting it was their approval
+    let err = cast(
         &b,
         &b.state,
         &b.members[0],
@@ -692,8 +691,22 @@ fn the_same_user_twice_is_one_approval_and_outsiders_do_not_count() {
         &target,
         vec![],
     )
-    .unwrap();
-    assert_eq!(out.status, ActivityStatus::ConsensusNeeded);
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidRequest);
+    assert!(err.message.contains("already approved"), "{}", err.message);
+    assert!(err.authenticated, "the voter did authenticate");
+    // a member approving again, whatever body they sign this time
+    let first = vec![signed(&b.members[1], &vote_body(&org, true, &fp))];
+    let err = cast(
+        &b,
+        &b.state,
+        &b.members[1],
+        &vote_body(&org, true, &fp),
+        &target,
+        first,
+    )
+    .unwrap_err();
+    assert!(err.message.contains("already approved"), "{}", err.message);
     // a user outside the board approves: still one board member
     let outsider = new_key();
     let (state, _) = create_user(&b.f, &b.state, "outsider", &outsider);

@@ -14,7 +14,7 @@ use p256::ecdsa::SigningKey;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::audit_host::stack;
+use super::audit_host::{body, stack};
 use super::support::{create_wallet_body, stamp};
 
 /// Status and body of one stamped POST.
@@ -163,6 +163,15 @@ async fn replays_of_a_published_stamp_give_their_tokens_back() {
         )
         .await;
         assert_eq!(status, 400, "{answer}");
+        // An organization-data read: refused by the enclave, which sees an activity body.
+        let (status, answer) = post_stamped(
+            &state,
+            "/public/v1/query/list_users",
+            body.clone(),
+            published.clone(),
+        )
+        .await;
+        assert_eq!(status, 400, "{answer}");
     }
     // The one fresh activity spent one token of two; the other is still there.
     let query = json!({"organizationId": s.org.to_string()}).to_string();
@@ -205,4 +214,104 @@ async fn a_query_abandoned_by_its_client_still_spends_its_token() {
         let (status, answer) = post(&state, path, query, &s.key).await;
         assert_eq!(status, 429, "{path}: {answer}");
     }
+}
+
+#[tokio::test]
+async fn a_replayed_approval_spends_nothing_and_takes_no_place() {
+    // An approval's body and stamp are published in its activity's `votes` (and webhooks):
+    // sent again while the activity waits, it must neither spend the organization's tokens nor
+    // be stored as one more vote — a hundred of those would fill the activity's places for
+    // votes and lock its real approvers out until the approval window ends.
+    let s = stack().await;
+    let (first, second) = (
+        SigningKey::from_slice(&[0x42; 32]).unwrap(),
+        SigningKey::from_slice(&[0x43; 32]).unwrap(),
+    );
+    let user = |name: &str, key: &SigningKey| {
+        json!({"userName": name, "apiKeys": [{"apiKeyName": "k",
+            "publicKey": hex::encode(key.verifying_key().to_sec1_point(true).as_bytes()),
+            "curveType": "API_KEY_CURVE_P256"}], "authenticators": [], "oauthProviders": [],
+            "userTags": []})
+    };
+    let setup = [
+        (
+            "/public/v1/submit/create_users",
+            body(
+                &s.org,
+                "ACTIVITY_TYPE_CREATE_USERS_V4",
+                json!({"users": [user("first", &first), user("second", &second)]}),
+            ),
+        ),
+        (
+            "/public/v1/submit/create_policy",
+            body(
+                &s.org,
+                "ACTIVITY_TYPE_CREATE_POLICY_V3",
+                json!({"policyName": "three for wallets", "effect": "EFFECT_ALLOW",
+                       "condition": "activity.resource == 'WALLET' && activity.action == 'CREATE'",
+                       "consensus": "approvers.count() >= 3", "notes": ""}),
+            ),
+        ),
+    ];
+    for (path, b) in setup {
+        let (status, answer) = post(&s.state, path, b, &s.key).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
+    let (_, pending) = post(
+        &s.state,
+        "/public/v1/submit/create_wallet",
+        create_wallet_body(&s.org, "shared", &["m/44'/60'/0'/0/0"]),
+        &first,
+    )
+    .await;
+    let fingerprint = pending["activity"]["fingerprint"].clone();
+    let approve = || {
+        body(
+            &s.org,
+            "ACTIVITY_TYPE_APPROVE_ACTIVITY",
+            json!({"fingerprint": fingerprint}),
+        )
+    };
+    let vote_path = "/public/v1/submit/approve_activity";
+    let vote = approve();
+    let published = stamp(&second, &vote);
+    let (status, voted) = post_stamped(&s.state, vote_path, vote.clone(), published.clone()).await;
+    assert_eq!(status, 200, "{voted}");
+    assert_eq!(
+        voted["activity"]["status"],
+        "ACTIVITY_STATUS_CONSENSUS_NEEDED"
+    );
+    assert_eq!(voted["activity"]["votes"].as_array().unwrap().len(), 2);
+    // The same user approving again, with a request of their own: refused.
+    let (status, again) = post(&s.state, vote_path, approve(), &second).await;
+    assert_eq!(status, 400, "{again}");
+    // One token an hour, a burst of one.
+    let state = AppState {
+        rate_limiter: Arc::new(OrgRateLimiter::with_rate(1.0 / 3600.0, 1.0)),
+        ..s.state.clone()
+    };
+    for _ in 0..5 {
+        let (status, replayed) =
+            post_stamped(&state, vote_path, vote.clone(), published.clone()).await;
+        assert_eq!(status, 200, "{replayed}");
+        assert_eq!(
+            replayed["activity"], voted["activity"],
+            "answered from the store"
+        );
+    }
+    let org = s.org;
+    let kept = s
+        .state
+        .store
+        .vote_requests(org, fingerprint.as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 2, "the submitter's request and one approval");
+    // The real third approver still has the organization's token, and completes it.
+    let (status, done) = post(&state, vote_path, approve(), &s.key).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["activity"]["status"], "ACTIVITY_STATUS_COMPLETED");
+    assert_eq!(done["activity"]["votes"].as_array().unwrap().len(), 3);
+    let (status, _) = post(&state, vote_path, approve(), &s.key).await;
+    assert_eq!(status, 429, "the limit is in force");
 }

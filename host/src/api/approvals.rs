@@ -94,6 +94,15 @@ async fn vote_once(
         ));
     }
     let kept = state.store.vote_requests(org.id, fingerprint).await?;
+    // This very vote, stored already: the voter sending it again, or anyone replaying it from
+    // the activity's published `votes`. Answered from the store, like a replayed activity, and
+    // never sent on: stored twice, it would take one of the activity's `MAX_VOTES` places.
+    if kept.iter().any(|(body, _)| body.as_bytes() == request.body) {
+        authenticate(state, org, request.clone()).await?;
+        return Ok(Answer::Stored(
+            json!({ "activity": format::activity(&target) }),
+        ));
+    }
     let mut kept = kept.into_iter().map(|(body, stamp)| SignedRequest {
         body: body.into_bytes(),
         stamp: stamp_from_text(stamp),
@@ -120,7 +129,10 @@ async fn vote_once(
     })
     .await?;
     let Response::Activity(output) = response else {
-        return Err(ApiError::internal("unexpected enclave answer").into());
+        // The enclave ran the vote; whatever it answered, the voter authenticated.
+        return Err(ApiError::internal("unexpected enclave answer")
+            .after_authentication()
+            .into());
     };
     store_vote_output(state, org.id, target, request, *output, approve)
         .await
@@ -172,6 +184,7 @@ pub(super) async fn store_vote_output(
         now,
     );
     let vote = if approve { vote } else { vote.rejecting() };
+    let decided_on = target.votes.clone();
     let mut all_votes: Vec<Value> = serde_json::from_str(&target.votes).unwrap_or_default();
     all_votes.push(
         serde_json::to_value(&vote)
@@ -198,7 +211,7 @@ pub(super) async fn store_vote_output(
                 .then(|| stamp_text(&request.stamp))
                 .flatten()
                 .map(|stamp| (body_text, stamp)),
-            replace_existing: true,
+            replace_waiting: Some(decided_on),
             detach_from_parent: super::org_activities::deletes_organization(&record),
             exported,
             edits,

@@ -6,8 +6,10 @@
 //! refused after the enclave verified a fresh stamp (a policy's denial, bad parameters — see
 //! `WireError::authenticated`). Every other outcome gives the token back: a forged or missing
 //! stamp, an unknown or expired credential, a timestamp outside the window, a malformed body,
-//! an unknown organization, the enclave being unavailable, or the client going away before the
-//! answer. The host cannot tell a forged stamp from a real one before the enclave has checked
+//! an unknown organization, the enclave being unavailable, a replay answered from the store.
+//! (A client that goes away does not get its token back once the enclave may be working for it:
+//! activities, votes and queries run in tasks of their own to the end, so their outcome
+//! decides.) The host cannot tell a forged stamp from a real one before the enclave has checked
 //! it, and an organization id is no secret: if such requests kept their tokens, anyone could
 //! lock an organization out with a few hundred of them. They now hold a token only while the
 //! enclave checks them, so starving an organization takes a flood that saturates the whole
@@ -144,7 +146,8 @@ impl OrgRateLimiter {
 
 /// One admitted request's token: given back when dropped, unless the request turned out to be
 /// an authenticated caller's ([`Admission::keep`]). Dropping covers every way a request can end
-/// early, including the client going away while the enclave works.
+/// early; the handlers that call the enclave run in tasks of their own, so a client going away
+/// does not drop theirs.
 #[must_use = "dropping an admission gives its token back"]
 pub struct Admission {
     limiter: Option<Arc<OrgRateLimiter>>,
@@ -289,10 +292,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_request_abandoned_mid_flight_gives_its_token_back() {
+    async fn a_dropped_limited_future_gives_its_token_back() {
         let limiter = slow(1.0);
         for _ in 0..5 {
-            // The client went away: the server drops the request's future before it ends.
+            // The future is dropped before it ends (a failure before the enclave was asked).
             let work = limited(
                 &limiter,
                 A,

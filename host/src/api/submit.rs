@@ -191,7 +191,10 @@ async fn execute(
         }
     };
     let Response::Activity(output) = response else {
-        return Err(ApiError::internal("unexpected enclave answer").into());
+        // The enclave ran the activity; whatever it answered, the caller authenticated.
+        return Err(ApiError::internal("unexpected enclave answer")
+            .after_authentication()
+            .into());
     };
     store_output(state, org.id, &envelope.parameters, request, *output)
         .await
@@ -267,7 +270,7 @@ pub(super) async fn store_output(
                 .then_some(stamp)
                 .flatten()
                 .map(|stamp| (record.body.clone(), stamp)),
-            replace_existing: false,
+            replace_waiting: None,
             detach_from_parent: super::org_activities::deletes_organization(&record),
             exported,
             edits,

@@ -535,10 +535,10 @@ async fn write_commit(
             }
         }
     }
-    if commit.replace_existing {
+    if let Some(decided_on) = &commit.replace_waiting {
         let statement = tx
             .prepare_cached(
-                "UPDATE activities SET status = $1, result = $2, votes = $3, updated_at_ms = $4 WHERE org_id = $5 AND fingerprint = $6 AND consensus AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED'",
+                "UPDATE activities SET status = $1, result = $2, votes = $3, updated_at_ms = $4 WHERE org_id = $5 AND fingerprint = $6 AND consensus AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED' AND votes = $7",
             )
             .await?;
         let changed = tx
@@ -551,6 +551,7 @@ async fn write_commit(
                     &(a.updated_at_ms as i64),
                     &org,
                     &a.fingerprint,
+                    decided_on,
                 ],
             )
             .await?;

@@ -863,7 +863,7 @@ pub(super) fn find_activity_sql() -> String {
 }
 
 /// A vote's outcome, over an activity that still waits for votes.
-pub(super) const REPLACE_WAITING_SQL: &str = "UPDATE activities SET status = ?1, result = ?2, votes = ?3, updated_at_ms = ?4 WHERE org_id = ?5 AND fingerprint = ?6 AND consensus = 1 AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED'";
+pub(super) const REPLACE_WAITING_SQL: &str = "UPDATE activities SET status = ?1, result = ?2, votes = ?3, updated_at_ms = ?4 WHERE org_id = ?5 AND fingerprint = ?6 AND consensus = 1 AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED' AND votes = ?7";
 
 /// A vote's target: org, fingerprint, among the activities created awaiting consensus (the
 /// `consensus = 1` term lets SQLite use the partial index).
@@ -1157,10 +1157,10 @@ impl Store for SqliteStore {
                     params![a.org.to_string(), a.fingerprint, body, stamp],
                 )?;
             }
-            if commit.replace_existing {
+            if let Some(decided_on) = &commit.replace_waiting {
                 let changed = exec(tx,
                     REPLACE_WAITING_SQL,
-                    params![a.status, a.result, a.votes, a.updated_at_ms as i64, a.org.to_string(), a.fingerprint],
+                    params![a.status, a.result, a.votes, a.updated_at_ms as i64, a.org.to_string(), a.fingerprint, decided_on],
                 )?;
                 if changed != 1 {
                     return Err(HostError::Conflict("activity changed concurrently".into()));

@@ -153,7 +153,7 @@ fn commit(activity: ActivityRecord) -> ActivityCommit {
         org_state: None,
         sub_orgs: vec![],
         vote_request: None,
-        replace_existing: false,
+        replace_waiting: None,
         exported: vec![],
         edits: vec![],
         receipt: None,
@@ -611,7 +611,7 @@ async fn activities_found_by_request_and_votes_by_fingerprint(db: &TestDb) {
     };
     store
         .commit_activity(ActivityCommit {
-            replace_existing: true,
+            replace_waiting: Some(waiting.votes.clone()),
             ..commit(decided.clone())
         })
         .await
@@ -675,11 +675,28 @@ async fn votes_replace_a_waiting_activity(db: &TestDb) {
     store
         .commit_activity(ActivityCommit {
             vote_request: Some(("vote 1".into(), "stamp 1".into())),
-            replace_existing: true,
+            replace_waiting: Some(waiting.votes.clone()),
             ..commit(voted.clone())
         })
         .await
         .unwrap();
+    // Another approval decided on the votes before that one: a conflict (it is decided again),
+    // and neither its request nor its list of votes is kept.
+    let stale = store
+        .commit_activity(ActivityCommit {
+            vote_request: Some(("vote x".into(), "stamp x".into())),
+            replace_waiting: Some(waiting.votes.clone()),
+            ..commit(ActivityRecord {
+                votes: "[\"x\"]".into(),
+                ..voted.clone()
+            })
+        })
+        .await;
+    assert!(is_conflict(stale));
+    assert_eq!(
+        store.get_activity(o.id, waiting.id).await.unwrap(),
+        Some(voted.clone())
+    );
     // The second approval completes it and changes the organization's state.
     let done = ActivityRecord {
         status: "ACTIVITY_STATUS_COMPLETED".into(),
@@ -692,7 +709,7 @@ async fn votes_replace_a_waiting_activity(db: &TestDb) {
         .commit_activity(ActivityCommit {
             vote_request: Some(("vote 2".into(), "stamp 2".into())),
             org_state: Some(sealed(o.id, 2)),
-            replace_existing: true,
+            replace_waiting: Some(voted.votes.clone()),
             ..commit(done.clone())
         })
         .await
@@ -717,7 +734,7 @@ async fn votes_replace_a_waiting_activity(db: &TestDb) {
     let late = store
         .commit_activity(ActivityCommit {
             vote_request: Some(("vote 3".into(), "stamp 3".into())),
-            replace_existing: true,
+            replace_waiting: Some(done.votes.clone()),
             ..commit(ActivityRecord {
                 status: "ACTIVITY_STATUS_REJECTED".into(),
                 ..done.clone()
@@ -748,7 +765,7 @@ async fn votes_replace_a_waiting_activity(db: &TestDb) {
     assert!(is_conflict(
         store
             .commit_activity(ActivityCommit {
-                replace_existing: true,
+                replace_waiting: Some("[]".into()),
                 ..commit(activity(o.id, 5, 50))
             })
             .await
@@ -780,7 +797,7 @@ async fn concurrent_votes_keep_their_order(db: &TestDb) {
             let result = store
                 .commit_activity(ActivityCommit {
                     vote_request: Some((format!("vote {n}"), format!("stamp {n}"))),
-                    replace_existing: true,
+                    replace_waiting: Some(waiting.votes.clone()),
                     ..commit(ActivityRecord {
                         votes: format!("[{n}]"),
                         ..waiting
@@ -1971,7 +1988,15 @@ async fn sqlite_request_migration_fills_in_old_activities() {
     );
     let update = plan(
         super::sqlite::REPLACE_WAITING_SQL,
-        &[&"x", &"{}", &"[]", &1_i64, &org_text, &fingerprint(2)],
+        &[
+            &"x",
+            &"{}",
+            &"[]",
+            &1_i64,
+            &org_text,
+            &fingerprint(2),
+            &"[]",
+        ],
     );
     assert!(
         update.contains("USING INDEX activities_awaiting_consensus"),
@@ -2358,7 +2383,7 @@ async fn policy_evaluations_follow_their_activity(db: &TestDb) {
         store
             .commit_activity(ActivityCommit {
                 org_state: Some(sealed(o.id, 5)),
-                replace_existing: true,
+                replace_waiting: Some(waiting.votes.clone()),
                 policy_evaluation: Some(lost),
                 ..commit(waiting.clone())
             })
@@ -2373,7 +2398,7 @@ async fn policy_evaluations_follow_their_activity(db: &TestDb) {
     store
         .commit_activity(ActivityCommit {
             org_state: Some(sealed(o.id, 2)),
-            replace_existing: true,
+            replace_waiting: Some(waiting.votes.clone()),
             policy_evaluation: Some(approved.clone()),
             ..commit(ActivityRecord {
                 status: "ACTIVITY_STATUS_COMPLETED".into(),
