@@ -19,5 +19,6 @@ mod rate_limit;
 mod server;
 mod support;
 mod transfer;
+mod votes_host;
 mod wallets;
 mod webhooks;

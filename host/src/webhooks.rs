@@ -8,7 +8,8 @@
 //!
 //! The request: `POST` with `Content-Type: application/json`, Turnkey's documented headers
 //! `X-Turnkey-Organization-Id`, `X-Turnkey-Event-Type` and `X-Turnkey-Timestamp` (milliseconds),
-//! and the body `{"activity": …}` — the activity exactly as `query/get_activity` answers it.
+//! and the body `{"activity": …}` — the activity as `query/get_activity` answers it, less a
+//! read-only session's token (a bearer credential: [`without_session_token`]).
 //! Every attempt is signed as Turnkey signs its deliveries (Ed25519, the `X-Turnkey-Signature*`
 //! headers and `X-Turnkey-Event-Id`), with this deployment's key: `signing.rs`.
 //!

@@ -18,7 +18,12 @@ use super::audit_host::{body, stack};
 use super::support::{create_wallet_body, stamp};
 
 /// Status and body of one stamped POST.
-async fn post(state: &AppState, path: &str, body: String, key: &SigningKey) -> (u16, Value) {
+pub(super) async fn post(
+    state: &AppState,
+    path: &str,
+    body: String,
+    key: &SigningKey,
+) -> (u16, Value) {
     let stamp = stamp(key, &body);
     post_stamped(state, path, body, stamp).await
 }
@@ -33,7 +38,12 @@ fn stamp_in_the_name_of(real: &SigningKey, body: &str) -> String {
     URL_SAFE_NO_PAD.encode(json.to_string())
 }
 
-async fn post_stamped(state: &AppState, path: &str, body: String, stamp: String) -> (u16, Value) {
+pub(super) async fn post_stamped(
+    state: &AppState,
+    path: &str,
+    body: String,
+    stamp: String,
+) -> (u16, Value) {
     let request = HttpRequest::post(path)
         .header("content-type", "application/json")
         .header("x-stamp", stamp)
@@ -307,8 +317,10 @@ async fn a_replayed_approval_spends_nothing_and_takes_no_place() {
         .await
         .unwrap();
     assert_eq!(kept.len(), 2, "the submitter's request and one approval");
-    // The real third approver still has the organization's token, and completes it.
-    let (status, done) = post(&state, vote_path, approve(), &s.key).await;
+    // The real third approver still has the organization's token, and completes it — with a
+    // body the same bytes as the second approver's (a vote body names no voter; two built in
+    // the same millisecond are identical): a vote of its own, not a replay.
+    let (status, done) = post(&state, vote_path, vote.clone(), &s.key).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["activity"]["status"], "ACTIVITY_STATUS_COMPLETED");
     assert_eq!(done["activity"]["votes"].as_array().unwrap().len(), 3);

@@ -93,16 +93,12 @@ async fn vote_once(
             json!({ "activity": format::activity(&target) }),
         ));
     }
-    let kept = state.store.vote_requests(org.id, fingerprint).await?;
-    // This very vote, stored already: the voter sending it again, or anyone replaying it from
-    // the activity's published `votes`. Answered from the store, like a replayed activity, and
-    // never sent on: stored twice, it would take one of the activity's `MAX_VOTES` places.
-    if kept.iter().any(|(body, _)| body.as_bytes() == request.body) {
-        authenticate(state, org, request.clone()).await?;
+    if is_stored_vote(state, org, &target, request).await? {
         return Ok(Answer::Stored(
             json!({ "activity": format::activity(&target) }),
         ));
     }
+    let kept = state.store.vote_requests(org.id, fingerprint).await?;
     let mut kept = kept.into_iter().map(|(body, stamp)| SignedRequest {
         body: body.into_bytes(),
         stamp: stamp_from_text(stamp),
@@ -119,7 +115,7 @@ async fn vote_once(
         votes,
         target_context,
     }));
-    let (_, response) = super::org_queries::call_fresh(state, organization_id, |org, parent| {
+    let called = super::org_queries::call_fresh(state, organization_id, |org, parent| {
         Request::Activity(ActivityRequest {
             parent: parent.cloned(),
             request: request.clone(),
@@ -127,7 +123,23 @@ async fn vote_once(
             context: approval.clone(),
         })
     })
-    .await?;
+    .await;
+    let response = match called {
+        Ok((_, response)) => response,
+        // Another vote decided the activity after it was read here, and the enclave, given the
+        // organization's newer state, refuses to decide it again: the voter gets the decided
+        // activity, as a vote on a decided activity does. (Only for a voter the enclave
+        // authenticated: nobody else learns anything of the activity.)
+        Err(refused) if refused.is_authenticated() => {
+            return match state.store.find_vote_target(org.id, fingerprint).await? {
+                Some(now) if now.status != status(ActivityStatus::ConsensusNeeded) => Ok(
+                    Answer::Stored(json!({ "activity": format::activity(&now) })),
+                ),
+                _ => Err(refused.into()),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
     let Response::Activity(output) = response else {
         // The enclave ran the vote; whatever it answered, the voter authenticated.
         return Err(ApiError::internal("unexpected enclave answer")
@@ -137,6 +149,31 @@ async fn vote_once(
     store_vote_output(state, org.id, target, request, *output, approve)
         .await
         .map_err(Failure::after_authentication)
+}
+
+/// Whether `request` is a vote stored already on `target`: the voter sending it again, or anyone
+/// replaying it from the activity's published `votes`. Such a vote is answered from the store,
+/// like a replayed activity, and never sent on: stored twice, it would take one of the
+/// activity's `MAX_VOTES` places. A vote body names no voter, so two users' approvals built in
+/// the same millisecond are the same bytes: it is this vote only if the same user signed it.
+async fn is_stored_vote(
+    state: &AppState,
+    org: &OrgRecord,
+    target: &ActivityRecord,
+    request: &SignedRequest,
+) -> Result<bool, Failure> {
+    let body = String::from_utf8_lossy(&request.body);
+    let votes: Vec<Value> = serde_json::from_str(&target.votes).unwrap_or_default();
+    let voters: Vec<&str> = votes
+        .iter()
+        .filter(|v| v["message"].as_str() == Some(&body))
+        .filter_map(|v| v["userId"].as_str())
+        .collect();
+    if voters.is_empty() {
+        return Ok(false);
+    }
+    let principal = authenticate(state, org, request.clone()).await?;
+    Ok(voters.contains(&principal.user_id.to_string().as_str()))
 }
 
 /// Stores the outcome of a vote — the enclave's `output` for the vote `request` on `target` —
@@ -184,51 +221,53 @@ pub(super) async fn store_vote_output(
         now,
     );
     let vote = if approve { vote } else { vote.rejecting() };
-    let decided_on = target.votes.clone();
-    let mut all_votes: Vec<Value> = serde_json::from_str(&target.votes).unwrap_or_default();
-    all_votes.push(
-        serde_json::to_value(&vote)
-            .map_err(|e| ApiError::internal(format!("encoding the vote: {e}")))?,
-    );
+    let vote = serde_json::to_value(&vote)
+        .map_err(|e| ApiError::internal(format!("encoding the vote: {e}")))?;
     let record = ActivityRecord {
         status: status(output.status).into(),
         result: result.to_string(),
-        votes: Value::Array(all_votes).to_string(),
+        votes: with_vote(&target.votes, &vote),
         updated_at_ms: now,
-        ..target
+        ..target.clone()
+    };
+    let commit = ActivityCommit {
+        activity: record.clone(),
+        wallets,
+        accounts,
+        private_keys,
+        org_state: output.new_org_state,
+        sub_orgs,
+        vote_request: approve
+            .then(|| stamp_text(&request.stamp))
+            .flatten()
+            .map(|stamp| (body_text, stamp)),
+        replace_waiting: Some(target.votes),
+        detach_from_parent: super::org_activities::deletes_organization(&record),
+        exported,
+        edits,
+        receipt: Some(ReceiptRecord {
+            receipt: receipt.clone(),
+            result: Some(audit_result),
+        }),
+        // Each vote evaluated the policies again: its own evaluation of the activity.
+        policy_evaluation: super::submit::evaluation_record(
+            &output.policy_evaluations,
+            &record,
+            &output.principal,
+            &receipt,
+        ),
     };
     let answer = format::activity_text(&record, &format::parameters(&record));
-    commit_and_answer(
-        state,
-        ActivityCommit {
-            activity: record.clone(),
-            wallets,
-            accounts,
-            private_keys,
-            org_state: output.new_org_state,
-            sub_orgs,
-            vote_request: approve
-                .then(|| stamp_text(&request.stamp))
-                .flatten()
-                .map(|stamp| (body_text, stamp)),
-            replace_waiting: Some(decided_on),
-            detach_from_parent: super::org_activities::deletes_organization(&record),
-            exported,
-            edits,
-            receipt: Some(ReceiptRecord {
-                receipt: receipt.clone(),
-                result: Some(audit_result),
-            }),
-            // Each vote evaluated the policies again: its own evaluation of the activity.
-            policy_evaluation: super::submit::evaluation_record(
-                &output.policy_evaluations,
-                &record,
-                &output.principal,
-                &receipt,
-            ),
-        },
-        &receipt,
-        answer,
-    )
-    .await
+    // Stored only over the votes it was decided on. A vote that lost that race is decided
+    // again by the caller's retry, with the other vote: consensus may now be reached. (One
+    // that completed or rejected the activity is then refused the organization's older state,
+    // and its answer is stored through crash recovery, `recovery.rs`.)
+    commit_and_answer(state, commit, &receipt, answer).await
+}
+
+/// An activity's `votes` with `vote` appended.
+fn with_vote(votes: &str, vote: &Value) -> String {
+    let mut all: Vec<Value> = serde_json::from_str(votes).unwrap_or_default();
+    all.push(vote.clone());
+    Value::Array(all).to_string()
 }

@@ -38,7 +38,7 @@ pub async fn catch_up(state: &AppState, org: &OrgRecord) -> Result<bool, HostErr
         org = %org.id,
         activity = %output.activity_id,
         version = output.new_org_state.as_ref().map_or(0, |s| s.version),
-        "storing an activity the enclave executed but this host never stored (crash recovery)"
+        "storing an activity the enclave executed but this host never stored (crash recovery, or a deciding vote that lost a race to be stored)"
     );
     let envelope: Envelope = serde_json::from_slice(&request.body)
         .map_err(|_| HostError::Store("a recovered request is not an activity".into()))?;

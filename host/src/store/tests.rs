@@ -772,8 +772,8 @@ async fn votes_replace_a_waiting_activity(db: &TestDb) {
     ));
 }
 
-/// Votes on one waiting activity stored at once (through two hosts): each is stored whole with
-/// its own place in the order, or is a conflict (to be run again) and leaves nothing.
+/// Votes on one waiting activity stored at once (through two hosts), all decided on the same
+/// votes: one is stored whole, the others are conflicts (to be run again) and leave nothing.
 async fn concurrent_votes_keep_their_order(db: &TestDb) {
     let hosts = [db.open().await, db.open().await];
     let o = org(1);
@@ -808,13 +808,31 @@ async fn concurrent_votes_keep_their_order(db: &TestDb) {
         }));
     }
     let mut stored = vec![("submit".to_owned(), "stamp".to_owned())];
+    let mut winners = Vec::new();
     for task in tasks {
         match task.await.unwrap() {
-            (n, Ok(())) => stored.push((format!("vote {n}"), format!("stamp {n}"))),
+            (n, Ok(())) => {
+                stored.push((format!("vote {n}"), format!("stamp {n}")));
+                winners.push(n);
+            }
             (_, Err(HostError::Conflict(_))) => {}
             (n, Err(e)) => panic!("vote {n}: {e}"),
         }
     }
+    // Every vote was decided on the same votes: one is stored over them, the others are
+    // conflicts (decided again by their hosts), and no vote's list overwrites another's.
+    let [winner] = winners[..] else {
+        panic!("stored: {winners:?}")
+    };
+    assert_eq!(
+        hosts[0]
+            .get_activity(o.id, waiting.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .votes,
+        format!("[{winner}]")
+    );
     let mut kept = hosts[1]
         .vote_requests(o.id, &waiting.fingerprint)
         .await
