@@ -248,6 +248,10 @@ pub struct ActivityCommit {
     /// Two votes decided on the same votes would otherwise each write its own list of votes
     /// over the other's: the loser is a conflict and is decided again.
     pub replace_waiting: Option<String>,
+    /// A value this activity keeps under a `meta` key (the sealed import key an `INIT_IMPORT_*`
+    /// made), written in the same transaction: a run that loses its race to be stored (another
+    /// host's enclave ran the same request) must not leave its key over the stored run's.
+    pub meta: Option<(String, Vec<u8>)>,
     /// Wallets and private keys this activity exported.
     pub exported: Vec<ExportMark>,
     /// The activity deleted its own organization (`DELETE_SUB_ORGANIZATION`): unlink it from

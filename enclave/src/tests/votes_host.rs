@@ -51,74 +51,77 @@ async fn votes_at_once_are_all_kept_and_the_deciding_one_completes() {
         let (status, answer) = post(&s.state, path, b, &s.key).await;
         assert_eq!(status, 200, "{path}: {answer}");
     }
-    let (status, pending) = post(
-        &s.state,
-        "/public/v1/submit/create_wallet",
-        create_wallet_body(&s.org, "shared", &["m/44'/60'/0'/0/0"]),
-        &members[0],
-    )
-    .await;
-    assert_eq!(status, 200, "{pending}");
-    assert_eq!(
-        pending["activity"]["status"],
-        "ACTIVITY_STATUS_CONSENSUS_NEEDED"
-    );
-    let fingerprint = pending["activity"]["fingerprint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    // The other members and the root approve all at once.
-    let voters: Vec<SigningKey> = members[1..]
-        .iter()
-        .cloned()
-        .chain([s.key.clone()])
-        .collect();
-    let calls: Vec<_> = voters
-        .into_iter()
-        .map(|key| {
-            let state = s.state.clone();
-            let vote = body(
-                &s.org,
-                "ACTIVITY_TYPE_APPROVE_ACTIVITY",
-                json!({ "fingerprint": fingerprint }),
-            );
-            tokio::spawn(async move {
-                post(&state, "/public/v1/submit/approve_activity", vote, &key).await
+    // A few rounds, each on a new activity: the race does not happen in every one.
+    for round in 0..4 {
+        let (status, pending) = post(
+            &s.state,
+            "/public/v1/submit/create_wallet",
+            create_wallet_body(&s.org, &format!("shared {round}"), &["m/44'/60'/0'/0/0"]),
+            &members[0],
+        )
+        .await;
+        assert_eq!(status, 200, "{pending}");
+        assert_eq!(
+            pending["activity"]["status"],
+            "ACTIVITY_STATUS_CONSENSUS_NEEDED"
+        );
+        let fingerprint = pending["activity"]["fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The other members and the root approve all at once.
+        let voters: Vec<SigningKey> = members[1..]
+            .iter()
+            .cloned()
+            .chain([s.key.clone()])
+            .collect();
+        let calls: Vec<_> = voters
+            .into_iter()
+            .map(|key| {
+                let state = s.state.clone();
+                let vote = body(
+                    &s.org,
+                    "ACTIVITY_TYPE_APPROVE_ACTIVITY",
+                    json!({ "fingerprint": fingerprint }),
+                );
+                tokio::spawn(async move {
+                    post(&state, "/public/v1/submit/approve_activity", vote, &key).await
+                })
             })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for call in calls {
-        answers.push(call.await.unwrap());
+            .collect();
+        let mut answers = Vec::new();
+        for call in calls {
+            answers.push(call.await.unwrap());
+        }
+        for (status, answer) in &answers {
+            assert_eq!(*status, 200, "{answer}");
+        }
+        // The root's approval ran the activity, whatever the members' votes did meanwhile.
+        let (_, by_root) = answers.last().unwrap();
+        assert_eq!(
+            by_root["activity"]["status"], "ACTIVITY_STATUS_COMPLETED",
+            "{by_root}"
+        );
+        // Every stored vote request has its entry in the activity's votes, each user once.
+        let kept = s
+            .state
+            .store
+            .vote_requests(s.org, &fingerprint)
+            .await
+            .unwrap();
+        let query = json!({"organizationId": s.org.to_string(),
+                           "activityId": pending["activity"]["id"]})
+        .to_string();
+        let (_, stored) = post(&s.state, "/public/v1/query/get_activity", query, &s.key).await;
+        let votes = stored["activity"]["votes"].as_array().unwrap();
+        assert_eq!(votes.len(), kept.len(), "{stored}");
+        let mut users: Vec<&str> = votes
+            .iter()
+            .map(|v| v["userId"].as_str().unwrap())
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        assert_eq!(users.len(), votes.len(), "{stored}");
+        assert!(users.contains(&root.as_str()));
     }
-    for (status, answer) in &answers {
-        assert_eq!(*status, 200, "{answer}");
-    }
-    // The root's approval ran the activity, whatever the members' votes did meanwhile.
-    let (_, by_root) = answers.last().unwrap();
-    assert_eq!(
-        by_root["activity"]["status"], "ACTIVITY_STATUS_COMPLETED",
-        "{by_root}"
-    );
-    // Every stored vote request has its entry in the activity's votes, each user once.
-    let kept = s
-        .state
-        .store
-        .vote_requests(s.org, &fingerprint)
-        .await
-        .unwrap();
-    let query = json!({"organizationId": s.org.to_string(),
-                       "activityId": pending["activity"]["id"]})
-    .to_string();
-    let (_, stored) = post(&s.state, "/public/v1/query/get_activity", query, &s.key).await;
-    let votes = stored["activity"]["votes"].as_array().unwrap();
-    assert_eq!(votes.len(), kept.len(), "{stored}");
-    let mut users: Vec<&str> = votes
-        .iter()
-        .map(|v| v["userId"].as_str().unwrap())
-        .collect();
-    users.sort_unstable();
-    users.dedup();
-    assert_eq!(users.len(), votes.len(), "{stored}");
-    assert!(users.contains(&root.as_str()));
 }

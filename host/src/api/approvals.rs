@@ -208,7 +208,6 @@ pub(super) async fn store_vote_output(
         org,
         now,
     )?;
-    super::submit::keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
     let (activity_id, user_id) = (target.id.to_string(), output.principal.user_id.to_string());
     let stamp = stamp_text(&request.stamp);
@@ -242,6 +241,7 @@ pub(super) async fn store_vote_output(
             .flatten()
             .map(|stamp| (body_text, stamp)),
         replace_waiting: Some(target.votes),
+        meta: import_key,
         detach_from_parent: super::org_activities::deletes_organization(&record),
         exported,
         edits,

@@ -4,7 +4,8 @@
 //! (`enclave/src/recovery.rs`) and the host, when its stored state is refused as stale and no
 //! other writer is moving it forward, fetches that answer and stores it exactly as it would
 //! have. The activity then exists once, as the enclave executed it (a client retrying the same
-//! body finds it by fingerprint).
+//! body finds it by fingerprint). The same path, without a crash, stores a vote that decided an
+//! activity but lost the race to be stored to a vote that left it waiting (`approvals.rs`).
 
 use keyhold_shared::msg::{RecoveredActivity, Request, Response};
 use serde_json::Value;

@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::answer::Answer;
 use super::error::ApiError;
 use crate::error::HostError;
 
@@ -63,10 +64,10 @@ impl From<HostError> for Failure {
 
 /// Runs `attempt` until it does not end in a conflict, backing off a little longer each time
 /// (with jitter, so two hosts that collided do not collide again in lockstep).
-pub(super) async fn on_conflict<T, F, Fut>(mut attempt: F) -> Result<T, ApiError>
+pub(super) async fn on_conflict<F, Fut>(mut attempt: F) -> Result<Answer, ApiError>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, Failure>>,
+    Fut: Future<Output = Result<Answer, Failure>>,
 {
     let mut tries = 0u32;
     // Once an attempt ran in the enclave, a later attempt's refusal (the enclave may now see a
@@ -76,6 +77,10 @@ where
     loop {
         tries += 1;
         match attempt().await {
+            // A retry that finds the activity stored (by a concurrent copy of the request, or
+            // by crash recovery of this one's own run) answers it from the store; the caller's
+            // earlier attempt ran all the same, so the token stays spent.
+            Ok(Answer::Stored(activity)) if ran => return Ok(Answer::Text(activity.to_string())),
             Ok(answer) => return Ok(answer),
             Err(Failure::Api(e)) => return Err(mark(e, ran)),
             Err(Failure::Conflict {
@@ -113,13 +118,40 @@ mod tests {
     /// Runs [`on_conflict`] over a script of attempts' outcomes (the last one repeats).
     async fn run(script: Vec<fn() -> Failure>) -> ApiError {
         let mut i = 0usize;
-        let result: Result<(), ApiError> = on_conflict(|| {
+        let result: Result<Answer, ApiError> = on_conflict(|| {
             let outcome = script[i.min(script.len() - 1)];
             i += 1;
             async move { Err(outcome()) }
         })
         .await;
-        result.expect_err("every attempt fails")
+        result.err().expect("every attempt fails")
+    }
+
+    /// [`on_conflict`] over attempts that lose races (`ran`: in the enclave) and then find
+    /// their activity stored.
+    async fn stored_after(ran: Vec<bool>) -> Answer {
+        let mut conflicts = ran.into_iter();
+        on_conflict(|| {
+            let outcome = match conflicts.next() {
+                Some(ran) => Err(conflict(ran)),
+                None => Ok(Answer::Stored(serde_json::json!({"activity": {}}))),
+            };
+            async move { outcome }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the last attempt answers"))
+    }
+
+    #[tokio::test]
+    async fn a_stored_answer_after_an_attempt_ran_keeps_the_token() {
+        // Nothing ran for this caller: a replay, given back.
+        assert!(matches!(stored_after(vec![]).await, Answer::Stored(_)));
+        assert!(matches!(stored_after(vec![false]).await, Answer::Stored(_)));
+        // An attempt ran in the enclave, then lost the race to store: the same answer, kept.
+        let Answer::Text(text) = stored_after(vec![false, true, false]).await else {
+            panic!("given back")
+        };
+        assert_eq!(text, r#"{"activity":{}}"#);
     }
 
     #[tokio::test]

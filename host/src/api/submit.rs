@@ -230,7 +230,6 @@ pub(super) async fn store_output(
         org,
         now,
     )?;
-    keep_import_key(state, import_key).await?;
     let body_text = String::from_utf8_lossy(&request.body).into_owned();
     let stamp = super::approvals::stamp_text(&request.stamp);
     let user_id = output.principal.user_id.to_string();
@@ -271,6 +270,7 @@ pub(super) async fn store_output(
                 .flatten()
                 .map(|stamp| (record.body.clone(), stamp)),
             replace_waiting: None,
+            meta: import_key,
             detach_from_parent: super::org_activities::deletes_organization(&record),
             exported,
             edits,
@@ -380,19 +380,6 @@ pub(super) struct Records {
     pub import_key: Option<(String, Vec<u8>)>,
     /// Renamed or deleted wallets, accounts and keys, private key tags.
     pub edits: Vec<RecordEdit>,
-}
-
-/// Stores the sealed import key of an `init_import_*` before the activity is acknowledged. Not
-/// in the activity's transaction: a key left behind by a failed commit is harmless (sealed,
-/// expiring, replaced by the next init).
-pub(super) async fn keep_import_key(
-    state: &AppState,
-    import_key: Option<(String, Vec<u8>)>,
-) -> Result<(), ApiError> {
-    if let Some((name, sealed)) = import_key {
-        state.store.put_meta(&name, sealed).await?;
-    }
-    Ok(())
 }
 
 /// Turns the enclave's result into Turnkey's `result` object and the records to store. The

@@ -183,6 +183,7 @@ const MIGRATION_LOCK: i64 = 0x006b_6579_686f_6c64; // "keyhold"
 /// Connections per host process.
 const POOL_SIZE: usize = 16;
 
+const PUT_META_SQL: &str = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
 const ORG_COLUMNS: &str = "org_id, name, sealed, created_at_ms";
 const WALLET_COLUMNS: &str =
     "wallet_id, org_id, name, sealed_seed, created_at_ms, imported, exported, updated_at_ms";
@@ -592,6 +593,10 @@ async fn write_commit(
             }
         }
     }
+    if let Some((key, value)) = &commit.meta {
+        let statement = tx.prepare_cached(PUT_META_SQL).await?;
+        tx.execute(&statement, &[key, value]).await?;
+    }
     for w in &commit.wallets {
         let statement = tx
             .prepare_cached(&format!(
@@ -978,11 +983,7 @@ impl Store for PgStore {
     }
 
     async fn put_meta(&self, key: &str, value: Vec<u8>) -> StoreResult<()> {
-        self.execute(
-            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            &[&key, &value],
-        )
-        .await?;
+        self.execute(PUT_META_SQL, &[&key, &value]).await?;
         Ok(())
     }
 

@@ -862,6 +862,9 @@ pub(super) fn find_activity_sql() -> String {
     )
 }
 
+const PUT_META_SQL: &str =
+    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2";
+
 /// A vote's outcome, over an activity that still waits for votes.
 pub(super) const REPLACE_WAITING_SQL: &str = "UPDATE activities SET status = ?1, result = ?2, votes = ?3, updated_at_ms = ?4 WHERE org_id = ?5 AND fingerprint = ?6 AND consensus = 1 AND status = 'ACTIVITY_STATUS_CONSENSUS_NEEDED' AND votes = ?7";
 
@@ -1044,7 +1047,7 @@ impl Store for SqliteStore {
     async fn put_meta(&self, key: &str, value: Vec<u8>) -> StoreResult<()> {
         let key = key.to_owned();
         self.run(move |c| {
-            exec(c, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2", params![key, value])?;
+            exec(c, PUT_META_SQL, params![key, value])?;
             Ok(())
         })
         .await
@@ -1194,6 +1197,9 @@ impl Store for SqliteStore {
                     other?;
                 }
             }
+            }
+            if let Some((key, value)) = &commit.meta {
+                exec(tx, PUT_META_SQL, params![key, value])?;
             }
             for (w, seed) in &wallets {
                 exec(tx,

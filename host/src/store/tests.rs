@@ -154,6 +154,7 @@ fn commit(activity: ActivityRecord) -> ActivityCommit {
         sub_orgs: vec![],
         vote_request: None,
         replace_waiting: None,
+        meta: None,
         exported: vec![],
         edits: vec![],
         receipt: None,
@@ -494,7 +495,14 @@ async fn duplicate_activity_is_a_conflict(db: &TestDb) {
     store.insert_org(o.clone()).await.unwrap();
     store.insert_org(p.clone()).await.unwrap();
     let first = activity(o.id, 1, 10);
-    store.commit_activity(commit(first.clone())).await.unwrap();
+    let key = |value: &[u8]| Some(("import key".to_owned(), value.to_vec()));
+    store
+        .commit_activity(ActivityCommit {
+            meta: key(b"the stored run's"),
+            ..commit(first.clone())
+        })
+        .await
+        .unwrap();
     let w = wallet(o.id, 1, 11);
     let again = ActivityRecord {
         id: activity_id(2),
@@ -504,11 +512,17 @@ async fn duplicate_activity_is_a_conflict(db: &TestDb) {
         store
             .commit_activity(ActivityCommit {
                 wallets: vec![w.clone()],
+                meta: key(b"the losing run's"),
                 ..commit(again)
             })
             .await
     ));
     assert_eq!(store.get_wallet(o.id, w.id).await.unwrap(), None);
+    // The import key an activity keeps is the stored run's, not the one that lost the race.
+    assert_eq!(
+        store.get_meta("import key").await.unwrap(),
+        key(b"the stored run's").map(|(_, v)| v)
+    );
     assert_eq!(
         store.get_activity(o.id, activity_id(2)).await.unwrap(),
         None
