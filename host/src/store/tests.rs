@@ -399,10 +399,12 @@ async fn org_state_compare_and_swap(db: &TestDb) {
             org_state: Some(sealed(o.id, 2)),
             wallets: vec![w.clone()],
             accounts: vec![account(&w, 1, "0x01")],
+            meta: Some(("import key".into(), b"lost".to_vec())),
             ..commit(activity(o.id, 2, 11))
         })
         .await;
     assert!(is_conflict(lost), "a second version 2 must be a conflict");
+    assert_eq!(store.get_meta("import key").await.unwrap(), None);
     assert_eq!(
         store
             .find_activity(o.id, 11, &fingerprint(2))
@@ -1528,6 +1530,7 @@ async fn concurrent_commits_isolate_failures(db: &TestDb) {
             let result = store
                 .commit_activity(ActivityCommit {
                     org_state,
+                    meta: Some((format!("key {n}"), vec![1])),
                     ..commit(activity(o.id, n, u64::from(n)))
                 })
                 .await;
@@ -1543,15 +1546,17 @@ async fn concurrent_commits_isolate_failures(db: &TestDb) {
             .find_activity(o.id, i64::from(n), &fingerprint(n))
             .await
             .unwrap();
+        let key = store.get_meta(&format!("key {n}")).await.unwrap();
         if n == 51 {
             assert!(is_conflict(result), "a stale version must not commit");
             assert!(
-                found.is_none(),
+                found.is_none() && key.is_none(),
                 "the failed commit must leave nothing behind"
             );
         } else {
             result.unwrap();
             assert!(found.is_some(), "acknowledged activity {n} must be stored");
+            assert_eq!(key, Some(vec![1]), "with what it keeps");
         }
     }
     assert_eq!(
