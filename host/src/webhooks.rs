@@ -387,22 +387,32 @@ mod tests {
 
     use super::activity_updates_url;
 
-    #[test]
-    fn an_organization_known_to_have_no_endpoint_queues_nothing() {
-        use super::{Arc, Targets, Webhooks};
-        use keyhold_shared::{OrgId, Uuid};
-        let (queue, mut events) = tokio::sync::mpsc::channel(8);
+    /// Webhooks whose queue the test reads (no delivery task), and their organization.
+    fn queued_hooks() -> (
+        super::Webhooks,
+        tokio::sync::mpsc::Receiver<super::Event>,
+        keyhold_shared::OrgId,
+        tempfile::TempDir,
+    ) {
+        let (queue, events) = tokio::sync::mpsc::channel(8);
         let dir = tempfile::tempdir().unwrap();
-        let hooks = Webhooks {
+        let hooks = super::Webhooks {
             queue,
-            signer: Arc::new(
+            signer: super::Arc::new(
                 super::Signer::load_or_create(&dir.path().join("k"))
                     .unwrap()
                     .0,
             ),
-            targets: Arc::new(Targets::default()),
+            targets: super::Arc::new(super::Targets::default()),
         };
-        let org = OrgId(Uuid::from_bytes([1; 16]));
+        let org = keyhold_shared::OrgId(keyhold_shared::Uuid::from_bytes([1; 16]));
+        (hooks, events, org, dir)
+    }
+
+    #[test]
+    fn an_organization_known_to_have_no_endpoint_queues_nothing() {
+        use super::Arc;
+        let (hooks, mut events, org, _dir) = queued_hooks();
         let sign = "ACTIVITY_TYPE_SIGN_RAW_PAYLOAD_V2";
         let mut queued = || {
             let mut n = 0;
@@ -462,18 +472,7 @@ mod tests {
         // what cannot be read is not delivered at all
         assert_eq!(super::without_session_token("{\"result\": "), None);
         // and that is what is queued for delivery
-        let (queue, mut events) = tokio::sync::mpsc::channel(8);
-        let dir = tempfile::tempdir().unwrap();
-        let hooks = super::Webhooks {
-            queue,
-            signer: super::Arc::new(
-                super::Signer::load_or_create(&dir.path().join("k"))
-                    .unwrap()
-                    .0,
-            ),
-            targets: super::Arc::new(super::Targets::default()),
-        };
-        let org = keyhold_shared::OrgId(keyhold_shared::Uuid::from_bytes([1; 16]));
+        let (hooks, mut events, org, _dir) = queued_hooks();
         hooks.activity_updated(org, super::READ_ONLY_SESSION, &activity.to_string());
         let queued = events.try_recv().unwrap();
         assert!(!queued.activity.contains("bearer"), "{}", queued.activity);

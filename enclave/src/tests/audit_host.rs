@@ -21,6 +21,7 @@ use p256::ecdsa::SigningKey;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use super::orgs::public_hex;
 use super::support::{create_wallet_body, sign_body, signed, stamp};
 use crate::Enclave;
 use crate::server::{Limits, serve};
@@ -108,6 +109,47 @@ pub(super) fn body(org: &OrgId, activity_type: &str, parameters: Value) -> Strin
     .to_string()
 }
 
+/// The root adds `members` (one P-256 API key each) and a policy that lets them create wallets
+/// once `consensus` holds: two activities, each asserted to succeed.
+pub(super) async fn members_and_wallet_policy(
+    s: &Stack,
+    members: &[(&str, &SigningKey)],
+    consensus: &str,
+) {
+    let users: Vec<Value> = members
+        .iter()
+        .map(|(name, key)| {
+            json!({"userName": name, "apiKeys": [{"apiKeyName": "k", "publicKey": public_hex(key),
+                "curveType": "API_KEY_CURVE_P256"}], "authenticators": [], "oauthProviders": [],
+                "userTags": []})
+        })
+        .collect();
+    post(
+        &s.state,
+        "/public/v1/submit/create_users",
+        body(
+            &s.org,
+            "ACTIVITY_TYPE_CREATE_USERS_V4",
+            json!({ "users": users }),
+        ),
+        &s.key,
+    )
+    .await;
+    post(
+        &s.state,
+        "/public/v1/submit/create_policy",
+        body(
+            &s.org,
+            "ACTIVITY_TYPE_CREATE_POLICY_V3",
+            json!({"policyName": "wallets by consensus", "effect": "EFFECT_ALLOW",
+                   "condition": "activity.resource == 'WALLET' && activity.action == 'CREATE'",
+                   "consensus": consensus, "notes": ""}),
+        ),
+        &s.key,
+    )
+    .await;
+}
+
 /// A wallet, signatures, a private key, and a non-root user's activity approved by the root:
 /// every kind of receipt. Returns the wallet's first address.
 async fn build_chain(s: &Stack) -> String {
@@ -146,33 +188,7 @@ async fn build_chain(s: &Stack) -> String {
     .await;
     // a second user whose wallets need two approvers; the root approves
     let member = SigningKey::from_slice(&[0x42; 32]).unwrap();
-    post(
-        &s.state,
-        "/public/v1/submit/create_users",
-        body(
-            &s.org,
-            "ACTIVITY_TYPE_CREATE_USERS_V4",
-            json!({"users": [{"userName": "member", "apiKeys": [{"apiKeyName": "k",
-                "publicKey": hex::encode(member.verifying_key().to_sec1_point(true).as_bytes()),
-                "curveType": "API_KEY_CURVE_P256"}], "authenticators": [], "oauthProviders": [],
-                "userTags": []}]}),
-        ),
-        &s.key,
-    )
-    .await;
-    post(
-        &s.state,
-        "/public/v1/submit/create_policy",
-        body(
-            &s.org,
-            "ACTIVITY_TYPE_CREATE_POLICY_V3",
-            json!({"policyName": "two for wallets", "effect": "EFFECT_ALLOW",
-                   "condition": "activity.resource == 'WALLET' && activity.action == 'CREATE'",
-                   "consensus": "approvers.count() >= 2", "notes": ""}),
-        ),
-        &s.key,
-    )
-    .await;
+    members_and_wallet_policy(s, &[("member", &member)], "approvers.count() >= 2").await;
     let pending = post(
         &s.state,
         "/public/v1/submit/create_wallet",

@@ -14,7 +14,7 @@ use p256::ecdsa::SigningKey;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::audit_host::{body, stack};
+use super::audit_host::{body, members_and_wallet_policy, stack};
 use super::support::{create_wallet_body, stamp};
 
 /// Status and body of one stamped POST.
@@ -165,23 +165,13 @@ async fn replays_of_a_published_stamp_give_their_tokens_back() {
         let (status, again) = post_stamped(&state, path, body.clone(), published.clone()).await;
         assert_eq!(status, 200, "{again}");
         assert_eq!(again["activity"]["id"], first["activity"]["id"]);
-        let (status, answer) = post_stamped(
-            &state,
-            "/public/v1/query/whoami",
-            body.clone(),
-            published.clone(),
-        )
-        .await;
-        assert_eq!(status, 400, "{answer}");
-        // An organization-data read: refused by the enclave, which sees an activity body.
-        let (status, answer) = post_stamped(
-            &state,
-            "/public/v1/query/list_users",
-            body.clone(),
-            published.clone(),
-        )
-        .await;
-        assert_eq!(status, 400, "{answer}");
+        // As queries: a record read (refused by the host) and an organization-data read
+        // (refused by the enclave, which sees an activity body).
+        for query in ["/public/v1/query/whoami", "/public/v1/query/list_users"] {
+            let (status, answer) =
+                post_stamped(&state, query, body.clone(), published.clone()).await;
+            assert_eq!(status, 400, "{query}: {answer}");
+        }
     }
     // The one fresh activity spent one token of two; the other is still there.
     let query = json!({"organizationId": s.org.to_string()}).to_string();
@@ -237,36 +227,12 @@ async fn a_replayed_approval_spends_nothing_and_takes_no_place() {
         SigningKey::from_slice(&[0x42; 32]).unwrap(),
         SigningKey::from_slice(&[0x43; 32]).unwrap(),
     );
-    let user = |name: &str, key: &SigningKey| {
-        json!({"userName": name, "apiKeys": [{"apiKeyName": "k",
-            "publicKey": hex::encode(key.verifying_key().to_sec1_point(true).as_bytes()),
-            "curveType": "API_KEY_CURVE_P256"}], "authenticators": [], "oauthProviders": [],
-            "userTags": []})
-    };
-    let setup = [
-        (
-            "/public/v1/submit/create_users",
-            body(
-                &s.org,
-                "ACTIVITY_TYPE_CREATE_USERS_V4",
-                json!({"users": [user("first", &first), user("second", &second)]}),
-            ),
-        ),
-        (
-            "/public/v1/submit/create_policy",
-            body(
-                &s.org,
-                "ACTIVITY_TYPE_CREATE_POLICY_V3",
-                json!({"policyName": "three for wallets", "effect": "EFFECT_ALLOW",
-                       "condition": "activity.resource == 'WALLET' && activity.action == 'CREATE'",
-                       "consensus": "approvers.count() >= 3", "notes": ""}),
-            ),
-        ),
-    ];
-    for (path, b) in setup {
-        let (status, answer) = post(&s.state, path, b, &s.key).await;
-        assert_eq!(status, 200, "{path}: {answer}");
-    }
+    members_and_wallet_policy(
+        &s,
+        &[("first", &first), ("second", &second)],
+        "approvers.count() >= 3",
+    )
+    .await;
     let (_, pending) = post(
         &s.state,
         "/public/v1/submit/create_wallet",

@@ -2,9 +2,9 @@
 //! decided on the activity's votes as the host read them, and stored only over those votes.
 
 use p256::ecdsa::SigningKey;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::audit_host::{body, stack};
+use super::audit_host::{body, members_and_wallet_policy, stack};
 use super::rate_limit::post;
 use super::support::create_wallet_body;
 
@@ -14,43 +14,13 @@ async fn votes_at_once_are_all_kept_and_the_deciding_one_completes() {
     let members: Vec<SigningKey> = (0x51u8..0x58)
         .map(|b| SigningKey::from_slice(&[b; 32]).unwrap())
         .collect();
-    let users: Vec<Value> = members
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            json!({"userName": format!("member {i}"), "apiKeys": [{"apiKeyName": "k",
-                "publicKey": hex::encode(key.verifying_key().to_sec1_point(true).as_bytes()),
-                "curveType": "API_KEY_CURVE_P256"}], "authenticators": [], "oauthProviders": [],
-                "userTags": []})
-        })
-        .collect();
     let query = json!({"organizationId": s.org.to_string()}).to_string();
     let (_, me) = post(&s.state, "/public/v1/query/whoami", query, &s.key).await;
     let root = me["userId"].as_str().unwrap().to_owned();
     // Only the root's approval completes a wallet; every member's leaves it waiting.
-    for (path, b) in [
-        (
-            "/public/v1/submit/create_users",
-            body(
-                &s.org,
-                "ACTIVITY_TYPE_CREATE_USERS_V4",
-                json!({ "users": users }),
-            ),
-        ),
-        (
-            "/public/v1/submit/create_policy",
-            body(
-                &s.org,
-                "ACTIVITY_TYPE_CREATE_POLICY_V3",
-                json!({"policyName": "root approves wallets", "effect": "EFFECT_ALLOW",
-                       "condition": "activity.resource == 'WALLET' && activity.action == 'CREATE'",
-                       "consensus": format!("approvers.any(u, u.id == '{root}')"), "notes": ""}),
-            ),
-        ),
-    ] {
-        let (status, answer) = post(&s.state, path, b, &s.key).await;
-        assert_eq!(status, 200, "{path}: {answer}");
-    }
+    let names: Vec<String> = (0..members.len()).map(|i| format!("member {i}")).collect();
+    let named: Vec<(&str, &SigningKey)> = names.iter().map(String::as_str).zip(&members).collect();
+    members_and_wallet_policy(&s, &named, &format!("approvers.any(u, u.id == '{root}')")).await;
     // A few rounds, each on a new activity: the race does not happen in every one.
     for round in 0..4 {
         let (status, pending) = post(

@@ -4,7 +4,9 @@
 use axum::Json;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use crate::store::ActivityRecord;
 
 pub enum Answer {
     /// An activity already stored, answered again to a request replayed (as Turnkey does for
@@ -16,6 +18,11 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// `{"activity": …}` for an activity answered from the store (see [`Answer::Stored`]).
+    pub fn stored(activity: &ActivityRecord) -> Self {
+        Answer::Stored(json!({ "activity": super::format::activity(activity) }))
+    }
+
     /// `{"activity": …, "receipt": …}` from the two objects' JSON text.
     pub fn activity_and_receipt(activity: &str, receipt: &str) -> Self {
         let mut text = String::with_capacity(activity.len() + receipt.len() + 26);

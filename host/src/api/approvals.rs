@@ -9,7 +9,7 @@ use keyhold_shared::msg::{
     ActivityContext, ActivityOutput, ActivityRequest, ActivityStatus, ApprovalContext, Request,
     Response, SignedRequest, Stamp,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::query::{authenticate, load_org};
@@ -89,14 +89,10 @@ async fn vote_once(
     };
     if target.status != status(ActivityStatus::ConsensusNeeded) {
         authenticate(state, org, request.clone()).await?;
-        return Ok(Answer::Stored(
-            json!({ "activity": format::activity(&target) }),
-        ));
+        return Ok(Answer::stored(&target));
     }
     if is_stored_vote(state, org, &target, request).await? {
-        return Ok(Answer::Stored(
-            json!({ "activity": format::activity(&target) }),
-        ));
+        return Ok(Answer::stored(&target));
     }
     let kept = state.store.vote_requests(org.id, fingerprint).await?;
     let mut kept = kept.into_iter().map(|(body, stamp)| SignedRequest {
@@ -132,9 +128,9 @@ async fn vote_once(
         // authenticated: nobody else learns anything of the activity.)
         Err(refused) if refused.is_authenticated() => {
             return match state.store.find_vote_target(org.id, fingerprint).await? {
-                Some(now) if now.status != status(ActivityStatus::ConsensusNeeded) => Ok(
-                    Answer::Stored(json!({ "activity": format::activity(&now) })),
-                ),
+                Some(now) if now.status != status(ActivityStatus::ConsensusNeeded) => {
+                    Ok(Answer::stored(&now))
+                }
                 _ => Err(refused.into()),
             };
         }
@@ -222,12 +218,13 @@ pub(super) async fn store_vote_output(
     let vote = if approve { vote } else { vote.rejecting() };
     let vote = serde_json::to_value(&vote)
         .map_err(|e| ApiError::internal(format!("encoding the vote: {e}")))?;
+    let decided_on = target.votes.clone();
     let record = ActivityRecord {
         status: status(output.status).into(),
         result: result.to_string(),
         votes: with_vote(&target.votes, &vote),
         updated_at_ms: now,
-        ..target.clone()
+        ..target
     };
     let commit = ActivityCommit {
         activity: record.clone(),
@@ -240,7 +237,7 @@ pub(super) async fn store_vote_output(
             .then(|| stamp_text(&request.stamp))
             .flatten()
             .map(|stamp| (body_text, stamp)),
-        replace_waiting: Some(target.votes),
+        replace_waiting: Some(decided_on),
         meta: import_key,
         detach_from_parent: super::org_activities::deletes_organization(&record),
         exported,

@@ -13,7 +13,7 @@ use keyhold_shared::msg::{
 };
 use keyhold_shared::{OrgId, Uuid, WalletId};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
@@ -141,9 +141,7 @@ async fn execute(
         .await?
     {
         authenticate(state, org, request.clone()).await?;
-        return Ok(Answer::Stored(
-            json!({ "activity": format::activity(&existing) }),
-        ));
+        return Ok(Answer::stored(&existing));
     }
 
     if envelope.activity_type == "ACTIVITY_TYPE_DELETE_WALLET_ACCOUNTS" {
@@ -183,9 +181,7 @@ async fn execute(
                 .await?
             {
                 authenticate(state, org, request.clone()).await?;
-                return Ok(Answer::Stored(
-                    json!({ "activity": format::activity(&existing) }),
-                ));
+                return Ok(Answer::stored(&existing));
             }
             return Err(refused.into());
         }
